@@ -1,0 +1,187 @@
+"""`config.yaml` → a validated `Config`, with every problem reported at once as file:line: field.
+
+Relative paths in the file are relative to the file, so the daemon behaves the same whatever its
+working directory (systemd starts it in /).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from monitor import __version__, yamlsource
+from monitor.errors import InvalidInput, Problem
+
+CONSOLE = "console"  # the built-in channel: alerts printed on standard output
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3}
+
+
+def parse_duration(value: Any) -> float:
+    """`90`, `"90s"`, `"10m"`, `"1.5h"`, `"3d"` → seconds. Bare numbers are seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 10m, 2h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        found = _DURATION.match(str(value))
+        if not found:
+            raise ValueError(f"{value!r} is not a duration such as 30s, 10m, 2h, 3d")
+        seconds = float(found.group(1)) * _DURATION_UNITS[found.group(2)]
+    if seconds <= 0:
+        raise ValueError("must be more than zero")
+    return seconds
+
+
+def parse_size(value: Any) -> int:
+    """`1048576`, `"512KB"`, `"10MB"`, `"1MiB"` → bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 512KB or 10MB")
+    if isinstance(value, int):
+        size = value
+    else:
+        found = _SIZE.match(str(value))
+        if not found:
+            raise ValueError(f"{value!r} is not a size such as 512KB or 10MB")
+        unit = (found.group(2) or "").lower()
+        factor = _SIZE_UNITS[unit[:1]] if unit else 1
+        if "i" in unit:
+            factor = {1000: 1024, 1000**2: 1024**2, 1000**3: 1024**3}.get(factor, factor)
+        size = int(float(found.group(1)) * factor)
+    if size <= 0:
+        raise ValueError("must be more than zero")
+    return size
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkConfig(_Strict):
+    allow_private_addresses: bool = False
+    user_agent: str = f"monitor/{__version__} (news monitoring daemon; +https://pypi.org/project/monitor/)"
+    timeout: Duration = 30.0  # total deadline of one request, body included
+    connect_timeout: Duration = 10.0
+    max_feed_size: Size = 10_000_000  # after decompression
+    max_page_size: Size = 5_000_000
+    concurrency: int = Field(16, ge=1, le=512)
+    per_host: int = Field(2, ge=1, le=64)
+
+
+class PollConfig(_Strict):
+    interval: Duration = 600.0
+    max_backoff: Duration = 6 * 3600.0
+    tick: Duration = 15.0  # how often the scheduler looks for due feeds
+
+
+class DedupConfig(_Strict):
+    window: Duration = 72 * 3600.0
+
+
+class FeedConfig(_Strict):
+    name: str = Field(min_length=1)
+    url: str
+    interval: Duration | None = None
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url.strip()
+
+
+class NotifyConfig(_Strict):
+    channels: dict[str, str | list[str]] = Field(default_factory=dict)
+    default: list[str] = Field(default_factory=lambda: [CONSOLE])
+
+    def urls(self, channel: str) -> list[str]:
+        value = self.channels.get(channel, [])
+        return [value] if isinstance(value, str) else list(value)
+
+
+class Config(_Strict):
+    path: Path  # the file this came from; paths below are resolved against it
+    database: Path = Path("monitor.db")
+    rules: list[Path] = Field(default_factory=lambda: [Path("rules")])
+    workers: int = Field(2, ge=0, le=64)  # processes for parsing and extraction; 0 = in-process
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    poll: PollConfig = Field(default_factory=PollConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | Path) else value
+
+    def feed_interval(self, feed: FeedConfig) -> float:
+        return feed.interval or self.poll.interval
+
+
+def default_path(env: Mapping[str, str] | None = None) -> Path:
+    """`./config.yaml` when it exists, else `$MONITOR_CONFIG`, else `./config.yaml` (to say so)."""
+    env = os.environ if env is None else env
+    local = Path("config.yaml")
+    if local.exists() or not env.get("MONITOR_CONFIG"):
+        return local
+    return Path(env["MONITOR_CONFIG"])
+
+
+def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; raise InvalidInput listing every problem."""
+    source = yamlsource.load(path, env)
+    data = source.data if source.data is not None else {}
+    if not isinstance(data, dict):
+        raise InvalidInput([source.problem((), "the file must be a mapping of settings")])
+    if "path" in data:
+        raise InvalidInput([source.problem(("path",), "unknown key")])
+    try:
+        config = Config.model_validate({**data, "path": path})
+    except ValidationError as error:
+        raise InvalidInput(source.validation_problems(error)) from None
+    problems = _cross_check(config, source)
+    if problems:
+        raise InvalidInput(problems)
+    base = path.resolve().parent
+    return config.model_copy(update={
+        "database": base / config.database,
+        "rules": [base / rules for rules in config.rules],
+    })
+
+
+def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
+    problems = []
+    seen_names: dict[str, int] = {}
+    seen_urls: dict[str, int] = {}
+    for index, feed in enumerate(config.feeds):
+        for seen, value, what in ((seen_names, feed.name, "name"), (seen_urls, feed.url, "url")):
+            if value in seen:
+                problems.append(source.problem(("feeds", index, what),
+                                               f"same {what} as feeds[{seen[value]}]"))
+            seen.setdefault(value, index)
+    for name in config.notify.channels:
+        if name == CONSOLE:
+            problems.append(source.problem(("notify", "channels", name),
+                                           f"'{CONSOLE}' is the built-in console channel"))
+    for index, name in enumerate(config.notify.default):
+        if name != CONSOLE and name not in config.notify.channels:
+            problems.append(source.problem(("notify", "default", index),
+                                           f"unknown channel '{name}'"))
+    return problems

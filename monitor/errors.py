@@ -1,0 +1,35 @@
+"""The project's exceptions, and `Problem`: one user-facing error with its file, line and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One mistake in a user's file, printed as `file:line: field: message`."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class MonitorError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InvalidInput(MonitorError):
+    """A config or rule file is wrong; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class FetchError(MonitorError):
+    """A network fetch failed; the message says why in a few words, never with secrets."""

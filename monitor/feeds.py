@@ -1,0 +1,142 @@
+"""Feed bytes → entries, with feedparser, and URL canonicalisation. Pure: no network, no clock.
+
+feedparser is given bytes (wrapped in a stream, so it can never read a path or URL) and the
+response's headers, so it detects the encoding itself and resolves relative links against the
+feed's address. A feed is broken only when nothing usable came out of it: feedparser's `bozo` flag
+is also raised for harmless things such as a charset override.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import feedparser
+import lxml.html
+
+from monitor.models import Entry, ParsedFeed
+
+_TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+    "mc_cid", "mc_eid", "xtor", "xtref", "_ga", "_gl", "ncid", "ocid", "cmpid", "ito",
+})
+_TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_")
+_SPACES = re.compile(r"\s+")
+
+
+def canonical_url(url: str) -> str:
+    """The address without tracking junk: utm_*/xtor/fbclid… params, fragment, host case, port."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    if parts.username:
+        host = f"{parts.username}@{host}"
+    kept = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            if key.lower() not in _TRACKING_PARAMS
+            and not key.lower().startswith(_TRACKING_PREFIXES)]
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(sorted(kept)), ""))
+
+
+def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse a feed document; `url` resolves relative links, `headers` may carry the charset."""
+    response_headers = {k.lower(): v for k, v in (headers or {}).items()}
+    response_headers["content-location"] = url
+    response_headers.setdefault("content-type", "application/xml")
+    result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    reason = str(result.get("bozo_exception", "")) or None if result.get("bozo") else None
+    entries = tuple(entry for entry in (_entry(raw, url) for raw in result.entries) if entry)
+    title = _plain(result.feed.get("title", ""))
+    if not entries and (not result.get("version") or not body.strip()):
+        what = "empty document" if not body.strip() else (reason or "not an RSS or Atom feed")
+        return ParsedFeed(title, (), error=f"unreadable feed: {_short(what)}")
+    return ParsedFeed(title, entries, warning=_short(reason) if reason else None)
+
+
+def _entry(raw: Mapping, feed_url: str) -> Entry | None:
+    link = raw.get("link") or None
+    guid = (raw.get("id") or "").strip() or None
+    title = _plain(raw.get("title", ""))
+    if not (link or guid or title):
+        return None
+    summary = _plain(raw.get("summary", ""))
+    content = " ".join(_plain(part.get("value", "")) for part in raw.get("content", []) or [])
+    when = raw.get("published_parsed") or raw.get("updated_parsed")
+    return Entry(
+        feed_url=feed_url,
+        guid=guid,
+        link=canonical_url(link) if link and urlsplit(link).scheme in ("http", "https") else None,
+        title=title,
+        summary=summary if len(summary) >= len(content) else content,
+        published=datetime(*when[:6], tzinfo=UTC) if when else None,
+    )
+
+
+def _plain(html: str) -> str:
+    """Text of an HTML fragment, whitespace collapsed (feed titles and summaries carry markup)."""
+    if not html:
+        return ""
+    if "<" in html or "&" in html:
+        try:
+            html = lxml.html.fragment_fromstring(html, create_parent="div").text_content()
+        except (ValueError, lxml.etree.ParserError):
+            html = re.sub(r"<[^>]*>", " ", html)
+    return _SPACES.sub(" ", html).strip()
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = _SPACES.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- dates ------------------------------------------------------------------------------------
+# feedparser gives None for French day and month names, and reads CET/CEST as UTC (1–2 h off).
+
+_MONTHS = {
+    "jan": 1, "janv": 1, "janvier": 1, "feb": 2, "fev": 2, "fevr": 2, "fevrier": 2, "mar": 3,
+    "mars": 3, "apr": 4, "avr": 4, "avril": 4, "may": 5, "mai": 5, "jun": 6, "juin": 6,
+    "jul": 7, "juil": 7, "juillet": 7, "aug": 8, "aou": 8, "aout": 8, "sep": 9, "sept": 9,
+    "septembre": 9, "oct": 10, "octobre": 10, "nov": 11, "novembre": 11, "dec": 12,
+    "decembre": 12,
+}
+_ZONES = {"cet": 60, "cest": 120, "met": 60, "mest": 120, "wet": 0, "west": 60, "ut": 0,
+          "utc": 0, "gmt": 0, "z": 0}
+_DATE = re.compile(
+    r"^\s*(?:[^\W\d_]+\.?,?\s+)?(\d{1,2})\s+([^\W\d_]+)\.?\s+(\d{4})"
+    r"(?:\s+|\s*[,à]\s*)(\d{1,2})[:h](\d{2})(?::(\d{2}))?\s*([+-]\d{2}:?\d{2}|[A-Za-z]+)?\s*$")
+
+
+def parse_french_date(value: str) -> time.struct_time | None:
+    """RFC 822-like dates with French names or European zone names → UTC; else None."""
+    from monitor.text import fold_word  # local: keep feedparser's handler import light
+
+    found = _DATE.match(value)
+    if not found:
+        return None
+    day, month_name, year, hour, minute, second, zone = found.groups()
+    month = _MONTHS.get(fold_word(month_name))
+    zone_key = (zone or "").lower()
+    french_month = fold_word(month_name) not in {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                                 "aug", "sep", "oct", "nov", "dec"}
+    if month is None or not (french_month or zone_key in _ZONES and zone_key not in
+                             ("ut", "utc", "gmt", "z")):
+        return None  # an English date feedparser already reads right
+    if zone_key in _ZONES:
+        offset = _ZONES[zone_key]
+    elif zone and zone[0] in "+-":
+        digits = zone[1:].replace(":", "")
+        offset = (int(digits[:2]) * 60 + int(digits[2:])) * (-1 if zone[0] == "-" else 1)
+    else:
+        offset = 0
+    stamp = datetime(int(year), month, int(day), int(hour), int(minute), int(second or 0),
+                     tzinfo=UTC).timestamp() - offset * 60
+    return time.gmtime(stamp)
+
+
+feedparser.registerDateHandler(parse_french_date)

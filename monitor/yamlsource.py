@@ -1,0 +1,130 @@
+"""Safe YAML loading that remembers where each value was written.
+
+Errors must name file, line and field, so loading keeps a map from a value's path (as pydantic
+reports it: `("feeds", 2, "url")`) to its line. Only YAML's safe types are built; `${VAR}` and
+`${VAR:-default}` in strings are replaced from the environment so secrets stay out of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from monitor.errors import InvalidInput, Problem
+
+Path_ = tuple[str | int, ...]
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class Source:
+    """A loaded YAML document: its data and the line of every value in it."""
+
+    file: str
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        """Line of the value at `path`, or of its nearest ancestor that was written down."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+    def problem(self, path: Path_, message: str) -> Problem:
+        return Problem(self.file, self.line_of(path), dotted(path), message)
+
+    def validation_problems(self, error: ValidationError, at: Path_ = ()) -> list[Problem]:
+        """pydantic's errors, each placed on its line, in words a YAML author understands."""
+        problems = []
+        for item in error.errors():
+            # pydantic adds union branch names ("str", "list[str]") to locations: not the user's.
+            path = at + tuple(p for p in item["loc"] if not (isinstance(p, str) and "[" in p))
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "unknown key"
+            problems.append(self.problem(path, message))
+        return problems
+
+
+def dotted(path: Path_) -> str:
+    """`("rules", 3, "any", 1)` → `rules[3].any[1]`, the way users read a location."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load(file: Path, env: Mapping[str, str] | None = None) -> Source:
+    """Parse `file` safely; raise InvalidInput naming the line of any YAML or `${VAR}` error."""
+    env = os.environ if env is None else env
+    name = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput([Problem(name, None, "", f"cannot read: {error}")]) from error
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise InvalidInput([Problem(name, line, "", f"invalid YAML: {reason}")]) from error
+    finally:
+        loader.dispose()
+    source = Source(name, None)
+    problems: list[Problem] = []
+    if node is not None:
+        source.data = _build(node, (), source, loader, env, problems)
+    if problems:
+        raise InvalidInput(problems)
+    return source
+
+
+def _build(node: yaml.Node, path: Path_, source: Source, loader: yaml.SafeLoader,
+           env: Mapping[str, str], problems: list[Problem]) -> Any:
+    source.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key == "<<":
+                problems.append(source.problem(path, "YAML merge keys (<<) are not supported"))
+                continue
+            if key in result:
+                line = key_node.start_mark.line + 1
+                problems.append(Problem(source.file, line, dotted((*path, key)),
+                                        "duplicate key (the earlier value would be ignored)"))
+            result[key] = _build(value_node, (*path, key), source, loader, env, problems)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, i), source, loader, env, problems)
+                for i, item in enumerate(node.value)]
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, str) and "${" in value:
+        value = _substitute(value, path, source, env, problems)
+    return value
+
+
+def _substitute(value: str, path: Path_, source: Source, env: Mapping[str, str],
+                problems: list[Problem]) -> str:
+    def replace(found: re.Match[str]) -> str:
+        name, default = found.group(1), found.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(source.problem(path, f"environment variable {name} is not set"))
+        return ""
+
+    return _ENV.sub(replace, value)
