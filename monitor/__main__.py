@@ -4,4 +4,5 @@ import sys
 
 from monitor.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes re-import this module: do nothing there
+    sys.exit(main())

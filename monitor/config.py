@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import apprise
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from monitor import __version__, yamlsource
@@ -180,6 +181,16 @@ def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
         if name == CONSOLE:
             problems.append(source.problem(("notify", "channels", name),
                                            f"'{CONSOLE}' is the built-in console channel"))
+    for name in config.notify.channels:
+        urls = config.notify.urls(name)
+        if not urls:
+            problems.append(source.problem(("notify", "channels", name), "no URL given"))
+        for index, url in enumerate(urls):
+            if not apprise.Apprise.instantiate(url, suppress_exceptions=True):
+                scheme = url.split("://", 1)[0] if "://" in url else url[:12]
+                where = ("notify", "channels", name) + ((index,) if len(urls) > 1 else ())
+                problems.append(source.problem(
+                    where, f"not a notification URL Apprise understands (scheme '{scheme}')"))
     for index, name in enumerate(config.notify.default):
         if name != CONSOLE and name not in config.notify.channels:
             problems.append(source.problem(("notify", "default", index),

@@ -44,14 +44,17 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, host, parts.path or "/", urlencode(sorted(kept)), ""))
 
 
-def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
-    """Parse a feed document; `url` resolves relative links, `headers` may carry the charset."""
+def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
+          feed_url: str | None = None) -> ParsedFeed:
+    """Parse a feed document fetched from `url` (it resolves relative links; `headers` may carry
+    the charset). Entries are attributed to `feed_url`, the configured address, if given."""
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers["content-location"] = url
     response_headers.setdefault("content-type", "application/xml")
     result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
     reason = str(result.get("bozo_exception", "")) or None if result.get("bozo") else None
-    entries = tuple(entry for entry in (_entry(raw, url) for raw in result.entries) if entry)
+    entries = tuple(entry for entry in (_entry(raw, feed_url or url) for raw in result.entries)
+                    if entry)
     title = _plain(result.feed.get("title", ""))
     if not entries and (not result.get("version") or not body.strip()):
         what = "empty document" if not body.strip() else (reason or "not an RSS or Atom feed")

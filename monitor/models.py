@@ -78,9 +78,8 @@ class StoryAssignment:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One message for one channel. `key` makes enqueueing idempotent: story × rule × channel."""
+    """One message for one channel; the store queues at most one per story × rule × channel."""
 
-    key: str
     rule: str
     channel: str
     title: str

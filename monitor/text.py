@@ -88,18 +88,27 @@ def fold_term(term: str) -> str:
     return fold(term).text
 
 
-def snippet(text: str, start: int, end: int, width: int = 160, mark: str = "**") -> str:
-    """About `width` characters of `text` around [start, end), the matched part wrapped in `mark`."""
+def snippet(text: str, spans: list[tuple[int, int]], width: int = 240, mark: str = "**") -> str:
+    """About `width` characters of `text` around the first span, every span inside wrapped in
+    `mark`, whitespace collapsed, cut on word boundaries."""
+    if not spans:
+        return _SPACES.sub(" ", text[:width]).strip() + (" …" if len(text) > width else "")
+    spans = sorted(spans)
+    start, end = spans[0]
     room = max(0, width - (end - start)) // 2
     left = max(0, start - room)
-    right = min(len(text), end + room)
-    # Widen to whole words so the excerpt does not start or stop mid-word.
+    right = min(len(text), max(end + room, left + width))
     while left > 0 and not text[left - 1].isspace() and start - left < room + 20:
         left -= 1
     while right < len(text) and not text[right].isspace() and right - end < room + 20:
         right += 1
-    before, inside, after = (_SPACES.sub(" ", part) for part in
-                             (text[left:start], text[start:end], text[end:right]))
+    parts, cursor = [], left
+    for first, last in spans:
+        if first < cursor or last > right:
+            continue
+        parts += [text[cursor:first], mark, text[first:last], mark]
+        cursor = last
+    parts.append(text[cursor:right])
     head = "… " if left > 0 else ""
     tail = " …" if right < len(text) else ""
-    return f"{head}{before.lstrip()}{mark}{inside}{mark}{after.rstrip()}{tail}"
+    return head + _SPACES.sub(" ", "".join(parts)).strip() + tail

@@ -1,0 +1,17 @@
+"""What a worker process does with one item: extract the article and fingerprint it (both CPU)."""
+
+from __future__ import annotations
+
+from monitor import dedup, extract
+from monitor.dedup import Fingerprint
+from monitor.models import Article, Entry
+
+
+def analyse(entry: Entry, html: bytes | None, outlet: str) -> tuple[Article, Fingerprint]:
+    article = extract.extract(entry, html, outlet)
+    return article, dedup.fingerprint(article)
+
+
+def analyse_feed_only(entry: Entry, outlet: str) -> tuple[Article, Fingerprint]:
+    article = extract.from_feed(entry, outlet)
+    return article, dedup.fingerprint(article)

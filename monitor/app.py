@@ -1,0 +1,55 @@
+"""Wiring: load what the user wrote, and build the pipeline's I/O parts around it (and close them)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TextIO
+
+from monitor import config as config_module
+from monitor import rules as rules_module
+from monitor.config import CONSOLE, Config
+from monitor.http import HttpClient, Limits
+from monitor.notify import Notifier
+from monitor.pipeline import Pipeline
+from monitor.rules import RuleSet
+from monitor.store import Store
+from monitor.workers import Workers
+
+
+def load(path: Path) -> tuple[Config, RuleSet]:
+    """The config and its rules; raises InvalidInput listing every problem in the files."""
+    config = config_module.load(path)
+    return config, load_rules(config)
+
+
+def load_rules(config: Config) -> RuleSet:
+    return rules_module.load(config.rules, channels=[*config.notify.channels, CONSOLE],
+                             default=config.notify.default)
+
+
+def http_limits(config: Config) -> Limits:
+    network = config.network
+    return Limits(user_agent=network.user_agent, timeout=network.timeout,
+                  connect_timeout=network.connect_timeout, concurrency=network.concurrency,
+                  per_host=network.per_host,
+                  allow_private_addresses=network.allow_private_addresses)
+
+
+@asynccontextmanager
+async def open_pipeline(config: Config, rules: RuleSet,
+                        out: TextIO | None = None) -> AsyncIterator[Pipeline]:
+    store = Store(config.database)
+    http = HttpClient(http_limits(config))
+    workers = Workers(config.workers)
+    notifier = Notifier({name: config.notify.urls(name) for name in config.notify.channels},
+                        out=out or sys.stdout)
+    try:
+        yield Pipeline(config, rules, store, http, workers, notifier)
+    finally:
+        await http.close()
+        workers.close()
+        store.close()
+

@@ -1,0 +1,101 @@
+"""The `monitor` command: `run` (the daemon), `once` (one pass, then exit), `check` (validate).
+
+Exit codes: 0 done (for `once`, even when some feeds failed: they are named on stderr),
+2 invalid config or rules (each problem on one line as file:line: field: message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from monitor import __version__, app
+from monitor import config as config_module
+from monitor.errors import InvalidInput
+from monitor.rules import RuleSet
+
+EXIT_OK, EXIT_INVALID = 0, 2
+log = logging.getLogger("monitor")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # `once` reports its own summary; its log stays on errors unless asked for more.
+    _setup_logging(args.verbose - args.quiet - (2 if args.command == "once" else 0))
+    path = args.config or config_module.default_path()
+    try:
+        config, rules = app.load(path)
+    except InvalidInput as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        if args.command == "check":
+            print(f"{len(error.problems)} problem(s) found", file=sys.stderr)
+        return EXIT_INVALID
+    if args.command == "check":
+        files = len({rule.origin.rsplit(":", 1)[0] for rule in rules.rules})
+        print(f"{path}: OK: {len(config.feeds)} feed(s), {len(rules)} rule(s) in {files} "
+              f"file(s), {len(config.notify.channels)} channel(s)")
+        return EXIT_OK
+    try:
+        if args.command == "once":
+            return asyncio.run(_once(config, rules))
+        return asyncio.run(_run(config, rules))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _once(config: config_module.Config, rules: RuleSet) -> int:
+    async with app.open_pipeline(config, rules) as pipeline:
+        report = await pipeline.run_pass(pipeline.enabled_feeds())
+    for poll in report.failed_feeds:
+        print(f"monitor: feed '{poll.feed}' failed: {poll.error}", file=sys.stderr)
+    counts = {status: sum(p.status == status for p in report.polls)
+              for status in ("new", "not-modified", "unchanged", "failed")}
+    print(f"monitor: polled {len(report.polls)} feed(s) ({counts['new']} changed, "
+          f"{counts['not-modified'] + counts['unchanged']} unchanged, {counts['failed']} failed); "
+          f"{report.processed} new item(s); {report.queued} alert(s) queued, {report.sent} sent, "
+          f"{report.failed} failed", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _run(config: config_module.Config, rules: RuleSet) -> int:
+    from monitor.daemon import Daemon
+
+    async with app.open_pipeline(config, rules) as pipeline:
+        await Daemon(pipeline).run()
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS,
+                        help="config file (default: ./config.yaml, then $MONITOR_CONFIG)")
+    common.add_argument("--verbose", "-v", action="count", default=argparse.SUPPRESS,
+                        help="more logging (-vv for debug)")
+    common.add_argument("--quiet", "-q", action="count", default=argparse.SUPPRESS,
+                        help="less logging")
+    parser = argparse.ArgumentParser(
+        prog="monitor", parents=[common],
+        description="Watch news feeds, match rules, alert once per story.")
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", parents=[common], help="run the daemon until SIGTERM or Ctrl-C")
+    commands.add_parser("once", parents=[common],
+                        help="poll every feed once, deliver the alerts, and exit")
+    commands.add_parser("check", parents=[common],
+                        help="validate the config and every rule file; exit 2 on problems")
+    parser.set_defaults(config=None, verbose=0, quiet=0)
+    return parser
+
+
+def _setup_logging(level: int) -> None:
+    logging.basicConfig(
+        level={-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO}.get(
+            level, logging.DEBUG if level > 0 else logging.ERROR),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Libraries that log every request or job at INFO: keep them to warnings unless -vv.
+    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level > 1 else logging.WARNING)

@@ -1,0 +1,96 @@
+"""The long-running daemon: APScheduler ticks drive the pipeline until SIGTERM or Ctrl-C.
+
+Schedules live in the database (each feed's `next_check`), not in APScheduler: its in-memory jobs
+are only two clocks, one that polls whatever feeds are due and completes their items, and one that
+drains the alert outbox. Stopping sets `pipeline.stopping`, waits for the step in progress to commit,
+then shuts the scheduler down (APScheduler would cancel running coroutines mid-step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+DELIVERY_TICK = 5.0
+DRAIN_SECONDS = 60.0
+
+
+class Daemon:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._stop = asyncio.Event()
+        self._running: set[asyncio.Task] = set()
+        self._delivering = asyncio.Lock()
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("stopping: finishing the work in progress")
+        self._stop.set()
+
+    async def _guarded(self, job: Callable[[], Awaitable[None]]) -> None:
+        """Run a job, remembered so shutdown can wait for it; log and survive its errors."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed; it runs again at its next tick", job.__name__)
+        finally:
+            self._running.discard(task)
+
+    async def tick(self) -> None:
+        if self._stop.is_set():
+            return
+        due = self.pipeline.due_feeds()
+        if due:
+            polls = await self.pipeline.poll_all(due)
+            failed = sum(poll.status == "failed" for poll in polls)
+            log.info("polled %d feed(s), %d failed", len(polls), failed)
+        processed, queued = await self.pipeline.process_pending()
+        if processed:
+            log.info("completed %d item(s), %d alert(s) queued", processed, queued)
+        if queued:
+            await self.deliver()
+
+    async def deliver(self) -> None:
+        async with self._delivering:  # one sender at a time: an alert is never sent twice
+            await self.pipeline.deliver_due()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        config = self.pipeline.config
+        scheduler = AsyncIOScheduler(event_loop=loop)
+        options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        scheduler.add_job(self._guarded, "interval", args=[self.tick], seconds=config.poll.tick,
+                          next_run_time=datetime.now(), id="tick", **options)
+        scheduler.add_job(self._guarded, "interval", args=[self.deliver], seconds=DELIVERY_TICK,
+                          id="deliver", **options)
+        scheduler.start()
+        feeds = len(self.pipeline.enabled_feeds())
+        log.info("monitor running: %d feed(s), %d rule(s)%s", feeds, len(self.pipeline.rules),
+                 "" if feeds else " (no feeds configured: idle)")
+        try:
+            await self._stop.wait()
+        finally:
+            self.pipeline.stopping = True
+            scheduler.pause()
+            if self._running:
+                done, pending = await asyncio.wait(set(self._running), timeout=DRAIN_SECONDS)
+                for task in pending:
+                    task.cancel()
+            scheduler.shutdown(wait=False)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            log.info("stopped")

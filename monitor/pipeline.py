@@ -1,0 +1,233 @@
+"""One road, stage by stage: poll a feed, store its new items, complete each item (page, text,
+rules, story, alerts), deliver the outbox. Each stage commits before the next begins, so a crash
+anywhere resumes where it stopped: new items wait in the store, alerts wait in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from monitor import alerts, analysis, dedup, feeds, schedule
+from monitor.config import Config, FeedConfig
+from monitor.dedup import Fingerprint
+from monitor.errors import FetchError
+from monitor.http import HttpClient
+from monitor.notify import Notifier
+from monitor.rules import RuleSet
+from monitor.store import PendingItem, QueuedAlert, Store
+from monitor.workers import WorkerFailed, Workers
+
+log = logging.getLogger(__name__)
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+               "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+BATCH = 32  # items completed per round: pages fetched concurrently, committed one by one
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    feed: str
+    url: str
+    status: str  # "new", "not-modified", "unchanged", "failed"
+    new_items: int = 0
+    error: str | None = None
+
+
+@dataclass
+class PassReport:
+    polls: list[PollResult] = field(default_factory=list)
+    processed: int = 0
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+
+    @property
+    def failed_feeds(self) -> list[PollResult]:
+        return [poll for poll in self.polls if poll.status == "failed"]
+
+
+class Pipeline:
+    def __init__(self, config: Config, rules: RuleSet, store: Store, http: HttpClient,
+                 workers: Workers, notifier: Notifier,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.rules = rules  # swapped whole on reload; read once per item
+        self.store = store
+        self.http = http
+        self.workers = workers
+        self.notifier = notifier
+        self.clock = clock
+        self.stopping = False  # set on shutdown: finish the current step, start no new one
+        store.sync_feeds((feed.url, feed.name) for feed in config.feeds)
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def enabled_feeds(self) -> list[FeedConfig]:
+        return [feed for feed in self.config.feeds if feed.enabled]
+
+    def due_feeds(self) -> list[FeedConfig]:
+        feeds_by_url = {feed.url: feed for feed in self.enabled_feeds()}
+        due = self.store.due_feeds(self.clock(), list(feeds_by_url))
+        return [feeds_by_url[url] for url in due]
+
+    async def poll_all(self, feeds_to_poll: Sequence[FeedConfig]) -> list[PollResult]:
+        """Poll concurrently (the HTTP client bounds how many at once, overall and per host)."""
+        tasks = [self.poll(feed) for feed in feeds_to_poll if not self.stopping]
+        return list(await asyncio.gather(*tasks))
+
+    async def poll(self, feed: FeedConfig) -> PollResult:
+        """Fetch and parse one feed, store its new items. Never raises: failure is a result."""
+        try:
+            return await self._poll(feed)
+        except Exception as error:  # a bug on one feed must not stop the others
+            log.exception("feed %r: unexpected error", feed.name)
+            return self._failed(feed, f"internal error: {type(error).__name__}: {error}")
+
+    async def _poll(self, feed: FeedConfig) -> PollResult:
+        state = self.store.feed(feed.url)
+        try:
+            response = await self.http.get(
+                feed.url, max_size=self.config.network.max_feed_size, etag=state.etag,
+                last_modified=state.last_modified, accept=FEED_ACCEPT)
+        except FetchError as error:
+            return self._failed(feed, str(error))
+        if response.permanent_url:
+            log.warning("feed %r moved permanently to %s: update its url in the config",
+                        feed.name, response.permanent_url)
+        etag = response.etag or (state.etag if response.not_modified else None)
+        modified = response.last_modified or (state.last_modified if response.not_modified else None)
+        if response.not_modified:
+            self._succeeded(feed, etag, modified, state.body_hash)
+            return PollResult(feed.name, feed.url, "not-modified")
+        body_hash = hashlib.sha256(response.body).hexdigest()
+        if body_hash == state.body_hash:  # same bytes as last time: nothing to parse
+            self._succeeded(feed, etag, modified, body_hash)
+            return PollResult(feed.name, feed.url, "unchanged")
+        try:
+            parsed = await self.workers.run(feeds.parse, response.body, response.url,
+                                            _charset_headers(response.headers), feed.url)
+        except WorkerFailed as error:
+            return self._failed(feed, f"parser failed: {error}")
+        if parsed.error:
+            return self._failed(feed, parsed.error)
+        if parsed.warning:
+            log.debug("feed %r: %s", feed.name, parsed.warning)
+        new = self._succeeded(feed, etag, modified, body_hash, parsed.entries)
+        log.info("feed %r: %d entries, %d new", feed.name, len(parsed.entries), new)
+        return PollResult(feed.name, feed.url, "new", new)
+
+    def _succeeded(self, feed: FeedConfig, etag: str | None, modified: str | None,
+                   body_hash: str | None, entries: Sequence = ()) -> int:
+        now = self.clock()
+        interval = self.config.feed_interval(feed)
+        return self.store.record_success(
+            feed.url, now=now, etag=etag, last_modified=modified, body_hash=body_hash,
+            entries=entries, next_check=schedule.next_check(now, interval, 0,
+                                                            self.config.poll.max_backoff))
+
+    def _failed(self, feed: FeedConfig, error: str) -> PollResult:
+        now = self.clock()
+        failures = self.store.feed(feed.url).failures + 1
+        next_check = schedule.next_check(now, self.config.feed_interval(feed), failures,
+                                         self.config.poll.max_backoff)
+        self.store.record_failure(feed.url, now=now, next_check=next_check, error=error)
+        log.warning("feed %r failed (%d in a row): %s", feed.name, failures, error)
+        return PollResult(feed.name, feed.url, "failed", error=error)
+
+    # -- items -----------------------------------------------------------------------------
+
+    async def process_pending(self) -> tuple[int, int]:
+        """Complete every new item. Returns (items completed, alerts queued)."""
+        processed = queued = 0
+        recent: list[tuple[int, Fingerprint]] | None = None
+        while not self.stopping:
+            batch = self.store.pending_items(BATCH)
+            if not batch:
+                break
+            if recent is None:
+                recent = self.store.recent_fingerprints(self.clock() - self.config.dedup.window)
+            analysed = await asyncio.gather(*(self._analyse(item) for item in batch))
+            for item, (article, fingerprint) in zip(batch, analysed, strict=True):
+                rules = self.rules
+                matches = rules.match(article)
+                assignment = dedup.assign(fingerprint, recent)
+                story_id, count = self.store.complete_item(
+                    item.id, now=self.clock(), article=article, fingerprint=fingerprint,
+                    assignment=assignment, matched=[m.rule for m in matches],
+                    alerts=alerts.plan(article, matches))
+                recent.insert(0, (story_id, fingerprint))
+                processed += 1
+                queued += count
+                if matches:
+                    log.info("item %d %r: rules %s, story %d (%s), %d alert(s) queued",
+                             item.id, article.title[:80], ",".join(m.rule for m in matches),
+                             story_id, assignment.reason, count)
+        return processed, queued
+
+    async def _analyse(self, item: PendingItem) -> tuple:
+        html = None
+        if item.entry.link:
+            try:
+                page = await self.http.get(item.entry.link, accept=PAGE_ACCEPT,
+                                           max_size=self.config.network.max_page_size)
+                html = page.body
+            except FetchError as error:
+                log.info("item %d: page unavailable (%s); using the feed's summary",
+                         item.id, error)
+        try:
+            return await self.workers.run(analysis.analyse, item.entry, html, item.outlet)
+        except WorkerFailed as error:
+            log.warning("item %d: extraction failed (%s); using the feed's summary", item.id, error)
+            return analysis.analyse_feed_only(item.entry, item.outlet)
+
+    # -- delivery --------------------------------------------------------------------------
+
+    async def deliver_due(self) -> tuple[int, int]:
+        """Send every due alert; channels in parallel, one at a time within a channel.
+        Returns (sent, failed)."""
+        due = self.store.due_alerts(self.clock(), limit=1000)
+        by_channel: dict[str, list[QueuedAlert]] = {}
+        for alert in due:
+            by_channel.setdefault(alert.channel, []).append(alert)
+        results = await asyncio.gather(*(self._deliver_channel(a) for a in by_channel.values()))
+        return sum(r[0] for r in results), sum(r[1] for r in results)
+
+    async def _deliver_channel(self, queued: list[QueuedAlert]) -> tuple[int, int]:
+        sent = failed = 0
+        for alert in queued:
+            if self.stopping:
+                break
+            result = await asyncio.to_thread(self.notifier.send, alert.channel, alert.title,
+                                             alert.body)
+            now = self.clock()
+            if result.ok:
+                self.store.mark_sent(alert.id, now)
+                sent += 1
+                continue
+            failed += 1
+            expired = now - alert.created_at >= schedule.ALERT_MAX_AGE
+            retry_at = None if expired else schedule.alert_retry_at(now, alert.attempts + 1)
+            self.store.mark_failed(alert.id, error=result.error or "failed", retry_at=retry_at)
+            log.warning("alert %d to %r failed (attempt %d%s): %s", alert.id, alert.channel,
+                        alert.attempts + 1, ", given up" if expired else "", result.error)
+        return sent, failed
+
+    # -- a whole pass ----------------------------------------------------------------------
+
+    async def run_pass(self, feeds_to_poll: Sequence[FeedConfig]) -> PassReport:
+        report = PassReport()
+        report.polls = await self.poll_all(feeds_to_poll)
+        report.processed, report.queued = await self.process_pending()
+        report.sent, report.failed = await self.deliver_due()
+        return report
+
+
+def _charset_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Only what feedparser needs to know of the response: its declared type and charset."""
+    return {k: v for k, v in headers.items() if k in ("content-type", "content-language")}

@@ -1,0 +1,26 @@
+"""When to poll a feed again and when to retry an alert: pure functions of time and failures."""
+
+from __future__ import annotations
+
+import random
+
+ALERT_FIRST_RETRY = 10.0
+ALERT_MAX_RETRY = 600.0
+ALERT_MAX_AGE = 24 * 3600.0
+
+
+def next_check(now: float, interval: float, failures: int, max_backoff: float,
+               jitter: float = 0.1, rng: random.Random | None = None) -> float:
+    """Next poll time: the interval, doubled per consecutive failure up to `max_backoff`, never
+    giving up on a feed; spread by ±`jitter` so feeds added together don't poll in lockstep."""
+    delay = interval * 2 ** min(failures, 20) if failures else interval
+    delay = min(delay, max(max_backoff, interval))
+    spread = (rng or random).uniform(-jitter, jitter) * delay
+    return now + delay + spread
+
+
+def alert_retry_at(now: float, attempts: int, rng: random.Random | None = None) -> float:
+    """After `attempts` failed sends: ~10 s, doubling, capped at 10 min, with full jitter in
+    the upper half so a recovering service is not hit by every alert at once."""
+    delay = min(ALERT_FIRST_RETRY * 2 ** max(0, attempts - 1), ALERT_MAX_RETRY)
+    return now + delay * (rng or random).uniform(0.5, 1.0)

@@ -1,0 +1,327 @@
+"""SQLite, the single source of truth: feeds' polling state, items and their progress, stories,
+and the alert outbox. Every SQL statement of the project lives here.
+
+Each pipeline step commits in one transaction with the state that proves it happened, so a crash
+at any instant leaves either the step done or not done, never half: an item is `new` until its
+article, story and alerts are written together; an alert is `pending` until delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.dedup import Fingerprint
+from monitor.models import Alert, Article, Entry, StoryAssignment
+
+SCHEMA_VERSION = 1
+
+_SCHEMA_1 = """
+CREATE TABLE feeds (
+    url TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    body_hash TEXT,
+    next_check REAL NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_attempt REAL,
+    last_success REAL
+);
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    feed_url TEXT NOT NULL,
+    guid TEXT,
+    link TEXT,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    published REAL,
+    seen_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done')),
+    outlet TEXT,
+    text TEXT,
+    source TEXT,
+    canonical_url TEXT,
+    fingerprint TEXT,
+    story_id INTEGER REFERENCES stories(id),
+    story_reason TEXT,
+    story_score REAL,
+    matched_rules TEXT,
+    processed_at REAL
+);
+CREATE INDEX items_new ON items(state) WHERE state = 'new';
+CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
+CREATE TABLE item_keys (
+    key TEXT PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE stories (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    story_id INTEGER NOT NULL REFERENCES stories(id),
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    rule TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    url TEXT,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    delivered_at REAL,
+    UNIQUE (story_id, rule, channel)
+);
+CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    url: str
+    name: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_check: float
+    failures: int
+    last_error: str | None
+    last_success: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingItem:
+    id: int
+    entry: Entry
+    outlet: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    id: int
+    channel: str
+    rule: str
+    title: str
+    body: str
+    attempts: int
+    created_at: float
+
+
+def entry_keys(entry: Entry) -> list[str]:
+    """Identity keys: the same guid, or the same canonical URL (any scheme), is the same item.
+    A guid that is not a URL is only unique within its feed."""
+    keys = []
+    if entry.link:
+        keys.append("url:" + entry.link.split("://", 1)[-1])
+    if entry.guid:
+        if entry.guid.startswith(("http://", "https://")):
+            keys.append("guid:" + entry.guid.split("://", 1)[-1])
+        else:
+            keys.append(f"guid:{entry.feed_url}#{entry.guid}")
+    return keys
+
+
+def _ts(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment else None
+
+
+class Store:
+    """One connection, used from the event loop's thread only."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} was written by a newer monitor (schema {version})")
+        if version == 0:  # one script, one transaction: a crash leaves no half-made schema
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA_1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    # -- feeds -----------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+        """Make sure every configured (url, name) has a row; new feeds are due at once."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO feeds (url, name) VALUES (?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET name = excluded.name", list(feeds))
+
+    def feed(self, url: str) -> FeedState:
+        row = self._db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        return FeedState(row["url"], row["name"], row["etag"], row["last_modified"],
+                         row["body_hash"], row["next_check"], row["failures"],
+                         row["last_error"], row["last_success"])
+
+    def due_feeds(self, now: float, urls: Sequence[str]) -> list[str]:
+        """Those of `urls` whose next check has come, most overdue first."""
+        rows = self._db.execute(
+            "SELECT url FROM feeds WHERE next_check <= ? ORDER BY next_check", (now,)).fetchall()
+        wanted = set(urls)
+        return [row["url"] for row in rows if row["url"] in wanted]
+
+    def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
+                       last_modified: str | None, body_hash: str | None,
+                       entries: Sequence[Entry] = ()) -> int:
+        """A good poll: new validators, failures reset, and its unseen entries stored as `new`
+        items in the same transaction. Returns how many entries were new."""
+        with self.transaction() as db:
+            new = sum(self._insert_entry(db, entry, now) for entry in entries)
+            db.execute(
+                "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
+                "failures = 0, last_error = NULL, last_attempt = ?, last_success = ? "
+                "WHERE url = ?",
+                (etag, last_modified, body_hash, next_check, now, now, url))
+        return new
+
+    def record_failure(self, url: str, *, now: float, next_check: float, error: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE feeds SET failures = failures + 1, last_error = ?, last_attempt = ?, "
+                "next_check = ? WHERE url = ?", (error, now, next_check, url))
+
+    @staticmethod
+    def _insert_entry(db: sqlite3.Connection, entry: Entry, now: float) -> bool:
+        keys = entry_keys(entry)
+        if not keys:
+            return False
+        marks = ",".join("?" * len(keys))
+        if db.execute(f"SELECT 1 FROM item_keys WHERE key IN ({marks})", keys).fetchone():
+            return False
+        cursor = db.execute(
+            "INSERT INTO items (feed_url, guid, link, title, summary, published, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (entry.feed_url, entry.guid, entry.link, entry.title, entry.summary,
+             _ts(entry.published), now))
+        db.executemany("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
+                       [(key, cursor.lastrowid) for key in keys])
+        return True
+
+    # -- items and stories -----------------------------------------------------------------
+
+    def pending_items(self, limit: int = 1000) -> list[PendingItem]:
+        """Items seen but not yet processed, oldest first (including any a crash interrupted)."""
+        rows = self._db.execute(
+            "SELECT items.*, feeds.name AS feed_name FROM items "
+            "LEFT JOIN feeds ON feeds.url = items.feed_url "
+            "WHERE state = 'new' ORDER BY items.id LIMIT ?", (limit,)).fetchall()
+        return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"])
+                for row in rows]
+
+    def recent_fingerprints(self, since: float) -> list[tuple[int, Fingerprint]]:
+        rows = self._db.execute(
+            "SELECT story_id, fingerprint FROM items WHERE story_id IS NOT NULL "
+            "AND processed_at >= ? ORDER BY processed_at DESC", (since,)).fetchall()
+        return [(row["story_id"], _load_fingerprint(row["fingerprint"])) for row in rows]
+
+    def complete_item(self, item_id: int, *, now: float, article: Article,
+                      fingerprint: Fingerprint, assignment: StoryAssignment,
+                      matched: Sequence[str], alerts: Sequence[Alert]) -> tuple[int, int]:
+        """Write an item's article, story and alerts together. Returns (story id, alerts queued);
+        alerts whose story × rule × channel is already queued are not queued again."""
+        with self.transaction() as db:
+            story_id = assignment.story_id
+            if story_id is None:
+                story_id = db.execute(
+                    "INSERT INTO stories (title, first_seen, last_seen) VALUES (?, ?, ?)",
+                    (article.title, now, now)).lastrowid
+            else:
+                db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (now, story_id))
+            db.execute(
+                "UPDATE items SET state = 'done', outlet = ?, text = ?, source = ?, "
+                "canonical_url = ?, fingerprint = ?, story_id = ?, story_reason = ?, "
+                "story_score = ?, matched_rules = ?, processed_at = ? WHERE id = ?",
+                (article.outlet, article.text, article.source, article.canonical_url,
+                 _dump_fingerprint(fingerprint), story_id, assignment.reason, assignment.score,
+                 json.dumps(list(matched)), now, item_id))
+            if article.canonical_url:
+                db.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
+                           ("url:" + article.canonical_url.split("://", 1)[-1], item_id))
+            queued = 0
+            for alert in alerts:
+                queued += db.execute(
+                    "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, title, body, "
+                    "url, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (story_id, item_id, alert.rule, alert.channel, alert.title, alert.body,
+                     alert.url, now, now)).rowcount
+        return story_id, queued
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def due_alerts(self, now: float, limit: int = 100) -> list[QueuedAlert]:
+        rows = self._db.execute(
+            "SELECT * FROM alerts WHERE status = 'pending' AND next_attempt <= ? "
+            "ORDER BY next_attempt, id LIMIT ?", (now, limit)).fetchall()
+        return [QueuedAlert(row["id"], row["channel"], row["rule"], row["title"], row["body"],
+                            row["attempts"], row["created_at"]) for row in rows]
+
+    def mark_sent(self, alert_id: int, now: float) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE alerts SET status = 'sent', attempts = attempts + 1, "
+                       "delivered_at = ?, last_error = NULL WHERE id = ?", (now, alert_id))
+
+    def mark_failed(self, alert_id: int, *, error: str, retry_at: float | None) -> None:
+        """A failed send: retried at `retry_at`, or dead-lettered when that is None."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE alerts SET attempts = attempts + 1, last_error = ?, "
+                "status = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END, "
+                "next_attempt = COALESCE(?, next_attempt) WHERE id = ?",
+                (error, retry_at, retry_at, alert_id))
+
+    def count(self, table: str, where: str = "1", *args: object) -> int:
+        if table not in ("feeds", "items", "stories", "alerts"):
+            raise ValueError(table)
+        return self._db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args).fetchone()[0]
+
+
+def _entry(row: sqlite3.Row) -> Entry:
+    published = row["published"]
+    return Entry(row["feed_url"], row["guid"], row["link"], row["title"], row["summary"],
+                 datetime.fromtimestamp(published, UTC) if published is not None else None)
+
+
+def _dump_fingerprint(fp: Fingerprint) -> str:
+    return json.dumps({"title": sorted(fp.title_words), "hash": fp.text_hash,
+                       "minhash": fp.minhash.hex() if fp.minhash else None,
+                       "shingles": fp.shingles})
+
+
+def _load_fingerprint(raw: str) -> Fingerprint:
+    data = json.loads(raw)
+    return Fingerprint(frozenset(data["title"]), data["hash"],
+                       bytes.fromhex(data["minhash"]) if data["minhash"] else None,
+                       data["shingles"])

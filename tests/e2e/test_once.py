@@ -1,0 +1,143 @@
+"""The user's story end to end: feeds in, one alert per story and rule out, exactly once.
+
+Real parts only: an HTTP server on 127.0.0.1 serving French feeds and article pages and catching
+Apprise's json:// posts, an aiosmtpd server receiving Apprise's e-mails, the real SQLite file,
+and the real `monitor once` command in a subprocess.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+
+import pytest
+
+from tests.e2e.helpers import monitor, posted_alerts, rule_of, write_config
+from tests.servers import Mailbox, Site
+
+RULES = """
+rules:
+  - name: tomahawk-ukraine
+    all: [Tomahawk]
+    any: [ukraine, kiev]
+    none: ["jeu vidéo"]
+    notify: [hook, mail]
+  - name: zelensky-budapest
+    any: [zelensky]
+    all: [budapest]
+  - name: desescalade
+    any: [desescalade]
+  - name: tempete
+    any: [tempête]
+"""
+
+TOMAHAWK_TITLES = {
+    "Washington autorise la livraison de missiles Tomahawk à l’Ukraine",
+    "Guerre en Ukraine : les Etats-Unis donnent leur feu vert à l'envoi de missiles Tomahawk",
+}
+
+
+def serve_newsroom(site: Site) -> list[dict]:
+    """Seven outlets' feeds and their pages; returns the feeds' config entries."""
+    html = {"content_type": "text/html; charset=utf-8"}
+    site.serve_fixture("/feeds/lemonde-international.xml", "feeds/lemonde-international.xml",
+                       etag='"li-1"', gzip=True)
+    site.serve_fixture("/feeds/lemonde-une.xml", "feeds/lemonde-une.xml",
+                       last_modified="Mon, 24 Nov 2025 09:15:00 GMT")
+    site.serve_fixture("/feeds/franceinfo.xml", "feeds/franceinfo-titres.xml", etag='W/"fi-7"')
+    site.serve_fixture("/feeds/liberation.xml", "feeds/liberation.xml", etag='"lib-3"',
+                       content_type="application/atom+xml")
+    site.serve_fixture("/feeds/20minutes.xml", "feeds/20minutes-latin1.xml", etag='"vm-1"',
+                       content_type="application/rss+xml")
+    site.serve_fixture("/feeds/figaro.xml", "feeds/figaro-truncated.xml", etag='"fig-1"')
+    site.serve_fixture("/feeds/ouest-france.xml", "feeds/lemonde-une.xml", status=500)
+    pages = {
+        "/lemonde/international/article/2025/11/24/tomahawk_6650001_3210.html":
+            "lemonde-tomahawk.html",
+        "/lemonde/m-le-mag/article/2025/11/24/tomahawk-barbecue_6650002_4500055.html":
+            "lemonde-steak.html",
+        "/lemonde/politique/article/2025/11/24/budget-senat_6650003_823448.html": "generic.html",
+        "/franceinfo/monde/europe/guerre-en-ukraine-tomahawk_7612345.html":
+            "franceinfo-tomahawk.html",
+        "/franceinfo/culture/jeux-video/tomahawk-strike_7612399.html": "franceinfo-jeu.html",
+        "/20minutes/monde/4189001-20251124-proche-orient-onu-appelle-desescalade":
+            "20minutes-desescalade.html",
+        # Libération's and Le Figaro's pages are missing (404): their summaries must do.
+    }
+    for path, page in pages.items():
+        site.serve_fixture(path, f"pages/{page}", **html)
+    names = {
+        "lemonde-international": "Le Monde — International", "lemonde-une": "Le Monde — Une",
+        "franceinfo": "franceinfo", "liberation": "Libération", "20minutes": "20 Minutes",
+        "figaro": "Le Figaro", "ouest-france": "Ouest-France",
+    }
+    return [{"name": name, "url": site.url(f"/feeds/{key}.xml")} for key, name in names.items()]
+
+
+@pytest.fixture
+def newsroom(tmp_path, site: Site, mailbox: Mailbox):
+    feeds = serve_newsroom(site)
+    config = write_config(tmp_path, feeds, default=["hook"], rules=RULES, channels={
+        "hook": f"json://127.0.0.1:{site.base.rsplit(':', 1)[1]}/hook",
+        "mail": mailbox.url(),
+    })
+    return config, site, mailbox
+
+
+def test_one_alert_per_story_and_rule_then_nothing_on_the_second_run(newsroom) -> None:
+    config, site, mailbox = newsroom
+
+    first = monitor("once", "--config", str(config))
+
+    assert first.returncode == 0, first.stderr
+    assert "feed 'Ouest-France' failed: HTTP 500" in first.stderr
+    assert "feed 'Le Figaro' failed" not in first.stderr  # truncated, yet its item is read
+    hook = posted_alerts(site)
+    assert Counter(rule_of(alert["message"]) for alert in hook) == {
+        "tomahawk-ukraine": 1, "zelensky-budapest": 1, "desescalade": 1, "tempete": 1}
+    tomahawk = next(a for a in hook if rule_of(a["message"]) == "tomahawk-ukraine")
+    assert tomahawk["title"] in TOMAHAWK_TITLES
+    assert "xtor" not in tomahawk["message"] and "utm_" not in tomahawk["message"]
+    assert "**Tomahawk**" in tomahawk["message"]
+    zelensky = next(a for a in hook if rule_of(a["message"]) == "zelensky-budapest")
+    assert "Libération" in zelensky["message"]  # from the summary: the page was a 404
+
+    assert len(mailbox.messages) == 1
+    mail = mailbox.messages[0]
+    assert mail["Subject"] in TOMAHAWK_TITLES
+    assert mail["To"] == "veille@example.org"
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert "<strong>Tomahawk</strong>" in html
+    assert site.base + "/lemonde/international/article/2025/11/24/tomahawk_6650001_3210.html" \
+        in html or site.base + "/franceinfo/monde/europe/guerre-en-ukraine-tomahawk_7612345.html" \
+        in html
+
+    pages_first = [r.path for r in site.got("GET") if not r.path.startswith("/feeds/")]
+    # 9 distinct items (the truncated feed still yields its 2); each page fetched once.
+    assert len(pages_first) == len(set(pages_first)) == 9
+    with sqlite3.connect(config.parent / "state" / "monitor.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM items WHERE link LIKE '%tomahawk_6650001%'"
+                          ).fetchone()[0] == 1  # in two Le Monde feeds, with different xtor
+        assert db.execute("SELECT COUNT(*) FROM items WHERE state = 'new'").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM alerts WHERE status != 'sent'").fetchone()[0] == 0
+
+    before = len(site.requests)
+    second = monitor("once", "--config", str(config))
+
+    assert second.returncode == 0, second.stderr
+    assert len(posted_alerts(site)) == 4 and len(mailbox.messages) == 1
+    again = site.requests[before:]
+    assert all(r.path.startswith("/feeds/") for r in again), "no page is fetched again"
+    conditional = {r.path: r.headers for r in again}
+    assert conditional["/feeds/lemonde-international.xml"]["if-none-match"] == '"li-1"'
+    assert conditional["/feeds/franceinfo.xml"]["if-none-match"] == 'W/"fi-7"'
+    assert conditional["/feeds/lemonde-une.xml"]["if-modified-since"] == \
+        "Mon, 24 Nov 2025 09:15:00 GMT"
+    assert "0 new item(s)" in second.stderr
+
+
+def test_user_agent_names_the_project(newsroom) -> None:
+    config, site, _ = newsroom
+    monitor("once", "--config", str(config))
+    agents = {r.headers.get("user-agent", "") for r in site.got("GET")}
+    assert agents and all(agent.startswith("monitor/") for agent in agents)

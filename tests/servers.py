@@ -1,0 +1,156 @@
+"""Real local servers for tests: an HTTP site (feeds, pages, and a webhook catcher) and an SMTP
+server, all on 127.0.0.1, each recording what it received."""
+
+from __future__ import annotations
+
+import email
+import gzip
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/rss+xml; charset=utf-8"
+    etag: str | None = None
+    last_modified: str | None = None
+    gzip: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Site:
+    """A threaded HTTP server. GET serves `routes` (with ETag / Last-Modified → 304);
+    POST to any path is accepted and recorded, like a webhook receiver."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[Request] = []
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _record(self) -> Request:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Request(self.command, self.path,
+                                  {k.lower(): v for k, v in self.headers.items()},
+                                  self.rfile.read(length) if length else b"")
+                with site._lock:
+                    site.requests.append(request)
+                return request
+
+            def _send(self, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                request = self._record()
+                route = site.routes.get(request.path)
+                if route is None:
+                    self._send(404, b"<html><body>Page introuvable</body></html>",
+                               {"Content-Type": "text/html"})
+                    return
+                validators = {}
+                if route.etag:
+                    validators["ETag"] = route.etag
+                if route.last_modified:
+                    validators["Last-Modified"] = route.last_modified
+                if (route.etag and request.headers.get("if-none-match") == route.etag) or (
+                        route.last_modified
+                        and request.headers.get("if-modified-since") == route.last_modified):
+                    self._send(304, b"", validators)
+                    return
+                body = route.body
+                headers = {"Content-Type": route.content_type, **validators, **route.headers}
+                if route.gzip:
+                    body = gzip.compress(body)
+                    headers["Content-Encoding"] = "gzip"
+                self._send(route.status, body, headers)
+
+            def do_POST(self) -> None:
+                self._record()
+                self._send(200, b'{"ok": true}', {"Content-Type": "application/json"})
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Site:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def serve_fixture(self, path: str, fixture: str, **route: object) -> None:
+        """Serve a fixture file, its `{{BASE}}` placeholders pointing at this server."""
+        raw = (FIXTURES / fixture).read_bytes().replace(b"{{BASE}}", self.base.encode())
+        self.routes[path] = Route(body=raw, **route)
+
+    def got(self, method: str = "GET", path_prefix: str = "") -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests
+                    if r.method == method and r.path.startswith(path_prefix)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) keeping every message it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content,  # type: ignore[attr-defined]
+                                                      policy=policy.default))
+        return "250 OK"
+
+    def __enter__(self) -> Mailbox:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._controller.stop()
+
+    def url(self, to: str = "veille@example.org") -> str:
+        return (f"mailto://127.0.0.1:{self.port}?from=monitor@example.org&to={to}"
+                "&mode=insecure")
