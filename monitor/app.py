@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TextIO
@@ -39,15 +40,15 @@ def http_limits(config: Config) -> Limits:
 
 
 @asynccontextmanager
-async def open_pipeline(config: Config, rules: RuleSet,
-                        out: TextIO | None = None) -> AsyncIterator[Pipeline]:
+async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = None,
+                        clock: Callable[[], float] = time.time) -> AsyncIterator[Pipeline]:
     store = Store(config.database)
     http = HttpClient(http_limits(config))
     workers = Workers(config.workers)
     notifier = Notifier({name: config.notify.urls(name) for name in config.notify.channels},
                         out=out or sys.stdout)
     try:
-        yield Pipeline(config, rules, store, http, workers, notifier)
+        yield Pipeline(config, rules, store, http, workers, notifier, clock)
     finally:
         await http.close()
         workers.close()

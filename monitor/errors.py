@@ -27,7 +27,7 @@ class InvalidInput(MonitorError):
     """A config or rule file is wrong; carries every problem found, not just the first."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0))
         super().__init__("\n".join(str(p) for p in problems))
 
 

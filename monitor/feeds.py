@@ -116,7 +116,8 @@ _DATE = re.compile(
 
 
 def parse_french_date(value: str) -> time.struct_time | None:
-    """RFC 822-like dates with French names or European zone names → UTC; else None."""
+    """RFC 822-like dates, with French or English day and month names and European zone names
+    (CET, CEST…) → UTC; None for anything else, which feedparser's own handlers then try."""
     from monitor.text import fold_word  # local: keep feedparser's handler import light
 
     found = _DATE.match(value)
@@ -125,11 +126,8 @@ def parse_french_date(value: str) -> time.struct_time | None:
     day, month_name, year, hour, minute, second, zone = found.groups()
     month = _MONTHS.get(fold_word(month_name))
     zone_key = (zone or "").lower()
-    french_month = fold_word(month_name) not in {"jan", "feb", "mar", "apr", "may", "jun", "jul",
-                                                 "aug", "sep", "oct", "nov", "dec"}
-    if month is None or not (french_month or zone_key in _ZONES and zone_key not in
-                             ("ut", "utc", "gmt", "z")):
-        return None  # an English date feedparser already reads right
+    if month is None or (zone and zone_key not in _ZONES and zone[0] not in "+-"):
+        return None
     if zone_key in _ZONES:
         offset = _ZONES[zone_key]
     elif zone and zone[0] in "+-":

@@ -11,9 +11,10 @@ ALERT_MAX_AGE = 24 * 3600.0
 
 def next_check(now: float, interval: float, failures: int, max_backoff: float,
                jitter: float = 0.1, rng: random.Random | None = None) -> float:
-    """Next poll time: the interval, doubled per consecutive failure up to `max_backoff`, never
-    giving up on a feed; spread by ±`jitter` so feeds added together don't poll in lockstep."""
-    delay = interval * 2 ** min(failures, 20) if failures else interval
+    """Next poll time: the interval, doubled for each consecutive failure after the first, up to
+    `max_backoff`, never giving up on a feed; spread by ±`jitter` so that feeds added together
+    do not poll in lockstep."""
+    delay = interval * 2 ** min(max(failures - 1, 0), 20)
     delay = min(delay, max(max_backoff, interval))
     spread = (rng or random).uniform(-jitter, jitter) * delay
     return now + delay + spread

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.dedup import Fingerprint
+from monitor.feeds import canonical_url
 from monitor.models import Alert, Article, Entry, StoryAssignment
 
 SCHEMA_VERSION = 1
@@ -121,16 +122,20 @@ class QueuedAlert:
 
 def entry_keys(entry: Entry) -> list[str]:
     """Identity keys: the same guid, or the same canonical URL (any scheme), is the same item.
-    A guid that is not a URL is only unique within its feed."""
+    A guid that is a URL counts as one; any other guid is only unique within its feed."""
     keys = []
     if entry.link:
-        keys.append("url:" + entry.link.split("://", 1)[-1])
+        keys.append(url_key(entry.link))
     if entry.guid:
         if entry.guid.startswith(("http://", "https://")):
-            keys.append("guid:" + entry.guid.split("://", 1)[-1])
+            keys.append(url_key(canonical_url(entry.guid)))
         else:
             keys.append(f"guid:{entry.feed_url}#{entry.guid}")
-    return keys
+    return list(dict.fromkeys(keys))
+
+
+def url_key(url: str) -> str:
+    return "url:" + url.split("://", 1)[-1]
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -269,7 +274,7 @@ class Store:
                  json.dumps(list(matched)), now, item_id))
             if article.canonical_url:
                 db.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
-                           ("url:" + article.canonical_url.split("://", 1)[-1], item_id))
+                           (url_key(canonical_url(article.canonical_url)), item_id))
             queued = 0
             for alert in alerts:
                 queued += db.execute(

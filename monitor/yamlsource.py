@@ -20,6 +20,9 @@ from pydantic import ValidationError
 from monitor.errors import InvalidInput, Problem
 
 Path_ = tuple[str | int, ...]
+# The only tags a config or rule file needs; anything else (!!python/…, custom tags) is refused.
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{kind}" for kind in
+                        ("map", "seq", "str", "int", "float", "bool", "null", "timestamp"))
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -94,6 +97,9 @@ def load(file: Path, env: Mapping[str, str] | None = None) -> Source:
 def _build(node: yaml.Node, path: Path_, source: Source, loader: yaml.SafeLoader,
            env: Mapping[str, str], problems: list[Problem]) -> Any:
     source.lines[path] = node.start_mark.line + 1
+    if node.tag not in _PLAIN_TAGS:
+        problems.append(source.problem(path, f"unsupported YAML tag {node.tag}"))
+        return None
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -110,6 +116,8 @@ def _build(node: yaml.Node, path: Path_, source: Source, loader: yaml.SafeLoader
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), source, loader, env, problems)
                 for i, item in enumerate(node.value)]
+    if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
+        return node.value  # YAML 1.1 reads on/off/yes/no as booleans; people mean the words
     value = loader.construct_object(node, deep=True)
     if isinstance(value, str) and "${" in value:
         value = _substitute(value, path, source, env, problems)

@@ -7,6 +7,7 @@ import email
 import gzip
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -27,6 +28,7 @@ class Route:
     last_modified: str | None = None
     gzip: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # seconds to spend sending the body a byte at a time (a slow server)
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Site:
     """A threaded HTTP server. GET serves `routes` (with ETag / Last-Modified → 304);
     POST to any path is accepted and recorded, like a webhook receiver."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -92,16 +94,34 @@ class Site:
                 if route.gzip:
                     body = gzip.compress(body)
                     headers["Content-Encoding"] = "gzip"
+                if route.trickle:
+                    self._trickle(route.status, body, headers, route.trickle)
+                    return
                 self._send(route.status, body, headers)
+
+            def _trickle(self, status: int, body: bytes, headers: dict, seconds: float) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                pause = seconds / max(1, len(body))
+                try:
+                    for byte in body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:
+                    pass  # the client gave up, as it should
 
             def do_POST(self) -> None:
                 self._record()
                 self._send(200, b'{"ok": true}', {"Content-Type": "application/json"})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> Site:
         self._thread.start()

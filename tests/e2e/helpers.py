@@ -33,13 +33,21 @@ def write_config(directory: Path, feeds: list[dict], channels: dict[str, str],
     return path
 
 
+def environment(extra: dict | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    return {**env, "PYTHONPATH": str(PROJECT), **(extra or {})}
+
+
 def monitor(*args: str, timeout: float = 120, env: dict | None = None,
             ) -> subprocess.CompletedProcess[str]:
-    """`python -m monitor ARGS`, in a clean environment, from the project directory."""
-    environment = {**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})}
-    environment.pop("MONITOR_CONFIG", None)
+    """`python -m monitor ARGS` from the project directory."""
+    return monitor_in(PROJECT, *args, timeout=timeout, env=env)
+
+
+def monitor_in(directory: Path, *args: str, timeout: float = 120, env: dict | None = None,
+               ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True,
-                          text=True, timeout=timeout, env=environment, cwd=PROJECT)
+                          text=True, timeout=timeout, env=environment(env), cwd=directory)
 
 
 def posted_alerts(site: Site, path: str = "/hook") -> list[dict]:

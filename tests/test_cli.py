@@ -1,0 +1,67 @@
+"""The `monitor` command's contract: exit codes, one-line errors, config discovery."""
+
+from pathlib import Path
+
+from tests.e2e.helpers import PROJECT, monitor, monitor_in
+
+
+def test_check_accepts_the_shipped_config() -> None:
+    result = monitor("check", "--config", str(PROJECT / "config.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "OK: 9 feed(s)" in result.stdout
+
+
+def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yaml").write_text("rules:\n  - name: a\n    anyy: [x]\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("feeds: []\nnotify:\n  default: [nowhere]\n")
+    result = monitor("check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{config}:3: notify.default[0]: unknown channel 'nowhere'",
+        "1 problem(s) found",
+    ]
+    config.write_text("feeds: []\n")
+    result = monitor("check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == f"{tmp_path / 'rules' / 'a.yaml'}:3: rules[0].anyy: unknown key"
+
+
+def test_empty_feeds_is_valid(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("feeds: []\nrules: []\n")
+    result = monitor("check", "--config", str(config))
+    assert result.returncode == 0 and "OK: 0 feed(s), 0 rule(s)" in result.stdout
+
+
+def test_once_exits_2_on_an_invalid_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("feeds:\n  - name: A\n")
+    result = monitor("once", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{config}:2: feeds[0].url: Field required"
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = monitor("check", "--config", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "nope.yaml: cannot read" in result.stderr
+
+
+def test_config_from_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text("feeds: []\nrules: []\n")
+    result = monitor("check", env={"MONITOR_CONFIG": str(config)})
+    # PROJECT/config.yaml exists and wins over $MONITOR_CONFIG in the project directory ...
+    assert "OK: 9 feed(s)" in result.stdout
+    # ... elsewhere, $MONITOR_CONFIG is used.
+    result = monitor_in(tmp_path, "check", env={"MONITOR_CONFIG": str(config)})
+    assert result.returncode == 0 and "elsewhere.yaml: OK: 0 feed(s)" in result.stdout
+
+
+def test_version_and_help() -> None:
+    assert monitor("--version").stdout.startswith("monitor ")
+    result = monitor("--help")
+    assert result.returncode == 0
+    for command in ("run", "once", "check"):
+        assert command in result.stdout

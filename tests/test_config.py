@@ -1,0 +1,133 @@
+from pathlib import Path
+
+import pytest
+
+from monitor.config import CONSOLE, default_path, load, parse_duration, parse_size
+from monitor.errors import InvalidInput
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path, env: dict | None = None) -> list[str]:
+    with pytest.raises(InvalidInput) as error:
+        load(path, env or {})
+    return [str(problem) for problem in error.value.problems]
+
+
+def test_minimal_config_gets_defaults_and_paths_relative_to_the_file(tmp_path: Path) -> None:
+    config = load(write(tmp_path, "feeds: []\n"), {})
+    assert config.database == tmp_path / "monitor.db"
+    assert config.rules == [tmp_path / "rules"]
+    assert config.notify.default == [CONSOLE]
+    assert config.network.allow_private_addresses is False
+    assert config.poll.interval == 600
+
+
+def test_empty_file_is_a_valid_idle_config(tmp_path: Path) -> None:
+    assert load(write(tmp_path, ""), {}).feeds == []
+
+
+def test_durations_and_sizes() -> None:
+    assert [parse_duration(v) for v in (90, "90s", "10m", "1.5h", "3d", "500ms")] == \
+        [90, 90, 600, 5400, 259200, 0.5]
+    assert [parse_size(v) for v in (1024, "512KB", "10MB", "1MiB")] == \
+        [1024, 512_000, 10_000_000, 1_048_576]
+    for bad in ("soon", "-1m", 0, True):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_feed_interval_falls_back_to_poll_interval(tmp_path: Path) -> None:
+    config = load(write(tmp_path, """
+poll: {interval: 15m}
+feeds:
+  - {name: A, url: "https://a.fr/rss", interval: 2m}
+  - {name: B, url: "https://b.fr/rss"}
+"""), {})
+    assert [config.feed_interval(f) for f in config.feeds] == [120, 900]
+
+
+def test_env_substitution_with_default_and_missing(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+notify:
+  channels:
+    ops: "json://${HOOK_HOST}/hook"
+    other: "json://${OTHER:-127.0.0.1}/x"
+    mail: "mailto://${SMTP_USER}:${SMTP_PASSWORD}@smtp.example.org"
+""")
+    assert problems(path, {"HOOK_HOST": "h.example.org"}) == [
+        f"{path}:6: notify.channels.mail: environment variable SMTP_USER is not set",
+        f"{path}:6: notify.channels.mail: environment variable SMTP_PASSWORD is not set",
+    ]
+    config = load(path, {"HOOK_HOST": "h.example.org", "SMTP_USER": "u", "SMTP_PASSWORD": "p"})
+    assert config.notify.urls("ops") == ["json://h.example.org/hook"]
+    assert config.notify.urls("other") == ["json://127.0.0.1/x"]
+
+
+def test_every_problem_at_once_with_file_line_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path, """database: x.db
+feeds:
+  - name: A
+    url: ftp://a.fr/rss
+  - name: B
+    url: https://b.fr/rss
+    interval: soon
+    colour: blue
+network:
+  per_host: 0
+""")
+    assert problems(path) == [
+        f"{path}:4: feeds[0].url: 'ftp://a.fr/rss' is not an http(s) URL",
+        f"{path}:7: feeds[1].interval: 'soon' is not a duration such as 30s, 10m, 2h, 3d",
+        f"{path}:8: feeds[1].colour: unknown key",
+        f"{path}:10: network.per_host: Input should be greater than or equal to 1",
+    ]
+
+
+def test_cross_checks(tmp_path: Path) -> None:
+    path = write(tmp_path, """feeds:
+  - {name: A, url: "https://a.fr/rss"}
+  - {name: A, url: "https://a.fr/rss"}
+notify:
+  channels:
+    ops: "notaservice://x"
+    empty: []
+  default: [ops, nowhere]
+""")
+    assert problems(path) == [
+        f"{path}:3: feeds[1].name: same name as feeds[0]",
+        f"{path}:3: feeds[1].url: same url as feeds[0]",
+        f"{path}:6: notify.channels.ops: not a notification URL Apprise understands (scheme 'notaservice')",
+        f"{path}:7: notify.channels.empty: no URL given",
+        f"{path}:8: notify.default[1]: unknown channel 'nowhere'",
+    ]
+
+
+def test_console_is_reserved(tmp_path: Path) -> None:
+    path = write(tmp_path, "notify:\n  channels:\n    console: json://x/y\n")
+    assert problems(path) == [f"{path}:3: notify.channels.console: 'console' is the built-in console channel"]
+
+
+def test_bad_yaml_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "feeds:\n  - name: A\n    url: [unclosed\n")
+    (message,) = problems(path)
+    assert message.startswith(f"{path}:") and "invalid YAML" in message
+
+
+def test_yaml_is_parsed_safely(tmp_path: Path) -> None:
+    path = write(tmp_path, "database: !!python/object/apply:os.system ['echo pwned']\n")
+    assert problems(path) == [
+        f"{path}:1: database: unsupported YAML tag tag:yaml.org,2002:python/object/apply:os.system"]
+
+
+def test_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert default_path({}) == Path("config.yaml")
+    assert default_path({"MONITOR_CONFIG": "/etc/monitor/config.yaml"}) == \
+        Path("/etc/monitor/config.yaml")
+    (tmp_path / "config.yaml").write_text("")
+    assert default_path({"MONITOR_CONFIG": "/etc/monitor/config.yaml"}) == Path("config.yaml")

@@ -1,0 +1,47 @@
+from datetime import UTC, datetime
+
+from monitor.extract import extract
+from monitor.models import Entry
+from tests.servers import FIXTURES
+
+ENTRY = Entry("https://www.lemonde.fr/rss.xml", None,
+              "https://www.lemonde.fr/international/article/tomahawk.html",
+              "Washington autorise la livraison de missiles Tomahawk à l’Ukraine",
+              "Les États-Unis ont donné leur feu vert.",
+              datetime(2025, 11, 24, 8, 12, tzinfo=UTC))
+
+
+def page(name: str) -> bytes:
+    return (FIXTURES / "pages" / name).read_bytes()
+
+
+def test_main_text_without_page_furniture() -> None:
+    article = extract(ENTRY, page("lemonde-tomahawk.html"), "Le Monde")
+    assert article.source == "page"
+    assert article.text.startswith("Les États-Unis ont autorisé, lundi 24 novembre")
+    assert "compliquant l’approvisionnement de ses troupes" in article.text
+    for junk in ("cookies", "Laisser un commentaire", "Publier le commentaire", "Jean-Pierre 75",
+                 "Trop tard comme toujours", "Partager sur Facebook", "S’abonner",
+                 "Mentions légales"):
+        assert junk not in article.text, junk
+
+
+def test_metadata_from_the_page_and_time_from_the_feed() -> None:
+    article = extract(ENTRY, page("lemonde-tomahawk.html"), "Le Monde")
+    assert article.canonical_url == ("https://www.lemonde.fr/international/article/2025/11/24/"
+                                     "washington-autorise-la-livraison-de-missiles-tomahawk-a-l-"
+                                     "ukraine_6650001_3210.html")
+    assert article.author == "Le Monde avec AFP"
+    assert article.published == ENTRY.published  # trafilatura's date has no time of day
+    assert article.title == ENTRY.title and article.outlet == "Le Monde"
+
+
+def test_falls_back_to_the_feed_without_a_page() -> None:
+    article = extract(ENTRY, None, "Le Monde")
+    assert (article.source, article.text) == ("feed", ENTRY.summary)
+
+
+def test_falls_back_to_the_feed_when_the_page_says_nothing() -> None:
+    for html in (b"<html><body><p>Abonnez-vous pour lire la suite.</p></body></html>",
+                 b"\x00\xff not html at all", b"<html>"):
+        assert extract(ENTRY, html, "Le Monde").source == "feed"

@@ -1,0 +1,120 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.feeds import canonical_url, parse
+from tests.servers import FIXTURES
+
+BASE = "https://www.example.fr"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / "feeds" / name).read_bytes().replace(b"{{BASE}}", BASE.encode())
+
+
+@pytest.mark.parametrize(("url", "canonical"), [
+    ("https://www.lemonde.fr/a.html?xtor=RSS-3208", "https://www.lemonde.fr/a.html"),
+    ("https://www.francetvinfo.fr/a.html#xtor=RSS-3-[lestitres]", "https://www.francetvinfo.fr/a.html"),
+    ("https://www.20minutes.fr/a?utm_source=rss&utm_campaign=une", "https://www.20minutes.fr/a"),
+    ("https://x.fr/a?fbclid=abc&gclid=def&id=4", "https://x.fr/a?id=4"),
+    ("HTTPS://WWW.Example.FR:443/Path", "https://www.example.fr/Path"),
+    ("http://example.fr:80", "http://example.fr/"),
+    ("http://example.fr:8080/a", "http://example.fr:8080/a"),
+    ("https://x.fr/a?b=2&a=1", "https://x.fr/a?a=1&b=2"),
+    ("https://x.fr/a?at_medium=rss&at_campaign=x&page=2", "https://x.fr/a?page=2"),
+])
+def test_canonical_url_drops_tracking_junk(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+
+
+def test_rss2_entries() -> None:
+    feed = parse(fixture("lemonde-international.xml"), BASE + "/feed.xml")
+    assert feed.error is None
+    assert feed.title == "Le Monde.fr - International"
+    first = feed.entries[0]
+    assert first.title == "Washington autorise la livraison de missiles Tomahawk à l’Ukraine"
+    assert first.link == BASE + "/lemonde/international/article/2025/11/24/tomahawk_6650001_3210.html"
+    assert first.guid == first.link  # isPermaLink guid, without the xtor
+    assert first.published == datetime(2025, 11, 24, 8, 12, tzinfo=UTC)
+    assert first.summary.startswith("Les États-Unis ont donné leur feu vert")
+    assert first.feed_url == BASE + "/feed.xml"
+
+
+def test_entries_are_attributed_to_the_configured_feed() -> None:
+    feed = parse(fixture("lemonde-une.xml"), BASE + "/moved.xml", feed_url=BASE + "/feed.xml")
+    assert {entry.feed_url for entry in feed.entries} == {BASE + "/feed.xml"}
+
+
+def test_html_summaries_become_text() -> None:
+    feed = parse(fixture("franceinfo-titres.xml"), BASE + "/feed.xml")
+    assert feed.entries[0].summary == ("Washington a accepté de livrer ces missiles de croisière "
+                                       "à longue portée, réclamés par Kiev depuis des mois.")
+
+
+def test_cet_is_not_read_as_utc() -> None:
+    feed = parse(fixture("franceinfo-titres.xml"), BASE + "/feed.xml")
+    assert feed.entries[0].published == datetime(2025, 11, 24, 9, 5, tzinfo=UTC)
+
+
+def test_latin1_feed_with_french_dates() -> None:
+    feed = parse(fixture("20minutes-latin1.xml"), BASE + "/feed.xml",
+                 {"content-type": "application/rss+xml"})
+    entry = feed.entries[0]
+    assert entry.title == "Proche-Orient : l'ONU appelle à la désescalade"
+    assert entry.published == datetime(2025, 11, 24, 10, 0, tzinfo=UTC)
+    assert "utm_" not in entry.link
+
+
+def test_atom_feed() -> None:
+    feed = parse(fixture("liberation.xml"), BASE + "/feed.xml")
+    entry = feed.entries[0]
+    assert entry.guid == "urn:uuid:3b1f0c2e-5d7e-4a9b-9c51-2f6a0e1d7c11"
+    assert "Zelensky est attendu mardi à Budapest" in entry.summary
+    assert entry.published == datetime(2025, 11, 24, 9, 30, tzinfo=UTC)
+
+
+def test_truncated_feed_still_gives_its_entries() -> None:
+    feed = parse(fixture("figaro-truncated.xml"), BASE + "/feed.xml")
+    assert feed.error is None
+    assert feed.entries[0].title == "Tempête Ciaran : la Bretagne placée en vigilance rouge"
+
+
+def test_rss1_rdf_and_relative_links() -> None:
+    body = b"""<?xml version="1.0"?>
+    <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+      <channel rdf:about="/"><title>Blog</title><link>/</link><description>d</description></channel>
+      <item rdf:about="/billets/1"><title>Premier billet</title><link>/billets/1?utm_medium=rss</link></item>
+    </rdf:RDF>"""
+    feed = parse(body, "https://blog.example.fr/rss.xml")
+    assert [e.link for e in feed.entries] == ["https://blog.example.fr/billets/1"]
+
+
+def test_relative_link_in_rss2_resolves_against_the_feed_url() -> None:
+    body = (b'<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+            b"<link>/a/b.html</link></item></channel></rss>")
+    assert parse(body, "https://site.fr/rss/une.xml").entries[0].link == "https://site.fr/a/b.html"
+
+
+@pytest.mark.parametrize("body", [
+    b"",
+    b"   ",
+    b"<!DOCTYPE html><html><head><title>Accueil</title></head><body><p>Bienvenue</p></body></html>",
+    b"\x00\x01\x02binary junk\xff\xfe",
+    b"/etc/hostname",  # never read as a path
+])
+def test_unreadable_documents_are_errors(body: bytes) -> None:
+    feed = parse(body, BASE + "/feed.xml")
+    assert feed.error and feed.error.startswith("unreadable feed")
+    assert feed.entries == ()
+
+
+def test_a_valid_empty_feed_is_not_an_error() -> None:
+    body = b'<rss version="2.0"><channel><title>Rien</title></channel></rss>'
+    feed = parse(body, BASE + "/feed.xml")
+    assert feed.error is None and feed.entries == ()
+
+
+def test_entries_without_link_guid_or_title_are_skipped() -> None:
+    body = (b'<rss version="2.0"><channel><title>t</title><item><description>x</description>'
+            b"</item><item><title>ok</title></item></channel></rss>")
+    assert [e.title for e in parse(body, BASE).entries] == ["ok"]

@@ -1,0 +1,119 @@
+"""The HTTP client against a real server on 127.0.0.1."""
+
+import asyncio
+import gzip
+import time
+
+import pytest
+
+from monitor.errors import FetchError
+from monitor.http import HttpClient, Limits
+from tests.servers import Route, Site
+
+
+def client(allow_private: bool = True, timeout: float = 5.0) -> HttpClient:
+    return HttpClient(Limits(user_agent="monitor/test", timeout=timeout, connect_timeout=2.0,
+                             concurrency=8, per_host=2, allow_private_addresses=allow_private))
+
+
+def get(url: str, max_size: int = 1_000_000, **kwargs):
+    async def run():
+        http = kwargs.pop("http", None) or client()
+        try:
+            return await http.get(url, max_size=max_size, **kwargs)
+        finally:
+            await http.close()
+    return asyncio.run(run())
+
+
+def test_plain_get_with_validators(site: Site) -> None:
+    site.routes["/f"] = Route(b"<rss/>", etag='"e1"', last_modified="Mon, 24 Nov 2025 09:00:00 GMT")
+    response = get(site.url("/f"))
+    assert (response.status, response.body, response.etag) == (200, b"<rss/>", '"e1"')
+    assert response.last_modified == "Mon, 24 Nov 2025 09:00:00 GMT"
+    assert site.requests[-1].headers["user-agent"] == "monitor/test"
+
+
+def test_conditional_get_gets_304(site: Site) -> None:
+    site.routes["/f"] = Route(b"<rss/>", etag='"e1"')
+    response = get(site.url("/f"), etag='"e1"')
+    assert response.not_modified and response.body == b""
+    assert site.requests[-1].headers["if-none-match"] == '"e1"'
+
+
+def test_gzip_is_decoded(site: Site) -> None:
+    site.routes["/f"] = Route(b"<rss>" + "é".encode() * 1000 + b"</rss>", gzip=True)
+    assert get(site.url("/f")).body.count("é".encode()) == 1000
+
+
+def test_size_cap_counts_decompressed_bytes(site: Site) -> None:
+    bomb = b"\0" * 20_000_000  # 20 MB of zeros, about 20 KB gzipped
+    site.routes["/bomb"] = Route(bomb, gzip=True)
+    started = time.perf_counter()
+    with pytest.raises(FetchError, match="over the 1000000 byte cap"):
+        get(site.url("/bomb"), max_size=1_000_000)
+    assert time.perf_counter() - started < 5  # stopped early, did not inflate it all
+    assert len(gzip.compress(bomb)) < 1_000_000
+
+
+def test_declared_length_over_the_cap_is_refused_before_reading(site: Site) -> None:
+    site.routes["/big"] = Route(b"x" * 2_000_000)
+    with pytest.raises(FetchError, match="over the"):
+        get(site.url("/big"), max_size=1_000_000)
+
+
+def test_total_deadline_stops_a_trickling_server(site: Site) -> None:
+    site.routes["/slow"] = Route(b"x" * 200, trickle=20.0)  # a byte every 0.1 s: no read timeout
+    started = time.perf_counter()
+    with pytest.raises(FetchError, match="no complete answer within 1s"):
+        get(site.url("/slow"), http=client(timeout=1.0))
+    assert time.perf_counter() - started < 3
+
+
+def test_http_errors(site: Site) -> None:
+    site.routes["/down"] = Route(b"oops", status=503)
+    with pytest.raises(FetchError, match="HTTP 503"):
+        get(site.url("/down"))
+    with pytest.raises(FetchError, match="HTTP 404"):
+        get(site.url("/nothing-here"))
+
+
+def test_redirects_are_followed_and_permanent_ones_reported(site: Site) -> None:
+    site.routes["/old"] = Route(status=301, headers={"Location": "/new"})
+    site.routes["/new"] = Route(b"<rss/>")
+    response = get(site.url("/old"))
+    assert response.body == b"<rss/>" and response.permanent_url == site.url("/new")
+    site.routes["/tmp"] = Route(status=302, headers={"Location": "/new"})
+    assert get(site.url("/tmp")).permanent_url is None
+
+
+def test_redirect_loops_end(site: Site) -> None:
+    site.routes["/a"] = Route(status=302, headers={"Location": "/b"})
+    site.routes["/b"] = Route(status=302, headers={"Location": "/a"})
+    with pytest.raises(FetchError, match="more than 5 redirects"):
+        get(site.url("/a"))
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/feed", "http://localhost:9/feed", "http://[::1]:9/feed",
+    "http://10.1.2.3/feed", "http://192.168.1.1/feed", "http://169.254.169.254/latest/meta-data",
+])
+def test_private_addresses_are_refused_unless_allowed(url: str) -> None:
+    with pytest.raises(FetchError, match="private or local address"):
+        get(url, http=client(allow_private=False))
+
+
+def test_every_redirect_hop_is_checked(site: Site) -> None:
+    site.routes["/hop"] = Route(status=302, headers={"Location": "file:///etc/passwd"})
+    with pytest.raises(FetchError, match="only http"):
+        get(site.url("/hop"))
+
+
+def test_unsupported_schemes_are_refused() -> None:
+    with pytest.raises(FetchError, match="only http"):
+        get("file:///etc/hostname")
+
+
+def test_connection_refused_is_a_fetch_error() -> None:
+    with pytest.raises(FetchError, match="cannot connect"):
+        get("http://127.0.0.1:9/feed")

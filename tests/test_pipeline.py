@@ -1,0 +1,150 @@
+"""The pipeline's stages with real parts (HTTP server, SQLite file, Apprise) and an injected clock:
+retries, dead letters, restarts between stages, failing feeds, unchanged feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from monitor import app
+from tests.e2e.helpers import write_config
+from tests.servers import Route, Site, free_port
+
+RULES = "rules:\n  - name: tomahawk\n    any: [tomahawk]\n"
+FEED = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Le Monde</title>
+<item><title>Missiles Tomahawk : feu vert de Washington</title><link>{base}/a1</link>
+<description>Washington autorise la livraison.</description></item>
+<item><title>Budget : le Sénat vote</title><link>{base}/a2</link>
+<description>Le texte part en commission.</description></item>
+</channel></rss>"""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def setup(tmp_path: Path, site: Site, hook_port: int, feeds: list[dict] | None = None):
+    site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
+    feeds = feeds or [{"name": "Le Monde", "url": site.url("/feed.xml")}]
+    path = write_config(tmp_path, feeds, {"ops": f"json://127.0.0.1:{hook_port}/hook"}, ["ops"],
+                        RULES, workers=0)
+    return app.load(path)
+
+
+async def one_pass(config, rules, clock: Clock, feeds=None):
+    async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+        return await pipeline.run_pass(pipeline.enabled_feeds() if feeds is None else feeds)
+
+
+def alert_rows(config) -> list[tuple]:
+    with sqlite3.connect(config.database) as db:
+        return db.execute("SELECT status, attempts, last_error IS NOT NULL FROM alerts").fetchall()
+
+
+def test_a_dead_channel_is_retried_with_backoff_until_it_answers(tmp_path, site: Site) -> None:
+    port = free_port()
+    config, rules = setup(tmp_path, site, port)
+    clock = Clock()
+
+    report = asyncio.run(one_pass(config, rules, clock))
+    assert (report.queued, report.sent, report.failed) == (1, 0, 1)
+    assert alert_rows(config) == [("pending", 1, 1)]
+
+    clock.now += 4  # before the first retry (5–10 s): nothing is due
+    assert asyncio.run(one_pass(config, rules, clock, feeds=[])).failed == 0
+
+    with Site(port=port) as catcher:
+        clock.now += 10
+        report = asyncio.run(one_pass(config, rules, clock, feeds=[]))
+        assert (report.sent, report.failed) == (1, 0)
+        (post,) = catcher.got("POST", "/hook")
+        assert json.loads(post.body)["title"] == "Missiles Tomahawk : feu vert de Washington"
+        clock.now += 3600
+        assert asyncio.run(one_pass(config, rules, clock, feeds=[])).sent == 0  # never twice
+    assert alert_rows(config) == [("sent", 2, 0)]
+
+
+def test_an_alert_undelivered_for_a_day_is_dead_lettered(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, free_port())
+    clock = Clock()
+    asyncio.run(one_pass(config, rules, clock))
+    clock.now += 24 * 3600 + 1
+    asyncio.run(one_pass(config, rules, clock, feeds=[]))
+    assert alert_rows(config) == [("dead", 2, 1)]
+
+
+def test_items_stored_before_a_crash_are_completed_after_restart(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, site_port(site))
+    clock = Clock()
+
+    async def poll_then_die():
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            await pipeline.poll_all(pipeline.enabled_feeds())  # the process "dies" here
+
+    asyncio.run(poll_then_die())
+    assert site.got("POST", "/hook") == []
+    report = asyncio.run(one_pass(config, rules, clock, feeds=[]))
+    assert (report.processed, report.sent) == (2, 1)
+    assert len(site.got("POST", "/hook")) == 1
+
+
+def test_a_failing_feed_backs_off_and_does_not_stop_the_others(tmp_path, site: Site) -> None:
+    site.routes["/broken.xml"] = Route(b"<html><body>Maintenance</body></html>",
+                                       content_type="text/html")
+    feeds = [{"name": "Cassé", "url": site.url("/broken.xml"), "interval": "10m"},
+             {"name": "Le Monde", "url": site.url("/feed.xml"), "interval": "1d"}]
+    config, rules = setup(tmp_path, site, site_port(site), feeds)
+    clock = Clock()
+    report = asyncio.run(one_pass(config, rules, clock))
+    assert [(p.feed, p.status) for p in report.polls] == [("Cassé", "failed"), ("Le Monde", "new")]
+    assert report.sent == 1
+
+    def next_check() -> float:
+        with sqlite3.connect(config.database) as db:
+            return db.execute("SELECT next_check FROM feeds WHERE name = 'Cassé'").fetchone()[0]
+
+    async def poll_due() -> list[str]:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            due = pipeline.due_feeds()
+            await pipeline.poll_all(due)
+            return [feed.name for feed in due]
+
+    gaps = [next_check() - clock.now]
+    for _ in range(3):
+        clock.now = next_check() - 1
+        assert asyncio.run(poll_due()) == []  # not due a second early
+        clock.now += 1
+        assert asyncio.run(poll_due()) == ["Cassé"]
+        gaps.append(next_check() - clock.now)
+    # 10 min after one failure, then 20, 40, 80 (±10% jitter): backing off, never giving up.
+    for gap, minutes in zip(gaps, (10, 20, 40, 80), strict=True):
+        assert 0.9 * minutes * 60 <= gap <= 1.1 * minutes * 60, gaps
+    with sqlite3.connect(config.database) as db:
+        failures, error = db.execute("SELECT failures, last_error FROM feeds WHERE name = 'Cassé'"
+                                     ).fetchone()
+    assert failures == 4 and error.startswith("unreadable feed")
+
+
+def test_an_unchanged_body_is_not_parsed_again(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, site_port(site))
+    clock = Clock()
+    asyncio.run(one_pass(config, rules, clock))
+    report = asyncio.run(one_pass(config, rules, clock))
+    assert [p.status for p in report.polls] == ["unchanged"]
+
+
+def site_port(site: Site) -> int:
+    return int(site.base.rsplit(":", 1)[1])
+
+
+@pytest.fixture(autouse=True)
+def _quiet_console(capsys):
+    yield

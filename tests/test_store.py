@@ -1,0 +1,129 @@
+"""The real SQLite file: identity of items, crash-safe progress, the outbox."""
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.dedup import fingerprint
+from monitor.models import Alert, Article, Entry, StoryAssignment
+from monitor.store import SCHEMA_VERSION, Store, entry_keys
+
+FEED_A = "https://a.fr/rss"
+FEED_B = "https://b.fr/rss"
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    db = Store(tmp_path / "state" / "monitor.db")
+    db.sync_feeds([(FEED_A, "A"), (FEED_B, "B")])
+    yield db
+    db.close()
+
+
+def entry(link: str | None, guid: str | None = None, feed: str = FEED_A, title: str = "T") -> Entry:
+    return Entry(feed, guid, link, title, "résumé", datetime(2025, 11, 24, tzinfo=UTC))
+
+
+def store_entries(store: Store, entries, feed: str = FEED_A, now: float = 100.0) -> int:
+    return store.record_success(feed, now=now, next_check=now + 600, etag='"e"',
+                                last_modified=None, body_hash="h", entries=entries)
+
+
+def complete(store: Store, item_id: int, story_id=None, alerts=()) -> tuple[int, int]:
+    article = Article("https://a.fr/1", "Tempête", "s", "texte", None, "A", "page")
+    return store.complete_item(item_id, now=200.0, article=article,
+                               fingerprint=fingerprint(article),
+                               assignment=StoryAssignment(story_id, "test"),
+                               matched=[a.rule for a in alerts], alerts=alerts)
+
+
+def test_schema_is_created_once_with_its_version(tmp_path: Path, store: Store) -> None:
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    Store(store.path).close()  # opening again migrates nothing and fails nothing
+
+
+def test_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="newer monitor"):
+        Store(path)
+
+
+def test_same_guid_or_same_url_is_the_same_item_across_feeds(store: Store) -> None:
+    assert store_entries(store, [entry("https://a.fr/1"), entry("https://a.fr/2")]) == 2
+    assert store_entries(store, [entry("https://a.fr/1")], feed=FEED_B) == 0
+    assert store_entries(store, [entry("http://a.fr/2")]) == 0  # any scheme
+    assert store_entries(store, [entry("https://a.fr/3", guid="https://a.fr/1")]) == 0
+    assert store_entries(store, [entry(None, guid="42"), entry(None, guid="42", feed=FEED_B)],
+                         ) == 2  # a non-URL guid is only unique within its feed
+    assert [item.entry.link for item in store.pending_items()][:2] == \
+        ["https://a.fr/1", "https://a.fr/2"]
+
+
+def test_entry_keys() -> None:
+    assert entry_keys(entry("https://a.fr/1", guid="7")) == ["url:a.fr/1", f"guid:{FEED_A}#7"]
+    assert entry_keys(entry(None)) == []
+
+
+def test_feed_state_round_trip(store: Store) -> None:
+    store_entries(store, [])
+    state = store.feed(FEED_A)
+    assert (state.etag, state.body_hash, state.failures, state.next_check) == ('"e"', "h", 0, 700.0)
+    store.record_failure(FEED_A, now=800.0, next_check=900.0, error="HTTP 500")
+    state = store.feed(FEED_A)
+    assert (state.failures, state.last_error, state.etag) == (1, "HTTP 500", '"e"')
+    assert store.due_feeds(850.0, [FEED_A, FEED_B]) == [FEED_B]
+    assert store.due_feeds(950.0, [FEED_A]) == [FEED_A]
+
+
+def test_pending_items_survive_a_restart_until_completed(store: Store, tmp_path: Path) -> None:
+    store_entries(store, [entry("https://a.fr/1")])
+    store.close()
+    reopened = Store(store.path)
+    (item,) = reopened.pending_items()
+    assert item.outlet == "A" and item.entry.summary == "résumé"
+    assert item.entry.published == datetime(2025, 11, 24, tzinfo=UTC)
+    complete(reopened, item.id)
+    assert reopened.pending_items() == []
+    store._db = reopened._db  # let the fixture close it
+
+
+def test_alerts_are_queued_once_per_story_rule_and_channel(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1"), entry("https://b.fr/1")])
+    first, second = store.pending_items()
+    alerts = [Alert("r", "ops", "T", "body"), Alert("r", "mail", "T", "body")]
+    story, queued = complete(store, first.id, alerts=alerts)
+    assert queued == 2
+    same_story, queued_again = complete(store, second.id, story_id=story, alerts=alerts)
+    assert (same_story, queued_again) == (story, 0)
+    assert {a.channel for a in store.due_alerts(300.0)} == {"ops", "mail"}
+
+
+def test_outbox_retry_and_dead_letter(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.pending_items()
+    complete(store, item.id, alerts=[Alert("r", "ops", "T", "body")])
+    (alert,) = store.due_alerts(300.0)
+    store.mark_failed(alert.id, error="boom", retry_at=400.0)
+    assert store.due_alerts(399.0) == []
+    (retried,) = store.due_alerts(400.0)
+    assert retried.attempts == 1
+    store.mark_failed(alert.id, error="boom again", retry_at=None)
+    assert store.due_alerts(10_000.0) == []
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT status, attempts, last_error FROM alerts").fetchone() == \
+            ("dead", 2, "boom again")
+
+
+def test_recent_fingerprints_respect_the_window(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.pending_items()
+    story, _ = complete(store, item.id)
+    ((story_id, fp),) = store.recent_fingerprints(since=150.0)
+    assert story_id == story and fp.title_words == {"tempete"}
+    assert store.recent_fingerprints(since=250.0) == []

@@ -1,0 +1,68 @@
+import pytest
+
+from monitor.text import fold, fold_term, snippet
+
+
+@pytest.mark.parametrize(("text", "folded"), [
+    ("UKRAINE", "ukraine"),
+    ("désescalade", "desescalade"),
+    ("l’Ukraine", "ukraine"),
+    ("l'Ukraine", "ukraine"),
+    ("d'Ukraine et d’Europe", "ukraine et europe"),
+    ("qu’il", "il"),
+    ("jusqu’à Kiev", "a kiev"),
+    ("lorsqu’elle", "elle"),
+    ("puisqu'on", "on"),
+    ("c'est", "est"),
+    ("n’a", "a"),
+    ("s’est", "est"),
+    ("j’ai", "ai"),
+    ("Œuvre du cœur", "oeuvre du coeur"),
+    ("ex æquo", "ex aequo"),
+    ("Jean-Yves Le Drian", "jean yves le drian"),
+    ("« Tomahawk » !", "tomahawk"),
+    ("ÉLECTION présidentielle", "election presidentielle"),
+    ("ﬁnances", "finances"),  # the ﬁ ligature
+    ("1 600 km", "1 600 km"),
+    ("aujourd’hui", "aujourd hui"),
+])
+def test_fold_french(text: str, folded: str) -> None:
+    assert fold(text).text == folded
+
+
+def test_apostrophe_at_the_end_is_not_an_elision() -> None:
+    assert fold("l' ").text == "l"
+    assert fold("rock'n'roll").text == "rock roll"  # consistent on both sides, which is what matters
+
+
+def test_original_span_points_back_at_the_words_written() -> None:
+    text = "Des missiles livrés à l’Ukraine par Jean-Yves"
+    folded = fold(text)
+    start = folded.text.index("ukraine")
+    a, b = folded.original_span(start, start + len("ukraine"))
+    assert text[a:b] == "Ukraine"
+    start = folded.text.index("jean yves")
+    a, b = folded.original_span(start, start + len("jean yves"))
+    assert text[a:b] == "Jean-Yves"
+    start = folded.text.index("livres")
+    a, b = folded.original_span(start, start + len("livres a ukraine"))
+    assert text[a:b] == "livrés à l’Ukraine"
+
+
+def test_fold_term_of_punctuation_is_empty() -> None:
+    assert fold_term("!!") == ""
+    assert fold_term("  Jeu  Vidéo ") == "jeu video"
+
+
+def test_snippet_marks_every_span_in_the_window() -> None:
+    text = "Avant. " * 40 + "Les missiles Tomahawk iront à l’Ukraine." + " Après." * 40
+    start = text.index("Tomahawk")
+    ukraine = text.index("Ukraine")
+    out = snippet(text, [(start, start + 8), (ukraine, ukraine + 7)], width=80)
+    assert "**Tomahawk**" in out and "**Ukraine**" in out
+    assert out.startswith("… ") and out.endswith(" …")
+    assert len(out) < 140
+
+
+def test_snippet_without_spans_is_the_beginning() -> None:
+    assert snippet("Un texte   court", []) == "Un texte court"
