@@ -7,11 +7,12 @@ from monitor.dedup import Fingerprint
 from monitor.models import Article, Entry
 
 
-def analyse(entry: Entry, html: bytes | None, outlet: str) -> tuple[Article, Fingerprint]:
+def analyse(entry: Entry, html: bytes | None, outlet: str,
+            seen_at: float) -> tuple[Article, Fingerprint]:
     article = extract.extract(entry, html, outlet)
-    return article, dedup.fingerprint(article)
+    return article, dedup.fingerprint(article, seen_at)
 
 
-def analyse_feed_only(entry: Entry, outlet: str) -> tuple[Article, Fingerprint]:
+def analyse_feed_only(entry: Entry, outlet: str, seen_at: float) -> tuple[Article, Fingerprint]:
     article = extract.from_feed(entry, outlet)
-    return article, dedup.fingerprint(article)
+    return article, dedup.fingerprint(article, seen_at)

@@ -2,9 +2,12 @@
 
 Layers, cheapest first: identical folded text (syndicated wire copies), near-identical text
 (MinHash over word shingles, compared as containment so a trimmed copy still joins), then titles
-sharing most of their content words (a rewrite of the same dispatch under a new headline). The
-same item seen twice, or the same URL with tracking junk, never gets this far: the store's keys
-(guid, canonical URL) stop it at the door.
+sharing most of their content words and the same numbers (a rewrite of the same dispatch under a
+new headline). Only articles published within the window of each other can join, and a title alone
+joins a story only through the story's first article: matching any member would let « Meurtre de
+Louise, 11 ans » chain through its follow-ups into unrelated stories. The same item seen twice,
+or the same URL with tracking junk, never gets this far: the store's keys (guid, canonical URL)
+stop it at the door.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ MIN_SHINGLES = 20  # below this a text is a teaser: its fingerprint says little
 MIN_EXACT_CHARS = 200
 NEAR_COPY = 0.6  # containment of the shorter text's shingles in the longer one
 TITLE_OVERLAP = 0.6  # shared content words / words of the shorter title
+TITLE_JACCARD = 0.45  # shared content words / all content words of both titles
 TITLE_MIN_SHARED = 3
+NEW_STORY = "new"  # the reason recorded for an article that starts a story
 
 # Folded French (and a few English) function words: they say nothing about which story it is.
 STOPWORDS = frozenset("""
@@ -46,9 +51,10 @@ class Fingerprint:
     text_hash: str | None  # of the folded text; None when too short to be telling
     minhash: bytes | None  # NUM_PERM uint64 values; None when too few shingles
     shingles: int  # how many distinct shingles the minhash summarises
+    at: float  # when it was published (else first seen), as a POSIX timestamp
 
 
-def fingerprint(article: Article) -> Fingerprint:
+def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     body = article.text if article.source == "page" else f"{article.title} {article.summary}"
     words = fold(body).text.split()
     folded = " ".join(words)
@@ -59,7 +65,8 @@ def fingerprint(article: Article) -> Fingerprint:
         minhash = MinHash(num_perm=NUM_PERM, seed=7)
         minhash.update_batch([s.encode() for s in shingles])
         signature = minhash.hashvalues.astype("<u8").tobytes()
-    return Fingerprint(title_words(article.title), text_hash, signature, len(shingles))
+    at = article.published.timestamp() if article.published else seen_at
+    return Fingerprint(title_words(article.title), text_hash, signature, len(shingles), at)
 
 
 def title_words(title: str) -> frozenset[str]:
@@ -76,32 +83,54 @@ def text_containment(a: Fingerprint, b: Fingerprint) -> float:
     return min(1.0, jaccard * union / min(a.shingles, b.shingles))
 
 
-def title_overlap(a: Fingerprint, b: Fingerprint) -> tuple[float, int]:
+def similar_titles(a: Fingerprint, b: Fingerprint) -> float | None:
+    """The overlap of two titles when they read as one headline rewritten, else None: most content
+    words shared, and the same numbers (« JT du 8 février » is not « JT du 9 février »)."""
     shared = len(a.title_words & b.title_words)
-    smaller = min(len(a.title_words), len(b.title_words))
-    return (shared / smaller if smaller else 0.0), shared
+    if shared < TITLE_MIN_SHARED:
+        return None
+    overlap = shared / min(len(a.title_words), len(b.title_words))
+    jaccard = shared / len(a.title_words | b.title_words)
+    numbers_a = {w for w in a.title_words if w.isdigit()}
+    numbers_b = {w for w in b.title_words if w.isdigit()}
+    if numbers_a and numbers_b and numbers_a != numbers_b:
+        return None
+    return overlap if overlap >= TITLE_OVERLAP and jaccard >= TITLE_JACCARD else None
 
 
-def same_story(a: Fingerprint, b: Fingerprint) -> tuple[str, float] | None:
+def same_story(a: Fingerprint, b: Fingerprint, by_title: bool = True) -> tuple[str, float] | None:
     """Why `a` and `b` tell the same story, with a score; None when they don't."""
     if a.text_hash and a.text_hash == b.text_hash:
         return "same-text", 1.0
     containment = text_containment(a, b)
     if containment >= NEAR_COPY:
         return "near-copy", round(containment, 3)
-    overlap, shared = title_overlap(a, b)
-    if overlap >= TITLE_OVERLAP and shared >= TITLE_MIN_SHARED:
+    overlap = similar_titles(a, b) if by_title else None
+    if overlap is not None:
         return "similar-title", round(overlap, 3)
     return None
 
 
-def assign(article: Fingerprint, recent: Iterable[tuple[int, Fingerprint]]) -> StoryAssignment:
-    """The best matching story among `recent` (story id, member fingerprint) pairs, or a new one."""
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A recent article, member of a story; `seed` when it is the story's first article."""
+
+    story_id: int
+    fingerprint: Fingerprint
+    seed: bool
+
+
+def assign(article: Fingerprint, recent: Iterable[Candidate], window: float) -> StoryAssignment:
+    """The best matching story among recent articles published within `window` seconds of this
+    one, or a new story."""
     best: StoryAssignment | None = None
-    for story_id, member in recent:
-        verdict = same_story(article, member)
+    for candidate in recent:
+        member = candidate.fingerprint
+        if abs(member.at - article.at) > window:
+            continue
+        verdict = same_story(article, member, by_title=candidate.seed)
         if verdict and (best is None or verdict[1] > best.score):
-            best = StoryAssignment(story_id, verdict[0], verdict[1])
+            best = StoryAssignment(candidate.story_id, verdict[0], verdict[1])
             if best.score >= 1.0:
                 break
-    return best or StoryAssignment(None, "new")
+    return best or StoryAssignment(None, NEW_STORY)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from monitor import alerts, analysis, dedup, feeds, schedule
 from monitor.config import Config, FeedConfig
-from monitor.dedup import Fingerprint
+from monitor.dedup import Candidate
 from monitor.errors import FetchError
 from monitor.http import HttpClient
 from monitor.notify import Notifier
@@ -145,23 +145,25 @@ class Pipeline:
     async def process_pending(self) -> tuple[int, int]:
         """Complete every new item. Returns (items completed, alerts queued)."""
         processed = queued = 0
-        recent: list[tuple[int, Fingerprint]] | None = None
+        recent: list[Candidate] | None = None
+        window = self.config.dedup.window
         while not self.stopping:
             batch = self.store.pending_items(BATCH)
             if not batch:
                 break
             if recent is None:
-                recent = self.store.recent_fingerprints(self.clock() - self.config.dedup.window)
+                recent = self.store.recent_candidates(self.clock() - window)
             analysed = await asyncio.gather(*(self._analyse(item) for item in batch))
             for item, (article, fingerprint) in zip(batch, analysed, strict=True):
                 rules = self.rules
                 matches = rules.match(article)
-                assignment = dedup.assign(fingerprint, recent)
+                assignment = dedup.assign(fingerprint, recent, window)
                 story_id, count = self.store.complete_item(
                     item.id, now=self.clock(), article=article, fingerprint=fingerprint,
                     assignment=assignment, matched=[m.rule for m in matches],
                     alerts=alerts.plan(article, matches))
-                recent.insert(0, (story_id, fingerprint))
+                recent.append(Candidate(story_id, fingerprint,
+                                        seed=assignment.story_id is None))
                 processed += 1
                 queued += count
                 if matches:
@@ -181,10 +183,11 @@ class Pipeline:
                 log.info("item %d: page unavailable (%s); using the feed's summary",
                          item.id, error)
         try:
-            return await self.workers.run(analysis.analyse, item.entry, html, item.outlet)
+            return await self.workers.run(analysis.analyse, item.entry, html, item.outlet,
+                                          item.seen_at)
         except WorkerFailed as error:
             log.warning("item %d: extraction failed (%s); using the feed's summary", item.id, error)
-            return analysis.analyse_feed_only(item.entry, item.outlet)
+            return analysis.analyse_feed_only(item.entry, item.outlet, item.seen_at)
 
     # -- delivery --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.dedup import Fingerprint
+from monitor.dedup import NEW_STORY, Candidate, Fingerprint
 from monitor.feeds import canonical_url
 from monitor.models import Alert, Article, Entry, StoryAssignment
 
@@ -107,6 +107,7 @@ class PendingItem:
     id: int
     entry: Entry
     outlet: str
+    seen_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,14 +244,16 @@ class Store:
             "SELECT items.*, feeds.name AS feed_name FROM items "
             "LEFT JOIN feeds ON feeds.url = items.feed_url "
             "WHERE state = 'new' ORDER BY items.id LIMIT ?", (limit,)).fetchall()
-        return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"])
-                for row in rows]
+        return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
+                            row["seen_at"]) for row in rows]
 
-    def recent_fingerprints(self, since: float) -> list[tuple[int, Fingerprint]]:
+    def recent_candidates(self, since: float) -> list[Candidate]:
+        """Articles completed since `since`, newest first, as candidates for story assignment."""
         rows = self._db.execute(
-            "SELECT story_id, fingerprint FROM items WHERE story_id IS NOT NULL "
+            "SELECT story_id, fingerprint, story_reason FROM items WHERE story_id IS NOT NULL "
             "AND processed_at >= ? ORDER BY processed_at DESC", (since,)).fetchall()
-        return [(row["story_id"], _load_fingerprint(row["fingerprint"])) for row in rows]
+        return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]),
+                          seed=row["story_reason"] == NEW_STORY) for row in rows]
 
     def complete_item(self, item_id: int, *, now: float, article: Article,
                       fingerprint: Fingerprint, assignment: StoryAssignment,
@@ -322,11 +325,11 @@ def _entry(row: sqlite3.Row) -> Entry:
 def _dump_fingerprint(fp: Fingerprint) -> str:
     return json.dumps({"title": sorted(fp.title_words), "hash": fp.text_hash,
                        "minhash": fp.minhash.hex() if fp.minhash else None,
-                       "shingles": fp.shingles})
+                       "shingles": fp.shingles, "at": fp.at})
 
 
 def _load_fingerprint(raw: str) -> Fingerprint:
     data = json.loads(raw)
     return Fingerprint(frozenset(data["title"]), data["hash"],
                        bytes.fromhex(data["minhash"]) if data["minhash"] else None,
-                       data["shingles"])
+                       data["shingles"], data["at"])

@@ -34,8 +34,8 @@ def store_entries(store: Store, entries, feed: str = FEED_A, now: float = 100.0)
 def complete(store: Store, item_id: int, story_id=None, alerts=()) -> tuple[int, int]:
     article = Article("https://a.fr/1", "Tempête", "s", "texte", None, "A", "page")
     return store.complete_item(item_id, now=200.0, article=article,
-                               fingerprint=fingerprint(article),
-                               assignment=StoryAssignment(story_id, "test"),
+                               fingerprint=fingerprint(article, 200.0),
+                               assignment=StoryAssignment(story_id, "new" if story_id is None else "same-text"),
                                matched=[a.rule for a in alerts], alerts=alerts)
 
 
@@ -120,10 +120,11 @@ def test_outbox_retry_and_dead_letter(store: Store) -> None:
             ("dead", 2, "boom again")
 
 
-def test_recent_fingerprints_respect_the_window(store: Store) -> None:
+def test_recent_candidates_respect_the_window(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.pending_items()
     story, _ = complete(store, item.id)
-    ((story_id, fp),) = store.recent_fingerprints(since=150.0)
-    assert story_id == story and fp.title_words == {"tempete"}
-    assert store.recent_fingerprints(since=250.0) == []
+    (candidate,) = store.recent_candidates(since=150.0)
+    assert candidate.story_id == story and candidate.seed
+    assert candidate.fingerprint.title_words == {"tempete"} and candidate.fingerprint.at == 200.0
+    assert store.recent_candidates(since=250.0) == []
