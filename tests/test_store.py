@@ -33,9 +33,10 @@ def store_entries(store: Store, entries, feed: str = FEED_A, now: float = 100.0)
 
 def complete(store: Store, item_id: int, story_id=None, alerts=()) -> tuple[int, int]:
     article = Article("https://a.fr/1", "Tempête", "s", "texte", None, "A", "page")
+    reason = "new" if story_id is None else "same-text"
     return store.complete_item(item_id, now=200.0, article=article,
                                fingerprint=fingerprint(article, 200.0),
-                               assignment=StoryAssignment(story_id, "new" if story_id is None else "same-text"),
+                               assignment=StoryAssignment(story_id, reason),
                                matched=[a.rule for a in alerts], alerts=alerts)
 
 
