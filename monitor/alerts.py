@@ -41,8 +41,9 @@ def render(article: Article, match: Match) -> str:
     when = ""
     if article.published:
         when = ", " + article.published.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+    rule = f"{match.rule} — {match.description}" if match.description else match.rule
     lines = [
-        f"**Règle :** {match.rule}" + (f" ({terms})" if terms else ""),
+        f"**Règle :** {rule}" + (f" ({terms})" if terms else ""),
         f"**Source :** {article.outlet}{when}",
         "",
         "> " + excerpt(article, match),

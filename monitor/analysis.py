@@ -7,12 +7,13 @@ from monitor.dedup import Fingerprint
 from monitor.models import Article, Entry
 
 
-def analyse(entry: Entry, html: bytes | None, outlet: str,
+def analyse(entry: Entry, html: bytes | None, outlet: str, tags: tuple[str, ...],
             seen_at: float) -> tuple[Article, Fingerprint]:
-    article = extract.extract(entry, html, outlet)
+    article = extract.extract(entry, html, outlet, tags)
     return article, dedup.fingerprint(article, seen_at)
 
 
-def analyse_feed_only(entry: Entry, outlet: str, seen_at: float) -> tuple[Article, Fingerprint]:
-    article = extract.from_feed(entry, outlet)
+def analyse_feed_only(entry: Entry, outlet: str, tags: tuple[str, ...],
+                      seen_at: float) -> tuple[Article, Fingerprint]:
+    article = extract.from_feed(entry, outlet, tags)
     return article, dedup.fingerprint(article, seen_at)

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from monitor import config as config_module
 from monitor import rules as rules_module
-from monitor.config import CONSOLE, Config
+from monitor.config import CONSOLE, Config, NetworkConfig
 from monitor.http import HttpClient, Limits
 from monitor.notify import Notifier
 from monitor.pipeline import Pipeline
@@ -31,8 +31,7 @@ def load_rules(config: Config) -> RuleSet:
                              default=config.notify.default)
 
 
-def http_limits(config: Config) -> Limits:
-    network = config.network
+def http_limits(network: NetworkConfig) -> Limits:
     return Limits(user_agent=network.user_agent, timeout=network.timeout,
                   connect_timeout=network.connect_timeout, concurrency=network.concurrency,
                   per_host=network.per_host,
@@ -43,7 +42,7 @@ def http_limits(config: Config) -> Limits:
 async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = None,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Pipeline]:
     store = Store(config.database)
-    http = HttpClient(http_limits(config))
+    http = HttpClient(http_limits(config.network))
     workers = Workers(config.workers)
     notifier = Notifier({name: config.notify.urls(name) for name in config.notify.channels},
                         out=out or sys.stdout)

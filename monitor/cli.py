@@ -23,9 +23,12 @@ log = logging.getLogger("monitor")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # `once` reports its own summary; its log stays on errors unless asked for more.
-    _setup_logging(args.verbose - args.quiet - (2 if args.command == "once" else 0))
+    # `once` and `rules` report for themselves; their log stays on errors unless asked for more.
+    quieter = 2 if args.command in ("once", "rules") else 0
+    _setup_logging(args.verbose - args.quiet - quieter)
     path = args.config or config_module.default_path()
+    if args.command == "rules":
+        return _rules(args, path)
     try:
         config, rules = app.load(path)
     except InvalidInput as error:
@@ -69,6 +72,24 @@ async def _run(config: config_module.Config, rules: RuleSet) -> int:
     return EXIT_OK
 
 
+def _rules(args: argparse.Namespace, path: Path) -> int:
+    """`rules test` works without a config (then any channel name is accepted); `backtest`
+    needs one, for its database."""
+    from monitor import rules_cli
+
+    try:
+        config = None
+        if args.config or path.exists() or args.rules_command == "backtest":
+            config = config_module.load(path)
+        if args.rules_command == "test":
+            return rules_cli.test(args, config)
+        return rules_cli.backtest(args, config)
+    except InvalidInput as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_INVALID
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS,
@@ -87,6 +108,25 @@ def _parser() -> argparse.ArgumentParser:
                         help="poll every feed once, deliver the alerts, and exit")
     commands.add_parser("check", parents=[common],
                         help="validate the config and every rule file; exit 2 on problems")
+    rules = commands.add_parser("rules", parents=[common], help="try rules: test, backtest")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    test = rule_commands.add_parser(
+        "test", parents=[common],
+        help="show which rules match a text, file or URL, and why (exit 0 if any, 1 if none)")
+    test.add_argument("rule_files", nargs="*", type=Path, metavar="RULE_FILE",
+                      help="rule files or directories (default: the config's rules)")
+    source = test.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="the text to test")
+    source.add_argument("--file", help="an HTML page or a text file")
+    source.add_argument("--url", help="a page to fetch and extract, as the daemon would")
+    backtest = rule_commands.add_parser(
+        "backtest", parents=[common],
+        help="run rules over stored articles and show what would have alerted (sends nothing)")
+    backtest.add_argument("rule_files", nargs="*", type=Path, metavar="RULE_FILE",
+                          help="rule files or directories (default: the config's rules)")
+    backtest.add_argument("--since", default="7d", help="how far back (default: 7d)")
+    backtest.add_argument("--top", type=int, default=5,
+                          help="latest matching articles shown per rule (default: 5)")
     parser.set_defaults(config=None, verbose=0, quiet=0)
     return parser
 

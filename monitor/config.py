@@ -96,6 +96,7 @@ class FeedConfig(_Strict):
     name: str = Field(min_length=1)
     url: str
     interval: Duration | None = None
+    tags: list[str] = Field(default_factory=list)  # for rules' `tags:` filter
     enabled: bool = True
 
     @field_validator("url")
@@ -121,6 +122,7 @@ class Config(_Strict):
     database: Path = Path("monitor.db")
     rules: list[Path] = Field(default_factory=lambda: [Path("rules")])
     workers: int = Field(2, ge=0, le=64)  # processes for parsing and extraction; 0 = in-process
+    watch_rules: bool = True  # reload rule files when they change (SIGHUP always reloads)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     poll: PollConfig = Field(default_factory=PollConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)

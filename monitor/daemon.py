@@ -1,9 +1,10 @@
 """The long-running daemon: APScheduler ticks drive the pipeline until SIGTERM or Ctrl-C.
 
 Schedules live in the database (each feed's `next_check`), not in APScheduler: its in-memory jobs
-are only two clocks, one that polls whatever feeds are due and completes their items, and one that
-drains the alert outbox. Stopping sets `pipeline.stopping`, waits for the step in progress to commit,
-then shuts the scheduler down (APScheduler would cancel running coroutines mid-step).
+are only clocks: one polls whatever feeds are due and completes their items, one drains the alert
+outbox, one watches the rule files (SIGHUP reloads them too). Stopping sets `pipeline.stopping`,
+waits for the step in progress to commit, then shuts the scheduler down (APScheduler would cancel
+running coroutines mid-step).
 """
 
 from __future__ import annotations
@@ -13,15 +14,33 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor.app import load_rules
+from monitor.errors import InvalidInput
 from monitor.pipeline import Pipeline
+from monitor.rules import rule_files
 
 log = logging.getLogger(__name__)
 
 DELIVERY_TICK = 5.0
+RULES_WATCH_TICK = 2.0
 DRAIN_SECONDS = 60.0
+
+
+def rules_signature(paths: list[Path]) -> tuple:
+    """What changes when a rule file is added, removed or edited (names, sizes, mtimes)."""
+    files, _ = rule_files(paths)
+    signature = []
+    for file in files:
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        signature.append((str(file), stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
 
 
 class Daemon:
@@ -30,6 +49,28 @@ class Daemon:
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task] = set()
         self._delivering = asyncio.Lock()
+        self._rules_signature = rules_signature(pipeline.config.rules)
+
+    def reload_rules(self, reason: str = "SIGHUP") -> bool:
+        """Load every rule file again and swap the new set in whole, or keep the running one
+        when any file is invalid. New rules apply to items completed from now on."""
+        config = self.pipeline.config
+        self._rules_signature = rules_signature(config.rules)
+        try:
+            rules = load_rules(config)
+        except InvalidInput as error:
+            for problem in error.problems:
+                log.error("rules not reloaded: %s", problem)
+            log.error("rules not reloaded (%s): %d problem(s); the previous %d rule(s) keep "
+                      "running", reason, len(error.problems), len(self.pipeline.rules))
+            return False
+        self.pipeline.rules = rules
+        log.info("rules reloaded (%s): %d rule(s)", reason, len(rules))
+        return True
+
+    async def watch_rules(self) -> None:
+        if rules_signature(self.pipeline.config.rules) != self._rules_signature:
+            self.reload_rules("rule files changed")
 
     def stop(self) -> None:
         if not self._stop.is_set():
@@ -70,6 +111,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_rules)
         config = self.pipeline.config
         scheduler = AsyncIOScheduler(event_loop=loop)
         options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
@@ -77,6 +119,9 @@ class Daemon:
                           next_run_time=datetime.now(), id="tick", **options)
         scheduler.add_job(self._guarded, "interval", args=[self.deliver], seconds=DELIVERY_TICK,
                           id="deliver", **options)
+        if config.watch_rules:
+            scheduler.add_job(self._guarded, "interval", args=[self.watch_rules],
+                              seconds=RULES_WATCH_TICK, id="watch-rules", **options)
         scheduler.start()
         feeds = len(self.pipeline.enabled_feeds())
         log.info("monitor running: %d feed(s), %d rule(s)%s", feeds, len(self.pipeline.rules),
@@ -91,6 +136,6 @@ class Daemon:
                 for task in pending:
                     task.cancel()
             scheduler.shutdown(wait=False)
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
             log.info("stopped")

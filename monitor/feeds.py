@@ -53,8 +53,9 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
     response_headers.setdefault("content-type", "application/xml")
     result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
     reason = str(result.get("bozo_exception", "")) or None if result.get("bozo") else None
-    entries = tuple(entry for entry in (_entry(raw, feed_url or url) for raw in result.entries)
-                    if entry)
+    language = (result.feed.get("language") or "").strip() or None
+    entries = tuple(entry for entry in (_entry(raw, feed_url or url, language)
+                                        for raw in result.entries) if entry)
     title = _plain(result.feed.get("title", ""))
     if not entries and (not result.get("version") or not body.strip()):
         what = "empty document" if not body.strip() else (reason or "not an RSS or Atom feed")
@@ -62,7 +63,7 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
     return ParsedFeed(title, entries, warning=_short(reason) if reason else None)
 
 
-def _entry(raw: Mapping, feed_url: str) -> Entry | None:
+def _entry(raw: Mapping, feed_url: str, language: str | None) -> Entry | None:
     link = raw.get("link") or None
     guid = (raw.get("id") or "").strip() or None
     title = _plain(raw.get("title", ""))
@@ -78,6 +79,7 @@ def _entry(raw: Mapping, feed_url: str) -> Entry | None:
         title=title,
         summary=summary if len(summary) >= len(content) else content,
         published=datetime(*when[:6], tzinfo=UTC) if when else None,
+        language=language,
     )
 
 

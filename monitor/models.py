@@ -20,6 +20,7 @@ class Entry:
     title: str
     summary: str  # plain text
     published: datetime | None  # aware, UTC
+    language: str | None = None  # the feed's declared language, e.g. "fr" or "fr-FR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class Article:
     canonical_url: str | None = None
     author: str | None = None
     language: str | None = None
+    feed_url: str = ""
+    tags: tuple[str, ...] = ()  # the feed's tags from the config, for rules' `tags:` filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,8 @@ class Match:
     rule: str
     hits: tuple[Hit, ...]
     channels: tuple[str, ...]
+    priority: str = "normal"
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)

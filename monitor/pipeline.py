@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from monitor import alerts, analysis, dedup, feeds, schedule
+from monitor import alerts, analysis, dedup, entities, feeds, schedule
 from monitor.config import Config, FeedConfig
 from monitor.dedup import Candidate
 from monitor.errors import FetchError
 from monitor.http import HttpClient
+from monitor.models import Article, Match
 from monitor.notify import Notifier
 from monitor.rules import RuleSet
 from monitor.store import PendingItem, QueuedAlert, Store
@@ -64,6 +65,7 @@ class Pipeline:
         self.notifier = notifier
         self.clock = clock
         self.stopping = False  # set on shutdown: finish the current step, start no new one
+        self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
         store.sync_feeds((feed.url, feed.name) for feed in config.feeds)
 
     # -- polling ---------------------------------------------------------------------------
@@ -155,8 +157,7 @@ class Pipeline:
                 recent = self.store.recent_candidates(self.clock() - window)
             analysed = await asyncio.gather(*(self._analyse(item) for item in batch))
             for item, (article, fingerprint) in zip(batch, analysed, strict=True):
-                rules = self.rules
-                matches = rules.match(article)
+                matches = await self._match(item, article)
                 assignment = dedup.assign(fingerprint, recent, window)
                 story_id, count = self.store.complete_item(
                     item.id, now=self.clock(), article=article, fingerprint=fingerprint,
@@ -172,6 +173,22 @@ class Pipeline:
                              story_id, assignment.reason, count)
         return processed, queued
 
+    async def _match(self, item: PendingItem, article: Article) -> list[Match]:
+        """The rules the article matches; entities are recognised (in a worker) only when an
+        entity rule's name occurs in it."""
+        rules = self.rules  # one rule set for the whole item, even if a reload swaps it meanwhile
+        scan = rules.scan(article)
+        needed = rules.entity_fields(scan)
+        labels = None
+        if needed:
+            try:
+                labels = await self.workers.run(entities.recognise,
+                                                {name: scan.texts[name] for name in needed})
+            except WorkerFailed as error:
+                log.warning("item %d: entity recognition failed (%s); entity terms count as "
+                            "absent", item.id, error)
+        return rules.evaluate(scan, labels)
+
     async def _analyse(self, item: PendingItem) -> tuple:
         html = None
         if item.entry.link:
@@ -184,10 +201,11 @@ class Pipeline:
                          item.id, error)
         try:
             return await self.workers.run(analysis.analyse, item.entry, html, item.outlet,
-                                          item.seen_at)
+                                          self._tags.get(item.entry.feed_url, ()), item.seen_at)
         except WorkerFailed as error:
             log.warning("item %d: extraction failed (%s); using the feed's summary", item.id, error)
-            return analysis.analyse_feed_only(item.entry, item.outlet, item.seen_at)
+            return analysis.analyse_feed_only(item.entry, item.outlet,
+                                              self._tags.get(item.entry.feed_url, ()), item.seen_at)
 
     # -- delivery --------------------------------------------------------------------------
 

@@ -1,121 +1,183 @@
-"""Rule files → one compiled `RuleSet`; `RuleSet.match(article)` says which rules match and why.
+"""Rule files → one compiled `RuleSet`, with every mistake reported as file:line: field: why.
 
-All terms of all rules are folded (see `text.fold`) and compiled into a single Aho-Corasick
-automaton, so one pass over an article's folded text finds every term of every rule, and the cost
-grows with the text, not with the number of rules. A found term counts only on word boundaries
-(`lection` is not in « élection »).
+The language (documented in rules/README.md, schema in rules/schema.json): a rule has `all`, `any`
+and `none` lists of terms; a term is a word or phrase, or a mapping: `{phrase: …}`,
+`{term: …, plural: true, min_count: 2}`, `{regex: …}`, `{near: {terms: […], within: 8}}`,
+`{entity: PER, names: […]}`, or a nested group `{all|any|none: […]}`. `entities: {PER: […]}` at
+the rule level requires each kind listed.
+
+All word forms of all rules go into a single Aho-Corasick automaton over the folded text (see
+`text.fold`), so one pass over an article finds every term of every rule, and only the rules with
+a term found (or a regex) are evaluated: 10,000 terms cost about what 10 do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor import yamlsource
 from monitor.errors import InvalidInput, Problem
-from monitor.models import Article, Hit, Match
-from monitor.text import Folded, fold, fold_term
+from monitor.matching import FIELDS, Entity, EntitySpans, Group, Near, Node, Pattern, Scan, Words
+from monitor.models import Article, Match
+from monitor.text import fold, fold_term, plural_forms
 
 FieldName = Literal["title", "summary", "text"]
-FIELDS: tuple[FieldName, ...] = ("title", "summary", "text")
+Priority = Literal["low", "normal", "high"]
+ENTITY_LABELS = {"PER": "PER", "PERSON": "PER", "LOC": "LOC", "GPE": "LOC", "PLACE": "LOC",
+                 "ORG": "ORG", "MISC": "MISC"}
+TERM_KEYS = ("phrase", "term", "regex", "near", "entity", "all", "any", "none")
+MAX_PLURAL_WORDS = 4  # a phrase's content words inflected together (2**4 forms at most)
 
 
 class RuleSpec(BaseModel):
-    """One rule as written in YAML (the schema users see in error messages)."""
+    """A rule's keys as written in YAML; the term lists are parsed by `_Compiler`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     description: str = ""
-    all: list[str] = Field(default_factory=list)
-    any: list[str] = Field(default_factory=list)
-    none: list[str] = Field(default_factory=list)
+    all: list[Any] = Field(default_factory=list)
+    any: list[Any] = Field(default_factory=list)
+    none: list[Any] = Field(default_factory=list)
+    entities: dict[str, list[str]] = Field(default_factory=dict)
     fields: list[FieldName] = Field(default_factory=lambda: list(FIELDS), min_length=1)
+    plural: bool = False
+    min_count: int = Field(1, ge=1)
+    feeds: list[str] | None = None
+    tags: list[str] | None = None
+    language: list[str] | None = None
+    priority: Priority = "normal"
     notify: list[str] | None = None
     enabled: bool = True
 
-    @field_validator("all", "any", "none", mode="before")
+    @field_validator("all", "any", "none", "feeds", "tags", "language", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, str) else value
+        return [value] if isinstance(value, str | dict) else value
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     name: str
-    all: tuple[str, ...]  # folded terms
-    any: tuple[str, ...]
-    none: tuple[str, ...]
+    description: str
+    root: Group
     fields: frozenset[str]
+    min_count: int
+    feeds: frozenset[str] | None
+    tags: frozenset[str] | None
+    language: tuple[str, ...] | None
+    priority: str
     channels: tuple[str, ...]
     origin: str  # file:line, for humans
 
+    def accepts(self, article: Article) -> bool:
+        """The rule's filters on where the article comes from, checked before any matching."""
+        if self.feeds is not None and not self.feeds & {article.outlet, article.feed_url}:
+            return False
+        if self.tags is not None and not self.tags & set(article.tags):
+            return False
+        if self.language is not None and article.language:  # unknown language: don't drop it
+            return article.language.lower().split("-")[0] in self.language
+        return True
+
 
 class RuleSet:
-    """Immutable once built: reloading builds a new one and swaps the reference."""
+    """Immutable once built: a reload builds a new one and swaps the reference."""
 
-    def __init__(self, rules: Iterable[CompiledRule], display: dict[str, str]) -> None:
+    def __init__(self, rules: Iterable[CompiledRule] = ()) -> None:
         self.rules = tuple(rules)
-        self._display = display  # folded term → the spelling the user wrote first
+        self._by_form: dict[str, set[int]] = {}
+        self._always = {i for i, rule in enumerate(self.rules) if rule.root.always_evaluated()}
+        for index, rule in enumerate(self.rules):
+            for form in rule.root.words():
+                self._by_form.setdefault(form, set()).add(index)
         self._automaton: ahocorasick.Automaton | None = None
-        terms = {t for rule in self.rules for t in (*rule.all, *rule.any, *rule.none)}
-        if terms:
+        if self._by_form:
             self._automaton = ahocorasick.Automaton()
-            for term in terms:
-                self._automaton.add_word(term, term)
+            for form in self._by_form:
+                self._automaton.add_word(form, form)
             self._automaton.make_automaton()
+        self._entity_forms = {form for rule in self.rules if rule.root.has_entities()
+                              for form in _entity_forms(rule.root)}
 
     def __len__(self) -> int:
         return len(self.rules)
 
-    def find(self, folded: Folded) -> dict[str, tuple[int, int]]:
-        """Every term present in `folded` on word boundaries → its first [start, end) there."""
-        found: dict[str, tuple[int, int]] = {}
-        if self._automaton is None:
-            return found
-        text = folded.text
-        for last, term in self._automaton.iter(text):
-            start = last - len(term) + 1
-            if term in found:
-                continue
-            if (start == 0 or text[start - 1] == " ") and (last + 1 == len(text)
-                                                          or text[last + 1] == " "):
-                found[term] = (start, last + 1)
-        return found
+    @property
+    def uses_entities(self) -> bool:
+        return bool(self._entity_forms)
 
-    def match(self, article: Article) -> list[Match]:
-        """The rules `article` satisfies, each with one hit per positive term found."""
-        if not self.rules:
-            return []
+    def scan(self, article: Article) -> Scan:
+        """Fold the article's fields and find every occurrence of every word form in them."""
         texts = {"title": article.title, "summary": article.summary, "text": article.text}
         if article.source == "feed":
             texts["text"] = ""  # the summary stands in for the text: don't count it twice
         folded = {name: fold(value) for name, value in texts.items()}
-        found = {name: self.find(f) for name, f in folded.items()}
+        found = {name: self._find(f.text) for name, f in folded.items()}
+        return Scan(article, texts, folded, found)
+
+    def entity_fields(self, scan: Scan) -> list[str]:
+        """Fields where an entity rule's name occurs: only these need the entity recogniser."""
+        return [name for name in FIELDS if self._entity_forms & scan.found[name].keys()]
+
+    def evaluate(self, scan: Scan, labels: EntitySpans | None = None) -> list[Match]:
+        scan.labels = labels
+        candidates = set(self._always)
+        for name in FIELDS:
+            for form in scan.found[name]:
+                candidates |= self._by_form.get(form, set())
         matches = []
-        for rule in self.rules:
-            where = {term: (name, span) for name in FIELDS if name in rule.fields
-                     for term, span in found[name].items()}
-            if not all(term in where for term in rule.all):
+        for index in sorted(candidates):
+            rule = self.rules[index]
+            if not rule.accepts(scan.article):
                 continue
-            if rule.any and not any(term in where for term in rule.any):
+            hits = rule.root.evaluate(scan, rule.fields)
+            if hits is None or len(hits) < rule.min_count:
                 continue
-            if any(term in where for term in rule.none):
-                continue
-            hits = []
-            for term in dict.fromkeys((*rule.all, *rule.any)):
-                if term in where:
-                    name, (start, end) = where[term]
-                    first, last = folded[name].original_span(start, end)
-                    hits.append(Hit(self._display.get(term, term), name, first, last))
-            matches.append(Match(rule.name, tuple(hits), rule.channels))
+            first = {}
+            for hit in hits:  # explain each term once, by its first occurrence
+                first.setdefault((hit.term, hit.field), hit)
+            matches.append(Match(rule.name, tuple(first.values()), rule.channels,
+                                 rule.priority, rule.description))
         return matches
 
+    def match(self, article: Article,
+              recognise: Callable[[dict[str, str]], EntitySpans] | None = None) -> list[Match]:
+        """Scan and evaluate in one call; `recognise` labels entities when an entity rule needs it."""
+        scan = self.scan(article)
+        needed = self.entity_fields(scan)
+        labels = recognise({name: scan.texts[name] for name in needed}) if needed and recognise else None
+        return self.evaluate(scan, labels)
+
+    def _find(self, text: str) -> dict[str, list[tuple[int, int]]]:
+        """Every occurrence of every form in `text`, on word boundaries."""
+        found: dict[str, list[tuple[int, int]]] = {}
+        if self._automaton is None:
+            return found
+        for last, form in self._automaton.iter(text):
+            start = last - len(form) + 1
+            if (start == 0 or text[start - 1] == " ") and (last + 1 == len(text)
+                                                          or text[last + 1] == " "):
+                found.setdefault(form, []).append((start, last + 1))
+        return found
+
+
+def _entity_forms(node: Node) -> list[str]:
+    if isinstance(node, Entity):
+        return node.words()
+    if isinstance(node, Group):
+        return [form for child in node.children for form in _entity_forms(child)]
+    return []
+
+
+# -- loading -------------------------------------------------------------------------------------
 
 def rule_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     """The *.yaml / *.yml files named, directories expanded in name order."""
@@ -131,12 +193,13 @@ def rule_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     return files, problems
 
 
-def load(paths: Iterable[Path], channels: Iterable[str], default: Iterable[str]) -> RuleSet:
-    """Load, validate and compile every rule file; raise InvalidInput with every problem."""
+def load(paths: Iterable[Path], channels: Iterable[str] | None, default: Iterable[str],
+         entities_available: Callable[[], bool] | None = None) -> RuleSet:
+    """Load, validate and compile every rule file; raise InvalidInput with every problem.
+    `channels` None accepts any channel name (testing rule files without a config)."""
     files, problems = rule_files(paths)
-    known, default = set(channels), tuple(default)
+    known, default = (set(channels) if channels is not None else None), tuple(default)
     compiled: list[CompiledRule] = []
-    display: dict[str, str] = {}
     origins: dict[str, str] = {}
     for file in files:
         try:
@@ -144,20 +207,30 @@ def load(paths: Iterable[Path], channels: Iterable[str], default: Iterable[str])
         except InvalidInput as error:
             problems.extend(error.problems)
             continue
-        specs = _validate(source, problems)
-        for index, spec in specs:
+        for index, spec in _validate(source, problems):
             path = ("rules", index)
             origin = f"{source.file}:{source.line_of(path)}"
             if spec.name in origins:
                 problems.append(source.problem(
                     (*path, "name"), f"rule '{spec.name}' is already defined at {origins[spec.name]}"))
             origins.setdefault(spec.name, origin)
-            rule = _compile(spec, source, path, known, default, display, problems)
+            rule = _Compiler(source, path, problems).rule(spec, known, default, origin)
             if rule and spec.enabled:
                 compiled.append(rule)
+    if any(rule.root.has_entities() for rule in compiled) and not (
+            entities_available or _entities_available)():
+        problems.append(Problem(
+            str(next(iter(files))) if files else "rules", None, "entities",
+            "entity rules need spaCy's French model: pip install 'monitor[entities]'"))
     if problems:
         raise InvalidInput(problems)
-    return RuleSet(compiled, display)
+    return RuleSet(compiled)
+
+
+def _entities_available() -> bool:
+    from monitor import entities
+
+    return entities.available()
 
 
 def _validate(source: yamlsource.Source, problems: list[Problem]) -> list[tuple[int, RuleSpec]]:
@@ -179,31 +252,142 @@ def _validate(source: yamlsource.Source, problems: list[Problem]) -> list[tuple[
     return specs
 
 
-def _compile(spec: RuleSpec, source: yamlsource.Source, path: tuple, known: set[str],
-             default: tuple[str, ...], display: dict[str, str],
-             problems: list[Problem]) -> CompiledRule | None:
-    before = len(problems)
-    if not spec.all and not spec.any:
-        problems.append(source.problem(path, "a rule needs at least one term in 'all' or 'any'"))
-    groups: dict[str, list[str]] = {}
-    for group in ("all", "any", "none"):
-        groups[group] = []
-        for index, term in enumerate(getattr(spec, group)):
-            folded = fold_term(term)
-            if not folded:
-                problems.append(source.problem((*path, group, index),
-                                               f"term {term!r} has no letters or digits"))
+class _Compiler:
+    """Turns one rule's spec into nodes, recording each problem at its place in the file."""
+
+    def __init__(self, source: yamlsource.Source, path: tuple, problems: list[Problem]) -> None:
+        self.source, self.path, self.problems = source, path, problems
+        self.plural = False
+
+    def fail(self, where: Sequence[str | int], message: str) -> None:
+        self.problems.append(self.source.problem((*self.path, *where), message))
+
+    def rule(self, spec: RuleSpec, known: set[str] | None, default: tuple[str, ...],
+             origin: str) -> CompiledRule | None:
+        before = len(self.problems)
+        self.plural = spec.plural
+        parts: list[Node] = []
+        for op in ("all", "any", "none"):
+            terms = getattr(spec, op)
+            if terms:
+                children = [self.term(term, (op, i)) for i, term in enumerate(terms)]
+                parts.append(Group(op, tuple(c for c in children if c)))
+        for label, names in spec.entities.items():
+            parts.append(self.entity(label, names, ("entities", label)))
+        if not (spec.all or spec.any or spec.entities):
+            self.fail((), "a rule needs at least one term in 'all', 'any' or 'entities'")
+        for index, channel in enumerate(spec.notify or ()):
+            if known is not None and channel not in known:
+                self.fail(("notify", index), f"unknown channel '{channel}' (see notify.channels)")
+        if len(self.problems) > before:
+            return None
+        return CompiledRule(
+            name=spec.name, description=spec.description, root=Group("all", tuple(parts)),
+            fields=frozenset(spec.fields), min_count=spec.min_count,
+            feeds=frozenset(spec.feeds) if spec.feeds is not None else None,
+            tags=frozenset(spec.tags) if spec.tags is not None else None,
+            language=tuple(lang.lower() for lang in spec.language) if spec.language else None,
+            priority=spec.priority,
+            channels=tuple(spec.notify) if spec.notify is not None else default,
+            origin=origin)
+
+    def term(self, value: Any, where: tuple) -> Node | None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # `2019` in YAML is a number; as a term it is the word 2019
+        if isinstance(value, str):
+            return self.words(value, where, self.plural)
+        if not isinstance(value, dict):
+            self.fail(where, "a term is a word, a phrase, or a mapping such as {regex: …}")
+            return None
+        kinds = [key for key in value if key in TERM_KEYS]
+        if not kinds:
+            self.fail(where, f"unknown term; expected a word or one of: {', '.join(TERM_KEYS)}")
+            return None
+        if all(kind in ("all", "any", "none") for kind in kinds) and len(value) == len(kinds):
+            return self.group(value, where)
+        kind = kinds[0]
+        allowed = {"phrase": {"phrase"}, "term": {"term", "plural", "min_count"},
+                   "regex": {"regex"}, "near": {"near"}, "entity": {"entity", "names"}}
+        extra = set(value) - allowed.get(kind, set(kinds))
+        if len(kinds) > 1 or extra:
+            self.fail(where, f"unexpected key(s) {', '.join(sorted(extra or set(kinds[1:])))} "
+                             f"in a '{kind}' term")
+            return None
+        if kind == "phrase":
+            return self.words(value["phrase"], (*where, "phrase"), self.plural)
+        if kind == "term":
+            return self.words(value["term"], (*where, "term"), value.get("plural", self.plural),
+                              value.get("min_count", 1))
+        if kind == "regex":
+            return self.regex(value["regex"], (*where, "regex"))
+        if kind == "near":
+            return self.near(value["near"], (*where, "near"))
+        return self.entity(value["entity"], value.get("names"), where)
+
+    def group(self, value: dict, where: tuple) -> Group | None:
+        parts = []
+        for op, terms in value.items():
+            terms = [terms] if isinstance(terms, str | dict) else terms
+            if not isinstance(terms, list) or not terms:
+                self.fail((*where, op), "expected a non-empty list of terms")
                 continue
-            display.setdefault(folded, term.strip())
-            groups[group].append(folded)
-    channels = tuple(spec.notify) if spec.notify is not None else default
-    for index, channel in enumerate(spec.notify or ()):
-        if channel not in known:
-            problems.append(source.problem((*path, "notify", index),
-                                           f"unknown channel '{channel}' (see notify.channels)"))
-    if len(problems) > before:
-        return None
-    return CompiledRule(
-        name=spec.name, all=tuple(groups["all"]), any=tuple(groups["any"]),
-        none=tuple(groups["none"]), fields=frozenset(spec.fields), channels=channels,
-        origin=f"{source.file}:{source.line_of(path)}")
+            children = [self.term(term, (*where, op, i)) for i, term in enumerate(terms)]
+            parts.append(Group(op, tuple(c for c in children if c)))
+        return Group("all", tuple(parts)) if len(parts) > 1 else (parts[0] if parts else None)
+
+    def words(self, text: Any, where: tuple, plural: Any = False, min_count: Any = 1) -> Words | None:
+        if not isinstance(text, str):
+            self.fail(where, "expected a word or phrase")
+            return None
+        if not isinstance(plural, bool) or not isinstance(min_count, int) or min_count < 1:
+            self.fail(where, "'plural' is true or false; 'min_count' a whole number ≥ 1")
+            return None
+        folded = fold_term(text)
+        if not folded:
+            self.fail(where, f"term {text!r} has no letters or digits")
+            return None
+        forms = plural_forms(folded, MAX_PLURAL_WORDS) if plural else (folded,)
+        return Words(text.strip(), tuple(forms), min_count)
+
+    def regex(self, pattern: Any, where: tuple) -> Pattern | None:
+        if not isinstance(pattern, str):
+            self.fail(where, "expected a regular expression")
+            return None
+        try:
+            compiled = re.compile(pattern, re.IGNORECASE)
+        except re.error as error:
+            self.fail(where, f"invalid regular expression: {error}")
+            return None
+        if compiled.fullmatch(""):
+            self.fail(where, "this regular expression matches the empty text")
+            return None
+        return Pattern(f"/{pattern}/", compiled)
+
+    def near(self, value: Any, where: tuple) -> Near | None:
+        if not isinstance(value, dict) or set(value) != {"terms", "within"}:
+            self.fail(where, "expected {terms: [a, b, …], within: N}")
+            return None
+        terms, within = value["terms"], value["within"]
+        if not isinstance(terms, list) or len(terms) < 2:
+            self.fail((*where, "terms"), "expected a list of at least two words or phrases")
+            return None
+        if not isinstance(within, int) or isinstance(within, bool) or within < 1:
+            self.fail((*where, "within"), "expected a number of words ≥ 1")
+            return None
+        words = [self.words(term, (*where, "terms", i), self.plural) for i, term in enumerate(terms)]
+        return Near(tuple(w for w in words if w), within) if all(words) else None
+
+    def entity(self, label: Any, names: Any, where: tuple) -> Entity | None:
+        canonical = ENTITY_LABELS.get(str(label).upper())
+        if canonical is None:
+            self.fail(where, f"unknown entity kind {label!r}; expected PER, LOC, ORG or MISC")
+            return None
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            self.fail(where, "expected a list of names (aliases of one entity)")
+            return None
+        forms = [fold_term(name) for name in names]
+        if not all(forms):
+            self.fail(where, "a name has no letters or digits")
+            return None
+        return Entity(canonical, Words(names[0].strip(), tuple(dict.fromkeys(forms))))

@@ -46,6 +46,7 @@ CREATE TABLE items (
     seen_at REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done')),
     outlet TEXT,
+    language TEXT,
     text TEXT,
     source TEXT,
     canonical_url TEXT,
@@ -269,10 +270,11 @@ class Store:
             else:
                 db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (now, story_id))
             db.execute(
-                "UPDATE items SET state = 'done', outlet = ?, text = ?, source = ?, "
+                "UPDATE items SET state = 'done', outlet = ?, language = ?, text = ?, source = ?, "
                 "canonical_url = ?, fingerprint = ?, story_id = ?, story_reason = ?, "
                 "story_score = ?, matched_rules = ?, processed_at = ? WHERE id = ?",
-                (article.outlet, article.text, article.source, article.canonical_url,
+                (article.outlet, article.language, article.text, article.source,
+                 article.canonical_url,
                  _dump_fingerprint(fingerprint), story_id, assignment.reason, assignment.score,
                  json.dumps(list(matched)), now, item_id))
             if article.canonical_url:
@@ -286,6 +288,24 @@ class Store:
                     (story_id, item_id, alert.rule, alert.channel, alert.title, alert.body,
                      alert.url, now, now)).rowcount
         return story_id, queued
+
+    def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
+        """Every article completed since `since` (a timestamp), oldest first, with its story."""
+        cursor = self._db.execute(
+            "SELECT * FROM items WHERE state = 'done' AND processed_at >= ? ORDER BY processed_at",
+            (since,))
+        for row in cursor:
+            published = row["published"]
+            yield Article(
+                url=row["link"], title=row["title"], summary=row["summary"], text=row["text"] or "",
+                published=datetime.fromtimestamp(published, UTC) if published is not None else None,
+                outlet=row["outlet"] or "", source=row["source"] or "feed",
+                canonical_url=row["canonical_url"], language=row["language"],
+                feed_url=row["feed_url"]), row["story_id"]
+
+    def count_completed(self, since: float) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'done' "
+                                "AND processed_at >= ?", (since,)).fetchone()[0]
 
     # -- outbox ----------------------------------------------------------------------------
 
@@ -310,10 +330,6 @@ class Store:
                 "next_attempt = COALESCE(?, next_attempt) WHERE id = ?",
                 (error, retry_at, retry_at, alert_id))
 
-    def count(self, table: str, where: str = "1", *args: object) -> int:
-        if table not in ("feeds", "items", "stories", "alerts"):
-            raise ValueError(table)
-        return self._db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args).fetchone()[0]
 
 
 def _entry(row: sqlite3.Row) -> Entry:

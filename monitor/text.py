@@ -17,6 +17,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import product
 
 # Letters and digits; the underscore is a separator for our purposes.
 _WORD = re.compile(r"[^\W_]+")
@@ -86,6 +87,38 @@ def fold(text: str) -> Folded:
 def fold_term(term: str) -> str:
     """The folded form of a rule term or phrase; empty when it has no letters or digits."""
     return fold(term).text
+
+
+def plural_forms(folded: str, max_words: int = 4) -> list[str]:
+    """A folded term in the singular and plural of its content words: `missile balistique` →
+    also `missiles balistiques`; `cheval` → `chevaux`; `missiles` → also `missile`. Only the
+    first `max_words` words of 3 letters or more vary (short words are articles, prepositions)."""
+    options = []
+    varied = 0
+    for word in folded.split():
+        if len(word) >= 3 and varied < max_words and not word.isdigit():
+            options.append(sorted(_inflections(word)))
+            varied += 1
+        else:
+            options.append([word])
+    return sorted({" ".join(choice) for choice in product(*options)})
+
+
+def _inflections(word: str) -> set[str]:
+    forms = {word}
+    if word.endswith("aux") and len(word) > 4:
+        forms.add(word[:-3] + "al")
+    elif word.endswith(("eaux", "eux", "aux")):
+        forms.add(word[:-1])
+    elif word.endswith("al"):
+        forms.add(word[:-2] + "aux")
+    elif word.endswith(("eau", "eu", "au")):
+        forms.add(word + "x")
+    elif word.endswith("s") and len(word) > 3:
+        forms.add(word[:-1])
+    elif not word.endswith(("x", "z")):
+        forms.add(word + "s")
+    return forms
 
 
 def snippet(text: str, spans: list[tuple[int, int]], width: int = 240, mark: str = "**") -> str:

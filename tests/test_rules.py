@@ -14,8 +14,9 @@ def ruleset(tmp_path: Path, text: str, name: str = "rules.yaml"):
     return load([tmp_path], CHANNELS, ["console"])
 
 
-def article(title: str = "", summary: str = "", text: str = "", source: str = "page") -> Article:
-    return Article("https://x.fr/a", title, summary, text, None, "Le Monde", source)
+def article(title: str = "", summary: str = "", text: str = "", source: str = "page",
+            **meta) -> Article:
+    return Article("https://x.fr/a", title, summary, text, None, "Le Monde", source, **meta)
 
 
 def matched(rules, item: Article) -> list[str]:
@@ -143,7 +144,7 @@ def test_every_problem_in_every_file_with_line_and_field(tmp_path: Path) -> None
     messages = [str(p) for p in error.value.problems]
     assert messages == [
         f"{a}:5: rules[1].anyy: unknown key",
-        f"{a}:6: rules[2]: a rule needs at least one term in 'all' or 'any'",
+        f"{a}:6: rules[2]: a rule needs at least one term in 'all', 'any' or 'entities'",
         f"{a}:9: rules[3].any[0]: term '!!!' has no letters or digits",
         f"{a}:12: rules[4].notify[1]: unknown channel 'slack' (see notify.channels)",
         f"{b}:2: rules[0].name: rule 'dup' is already defined at {a}:2",
@@ -169,6 +170,187 @@ def test_ten_thousand_terms_compile_and_match_correctly(tmp_path: Path) -> None:
         terms = ", ".join(f"mot{index}x{k}" for k in range(5))
         lines.append(f"  - {{name: r{index}, any: [{terms}]}}")
     rules = ruleset(tmp_path, "\n".join(lines))
-    assert sum(len(rule.any) for rule in rules.rules) == 10_000
+    assert sum(len(rule.root.words()) for rule in rules.rules) == 10_000
     text = "Selon nos informations, mot17x3 et mot1999x0 ; mais pas mot5x (ni xmot6x1)."
     assert matched(rules, article(text=text)) == ["r17", "r1999"]
+
+
+def test_nested_groups(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: sommet
+    any:
+      - all: [Zelensky, Poutine]
+      - all: [Trump, {any: [Xi, Jinping]}]
+    none: [{all: [archives, 2019]}]
+""")
+    assert matched(rules, article(text="Zelensky et Poutine à Istanbul")) == ["sommet"]
+    assert matched(rules, article(text="Trump reçoit Xi à Mar-a-Lago")) == ["sommet"]
+    assert matched(rules, article(text="Trump et Poutine au téléphone")) == []
+    assert matched(rules, article(text="Zelensky, Poutine : archives de 2019")) == []
+    assert matched(rules, article(text="Zelensky, Poutine : nos archives")) == ["sommet"]
+
+
+def test_phrase_and_term_objects(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: r
+    all: [{phrase: "Assemblée nationale"}, {term: dissolution}]
+""")
+    assert matched(rules, article(text="La dissolution de l'Assemblée nationale")) == ["r"]
+
+
+def test_regex_terms_run_on_the_original_text(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, r"""
+rules:
+  - name: loi
+    any: [{regex: "loi n° ?\\d{4}-\\d+"}]
+  - name: sigle
+    any: [{regex: "(?-i:\\bOTAN\\b)"}]
+""")
+    item = article(text="Selon la loi n° 2024-582 du 24 juin, l'otan…")
+    (match,) = rules.match(item)
+    assert match.rule == "loi"
+    hit = match.hits[0]
+    assert item.text[hit.start:hit.end] == "loi n° 2024-582"
+    assert matched(rules, article(text="Le sommet de l'OTAN")) == ["sigle"]
+
+
+@pytest.mark.parametrize(("regex", "message"), [
+    ("(unclosed", "invalid regular expression: missing ), unterminated subpattern at position 0"),
+    ("a*", "this regular expression matches the empty text"),
+])
+def test_bad_regex_is_a_load_error(tmp_path: Path, regex: str, message: str) -> None:
+    (tmp_path / "r.yaml").write_text(f"rules:\n  - name: r\n    any:\n      - regex: '{regex}'\n")
+    with pytest.raises(InvalidInput) as error:
+        load([tmp_path], CHANNELS, ["console"])
+    assert [str(p) for p in error.value.problems] == \
+        [f"{tmp_path / 'r.yaml'}:4: rules[0].any[0].regex: {message}"]
+
+
+def test_near_counts_words_between_terms(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: r
+    all: [{near: {terms: [Tomahawk, Ukraine], within: 5}}]
+""")
+    assert matched(rules, article(text="Des Tomahawk livrés bientôt à l’Ukraine")) == ["r"]
+    far = "Des Tomahawk, dit-on à Washington depuis des semaines, arriveront un jour en Ukraine"
+    assert matched(rules, article(text=far)) == []
+    # the closest pair counts, wherever it is
+    assert matched(rules, article(text=far + ". L'Ukraine attend ses Tomahawk.")) == ["r"]
+    # in one field: a title term and a text term are not "near"
+    assert matched(rules, article(title="Tomahawk", text="Ukraine")) == []
+
+
+def test_near_with_three_terms(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: r
+    all: [{near: {terms: [Macron, Merz, Tusk], within: 6}}]
+""")
+    assert matched(rules, article(text="Macron, Merz et Tusk à Kiev")) == ["r"]
+    assert matched(rules, article(text="Macron et Merz à Kiev. Plus tard, bien plus tard, Tusk")) == []
+
+
+def test_min_count_per_term_and_per_rule(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: insistant
+    all: [{term: Tomahawk, min_count: 2}]
+  - name: abondant
+    any: [Tomahawk, missile]
+    min_count: 3
+""")
+    assert matched(rules, article(text="Tomahawk ici")) == []
+    assert matched(rules, article(text="Tomahawk ici, Tomahawk là")) == ["insistant"]
+    assert matched(rules, article(text="Tomahawk ici, Tomahawk là, un missile")) == \
+        ["insistant", "abondant"]
+
+
+def test_plural_is_off_by_default_and_on_per_term_or_rule(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: exact
+    any: [missile]
+  - name: terme
+    any: [{term: missile, plural: true}]
+  - name: regle
+    plural: true
+    any: ["missile balistique", cheval]
+""")
+    assert matched(rules, article(text="Des missiles tirés")) == ["terme"]
+    assert matched(rules, article(text="Un missile tiré")) == ["exact", "terme"]
+    assert matched(rules, article(text="Des missiles balistiques")) == ["terme", "regle"]
+    assert matched(rules, article(text="Les chevaux de course")) == ["regle"]
+
+
+def test_filters_on_feed_tags_and_language(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: monde
+    any: [Kiev]
+    feeds: [Le Monde]
+  - name: international
+    any: [Kiev]
+    tags: [international]
+  - name: francais
+    any: [Kiev]
+    language: fr
+""")
+    assert matched(rules, article(text="Kiev", tags=("international",), language="fr-FR")) == \
+        ["monde", "international", "francais"]
+    other = Article("https://x.fr/a", "", "", "Kiev", None, "Libération", "page",
+                    language="en", tags=("societe",))
+    assert matched(rules, other) == []
+    unknown = Article("https://x.fr/a", "", "", "Kiev", None, "Libération", "page")
+    assert matched(rules, unknown) == ["francais"]  # an unknown language does not drop it
+
+
+def test_priority_and_description_travel_with_the_match(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: r
+    description: Missiles pour Kiev
+    priority: high
+    any: [Tomahawk]
+""")
+    (match,) = rules.match(article(text="Tomahawk"))
+    assert (match.priority, match.description) == ("high", "Missiles pour Kiev")
+
+
+@pytest.mark.parametrize(("term", "message"), [
+    ("{regexp: x}",
+     "unknown term; expected a word or one of: phrase, term, regex, near, entity, all, any, none"),
+    ("{phrase: x, plural: true}", "unexpected key(s) plural in a 'phrase' term"),
+    ("{near: {terms: [a]}}", "expected {terms: [a, b, …], within: N}"),
+    ("{near: {terms: [a], within: 3}}", "expected a list of at least two words or phrases"),
+    ("{entity: PLANET, names: [Mars]}", "unknown entity kind 'PLANET'; expected PER, LOC, ORG or MISC"),
+    ("{term: x, min_count: 0}", "'plural' is true or false; 'min_count' a whole number ≥ 1"),
+    ("[a, b]", "a term is a word, a phrase, or a mapping such as {regex: …}"),
+])
+def test_term_mistakes_are_named_precisely(tmp_path: Path, term: str, message: str) -> None:
+    (tmp_path / "r.yaml").write_text(f"rules:\n  - name: r\n    any:\n      - {term}\n")
+    with pytest.raises(InvalidInput) as error:
+        load([tmp_path], CHANNELS, ["console"])
+    (problem,) = error.value.problems
+    assert problem.line == 4 and problem.field.startswith("rules[0].any[0]")
+    assert problem.message == message
+
+
+def test_entity_rules_without_the_model_fail_at_load(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text("rules:\n  - name: r\n    entities: {PER: [Zelensky]}\n")
+    with pytest.raises(InvalidInput, match=r"pip install 'monitor\[entities\]'"):
+        load([tmp_path], CHANNELS, ["console"], entities_available=lambda: False)
+
+
+def test_entity_terms_need_the_right_kind_of_entity(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, "rules:\n  - name: r\n    entities: {PER: [Zelensky], LOC: [Paris]}\n")
+    item = article(text="Zelensky arrive à Paris")
+
+    def labelled(*spans):  # a stand-in recogniser with known answers; spaCy's is tested below
+        return lambda texts: {name: list(spans) for name in texts}
+
+    assert [m.rule for m in rules.match(item, labelled((0, 8, "PER"), (18, 23, "LOC")))] == ["r"]
+    assert [m.rule for m in rules.match(item, labelled((0, 8, "ORG"), (18, 23, "LOC")))] == []
+    assert [m.rule for m in rules.match(item, None)] == []

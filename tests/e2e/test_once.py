@@ -23,8 +23,7 @@ rules:
     none: ["jeu vidéo"]
     notify: [hook, mail]
   - name: zelensky-budapest
-    any: [zelensky]
-    all: [budapest]
+    entities: {PER: [Zelensky, Zelenski], LOC: [Budapest]}
   - name: desescalade
     any: [desescalade]
   - name: tempete

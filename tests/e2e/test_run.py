@@ -7,18 +7,44 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.helpers import PROJECT, environment, posted_alerts, write_config
 from tests.e2e.test_once import RULES, serve_newsroom
-from tests.servers import Site
+from tests.servers import Route, Site
 
 
-def start(config) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
-                            cwd=PROJECT, env=environment(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+class Daemon:
+    """`monitor run` in a subprocess, its log going to a file the test can read as it runs."""
+
+    def __init__(self, config: Path) -> None:
+        self.log_path = config.parent / "daemon.log"
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(config)], cwd=PROJECT,
+            env=environment(), stdout=subprocess.DEVNULL, stderr=self._log)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Send `signum` and wait for the exit code."""
+        self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.alive():
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:
@@ -35,14 +61,14 @@ def test_daemon_alerts_then_stops_cleanly(tmp_path, site: Site, signum: int) -> 
     config = write_config(tmp_path, feeds, {"hook": f"json://{site.base.split('//')[1]}/hook",
                                             "mail": "json://127.0.0.1:9/unused"},
                           ["hook"], RULES.replace("[hook, mail]", "[hook]"))
-    daemon = start(config)
+    daemon = Daemon(config)
     try:
-        wait_for(lambda: len(posted_alerts(site)) >= 4 or daemon.poll() is not None)
-        daemon.send_signal(signum)
-        out, err = daemon.communicate(timeout=60)
+        wait_for(lambda: len(posted_alerts(site)) >= 4 or not daemon.alive())
+        code = daemon.stop(signum)
     finally:
-        daemon.kill()
-    assert daemon.returncode == 0, err
+        daemon.close()
+    err = daemon.log()
+    assert code == 0, err
     assert "monitor running: 7 feed(s), 4 rule(s)" in err
     assert "stopped" in err
     assert len(posted_alerts(site)) == 4
@@ -55,13 +81,79 @@ def test_daemon_alerts_then_stops_cleanly(tmp_path, site: Site, signum: int) -> 
 def test_daemon_with_no_feeds_idles_until_stopped(tmp_path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("feeds: []\nrules: []\n")
-    daemon = start(config)
+    daemon = Daemon(config)
     try:
         time.sleep(1.5)
-        assert daemon.poll() is None  # still running
-        daemon.send_signal(signal.SIGTERM)
-        _, err = daemon.communicate(timeout=30)
+        assert daemon.alive()
+        code = daemon.stop()
     finally:
-        daemon.kill()
-    assert daemon.returncode == 0, err
+        daemon.close()
+    err = daemon.log()
+    assert code == 0, err
     assert "no feeds configured: idle" in err and "stopped" in err
+
+
+FEED = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Le Fil</title>
+{items}</channel></rss>"""
+ITEM = "<item><title>{title}</title><link>{base}/{slug}</link><description>{title}</description></item>"
+
+
+def serve_feed(site: Site, *titles: str) -> None:
+    items = "".join(ITEM.format(title=t, base=site.base, slug=f"a{i}") for i, t in enumerate(titles))
+    site.routes["/feed.xml"] = Route(FEED.format(items=items).encode())
+
+
+def reload_setup(tmp_path, site: Site, watch: bool):
+    serve_feed(site, "Grève à la SNCF")
+    config = write_config(tmp_path, [{"name": "Le Fil", "url": site.url("/feed.xml"),
+                                      "interval": "1s"}],
+                          {"hook": f"json://{site.base.split('//')[1]}/hook"}, ["hook"],
+                          "rules:\n  - {name: meteo, any: [tempête]}\n",
+                          poll={"tick": "1s"}, watch_rules=watch)
+    return config, tmp_path / "rules" / "rules.yaml"
+
+
+def test_rule_files_are_reloaded_when_they_change(tmp_path, site: Site) -> None:
+    config, rule_file = reload_setup(tmp_path, site, watch=True)
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: any(r.path == "/a0" for r in site.got("GET")))  # first item processed
+        rule_file.write_text("rules:\n  - {name: broken, any: [{regex: '('}]}\n")
+        wait_for(lambda: "rules not reloaded" in daemon.log() or not daemon.alive())
+        rule_file.write_text("rules:\n  - {name: greve, any: [grève]}\n")
+        wait_for(lambda: "rules reloaded" in daemon.log() or not daemon.alive())
+        serve_feed(site, "Grève à la SNCF", "Nouvelle grève à la RATP")
+        wait_for(lambda: len(posted_alerts(site)) >= 1 or not daemon.alive())
+        time.sleep(1.5)  # a second alert (for the item seen before the reload) would be here
+        code = daemon.stop()
+    finally:
+        daemon.close()
+    err = daemon.log()
+    assert code == 0, err
+    assert "rules not reloaded: " in err and "invalid regular expression" in err
+    assert "the previous 1 rule(s) keep running" in err
+    assert "rules reloaded (rule files changed): 1 rule(s)" in err
+    # The new rule applies to new items only: the strike seen before the reload gives no alert.
+    assert [a["title"] for a in posted_alerts(site)] == ["Nouvelle grève à la RATP"]
+
+
+def test_sighup_reloads_rules(tmp_path, site: Site) -> None:
+    config, rule_file = reload_setup(tmp_path, site, watch=False)
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: any(r.path == "/a0" for r in site.got("GET")))
+        rule_file.write_text("rules:\n  - {name: greve, any: [grève]}\n")
+        serve_feed(site, "Grève à la SNCF", "Nouvelle grève à la RATP")
+        wait_for(lambda: any(r.path == "/a1" for r in site.got("GET")))
+        assert "rules reloaded" not in daemon.log()  # not watching: the change is not seen
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "rules reloaded" in daemon.log() or not daemon.alive())
+        serve_feed(site, "Grève à la SNCF", "Nouvelle grève à la RATP", "Grève des contrôleurs")
+        wait_for(lambda: len(posted_alerts(site)) >= 1 or not daemon.alive())
+        code = daemon.stop()
+    finally:
+        daemon.close()
+    err = daemon.log()
+    assert code == 0, err
+    assert "rules reloaded (SIGHUP): 1 rule(s)" in err
+    assert [a["title"] for a in posted_alerts(site)] == ["Grève des contrôleurs"]

@@ -1,0 +1,173 @@
+"""`monitor rules test` and `monitor rules backtest`: try rules before trusting them with alerts.
+
+Both only read: `test` runs rules over one text, file or URL; `backtest` runs them over the articles
+already stored and says what would have alerted. Neither sends anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from monitor import entities, extract
+from monitor import rules as rules_module
+from monitor.config import CONSOLE, Config, NetworkConfig, parse_duration
+from monitor.errors import FetchError
+from monitor.http import HttpClient
+from monitor.models import Article, Entry, Match
+from monitor.rules import RuleSet
+from monitor.store import Store
+from monitor.text import snippet
+
+EXIT_MATCH, EXIT_NO_MATCH, EXIT_INVALID = 0, 1, 2
+
+
+def load_rules(files: list[Path], config: Config | None) -> RuleSet:
+    """The rule files named (else the config's), checked against the config's channels if any."""
+    paths = files or (config.rules if config else [Path("rules")])
+    if config is None:
+        return rules_module.load(paths, None, [CONSOLE])
+    return rules_module.load(paths, [*config.notify.channels, CONSOLE], config.notify.default)
+
+
+def recogniser(rules: RuleSet):
+    return entities.recognise if rules.uses_entities else None
+
+
+# -- rules test ----------------------------------------------------------------------------------
+
+def test(args: argparse.Namespace, config: Config | None, out: TextIO = sys.stdout) -> int:
+    rules = load_rules(args.rule_files, config)
+    try:
+        article = _input_article(args, config)
+    except (OSError, FetchError) as error:
+        print(f"monitor: cannot read the input: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    matches = rules.match(article, recogniser(rules))
+    mark = "\033[1m", "\033[0m"
+    if not out.isatty():
+        mark = "**", "**"
+    origins = {rule.name: rule.origin for rule in rules.rules}
+    for match in matches:
+        print(f"MATCH {match.rule}  ({origins[match.rule]})", file=out)
+        for line in explain(article, match, mark):
+            print(f"  {line}", file=out)
+    print(f"{len(matches)} of {len(rules)} rule(s) match", file=out)
+    return EXIT_MATCH if matches else EXIT_NO_MATCH
+
+
+def explain(article: Article, match: Match, mark: tuple[str, str] = ("**", "**")) -> list[str]:
+    """One line per hit: term, field, offsets and the passage around it with the term marked."""
+    texts = {"title": article.title, "summary": article.summary, "text": article.text}
+    lines = []
+    for hit in match.hits:
+        passage = snippet(texts[hit.field], [(hit.start, hit.end)], 100, mark="\0")
+        passage = passage.replace("\0", mark[0], 1).replace("\0", mark[1], 1)
+        lines.append(f"{hit.term!r} in {hit.field} [{hit.start}:{hit.end}]: {passage}")
+    return lines
+
+
+def _input_article(args: argparse.Namespace, config: Config | None) -> Article:
+    if args.text is not None:
+        return Article(None, "", "", args.text, None, "(text)", "page")
+    if args.file is not None:
+        data = Path(args.file).read_bytes()
+        if data.lstrip()[:1] == b"<":
+            return _from_html(data, args.file)
+        return Article(None, "", "", data.decode("utf-8", "replace"), None, args.file, "page")
+    html = asyncio.run(_fetch(args.url, config.network if config else NetworkConfig()))
+    return _from_html(html, args.url)
+
+
+def _from_html(html: bytes, where: str) -> Article:
+    """The page's title and main text, as the daemon would extract them."""
+    import trafilatura
+
+    url = where if where.startswith(("http://", "https://")) else None
+    meta = trafilatura.extract_metadata(html)
+    title = (meta.title if meta else None) or ""
+    article = extract.extract(Entry("", None, url, title, "", None), html, where)
+    if article.source == "feed":  # nothing extracted: fall back to all of the page's text
+        text = trafilatura.html2txt(html) or ""
+        return Article(url, title, "", text, None, where, "page")
+    return article
+
+
+async def _fetch(url: str, network: NetworkConfig) -> bytes:
+    from monitor.app import http_limits
+
+    client = HttpClient(http_limits(network))
+    try:
+        return (await client.get(url, max_size=network.max_page_size)).body
+    finally:
+        await client.close()
+
+
+# -- rules backtest -----------------------------------------------------------------------------
+
+def backtest(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    rules = load_rules(args.rule_files, config)
+    since = time.time() - parse_duration(args.since)
+    store = Store(config.database)
+    tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
+    try:
+        total = store.count_completed(since)
+        articles: Counter[str] = Counter()
+        stories: dict[str, set[int]] = defaultdict(set)
+        examples: dict[str, list[Article]] = defaultdict(list)
+        progress = _Progress(total)
+        for done, (article, story_id) in enumerate(store.completed_articles(since), 1):
+            article = _with_tags(article, tags.get(article.feed_url, ()))
+            for match in rules.match(article, recogniser(rules)):
+                articles[match.rule] += 1
+                stories[match.rule].add(story_id)
+                examples[match.rule].append(article)
+            progress.update(done)
+        progress.close()
+    finally:
+        store.close()
+    print(f"{total} stored article(s) since {args.since} ago; {len(rules)} rule(s); "
+          "nothing is sent", file=out)
+    for rule in rules.rules:
+        count = articles[rule.name]
+        print(f"\n{rule.name}: {len(stories[rule.name])} alert(s) (stories), "
+              f"{count} matching article(s)", file=out)
+        for article in examples[rule.name][-args.top:][::-1]:
+            when = article.published.strftime("%Y-%m-%d %H:%M") if article.published else "?"
+            print(f"  {when}  {article.outlet}: {article.title}", file=out)
+            if article.url:
+                print(f"      {article.url}", file=out)
+    return EXIT_MATCH if articles else EXIT_NO_MATCH
+
+
+def _with_tags(article: Article, tags: tuple[str, ...]) -> Article:
+    return replace(article, tags=tags) if tags else article
+
+
+class _Progress:
+    """A one-line progress count on stderr, only when someone is watching (a terminal)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total, self.stream = total, stream
+        self.active = stream.isatty() and total >= 200
+        self._last = 0.0
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if self.active and (now - self._last > 0.2 or done == self.total):
+            self._last = now
+            width = 30
+            filled = width * done // max(1, self.total)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.active:
+            self.stream.write("\n")
+
