@@ -1,0 +1,117 @@
+"""Benchmarks, printed as a table of figures and ratios measured in the same run on this machine.
+
+    python bench/run.py [--quick]
+
+Sections so far: rule matching (10 → 10,000 terms) against the usual baseline, one big regular
+expression alternation. The corpus is `../shared/data/articles/` when present (real French pages,
+extracted once with trafilatura), else the project's own fixtures; the table says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monitor.extract import extract  # noqa: E402
+from monitor.models import Article, Entry  # noqa: E402
+from monitor.rules import load  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data" / "articles"
+FIXTURES = ROOT / "tests" / "fixtures" / "pages"
+
+
+def corpus() -> tuple[list[Article], str]:
+    pages = sorted(SHARED.glob("fr*.html")) if SHARED.is_dir() else []
+    where = f"{len(pages)} French pages from ../shared/data/articles"
+    if not pages:
+        pages = sorted(FIXTURES.glob("*.html"))
+        where = f"{len(pages)} fixture pages from tests/fixtures (../shared absent)"
+    articles = []
+    for page in pages:
+        article = extract(Entry("", None, None, page.stem, "", None), page.read_bytes(), "bench")
+        if article.source == "page":
+            articles.append(article)
+    return articles, where
+
+
+def vocabulary(articles: list[Article]) -> list[str]:
+    """Real words of the corpus (so terms do occur), in a fixed random order."""
+    words = sorted({w.lower() for a in articles for w in re.findall(r"[^\W\d_]{5,}", a.text)})
+    random.Random(7).shuffle(words)
+    return words
+
+
+def rules_with(terms: list[str], directory: Path) -> Path:
+    """Rules of five `any` terms each, written as a user would."""
+    lines = ["rules:"]
+    for i in range(0, len(terms), 5):
+        quoted = ", ".join(f'"{t}"' for t in terms[i:i + 5])
+        lines.append(f"  - {{name: r{i}, any: [{quoted}]}}")
+    path = directory / f"bench-{len(terms)}.yaml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def per_second(function, articles: list[Article], seconds: float) -> float:
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for article in articles:
+            function(article)
+        done += len(articles)
+    return done / (time.perf_counter() - started)
+
+
+def term_list(words: list[str], count: int, occurring: float) -> list[str]:
+    """`count` terms, a share `occurring` of them words of the corpus, the rest made-up names
+    that never occur (a watch list is mostly names that are absent from any one article)."""
+    real = max(1, int(count * occurring))
+    chosen = (words * (real // len(words) + 1))[:real]
+    return chosen + [f"zzq{i}x" for i in range(count - len(chosen))]
+
+
+def bench_matching(quick: bool) -> list[tuple[str, ...]]:
+    articles, where = corpus()
+    words = vocabulary(articles)
+    seconds = 0.5 if quick else 2.0
+    rows = [("rule matching", where, "baseline in the same run", "ratio")]
+    with tempfile.TemporaryDirectory() as tmp:
+        for occurring, label in ((0.01, "1% of terms occur in the corpus"),
+                                 (1.0, "every term occurs (worst case)")):
+            rows.append((label, "", "", ""))
+            for count in (10, 1_000, 10_000):
+                terms = term_list(words, count, occurring)
+                started = time.perf_counter()
+                ruleset = load([rules_with(terms, Path(tmp))], None, ["console"])
+                compile_s = time.perf_counter() - started
+                ours = per_second(ruleset.match, articles, seconds)
+                alternation = re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b",
+                                         re.IGNORECASE)
+                baseline = per_second(lambda a, r=alternation: r.findall(a.text), articles,
+                                      seconds if count <= 1000 else seconds / 2)
+                rows.append((f"  {count:,} terms",
+                             f"{ours:,.0f} articles/s (compile {compile_s:.2f} s)",
+                             f"one regex alternation: {baseline:,.0f} articles/s",
+                             f"×{ours / baseline:.1f}"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    args = parser.parse_args()
+    rows = bench_matching(args.quick)
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
