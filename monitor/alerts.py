@@ -1,12 +1,10 @@
-"""Matches → alerts: one message per rule and channel, saying what matched, where, and why. Pure.
-
-Bodies are Markdown: Apprise turns them into HTML for e-mail and passes them to chat services that
-read Markdown; the console shows them as they are.
-"""
+"""Matches → alerts: one per rule and channel, carrying what a message needs to say what matched,
+where and why. Pure. Rendering waits for delivery, in the format of the channel (`templates`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.models import Alert, Article, Match
@@ -14,40 +12,52 @@ from monitor.text import snippet
 
 PARIS = ZoneInfo("Europe/Paris")
 _FIELD_ORDER = ("text", "summary", "title")
+_MARK = "\0"
 
 
-def plan(article: Article, matches: Sequence[Match]) -> list[Alert]:
+def plan(article: Article, matches: Sequence[Match],
+         by_priority: Mapping[str, Sequence[str]] | None = None,
+         zone: ZoneInfo = PARIS) -> list[Alert]:
+    """One alert per match and channel; `by_priority` adds channels for a priority (e.g. high
+    alerts also to Telegram)."""
     alerts = []
     for match in matches:
-        body = render(article, match)
-        alerts.extend(Alert(match.rule, channel, article.title or "(sans titre)", body,
-                            article.url) for channel in match.channels)
+        channels = dict.fromkeys((*match.channels, *(by_priority or {}).get(match.priority, ())))
+        body = payload(article, match, zone)
+        alerts.extend(Alert(match.rule, channel, body["title"], body, match.priority)
+                      for channel in channels)
     return alerts
 
 
-def excerpt(article: Article, match: Match, width: int = 240) -> str:
-    """The passage around the first hit, preferring the article's text, with every hit in it
-    marked in bold."""
+def payload(article: Article, match: Match, zone: ZoneInfo = PARIS) -> dict[str, Any]:
+    published = article.published.astimezone(zone).strftime("%d/%m/%Y %H:%M") \
+        if article.published else ""
+    data = {
+        "title": article.title or "(sans titre)",
+        "url": article.url,
+        "outlet": article.outlet,
+        "published": published,
+        "rule": match.rule,
+        "description": match.description,
+        "priority": match.priority,
+        "terms": list(dict.fromkeys(hit.term for hit in match.hits)),
+        "excerpt": excerpt(article, match),
+    }
+    if match.template:
+        data["template"] = match.template
+    return data
+
+
+def excerpt(article: Article, match: Match, width: int = 240) -> list[tuple[str, bool]]:
+    """The passage around the first hit, preferring the article's text, as (text, is_hit)
+    segments so each format can mark the hits its own way."""
     fields = {"title": article.title, "summary": article.summary, "text": article.text}
+    marked = None
     for name in _FIELD_ORDER:
         spans = [(hit.start, hit.end) for hit in match.hits if hit.field == name]
         if spans:
-            return snippet(fields[name], spans, width)
-    return snippet(article.summary or article.text, [], width)
-
-
-def render(article: Article, match: Match) -> str:
-    terms = ", ".join(dict.fromkeys(hit.term for hit in match.hits))
-    when = ""
-    if article.published:
-        when = ", " + article.published.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
-    rule = f"{match.rule} — {match.description}" if match.description else match.rule
-    lines = [
-        f"**Règle :** {rule}" + (f" ({terms})" if terms else ""),
-        f"**Source :** {article.outlet}{when}",
-        "",
-        "> " + excerpt(article, match),
-    ]
-    if article.url:
-        lines += ["", article.url]
-    return "\n".join(lines)
+            marked = snippet(fields[name], spans, width, mark=_MARK)
+            break
+    if marked is None:
+        marked = snippet(article.summary or article.text, [], width, mark=_MARK)
+    return [(part, index % 2 == 1) for index, part in enumerate(marked.split(_MARK)) if part]

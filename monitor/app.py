@@ -44,8 +44,8 @@ async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = Non
     store = Store(config.database)
     http = HttpClient(http_limits(config.network))
     workers = Workers(config.workers)
-    notifier = Notifier({name: config.notify.urls(name) for name in config.notify.channels},
-                        out=out or sys.stdout)
+    notifier = Notifier(config.notify.channels, base=config_module.source_dir(config),
+                        out=out or sys.stdout, timeout=config.notify.timeout)
     try:
         yield Pipeline(config, rules, store, http, workers, notifier, clock)
     finally:

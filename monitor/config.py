@@ -10,13 +10,15 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import apprise
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from monitor import __version__, yamlsource
+from monitor import __version__, templates, yamlsource
+from monitor.channels import ChannelConfig
 from monitor.errors import InvalidInput, Problem
 
 CONSOLE = "console"  # the built-in channel: alerts printed on standard output
@@ -109,12 +111,29 @@ class FeedConfig(_Strict):
 
 
 class NotifyConfig(_Strict):
-    channels: dict[str, str | list[str]] = Field(default_factory=dict)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     default: list[str] = Field(default_factory=lambda: [CONSOLE])
+    priority: dict[Literal["low", "normal", "high"], list[str]] = Field(default_factory=dict)
+    timezone: str = "Europe/Paris"  # for quiet hours, digest times and dates in alerts
+    max_age: Duration = 24 * 3600.0  # an alert still undelivered after this is dead-lettered
+    timeout: Duration = 60.0  # total deadline of one send
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def urls(self, channel: str) -> list[str]:
-        value = self.channels.get(channel, [])
-        return [value] if isinstance(value, str) else list(value)
+        found = self.channels.get(channel)
+        return list(found.urls) if found else []
 
 
 class Config(_Strict):
@@ -169,6 +188,20 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
     })
 
 
+def source_dir(config: Config) -> Path:
+    """The directory relative paths in the config are relative to."""
+    return config.path.resolve().parent
+
+
+def apprise_config_targets(path: Path, tag: str | None) -> int:
+    """How many services an Apprise config file gives (with `tag`, if given)."""
+    loaded = apprise.AppriseConfig()
+    loaded.add(str(path))
+    services = apprise.Apprise()
+    services.add(loaded)
+    return sum(1 for _ in services.find(tag)) if tag else len(services)
+
+
 def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
     problems = []
     seen_names: dict[str, int] = {}
@@ -183,16 +216,30 @@ def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
         if name == CONSOLE:
             problems.append(source.problem(("notify", "channels", name),
                                            f"'{CONSOLE}' is the built-in console channel"))
-    for name in config.notify.channels:
-        urls = config.notify.urls(name)
-        if not urls:
-            problems.append(source.problem(("notify", "channels", name), "no URL given"))
-        for index, url in enumerate(urls):
+    base = source_dir(config)
+    for name, channel in config.notify.channels.items():
+        where = ("notify", "channels", name)
+        for index, url in enumerate(channel.urls):
             if not apprise.Apprise.instantiate(url, suppress_exceptions=True):
                 scheme = url.split("://", 1)[0] if "://" in url else url[:12]
-                where = ("notify", "channels", name) + ((index,) if len(urls) > 1 else ())
                 problems.append(source.problem(
-                    where, f"not a notification URL Apprise understands (scheme '{scheme}')"))
+                    (*where, "urls", index),
+                    f"not a notification URL Apprise understands (scheme '{scheme}')"))
+        if channel.config is not None:
+            found = apprise_config_targets(base / channel.config, channel.tag)
+            if not found:
+                tagged = f" tagged '{channel.tag}'" if channel.tag else ""
+                problems.append(source.problem(
+                    (*where, "config"), f"{base / channel.config}: no usable Apprise URL{tagged}"))
+        if channel.template is not None:
+            error = templates.check(channel.template, base)
+            if error:
+                problems.append(source.problem((*where, "template"), error))
+    for priority, names in config.notify.priority.items():
+        for index, name in enumerate(names):
+            if name != CONSOLE and name not in config.notify.channels:
+                problems.append(source.problem(("notify", "priority", priority, index),
+                                               f"unknown channel '{name}'"))
     for index, name in enumerate(config.notify.default):
         if name != CONSOLE and name not in config.notify.channels:
             problems.append(source.problem(("notify", "default", index),

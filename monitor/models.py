@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class Match:
     channels: tuple[str, ...]
     priority: str = "normal"
     description: str = ""
+    template: str | None = None  # the rule's own Jinja2 template, if it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +85,11 @@ class StoryAssignment:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One message for one channel; the store queues at most one per story × rule × channel."""
+    """One alert for one channel; the store queues at most one per story × rule × channel.
+    `payload` holds what its message says; it is rendered when sent, for the channel's format."""
 
     rule: str
     channel: str
     title: str
-    body: str
-    url: str | None = None
+    payload: dict[str, Any]
+    priority: str = "normal"

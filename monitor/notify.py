@@ -13,10 +13,13 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 import apprise
 
+from monitor import templates
+from monitor.channels import ChannelConfig
 from monitor.config import CONSOLE
 
 log = logging.getLogger(__name__)
@@ -47,31 +50,105 @@ def scrub(text: str, urls: Sequence[str]) -> str:
     return text
 
 
+_HTML_SCHEMES = {"mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost", "smtp2go",
+                 "resend", "o365", "azure"}
+_MARKDOWN_SCHEMES = {"slack", "tgram", "discord", "matrix", "matrixs", "mmost", "mmosts",
+                     "msteams", "rocket", "rockets", "zulip", "gchat", "ntfy", "ntfys", "revolt",
+                     "guilded", "lark", "mastodon", "toot"}
+NOTIFY_TYPES = {"low": apprise.NotifyType.INFO, "normal": apprise.NotifyType.INFO,
+                "high": apprise.NotifyType.WARNING}
+
+
+def default_format(urls: Sequence[str]) -> str:
+    """HTML for e-mail, Markdown for chat services that render it, plain text otherwise."""
+    schemes = {url.split("://", 1)[0].lower() for url in urls}
+    if schemes & _HTML_SCHEMES:
+        return "html"
+    if schemes and schemes <= _MARKDOWN_SCHEMES:
+        return "markdown"
+    return "text"
+
+
 class Notifier:
     """Sends to named channels; blocking (Apprise is synchronous): call it from a worker thread."""
 
-    def __init__(self, channels: Mapping[str, Sequence[str]], out: TextIO | None = None,
-                 timeout: float = 60.0) -> None:
-        self._channels = {name: list(urls) for name, urls in channels.items()}
+    def __init__(self, channels: Mapping[str, ChannelConfig], base: Path = Path("."),
+                 out: TextIO | None = None, timeout: float = 60.0) -> None:
+        self._channels = dict(channels)
+        self._base = base
         self._out = out or sys.stdout
         self._timeout = timeout
+        self._templates = {name: templates.source_of(channel.template, base)
+                           for name, channel in self._channels.items() if channel.template}
 
-    def send(self, channel: str, title: str, body: str) -> SendResult:
+    def format_of(self, channel: str) -> str:
+        if channel == CONSOLE:
+            return "markdown"
+        found = self._channels.get(channel)
+        if found is None:
+            return "text"
+        if found.format:
+            return found.format
+        return default_format(found.urls) if found.urls else "markdown"
+
+    def template_of(self, channel: str) -> str | None:
+        return self._templates.get(channel)
+
+    def channel(self, name: str) -> ChannelConfig | None:
+        return self._channels.get(name)
+
+    def send(self, channel: str, title: str, body: str, fmt: str = "text",
+             priority: str = "normal") -> SendResult:
         if channel == CONSOLE:
             self._out.write(f"\n== {title}\n{body}\n")
             self._out.flush()
             return SendResult(True)
-        urls = self._channels.get(channel)
-        if not urls:
+        config = self._channels.get(channel)
+        if config is None:
             return SendResult(False, f"channel '{channel}' is not configured")
+        service, problem = self._service(config, config.urls)
+        if problem:
+            return SendResult(False, problem)
+        return self._notify(service, config, title, body, fmt, priority)
+
+    def test(self, channel: str) -> list[tuple[str, SendResult]]:
+        """Send a test message through each URL of a channel, one at a time."""
+        if channel == CONSOLE:
+            return [("console", self.send(CONSOLE, "monitor : test", "Message de test."))]
+        config = self._channels[channel]
+        targets: list[tuple[str, list[str]]] = [(masked(url), [url]) for url in config.urls]
+        if config.config is not None:
+            targets.append((f"{config.config}" + (f" [tag {config.tag}]" if config.tag else ""), []))
+        results = []
+        for shown, urls in targets:
+            service, problem = self._service(config, urls, with_file=not urls)
+            result = SendResult(False, problem) if problem else self._notify(
+                service, config, "monitor : test",
+                f"Message de test du canal « {channel} » : s'il vous parvient, le canal fonctionne.",
+                "text", "normal")
+            results.append((shown, result))
+        return results
+
+    def _service(self, config: ChannelConfig, urls: Sequence[str],
+                 with_file: bool = True) -> tuple[apprise.Apprise, str | None]:
         # A fresh Apprise object per send: no state shared between threads or sends.
         service = apprise.Apprise()
         for url in urls:
             if not service.add(url):
-                return SendResult(False, f"invalid URL {masked(url)}")
+                return service, f"invalid URL {masked(url)}"
+        if with_file and config.config is not None:
+            loaded = apprise.AppriseConfig()
+            loaded.add(str(self._base / config.config))
+            service.add(loaded)
+        return service, None
+
+    def _notify(self, service: apprise.Apprise, config: ChannelConfig, title: str, body: str,
+                fmt: str, priority: str) -> SendResult:
+        urls = list(config.urls)
         try:
-            result = service.notify(body=body, title=title,
-                                    body_format=apprise.NotifyFormat.MARKDOWN,
+            result = service.notify(body=body, title=title, body_format=fmt,
+                                    notify_type=NOTIFY_TYPES.get(priority, "info"),
+                                    tag=config.tag or apprise.common.MATCH_ALL_TAG,
                                     timeout=self._timeout)
         except Exception as error:  # a plugin bug must not kill the delivery loop
             return SendResult(False, scrub(f"{type(error).__name__}: {error}", urls))

@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from monitor import alerts, analysis, dedup, entities, feeds, schedule
+from monitor import alerts, analysis, dedup, delivery, entities, feeds, schedule, templates
+from monitor.channels import ChannelConfig, rate
 from monitor.config import Config, FeedConfig
 from monitor.dedup import Candidate
 from monitor.errors import FetchError
@@ -29,6 +30,7 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q
                "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 BATCH = 32  # items completed per round: pages fetched concurrently, committed one by one
+_PRIORITY_ORDER = ["low", "normal", "high"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class Pipeline:
         self.clock = clock
         self.stopping = False  # set on shutdown: finish the current step, start no new one
         self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
+        self._sent_at: dict[str, list[float]] = {}  # channel → when messages went out
         store.sync_feeds((feed.url, feed.name) for feed in config.feeds)
 
     # -- polling ---------------------------------------------------------------------------
@@ -159,10 +162,12 @@ class Pipeline:
             for item, (article, fingerprint) in zip(batch, analysed, strict=True):
                 matches = await self._match(item, article)
                 assignment = dedup.assign(fingerprint, recent, window)
+                notify = self.config.notify
                 story_id, count = self.store.complete_item(
                     item.id, now=self.clock(), article=article, fingerprint=fingerprint,
                     assignment=assignment, matched=[m.rule for m in matches],
-                    alerts=alerts.plan(article, matches))
+                    alerts=alerts.plan(article, matches, notify.priority, notify.zone),
+                    max_age=notify.max_age)
                 recent.append(Candidate(story_id, fingerprint,
                                         seed=assignment.story_id is None))
                 processed += 1
@@ -210,34 +215,64 @@ class Pipeline:
     # -- delivery --------------------------------------------------------------------------
 
     async def deliver_due(self) -> tuple[int, int]:
-        """Send every due alert; channels in parallel, one at a time within a channel.
-        Returns (sent, failed)."""
-        due = self.store.due_alerts(self.clock(), limit=1000)
+        """Send every due alert; channels in parallel, one message at a time within a channel.
+        Returns (alerts sent, alerts failed)."""
+        due = self.store.due_alerts(self.clock())
         by_channel: dict[str, list[QueuedAlert]] = {}
         for alert in due:
             by_channel.setdefault(alert.channel, []).append(alert)
-        results = await asyncio.gather(*(self._deliver_channel(a) for a in by_channel.values()))
+        results = await asyncio.gather(*(self._deliver_channel(name, queued)
+                                         for name, queued in by_channel.items()))
         return sum(r[0] for r in results), sum(r[1] for r in results)
 
-    async def _deliver_channel(self, queued: list[QueuedAlert]) -> tuple[int, int]:
+    async def _deliver_channel(self, name: str, queued: list[QueuedAlert]) -> tuple[int, int]:
+        channel = self.notifier.channel(name)
+        now = self.clock()
+        sends, holds = delivery.plan(queued, channel, now, self.config.notify.zone,
+                                     self._sent_in_window(name, channel, now))
+        for hold in holds:
+            self.store.hold(hold.ids, hold.until)
         sent = failed = 0
-        for alert in queued:
+        for send in sends:
             if self.stopping:
                 break
-            result = await asyncio.to_thread(self.notifier.send, alert.channel, alert.title,
-                                             alert.body)
+            title, body, fmt = self._render(name, send)
+            priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
+            result = await asyncio.to_thread(self.notifier.send, name, title, body, fmt, priority)
             now = self.clock()
+            self._sent_at.setdefault(name, []).append(now)
+            ids = [alert.id for alert in send.alerts]
             if result.ok:
-                self.store.mark_sent(alert.id, now)
-                sent += 1
+                self.store.mark_sent(ids, now)
+                sent += len(ids)
                 continue
-            failed += 1
-            expired = now - alert.created_at >= schedule.ALERT_MAX_AGE
-            retry_at = None if expired else schedule.alert_retry_at(now, alert.attempts + 1)
-            self.store.mark_failed(alert.id, error=result.error or "failed", retry_at=retry_at)
-            log.warning("alert %d to %r failed (attempt %d%s): %s", alert.id, alert.channel,
-                        alert.attempts + 1, ", given up" if expired else "", result.error)
+            failed += len(ids)
+            attempts = max(alert.attempts for alert in send.alerts) + 1
+            expired = now >= min(alert.expires_at for alert in send.alerts)
+            retry_at = None if expired else schedule.alert_retry_at(now, attempts)
+            self.store.mark_failed(ids, error=result.error or "failed", retry_at=retry_at)
+            log.warning("%d alert(s) to %r failed (attempt %d%s): %s", len(ids), name, attempts,
+                        ", dead-lettered" if expired else "", result.error)
         return sent, failed
+
+    def _render(self, channel: str, send: delivery.Send) -> tuple[str, str, str]:
+        fmt = self.notifier.format_of(channel)
+        payloads = [alert.payload for alert in send.alerts]
+        if send.digest and len(payloads) > 1:
+            title, body = templates.render_digest(payloads, fmt)
+            return title, body, fmt
+        payload = payloads[0]
+        template = payload.get("template") or self.notifier.template_of(channel)
+        return payload["title"], templates.render(payload, fmt, template), fmt
+
+    def _sent_in_window(self, name: str, channel: ChannelConfig | None, now: float) -> int:
+        """Messages sent on this channel within its rate-limit window (kept in memory)."""
+        if channel is None or not channel.rate_limit:
+            return 0
+        _, window = rate(channel.rate_limit)
+        recent = [t for t in self._sent_at.get(name, []) if t > now - window]
+        self._sent_at[name] = recent
+        return len(recent)
 
     # -- a whole pass ----------------------------------------------------------------------
 

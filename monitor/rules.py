@@ -22,7 +22,7 @@ from typing import Any, Literal
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from monitor import yamlsource
+from monitor import templates, yamlsource
 from monitor.errors import InvalidInput, Problem
 from monitor.matching import FIELDS, Entity, EntitySpans, Group, Near, Node, Pattern, Scan, Words
 from monitor.models import Article, Match
@@ -55,6 +55,7 @@ class RuleSpec(BaseModel):
     language: list[str] | None = None
     priority: Priority = "normal"
     notify: list[str] | None = None
+    template: str | None = None  # Jinja2 text, or a .j2 file next to the rule file
     enabled: bool = True
 
     @field_validator("all", "any", "none", "feeds", "tags", "language", mode="before")
@@ -76,6 +77,7 @@ class CompiledRule:
     priority: str
     channels: tuple[str, ...]
     origin: str  # file:line, for humans
+    template: str | None = None
 
     def accepts(self, article: Article) -> bool:
         """The rule's filters on where the article comes from, checked before any matching."""
@@ -145,7 +147,7 @@ class RuleSet:
             for hit in hits:  # explain each term once, by its first occurrence
                 first.setdefault((hit.term, hit.field), hit)
             matches.append(Match(rule.name, tuple(first.values()), rule.channels,
-                                 rule.priority, rule.description))
+                                 rule.priority, rule.description, rule.template))
         return matches
 
     def match(self, article: Article,
@@ -279,6 +281,14 @@ class _Compiler:
         for index, channel in enumerate(spec.notify or ()):
             if known is not None and channel not in known:
                 self.fail(("notify", index), f"unknown channel '{channel}' (see notify.channels)")
+        template = None
+        if spec.template is not None:
+            base = Path(self.source.file).parent
+            error = templates.check(spec.template, base)
+            if error:
+                self.fail(("template",), error)
+            else:
+                template = templates.source_of(spec.template, base)
         if len(self.problems) > before:
             return None
         return CompiledRule(
@@ -289,7 +299,7 @@ class _Compiler:
             language=tuple(lang.lower() for lang in spec.language) if spec.language else None,
             priority=spec.priority,
             channels=tuple(spec.notify) if spec.notify is not None else default,
-            origin=origin)
+            origin=origin, template=template)
 
     def term(self, value: Any, where: tuple) -> Node | None:
         if isinstance(value, int | float) and not isinstance(value, bool):

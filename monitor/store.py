@@ -75,12 +75,14 @@ CREATE TABLE alerts (
     item_id INTEGER NOT NULL REFERENCES items(id),
     rule TEXT NOT NULL,
     channel TEXT NOT NULL,
+    priority TEXT NOT NULL DEFAULT 'normal',
     title TEXT NOT NULL,
-    body TEXT NOT NULL,
-    url TEXT,
+    payload TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+    batch INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL,
+    expires_at REAL NOT NULL,
     last_error TEXT,
     created_at REAL NOT NULL,
     delivered_at REAL,
@@ -113,13 +115,35 @@ class PendingItem:
 
 @dataclass(frozen=True, slots=True)
 class QueuedAlert:
+    """An alert waiting in the outbox. `batch`: it goes out in a digest (digest channel, quiet
+    hours, or over the rate limit)."""
+
     id: int
     channel: str
     rule: str
+    priority: str
     title: str
-    body: str
+    payload: dict
+    batch: bool
+    attempts: int
+    expires_at: float
+    story_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """An alert as `monitor alerts` lists it."""
+
+    id: int
+    status: str  # pending, failed (pending after a failed attempt), dead, sent
+    channel: str
+    rule: str
+    title: str
     attempts: int
     created_at: float
+    next_attempt: float
+    delivered_at: float | None
+    last_error: str | None
 
 
 def entry_keys(entry: Entry) -> list[str]:
@@ -258,7 +282,8 @@ class Store:
 
     def complete_item(self, item_id: int, *, now: float, article: Article,
                       fingerprint: Fingerprint, assignment: StoryAssignment,
-                      matched: Sequence[str], alerts: Sequence[Alert]) -> tuple[int, int]:
+                      matched: Sequence[str], alerts: Sequence[Alert],
+                      max_age: float = 24 * 3600.0) -> tuple[int, int]:
         """Write an item's article, story and alerts together. Returns (story id, alerts queued);
         alerts whose story × rule × channel is already queued are not queued again."""
         with self.transaction() as db:
@@ -283,10 +308,12 @@ class Store:
             queued = 0
             for alert in alerts:
                 queued += db.execute(
-                    "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, title, body, "
-                    "url, next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (story_id, item_id, alert.rule, alert.channel, alert.title, alert.body,
-                     alert.url, now, now)).rowcount
+                    "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, priority, "
+                    "title, payload, next_attempt, expires_at, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (story_id, item_id, alert.rule, alert.channel, alert.priority, alert.title,
+                     json.dumps(alert.payload, ensure_ascii=False), now, now + max_age,
+                     now)).rowcount
         return story_id, queued
 
     def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
@@ -309,27 +336,63 @@ class Store:
 
     # -- outbox ----------------------------------------------------------------------------
 
-    def due_alerts(self, now: float, limit: int = 100) -> list[QueuedAlert]:
+    def due_alerts(self, now: float, limit: int = 1000) -> list[QueuedAlert]:
         rows = self._db.execute(
             "SELECT * FROM alerts WHERE status = 'pending' AND next_attempt <= ? "
             "ORDER BY next_attempt, id LIMIT ?", (now, limit)).fetchall()
-        return [QueuedAlert(row["id"], row["channel"], row["rule"], row["title"], row["body"],
-                            row["attempts"], row["created_at"]) for row in rows]
+        return [QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
+                            row["title"], json.loads(row["payload"]), bool(row["batch"]),
+                            row["attempts"], row["expires_at"], row["story_id"])
+                for row in rows]
 
-    def mark_sent(self, alert_id: int, now: float) -> None:
+    def mark_sent(self, ids: Sequence[int], now: float) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE alerts SET status = 'sent', attempts = attempts + 1, "
-                       "delivered_at = ?, last_error = NULL WHERE id = ?", (now, alert_id))
+            db.executemany("UPDATE alerts SET status = 'sent', attempts = attempts + 1, "
+                           "delivered_at = ?, last_error = NULL WHERE id = ?",
+                           [(now, alert_id) for alert_id in ids])
 
-    def mark_failed(self, alert_id: int, *, error: str, retry_at: float | None) -> None:
+    def mark_failed(self, ids: Sequence[int], *, error: str, retry_at: float | None) -> None:
         """A failed send: retried at `retry_at`, or dead-lettered when that is None."""
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE alerts SET attempts = attempts + 1, last_error = ?, "
                 "status = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END, "
                 "next_attempt = COALESCE(?, next_attempt) WHERE id = ?",
-                (error, retry_at, retry_at, alert_id))
+                [(error, retry_at, retry_at, alert_id) for alert_id in ids])
 
+    def hold(self, ids: Sequence[int], until: float) -> None:
+        """Keep alerts for a digest at `until` (digest time, end of quiet hours, rate window)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE alerts SET batch = 1, next_attempt = ? WHERE id = ?",
+                           [(until, alert_id) for alert_id in ids])
+
+    def outbox(self, *, status: str | None, since: float, limit: int = 200) -> list[OutboxRow]:
+        """Alerts created since `since`, newest first; status `failed` is pending after a
+        failed attempt."""
+        where, args = "created_at >= ?", [since]
+        if status == "failed":
+            where += " AND status = 'pending' AND attempts > 0"
+        elif status:
+            where += " AND status = ?"
+            args.append(status)
+        rows = self._db.execute(f"SELECT * FROM alerts WHERE {where} ORDER BY id DESC LIMIT ?",
+                                (*args, limit)).fetchall()
+        return [OutboxRow(row["id"], "failed" if row["status"] == "pending" and row["attempts"]
+                          else row["status"], row["channel"], row["rule"], row["title"],
+                          row["attempts"], row["created_at"], row["next_attempt"],
+                          row["delivered_at"], row["last_error"]) for row in rows]
+
+    def requeue(self, *, now: float, max_age: float, ids: Sequence[int] = (),
+                dead: bool = False) -> int:
+        """Put alerts back in line now, with a new age limit; returns how many."""
+        with self.transaction() as db:
+            if dead:
+                return db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
+                                  "expires_at = ? WHERE status = 'dead'",
+                                  (now, now + max_age)).rowcount
+            return sum(db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
+                                  "expires_at = ? WHERE id = ? AND status != 'pending'",
+                                  (now, now + max_age, alert_id)).rowcount for alert_id in ids)
 
 
 def _entry(row: sqlite3.Row) -> Entry:

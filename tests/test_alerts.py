@@ -16,37 +16,49 @@ def tomahawk_article(**changes) -> Article:
     return Article(**values)
 
 
-def tomahawk_match(channels=("ops", "mail")) -> Match:
+def tomahawk_match(channels=("ops", "mail"), priority="normal") -> Match:
     start = TEXT.index("Tomahawk")
     ukraine = TEXT.index("Ukraine")
     return Match("tomahawk-ukraine", (Hit("Tomahawk", "text", start, start + 8),
-                                      Hit("Ukraine", "text", ukraine, ukraine + 7)), channels)
+                                      Hit("Ukraine", "text", ukraine, ukraine + 7)), channels,
+                 priority, "Missiles pour Kiev")
 
 
-def test_one_alert_per_channel_with_rule_outlet_paris_time_excerpt_and_link() -> None:
+def test_one_alert_per_channel_carrying_what_the_message_needs() -> None:
     alerts = plan(tomahawk_article(), [tomahawk_match()])
     assert [a.channel for a in alerts] == ["ops", "mail"]
     alert = alerts[0]
-    assert alert.title == "Washington autorise les Tomahawk"
-    assert alert.rule == "tomahawk-ukraine"
-    assert alert.body.splitlines() == [
-        "**Règle :** tomahawk-ukraine (Tomahawk, Ukraine)",
-        "**Source :** Le Monde, 24/11/2025 09:12",
-        "",
-        "> Les États-Unis ont autorisé lundi la livraison de missiles **Tomahawk** à "
-        "l’**Ukraine**, a annoncé le Pentagone.",
-        "",
-        "https://www.lemonde.fr/a.html",
-    ]
+    assert (alert.rule, alert.title, alert.priority) == \
+        ("tomahawk-ukraine", "Washington autorise les Tomahawk", "normal")
+    assert alert.payload == {
+        "title": "Washington autorise les Tomahawk",
+        "url": "https://www.lemonde.fr/a.html",
+        "outlet": "Le Monde",
+        "published": "24/11/2025 09:12",  # Paris time
+        "rule": "tomahawk-ukraine",
+        "description": "Missiles pour Kiev",
+        "priority": "normal",
+        "terms": ["Tomahawk", "Ukraine"],
+        "excerpt": [("Les États-Unis ont autorisé lundi la livraison de missiles ", False),
+                    ("Tomahawk", True), (" à l’", False), ("Ukraine", True),
+                    (", a annoncé le Pentagone.", False)],
+    }
+
+
+def test_priority_adds_channels() -> None:
+    alerts = plan(tomahawk_article(), [tomahawk_match(("ops",), "high")],
+                  by_priority={"high": ["telegram", "ops"]})
+    assert [(a.channel, a.priority) for a in alerts] == [("ops", "high"), ("telegram", "high")]
+    assert plan(tomahawk_article(), [tomahawk_match(("ops",))],
+                by_priority={"high": ["telegram"]})[0].channel == "ops"
 
 
 def test_excerpt_prefers_the_text_then_summary_then_title() -> None:
     item = tomahawk_article(title="Tomahawk : feu vert", text="Rien de pertinent ici.")
     match = Match("r", (Hit("Tomahawk", "title", 0, 8),), ("ops",))
-    assert excerpt(item, match) == "**Tomahawk** : feu vert"
+    assert excerpt(item, match) == [("Tomahawk", True), (" : feu vert", False)]
 
 
 def test_no_date_no_link() -> None:
     (alert,) = plan(tomahawk_article(published=None, url=None), [tomahawk_match(("ops",))])
-    assert "**Source :** Le Monde" in alert.body.splitlines()
-    assert "https://" not in alert.body
+    assert alert.payload["published"] == "" and alert.payload["url"] is None

@@ -89,21 +89,43 @@ network:
 
 
 def test_cross_checks(tmp_path: Path) -> None:
+    (tmp_path / "apprise.yml").write_text("urls:\n  - json://h.example.org/x:\n      tag: a\n")
+    (tmp_path / "bad.j2").write_text("{{ titel }}")
     path = write(tmp_path, """feeds:
   - {name: A, url: "https://a.fr/rss"}
   - {name: A, url: "https://a.fr/rss"}
 notify:
   channels:
     ops: "notaservice://x"
-    empty: []
+    team: {config: apprise.yml, tag: b}
+    mail: {urls: "json://h.example.org/y", template: bad.j2}
   default: [ops, nowhere]
+  priority: {high: [telegram]}
 """)
     assert problems(path) == [
         f"{path}:3: feeds[1].name: same name as feeds[0]",
         f"{path}:3: feeds[1].url: same url as feeds[0]",
-        f"{path}:6: notify.channels.ops: not a notification URL Apprise understands (scheme 'notaservice')",
-        f"{path}:7: notify.channels.empty: no URL given",
-        f"{path}:8: notify.default[1]: unknown channel 'nowhere'",
+        f"{path}:6: notify.channels.ops.urls[0]: not a notification URL Apprise understands "
+        "(scheme 'notaservice')",
+        f"{path}:7: notify.channels.team.config: {tmp_path / 'apprise.yml'}: no usable Apprise "
+        "URL tagged 'b'",
+        f"{path}:8: notify.channels.mail.template: template error: 'titel' is undefined",
+        f"{path}:9: notify.default[1]: unknown channel 'nowhere'",
+        f"{path}:10: notify.priority.high[0]: unknown channel 'telegram'",
+    ]
+
+
+def test_channel_shape_mistakes(tmp_path: Path) -> None:
+    path = write(tmp_path, """notify:
+  channels:
+    empty: []
+    night: {urls: "json://h.example.org/x", quiet: "22h-7h"}
+  timezone: Europe/Pariss
+""")
+    assert problems(path) == [
+        f"{path}:3: notify.channels.empty: give 'urls' or an Apprise 'config' file",
+        f"{path}:4: notify.channels.night.quiet: '22h-7h' is not a window such as 22:00-07:00",
+        f"{path}:5: notify.timezone: unknown time zone 'Europe/Pariss'",
     ]
 
 

@@ -97,7 +97,7 @@ def test_pending_items_survive_a_restart_until_completed(store: Store, tmp_path:
 def test_alerts_are_queued_once_per_story_rule_and_channel(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1"), entry("https://b.fr/1")])
     first, second = store.pending_items()
-    alerts = [Alert("r", "ops", "T", "body"), Alert("r", "mail", "T", "body")]
+    alerts = [Alert("r", "ops", "T", {"title": "T"}), Alert("r", "mail", "T", {"title": "T"})]
     story, queued = complete(store, first.id, alerts=alerts)
     assert queued == 2
     same_story, queued_again = complete(store, second.id, story_id=story, alerts=alerts)
@@ -108,17 +108,36 @@ def test_alerts_are_queued_once_per_story_rule_and_channel(store: Store) -> None
 def test_outbox_retry_and_dead_letter(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.pending_items()
-    complete(store, item.id, alerts=[Alert("r", "ops", "T", "body")])
+    complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T", "rule": "r"}, "high")])
     (alert,) = store.due_alerts(300.0)
-    store.mark_failed(alert.id, error="boom", retry_at=400.0)
+    assert (alert.payload, alert.priority, alert.batch, alert.expires_at) == \
+        ({"title": "T", "rule": "r"}, "high", False, 200.0 + 24 * 3600)
+    store.mark_failed([alert.id], error="boom", retry_at=400.0)
     assert store.due_alerts(399.0) == []
     (retried,) = store.due_alerts(400.0)
     assert retried.attempts == 1
-    store.mark_failed(alert.id, error="boom again", retry_at=None)
+    assert [(r.status, r.last_error) for r in store.outbox(status="failed", since=0)] == \
+        [("failed", "boom")]
+    store.mark_failed([alert.id], error="boom again", retry_at=None)
     assert store.due_alerts(10_000.0) == []
-    with sqlite3.connect(store.path) as db:
-        assert db.execute("SELECT status, attempts, last_error FROM alerts").fetchone() == \
-            ("dead", 2, "boom again")
+    (row,) = store.outbox(status="dead", since=0)
+    assert (row.id, row.attempts, row.last_error) == (alert.id, 2, "boom again")
+    assert store.requeue(now=20_000.0, max_age=3600.0, dead=True) == 1
+    (again,) = store.due_alerts(20_000.0)
+    assert again.expires_at == 23_600.0
+
+
+def test_hold_for_a_digest(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.pending_items()
+    complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    (alert,) = store.due_alerts(300.0)
+    store.hold([alert.id], until=5000.0)
+    assert store.due_alerts(4999.0) == []
+    (held,) = store.due_alerts(5000.0)
+    assert held.batch
+    store.mark_sent([held.id], 5001.0)
+    assert store.outbox(status="sent", since=0)[0].delivered_at == 5001.0
 
 
 def test_recent_candidates_respect_the_window(store: Store) -> None:

@@ -55,6 +55,6 @@ def posted_alerts(site: Site, path: str = "/hook") -> list[dict]:
 
 
 def rule_of(message: str) -> str:
-    found = re.search(r"Règle :\*\* (\S+)", message)
+    found = re.search(r"Règle :(?:\*\*)? (\S+)", message)
     assert found, message
     return found.group(1)

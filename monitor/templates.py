@@ -1,0 +1,135 @@
+"""Alert messages: the default texts per format, and users' own Jinja2 templates, sandboxed.
+
+An alert is stored as a payload (title, link, outlet, date, rule, terms, excerpt…) and rendered
+only when sent, in the format of the channel it goes to: Markdown for chat services, HTML for
+e-mail, plain text otherwise. Users' templates run in Jinja2's sandbox, and are checked when the
+config loads by rendering a sample alert, so a typo is a load error, not a lost alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+FORMATS = ("markdown", "html", "text")
+TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2")
+
+MESSAGE = {
+    "markdown": """\
+{% if priority == "high" %}**Priorité haute**
+{% endif %}**Règle :** {{ rule }}{% if description %} — {{ description }}{% endif %}\
+{% if terms %} ({{ terms | join(", ") }}){% endif %}
+**Source :** {{ outlet }}{% if published %}, {{ published }}{% endif %}
+
+> {{ excerpt }}
+{% if url %}
+{{ url }}
+{% endif %}""",
+    "html": """\
+<p>{% if priority == "high" %}<strong>Priorité haute</strong><br>
+{% endif %}<strong>Règle :</strong> {{ rule }}{% if description %} — {{ description }}{% endif %}\
+{% if terms %} ({{ terms | join(", ") }}){% endif %}<br>
+<strong>Source :</strong> {{ outlet }}{% if published %}, {{ published }}{% endif %}</p>
+<blockquote>{{ excerpt }}</blockquote>
+{% if url %}<p><a href="{{ url }}">{{ url }}</a></p>
+{% endif %}""",
+    "text": """\
+{% if priority == "high" %}PRIORITÉ HAUTE
+{% endif %}Règle : {{ rule }}{% if description %} — {{ description }}{% endif %}\
+{% if terms %} ({{ terms | join(", ") }}){% endif %}
+Source : {{ outlet }}{% if published %}, {{ published }}{% endif %}
+
+{{ excerpt }}
+{% if url %}
+{{ url }}
+{% endif %}""",
+}
+
+DIGEST = {
+    "markdown": """\
+{% for group in rules %}**{{ group.rule }}**{% if group.description %} — {{ group.description }}{% endif %}
+{% for alert in group.alerts %}- {% if alert.url %}[{{ alert.title }}]({{ alert.url }}){% else %}{{ alert.title }}{% endif %} — {{ alert.outlet }}{% if alert.published %}, {{ alert.published }}{% endif %}
+{% endfor %}
+{% endfor %}""",
+    "html": """\
+{% for group in rules %}<h3>{{ group.rule }}{% if group.description %} — {{ group.description }}{% endif %}</h3>
+<ul>
+{% for alert in group.alerts %}<li>{% if alert.url %}<a href="{{ alert.url }}">{{ alert.title }}</a>{% else %}{{ alert.title }}{% endif %} — {{ alert.outlet }}{% if alert.published %}, {{ alert.published }}{% endif %}</li>
+{% endfor %}</ul>
+{% endfor %}""",
+    "text": """\
+{% for group in rules %}{{ group.rule }}{% if group.description %} — {{ group.description }}{% endif %}
+{% for alert in group.alerts %}- {{ alert.title }} — {{ alert.outlet }}{% if alert.published %}, {{ alert.published }}{% endif %}{% if alert.url %}
+  {{ alert.url }}{% endif %}
+{% endfor %}
+{% endfor %}""",
+}
+
+SAMPLE: dict[str, Any] = {
+    "title": "Washington autorise la livraison de missiles Tomahawk à l’Ukraine",
+    "url": "https://www.lemonde.fr/international/article/2025/11/24/tomahawk.html",
+    "outlet": "Le Monde", "published": "24/11/2025 09:12", "rule": "tomahawk-ukraine",
+    "description": "Missiles pour Kiev", "priority": "high", "terms": ["Tomahawk", "Ukraine"],
+    "excerpt": [["… des missiles ", False], ["Tomahawk", True], [" à l’", False],
+                ["Ukraine", True], [" …", False]],
+}
+
+_lenient = {fmt: SandboxedEnvironment(autoescape=fmt == "html", keep_trailing_newline=False)
+            for fmt in FORMATS}
+_strict = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+
+
+def source_of(value: str, base: Path) -> str:
+    """A channel's `template:` is a file (ending .j2/.jinja) or the template text itself."""
+    if "\n" not in value and value.strip().endswith(TEMPLATE_SUFFIXES):
+        return (base / value.strip()).read_text(encoding="utf-8")
+    return value
+
+
+def check(value: str, base: Path) -> str | None:
+    """None when the template (text or file) compiles and renders the sample alert, else why."""
+    try:
+        _strict.from_string(source_of(value, base)).render(**_context(SAMPLE, "html"))
+    except OSError as error:
+        return f"cannot read the template: {error.strerror or error}"
+    except TemplateError as error:
+        line = getattr(error, "lineno", None)
+        return f"template error{f' at line {line}' if line else ''}: {error.message or error}"
+    return None
+
+
+def render(payload: dict[str, Any], fmt: str, source: str | None = None) -> str:
+    """The body of one alert for a channel in format `fmt`."""
+    return _lenient[fmt].from_string(source or MESSAGE[fmt]).render(**_context(payload, fmt)).strip()
+
+
+def render_digest(payloads: Sequence[dict[str, Any]], fmt: str) -> tuple[str, str]:
+    """(title, body) of one message gathering several alerts, grouped by rule."""
+    groups: dict[str, dict[str, Any]] = {}
+    for payload in payloads:
+        group = groups.setdefault(payload["rule"], {
+            "rule": payload["rule"], "description": payload.get("description", ""), "alerts": []})
+        group["alerts"].append(_context(payload, fmt))
+    count = len(payloads)
+    title = f"monitor : {count} alerte{'s' if count > 1 else ''}"
+    body = _lenient[fmt].from_string(DIGEST[fmt]).render(rules=list(groups.values()), count=count)
+    return title, body.strip()
+
+
+def _context(payload: dict[str, Any], fmt: str) -> dict[str, Any]:
+    """The payload as templates see it: `excerpt` ready for the format, `excerpt_text` plain."""
+    segments = payload.get("excerpt") or []
+    plain = "".join(text for text, _ in segments)
+    if fmt == "html":
+        excerpt: Any = Markup("").join(Markup("<strong>{}</strong>").format(text) if bold
+                                       else escape(text) for text, bold in segments)
+    elif fmt == "markdown":
+        excerpt = "".join(f"**{text}**" if bold else text for text, bold in segments)
+    else:
+        excerpt = plain
+    return {**payload, "excerpt": excerpt, "excerpt_text": plain}
