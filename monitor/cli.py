@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     path = args.config or config_module.default_path()
     if args.command == "rules":
         return _rules(args, path)
+    if args.command in ("alerts", "notify"):
+        return _outbox(args, path)
     try:
         config, rules = app.load(path)
     except InvalidInput as error:
@@ -90,6 +92,22 @@ def _rules(args: argparse.Namespace, path: Path) -> int:
         return EXIT_INVALID
 
 
+def _outbox(args: argparse.Namespace, path: Path) -> int:
+    from monitor import alerts_cli
+
+    try:
+        config = config_module.load(path)
+    except InvalidInput as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_INVALID
+    if args.command == "notify":
+        return alerts_cli.notify_test(args, config)
+    if args.alerts_command == "retry":
+        return alerts_cli.retry(args, config)
+    return alerts_cli.list_alerts(args, config)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS,
@@ -127,6 +145,24 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--since", default="7d", help="how far back (default: 7d)")
     backtest.add_argument("--top", type=int, default=5,
                           help="latest matching articles shown per rule (default: 5)")
+    alerts = commands.add_parser("alerts", parents=[common],
+                                 help="list the alert outbox; `alerts retry` requeues")
+    alerts.add_argument("--status", choices=["pending", "failed", "dead", "sent"],
+                        help="only alerts in this state (failed: pending after a failed try)")
+    alerts.add_argument("--since", default="24h", help="created since (default: 24h)")
+    alerts.add_argument("--limit", type=int, default=200, help="at most this many (default: 200)")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="COMMAND")
+    retry = alert_commands.add_parser("retry", parents=[common],
+                                      help="requeue alerts by ID, or every dead one")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("--dead", action="store_true", help="requeue every dead-lettered alert")
+    notify = commands.add_parser("notify", parents=[common], help="notification channels")
+    notify_commands = notify.add_subparsers(dest="notify_command", required=True,
+                                            metavar="COMMAND")
+    notify_test = notify_commands.add_parser(
+        "test", parents=[common],
+        help="send a test message through each URL of a channel (or all) and report")
+    notify_test.add_argument("channel", nargs="?", help="a channel name (default: all)")
     parser.set_defaults(config=None, verbose=0, quiet=0)
     return parser
 

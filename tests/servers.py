@@ -46,6 +46,8 @@ class Site:
     def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
+        self.fail_posts = 0  # answer this many POSTs with a 500 before accepting them
+        self.post_delay = 0.0  # seconds before answering a POST (a slow webhook)
         self._lock = threading.Lock()
         site = self
 
@@ -116,6 +118,14 @@ class Site:
 
             def do_POST(self) -> None:
                 self._record()
+                if site.post_delay:
+                    time.sleep(site.post_delay)
+                with site._lock:
+                    failing = site.fail_posts > 0
+                    site.fail_posts -= failing
+                if failing:
+                    self._send(500, b'{"error": "try again"}', {"Content-Type": "application/json"})
+                    return
                 self._send(200, b'{"ok": true}', {"Content-Type": "application/json"})
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)

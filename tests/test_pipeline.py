@@ -148,3 +148,34 @@ def site_port(site: Site) -> int:
 @pytest.fixture(autouse=True)
 def _quiet_console(capsys):
     yield
+
+
+def test_a_service_failing_twice_gets_the_alert_on_the_third_try(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, site_port(site))
+    site.fail_posts = 2
+    clock = Clock()
+    for _ in range(3):
+        asyncio.run(one_pass(config, rules, clock))
+        clock.now += 700  # past any retry delay (at most 10 min)
+    assert len(site.got("POST", "/hook")) == 3
+    assert alert_rows(config) == [("sent", 3, 0)]
+
+
+def test_a_digest_channel_sends_one_message_at_its_time(tmp_path, site: Site) -> None:
+    site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
+    path = write_config(
+        tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")}],
+        {"daily": {"urls": [f"json://127.0.0.1:{site_port(site)}/hook"], "digest": {"at": "08:00"}}},
+        ["daily"], "rules:\n  - {name: tomahawk, any: [tomahawk]}\n  - {name: budget, any: [budget]}\n",
+        workers=0)
+    config, rules = app.load(path)
+    clock = Clock()
+    clock.now = 1_764_000_000.0  # 2025-11-24 17:00 in Paris
+    report = asyncio.run(one_pass(config, rules, clock))
+    assert (report.queued, report.sent) == (2, 0) and site.got("POST") == []
+    clock.now = 1_764_054_000.0  # 2025-11-25 08:00 in Paris: digest time
+    assert asyncio.run(one_pass(config, rules, clock, feeds=[])).sent == 2
+    (post,) = site.got("POST", "/hook")
+    message = json.loads(post.body)
+    assert message["title"] == "monitor : 2 alertes"
+    assert "tomahawk" in message["message"] and "Budget : le Sénat vote" in message["message"]

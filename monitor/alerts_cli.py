@@ -1,0 +1,72 @@
+"""`monitor alerts` (the outbox: list, retry) and `monitor notify test` (try each channel)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime
+from typing import TextIO
+
+from monitor.config import CONSOLE, Config, parse_duration, source_dir
+from monitor.notify import Notifier
+from monitor.store import Store
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def _when(stamp: float | None) -> str:
+    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S") if stamp else "-"
+
+
+def list_alerts(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    store = Store(config.database)
+    try:
+        rows = store.outbox(status=args.status, since=time.time() - parse_duration(args.since),
+                            limit=args.limit)
+    finally:
+        store.close()
+    print(f"{'ID':>6}  {'STATUS':<8} {'CHANNEL':<12} {'RULE':<20} {'TRIES':>5}  "
+          f"{'CREATED':<19}  {'NEXT / SENT':<19}  TITLE", file=out)
+    for row in rows:
+        moment = row.delivered_at if row.status == "sent" else (
+            row.next_attempt if row.status in ("pending", "failed") else None)
+        print(f"{row.id:>6}  {row.status:<8} {row.channel[:12]:<12} {row.rule[:20]:<20} "
+              f"{row.attempts:>5}  {_when(row.created_at):<19}  {_when(moment):<19}  "
+              f"{row.title[:60]}", file=out)
+        if row.last_error and row.status != "sent":
+            print(f"{'':>8}last error: {row.last_error[:200]}", file=out)
+    print(f"{len(rows)} alert(s)", file=out)
+    return EXIT_OK
+
+
+def retry(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    if not args.ids and not args.dead:
+        print("monitor: give alert IDs or --dead", file=sys.stderr)
+        return EXIT_INVALID
+    store = Store(config.database)
+    try:
+        count = store.requeue(now=time.time(), max_age=config.notify.max_age, ids=args.ids,
+                              dead=args.dead)
+    finally:
+        store.close()
+    print(f"{count} alert(s) requeued; the daemon (or the next `monitor once`) sends them",
+          file=out)
+    return EXIT_OK if count else EXIT_FAILED
+
+
+def notify_test(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    names = [args.channel] if args.channel else [CONSOLE, *config.notify.channels]
+    unknown = [name for name in names if name != CONSOLE and name not in config.notify.channels]
+    if unknown:
+        print(f"monitor: unknown channel '{unknown[0]}'", file=sys.stderr)
+        return EXIT_INVALID
+    notifier = Notifier(config.notify.channels, base=source_dir(config), out=out,
+                        timeout=config.notify.timeout)
+    failures = 0
+    for name in names:
+        for shown, result in notifier.test(name):
+            failures += not result.ok
+            verdict = "ok" if result.ok else f"FAILED: {result.error}"
+            print(f"{name}: {shown}: {verdict}", file=out)
+    return EXIT_OK if not failures else EXIT_FAILED

@@ -1,0 +1,75 @@
+"""`monitor alerts`, `monitor alerts retry` and `monitor notify test`, run as a user would."""
+
+import json
+from pathlib import Path
+
+from tests.e2e.helpers import monitor_in, write_config
+from tests.servers import FIXTURES, Route, Site, free_port
+
+
+def newsroom(tmp_path: Path, site: Site, hook_port: int, **notify) -> Path:
+    feed = (FIXTURES / "feeds" / "lemonde-international.xml").read_bytes()
+    site.routes["/feed.xml"] = Route(feed.replace(b"{{BASE}}", site.base.encode()))
+    return write_config(tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")}],
+                        {"hook": f"json://127.0.0.1:{hook_port}/hook"}, ["hook"],
+                        "rules:\n  - {name: tomahawk, any: [tomahawk]}\n", workers=0,
+                        **({"notify": {"channels": {"hook": f"json://127.0.0.1:{hook_port}/hook"},
+                                       "default": ["hook"], **notify}} if notify else {}))
+
+
+def test_failed_then_dead_then_retried_and_delivered(tmp_path: Path, site: Site) -> None:
+    port = free_port()
+    config = newsroom(tmp_path, site, port, max_age="1ms")  # the first failure is the last
+    assert monitor_in(tmp_path, "once", "--config", str(config)).returncode == 0
+
+    listing = monitor_in(tmp_path, "alerts", "--config", str(config))
+    assert listing.returncode == 0
+    lines = listing.stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATUS", "CHANNEL", "RULE", "TRIES", "CREATED",
+                                "NEXT", "/", "SENT", "TITLE"]
+    # the steak and the missiles: two stories for the rule `tomahawk`
+    assert [line.split()[1:5] for line in lines[1:-1] if line.split()[0].isdigit()] == \
+        [["dead", "hook", "tomahawk", "1"]] * 2
+    assert "last error: " in listing.stdout and "127.0.0.1" in listing.stdout
+    assert lines[-1] == "2 alert(s)"
+    assert "0 alert(s)" in monitor_in(tmp_path, "alerts", "--status", "sent",
+                                      "--config", str(config)).stdout
+
+    retried = monitor_in(tmp_path, "alerts", "retry", "--dead", "--config", str(config))
+    assert retried.returncode == 0 and retried.stdout.startswith("2 alert(s) requeued")
+    with Site(port=port) as catcher:
+        assert monitor_in(tmp_path, "once", "--config", str(config)).returncode == 0
+        titles = sorted(json.loads(r.body)["title"] for r in catcher.got("POST", "/hook"))
+    assert titles == ["Le tomahawk, star des barbecues d’hiver",
+                      "Washington autorise la livraison de missiles Tomahawk à l’Ukraine"]
+    sent = monitor_in(tmp_path, "alerts", "--status", "sent", "--config", str(config))
+    assert sent.stdout.splitlines()[-1] == "2 alert(s)"
+
+
+def test_retry_by_id(tmp_path: Path, site: Site) -> None:
+    config = newsroom(tmp_path, site, free_port(), max_age="1ms")
+    monitor_in(tmp_path, "once", "--config", str(config))
+    assert monitor_in(tmp_path, "alerts", "retry", "1", "--config", str(config)).stdout \
+        .startswith("1 alert(s) requeued")
+    assert monitor_in(tmp_path, "alerts", "--status", "pending", "--config", str(config)) \
+        .stdout.splitlines()[-1] == "1 alert(s)"
+    missing = monitor_in(tmp_path, "alerts", "retry", "999", "--config", str(config))
+    assert missing.returncode == 1 and missing.stdout.startswith("0 alert(s) requeued")
+    assert monitor_in(tmp_path, "alerts", "retry", "--config", str(config)).returncode == 2
+
+
+def test_notify_test_reports_each_url(tmp_path: Path, site: Site) -> None:
+    dead = free_port()
+    config = write_config(tmp_path, [], {"ok": f"json://{site.base.split('//')[1]}/hook",
+                                         "down": f"json://127.0.0.1:{dead}/x"}, ["ok"], "rules: []\n")
+    result = monitor_in(tmp_path, "notify", "test", "--config", str(config))
+    assert result.returncode == 1
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines()
+             if line.startswith(("ok:", "down:", "console:"))}
+    assert lines["console"] == "console: console: ok"
+    assert lines["ok"].startswith(f"ok: json://{site.base.split('//')[1]}/hook") and \
+        lines["ok"].endswith(": ok")
+    assert lines["down"].startswith(f"down: json://127.0.0.1:{dead}/x")
+    assert "FAILED: A Connection error occurred" in lines["down"]
+    assert monitor_in(tmp_path, "notify", "test", "ok", "--config", str(config)).returncode == 0
+    assert monitor_in(tmp_path, "notify", "test", "nope", "--config", str(config)).returncode == 2
