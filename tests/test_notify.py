@@ -5,6 +5,7 @@ by `responses`, asserting the exact request Apprise sends."""
 import io
 import json
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import responses
 
@@ -133,3 +134,12 @@ def test_masked_and_scrub() -> None:
     leaked = "POST failed for bot AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
     assert "AAHdqTcv" not in scrub(leaked, [url])
     assert masked("nonsense://x") == "nonsense://…"
+
+
+def test_form_channel_posts_a_form(site: Site) -> None:
+    url = f"form://{site.base.split('//')[1]}/form"
+    assert notifier(forms=url).send("forms", "Titre", "Un corps", "text").ok
+    (request,) = site.got("POST", "/form")
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    fields = parse_qs(request.body.decode())
+    assert (fields["title"], fields["message"]) == (["Titre"], ["Un corps"])
