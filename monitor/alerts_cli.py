@@ -70,3 +70,33 @@ def notify_test(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
             verdict = "ok" if result.ok else f"FAILED: {result.error}"
             print(f"{name}: {shown}: {verdict}", file=out)
     return EXIT_OK if not failures else EXIT_FAILED
+
+
+def feeds_table(config: Config, out: TextIO = sys.stdout) -> int:
+    """`monitor feeds`: the state of every configured feed, worst first."""
+    store = Store(config.database)
+    now = time.time()
+    try:
+        states = {state.url: state for state in store.feeds()}
+        counts = store.items_per_feed(now - 24 * 3600)
+    finally:
+        store.close()
+    rows = []
+    for feed in config.feeds:
+        state = states.get(feed.url)
+        if state is None:
+            rows.append((0, feed.name, "never polled", "-", 0, "-", 0, "now"))
+            continue
+        next_poll = "now" if state.next_check <= now else _when(state.next_check)
+        status = "disabled" if not feed.enabled else ("FAILING" if state.failures else (
+            "silent" if state.stale_since else "ok"))
+        rows.append((state.failures, feed.name, status, _when(state.last_success),
+                     state.failures, (state.last_error or "")[:50], counts.get(feed.url, 0),
+                     next_poll))
+    rows.sort(key=lambda row: -row[0])
+    print(f"{'FEED':<32} {'STATUS':<9} {'LAST SUCCESS':<19}  {'FAILS':>5}  {'ITEMS 24H':>9}  "
+          f"{'NEXT POLL':<19}  LAST ERROR", file=out)
+    for _, name, status, success, failures, error, items, next_poll in rows:
+        print(f"{name[:32]:<32} {status:<9} {success:<19}  {failures:>5}  {items:>9}  "
+              f"{next_poll:<19}  {error}", file=out)
+    return EXIT_OK

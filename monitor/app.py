@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TextIO
 
 from monitor import config as config_module
+from monitor import logs
 from monitor import rules as rules_module
 from monitor.config import CONSOLE, Config, NetworkConfig
 from monitor.http import HttpClient, Limits
-from monitor.notify import Notifier
+from monitor.notify import Notifier, secret_parts
 from monitor.pipeline import Pipeline
 from monitor.rules import RuleSet
 from monitor.store import Store
@@ -22,8 +23,16 @@ from monitor.workers import Workers
 
 def load(path: Path) -> tuple[Config, RuleSet]:
     """The config and its rules; raises InvalidInput listing every problem in the files."""
-    config = config_module.load(path)
+    config = load_config(path)
     return config, load_rules(config)
+
+
+def load_config(path: Path) -> Config:
+    """The config, its channels' secrets registered so no log line can show them."""
+    config = config_module.load(path)
+    logs.hide(secret_parts([url for channel in config.notify.channels.values()
+                            for url in channel.urls]))
+    return config
 
 
 def load_rules(config: Config) -> RuleSet:

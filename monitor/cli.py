@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from monitor import __version__, app
+from monitor import __version__, app, logs
 from monitor import config as config_module
 from monitor.errors import InvalidInput
 from monitor.rules import RuleSet
@@ -25,11 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # `once` and `rules` report for themselves; their log stays on errors unless asked for more.
     quieter = 2 if args.command in ("once", "rules") else 0
-    _setup_logging(args.verbose - args.quiet - quieter)
+    verbosity = args.verbose - args.quiet - quieter
+    logs.setup({-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}.get(
+        max(-2, min(verbosity, 2)), logging.DEBUG - 1), args.log_format)
     path = args.config or config_module.default_path()
     if args.command == "rules":
         return _rules(args, path)
-    if args.command in ("alerts", "notify"):
+    if args.command in ("alerts", "notify", "feeds"):
         return _outbox(args, path)
     try:
         config, rules = app.load(path)
@@ -82,7 +84,7 @@ def _rules(args: argparse.Namespace, path: Path) -> int:
     try:
         config = None
         if args.config or path.exists() or args.rules_command == "backtest":
-            config = config_module.load(path)
+            config = app.load_config(path)
         if args.rules_command == "test":
             return rules_cli.test(args, config)
         return rules_cli.backtest(args, config)
@@ -96,11 +98,13 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
     from monitor import alerts_cli
 
     try:
-        config = config_module.load(path)
+        config = app.load_config(path)
     except InvalidInput as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return EXIT_INVALID
+    if args.command == "feeds":
+        return alerts_cli.feeds_table(config)
     if args.command == "notify":
         return alerts_cli.notify_test(args, config)
     if args.alerts_command == "retry":
@@ -116,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="more logging (-vv for debug)")
     common.add_argument("--quiet", "-q", action="count", default=argparse.SUPPRESS,
                         help="less logging")
+    common.add_argument("--log-format", choices=["auto", "text", "json"], default=argparse.SUPPRESS,
+                        help="log lines as text or JSON (default: text on a terminal, else JSON)")
     parser = argparse.ArgumentParser(
         prog="monitor", parents=[common],
         description="Watch news feeds, match rules, alert once per story.")
@@ -156,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
                                       help="requeue alerts by ID, or every dead one")
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--dead", action="store_true", help="requeue every dead-lettered alert")
+    commands.add_parser("feeds", parents=[common],
+                        help="each feed: last success, last error, failures, items, next poll")
     notify = commands.add_parser("notify", parents=[common], help="notification channels")
     notify_commands = notify.add_subparsers(dest="notify_command", required=True,
                                             metavar="COMMAND")
@@ -163,15 +171,5 @@ def _parser() -> argparse.ArgumentParser:
         "test", parents=[common],
         help="send a test message through each URL of a channel (or all) and report")
     notify_test.add_argument("channel", nargs="?", help="a channel name (default: all)")
-    parser.set_defaults(config=None, verbose=0, quiet=0)
+    parser.set_defaults(config=None, verbose=0, quiet=0, log_format="auto")
     return parser
-
-
-def _setup_logging(level: int) -> None:
-    logging.basicConfig(
-        level={-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO}.get(
-            level, logging.DEBUG if level > 0 else logging.ERROR),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    # Libraries that log every request or job at INFO: keep them to warnings unless -vv.
-    for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if level > 1 else logging.WARNING)

@@ -86,6 +86,7 @@ class NetworkConfig(_Strict):
 
 class PollConfig(_Strict):
     interval: Duration = 600.0
+    stale_after: Duration | None = None  # alert when a feed has had no new item for this long
     max_backoff: Duration = 6 * 3600.0
     tick: Duration = 15.0  # how often the scheduler looks for due feeds
 
@@ -99,6 +100,7 @@ class FeedConfig(_Strict):
     url: str
     interval: Duration | None = None
     tags: list[str] = Field(default_factory=list)  # for rules' `tags:` filter
+    stale_after: Duration | None = None  # default: poll.stale_after
     enabled: bool = True
 
     @field_validator("url")
@@ -114,6 +116,7 @@ class NotifyConfig(_Strict):
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     default: list[str] = Field(default_factory=lambda: [CONSOLE])
     priority: dict[Literal["low", "normal", "high"], list[str]] = Field(default_factory=dict)
+    ops: list[str] | None = None  # channels for operational alerts; default: `ops`, else console
     timezone: str = "Europe/Paris"  # for quiet hours, digest times and dates in alerts
     max_age: Duration = 24 * 3600.0  # an alert still undelivered after this is dead-lettered
     timeout: Duration = 60.0  # total deadline of one send
@@ -131,9 +134,26 @@ class NotifyConfig(_Strict):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def ops_channels(self) -> list[str]:
+        if self.ops is not None:
+            return list(self.ops)
+        return ["ops"] if "ops" in self.channels else [CONSOLE]
+
     def urls(self, channel: str) -> list[str]:
         found = self.channels.get(channel)
         return list(found.urls) if found else []
+
+
+class HttpEndpointConfig(_Strict):
+    listen: str  # host:port of /healthz and /metrics, e.g. 127.0.0.1:9321
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from monitor.health import parse_listen
+
+        parse_listen(value)
+        return value
 
 
 class Config(_Strict):
@@ -147,6 +167,7 @@ class Config(_Strict):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     feeds: list[FeedConfig] = Field(default_factory=list)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    http: HttpEndpointConfig | None = None
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -235,6 +256,9 @@ def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
             error = templates.check(channel.template, base)
             if error:
                 problems.append(source.problem((*where, "template"), error))
+    for index, name in enumerate(config.notify.ops or ()):
+        if name != CONSOLE and name not in config.notify.channels:
+            problems.append(source.problem(("notify", "ops", index), f"unknown channel '{name}'"))
     for priority, names in config.notify.priority.items():
         for index, name in enumerate(names):
             if name != CONSOLE and name not in config.notify.channels:

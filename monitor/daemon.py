@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor import systemd
 from monitor.app import load_rules
 from monitor.errors import InvalidInput
+from monitor.health import HealthServer
 from monitor.pipeline import Pipeline
 from monitor.rules import rule_files
 
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 
 DELIVERY_TICK = 5.0
 RULES_WATCH_TICK = 2.0
+HEARTBEAT = 5.0
+HEALTH_STALE = 30.0  # /healthz fails when the scheduler has run no job for this long
 DRAIN_SECONDS = 60.0
 
 
@@ -44,18 +49,35 @@ def rules_signature(paths: list[Path]) -> tuple:
 
 
 class Daemon:
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, service: systemd.Notifier | None = None) -> None:
         self.pipeline = pipeline
+        self.systemd = service or systemd.Notifier()
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task] = set()
         self._delivering = asyncio.Lock()
         self._rules_signature = rules_signature(pipeline.config.rules)
+        self._last_beat: float | None = None  # monotonic time the scheduler last ran a job
+
+    def health(self) -> tuple[bool, str]:
+        """/healthz: healthy while the scheduler runs its jobs and the database takes writes."""
+        beat = self._last_beat
+        if beat is None or time.monotonic() - beat > HEALTH_STALE:
+            return False, "scheduler not ticking"
+        if not self.pipeline.store.writable():
+            return False, "database not writable"
+        return True, "ok"
+
+    async def heartbeat(self) -> None:
+        """Proves the event loop and the scheduler are alive: for /healthz and the watchdog."""
+        self._last_beat = time.monotonic()
+        self.systemd.watchdog()
 
     def reload_rules(self, reason: str = "SIGHUP") -> bool:
         """Load every rule file again and swap the new set in whole, or keep the running one
         when any file is invalid. New rules apply to items completed from now on."""
         config = self.pipeline.config
         self._rules_signature = rules_signature(config.rules)
+        self.systemd.reloading()
         try:
             rules = load_rules(config)
         except InvalidInput as error:
@@ -63,14 +85,20 @@ class Daemon:
                 log.error("rules not reloaded: %s", problem)
             log.error("rules not reloaded (%s): %d problem(s); the previous %d rule(s) keep "
                       "running", reason, len(error.problems), len(self.pipeline.rules))
+            self.systemd.ready(f"rules not reloaded: {len(error.problems)} problem(s)")
             return False
         self.pipeline.rules = rules
         log.info("rules reloaded (%s): %d rule(s)", reason, len(rules))
+        self.systemd.ready(f"{len(rules)} rule(s) loaded")
         return True
 
     async def watch_rules(self) -> None:
         if rules_signature(self.pipeline.config.rules) != self._rules_signature:
             self.reload_rules("rule files changed")
+
+    def _metrics(self) -> bytes:
+        self.pipeline.refresh_gauges()
+        return self.pipeline.metrics.exposition()
 
     def stop(self) -> None:
         if not self._stop.is_set():
@@ -100,6 +128,7 @@ class Daemon:
         processed, queued = await self.pipeline.process_pending()
         if processed:
             log.info("completed %d item(s), %d alert(s) queued", processed, queued)
+        queued += self.pipeline.check_stale()
         if queued:
             await self.deliver()
 
@@ -119,16 +148,27 @@ class Daemon:
                           next_run_time=datetime.now(), id="tick", **options)
         scheduler.add_job(self._guarded, "interval", args=[self.deliver], seconds=DELIVERY_TICK,
                           id="deliver", **options)
+        beat = min(HEARTBEAT, self.systemd.watchdog_interval or HEARTBEAT)
+        scheduler.add_job(self.heartbeat, "interval", seconds=beat, next_run_time=datetime.now(),
+                          id="heartbeat", **options)
         if config.watch_rules:
             scheduler.add_job(self._guarded, "interval", args=[self.watch_rules],
                               seconds=RULES_WATCH_TICK, id="watch-rules", **options)
+        endpoint = None
+        if config.http is not None:
+            endpoint = HealthServer(config.http.listen, self.health, self._metrics)
+            await endpoint.start()
         scheduler.start()
         feeds = len(self.pipeline.enabled_feeds())
         log.info("monitor running: %d feed(s), %d rule(s)%s", feeds, len(self.pipeline.rules),
                  "" if feeds else " (no feeds configured: idle)")
+        self.systemd.ready(f"{feeds} feed(s), {len(self.pipeline.rules)} rule(s)")
         try:
             await self._stop.wait()
         finally:
+            self.systemd.stopping()
+            if endpoint is not None:
+                await endpoint.close()
             self.pipeline.stopping = True
             scheduler.pause()
             if self._running:

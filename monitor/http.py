@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -46,6 +48,15 @@ class Response:
     @property
     def last_modified(self) -> str | None:
         return self.headers.get("last-modified")
+
+    @property
+    def max_age(self) -> float | None:
+        """Cache-Control max-age: how long the server says this answer stays fresh."""
+        for directive in self.headers.get("cache-control", "").split(","):
+            name, _, value = directive.strip().partition("=")
+            if name.lower() == "max-age" and value.strip().isdigit():
+                return float(value)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +141,28 @@ class HttpClient:
         return host
 
 
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
 async def _read(response: httpx.Response, max_size: int) -> bytes:
     status = response.status_code
     if status == 304:
         return b""
     if not 200 <= status < 300:
-        raise FetchError(f"HTTP {status}")
+        retry_after = retry_after_seconds(response.headers.get("retry-after")) \
+            if status in (429, 503) else None
+        raise FetchError(f"HTTP {status}", retry_after)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_size:
         raise FetchError(f"body of {int(declared)} bytes is over the {max_size} byte cap")

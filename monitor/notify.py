@@ -45,13 +45,19 @@ def masked(url: str) -> str:
     return url.split("://", 1)[0] + "://…"
 
 
-def scrub(text: str, urls: Sequence[str]) -> str:
-    """Remove from `text` every part of `urls` that their masked form hides (tokens, passwords)."""
+def secret_parts(urls: Sequence[str]) -> set[str]:
+    """The parts of `urls` that their masked form hides: tokens, passwords, keys."""
+    parts = set()
     for url in urls:
         shown = masked(url)
-        for part in _URL_PARTS.split(url):
-            if len(part) >= 4 and part not in shown:
-                text = text.replace(part, "****")
+        parts |= {part for part in _URL_PARTS.split(url) if len(part) >= 4 and part not in shown}
+    return parts
+
+
+def scrub(text: str, urls: Sequence[str]) -> str:
+    """`text` with every secret part of `urls` replaced by ****."""
+    for part in secret_parts(urls):
+        text = text.replace(part, "****")
     return text
 
 

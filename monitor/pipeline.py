@@ -12,12 +12,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from monitor import alerts, analysis, dedup, delivery, entities, feeds, schedule, templates
+from monitor import (
+    alerts,
+    analysis,
+    dedup,
+    delivery,
+    entities,
+    feeds,
+    schedule,
+    staleness,
+    templates,
+)
 from monitor.channels import ChannelConfig, rate
 from monitor.config import Config, FeedConfig
 from monitor.dedup import Candidate
 from monitor.errors import FetchError
 from monitor.http import HttpClient
+from monitor.metrics import Metrics
 from monitor.models import Article, Match
 from monitor.notify import Notifier
 from monitor.rules import RuleSet
@@ -58,7 +69,7 @@ class PassReport:
 class Pipeline:
     def __init__(self, config: Config, rules: RuleSet, store: Store, http: HttpClient,
                  workers: Workers, notifier: Notifier,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, metrics: Metrics | None = None) -> None:
         self.config = config
         self.rules = rules  # swapped whole on reload; read once per item
         self.store = store
@@ -66,10 +77,11 @@ class Pipeline:
         self.workers = workers
         self.notifier = notifier
         self.clock = clock
+        self.metrics = metrics or Metrics()
         self.stopping = False  # set on shutdown: finish the current step, start no new one
         self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
         self._sent_at: dict[str, list[float]] = {}  # channel → when messages went out
-        store.sync_feeds((feed.url, feed.name) for feed in config.feeds)
+        store.sync_feeds(((feed.url, feed.name) for feed in config.feeds), clock())
 
     # -- polling ---------------------------------------------------------------------------
 
@@ -88,31 +100,39 @@ class Pipeline:
 
     async def poll(self, feed: FeedConfig) -> PollResult:
         """Fetch and parse one feed, store its new items. Never raises: failure is a result."""
+        started = time.monotonic()
         try:
-            return await self._poll(feed)
+            result = await self._poll(feed)
         except Exception as error:  # a bug on one feed must not stop the others
-            log.exception("feed %r: unexpected error", feed.name)
-            return self._failed(feed, f"internal error: {type(error).__name__}: {error}")
+            log.exception("feed %r: unexpected error", feed.name, extra={"feed": feed.name})
+            result = self._failed(feed, f"internal error: {type(error).__name__}: {error}")
+        self.metrics.poll(result.status, time.monotonic() - started)
+        self.metrics.items_new.inc(result.new_items)
+        return result
 
     async def _poll(self, feed: FeedConfig) -> PollResult:
         state = self.store.feed(feed.url)
         try:
             response = await self.http.get(
-                feed.url, max_size=self.config.network.max_feed_size, etag=state.etag,
+                state.fetch_url, max_size=self.config.network.max_feed_size, etag=state.etag,
                 last_modified=state.last_modified, accept=FEED_ACCEPT)
         except FetchError as error:
-            return self._failed(feed, str(error))
+            return self._failed(feed, str(error), error.retry_after)
         if response.permanent_url:
-            log.warning("feed %r moved permanently to %s: update its url in the config",
-                        feed.name, response.permanent_url)
+            log.warning("feed %r moved permanently to %s: polling it there from now on "
+                        "(update its url in the config)", feed.name, response.permanent_url,
+                        extra={"feed": feed.name})
         etag = response.etag or (state.etag if response.not_modified else None)
         modified = response.last_modified or (state.last_modified if response.not_modified else None)
+        fresh_for = response.max_age
         if response.not_modified:
-            self._succeeded(feed, etag, modified, state.body_hash)
+            self._succeeded(feed, etag, modified, state.body_hash, fresh_for=fresh_for,
+                            moved_to=response.permanent_url)
             return PollResult(feed.name, feed.url, "not-modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         if body_hash == state.body_hash:  # same bytes as last time: nothing to parse
-            self._succeeded(feed, etag, modified, body_hash)
+            self._succeeded(feed, etag, modified, body_hash, fresh_for=fresh_for,
+                            moved_to=response.permanent_url)
             return PollResult(feed.name, feed.url, "unchanged")
         try:
             parsed = await self.workers.run(feeds.parse, response.body, response.url,
@@ -123,26 +143,39 @@ class Pipeline:
             return self._failed(feed, parsed.error)
         if parsed.warning:
             log.debug("feed %r: %s", feed.name, parsed.warning)
-        new = self._succeeded(feed, etag, modified, body_hash, parsed.entries)
-        log.info("feed %r: %d entries, %d new", feed.name, len(parsed.entries), new)
+        new = self._succeeded(feed, etag, modified, body_hash, parsed.entries, fresh_for,
+                              response.permanent_url)
+        log.info("feed %r: %d entries, %d new", feed.name, len(parsed.entries), new,
+                 extra={"feed": feed.name})
         return PollResult(feed.name, feed.url, "new", new)
 
     def _succeeded(self, feed: FeedConfig, etag: str | None, modified: str | None,
-                   body_hash: str | None, entries: Sequence = ()) -> int:
+                   body_hash: str | None, entries: Sequence = (), fresh_for: float | None = None,
+                   moved_to: str | None = None) -> int:
+        """Record a good poll; the next one waits at least as long as the server said its answer
+        stays fresh (Cache-Control max-age), within `poll.max_backoff`."""
         now = self.clock()
-        interval = self.config.feed_interval(feed)
+        max_backoff = self.config.poll.max_backoff
+        next_check = schedule.next_check(now, self.config.feed_interval(feed), 0, max_backoff)
+        if fresh_for:
+            next_check = max(next_check, now + min(fresh_for, max_backoff))
         return self.store.record_success(
             feed.url, now=now, etag=etag, last_modified=modified, body_hash=body_hash,
-            entries=entries, next_check=schedule.next_check(now, interval, 0,
-                                                            self.config.poll.max_backoff))
+            entries=entries, next_check=next_check, moved_to=moved_to)
 
-    def _failed(self, feed: FeedConfig, error: str) -> PollResult:
+    def _failed(self, feed: FeedConfig, error: str,
+                retry_after: float | None = None) -> PollResult:
+        """Record a failed poll: back off, and never come back before the server's Retry-After
+        (429, 503), within a day."""
         now = self.clock()
         failures = self.store.feed(feed.url).failures + 1
         next_check = schedule.next_check(now, self.config.feed_interval(feed), failures,
                                          self.config.poll.max_backoff)
+        if retry_after:
+            next_check = max(next_check, now + min(retry_after, 24 * 3600.0))
         self.store.record_failure(feed.url, now=now, next_check=next_check, error=error)
-        log.warning("feed %r failed (%d in a row): %s", feed.name, failures, error)
+        log.warning("feed %r failed (%d in a row): %s", feed.name, failures, error,
+                    extra={"feed": feed.name})
         return PollResult(feed.name, feed.url, "failed", error=error)
 
     # -- items -----------------------------------------------------------------------------
@@ -172,10 +205,15 @@ class Pipeline:
                                         seed=assignment.story_id is None))
                 processed += 1
                 queued += count
+                self.metrics.articles.labels(article.source).inc()
+                self.metrics.pipeline_seconds.observe(max(0.0, self.clock() - item.seen_at))
+                for match in matches:
+                    self.metrics.matches.labels(match.rule).inc()
                 if matches:
                     log.info("item %d %r: rules %s, story %d (%s), %d alert(s) queued",
                              item.id, article.title[:80], ",".join(m.rule for m in matches),
-                             story_id, assignment.reason, count)
+                             story_id, assignment.reason, count,
+                             extra={"item": item.id, "rule": ",".join(m.rule for m in matches)})
         return processed, queued
 
     async def _match(self, item: PendingItem, article: Article) -> list[Match]:
@@ -244,6 +282,7 @@ class Pipeline:
             ids = [alert.id for alert in send.alerts]
             if result.ok:
                 self.store.mark_sent(ids, now)
+                self.metrics.alerts.labels(name, "sent").inc(len(ids))
                 sent += len(ids)
                 continue
             failed += len(ids)
@@ -251,6 +290,7 @@ class Pipeline:
             expired = now >= min(alert.expires_at for alert in send.alerts)
             retry_at = None if expired else schedule.alert_retry_at(now, attempts)
             self.store.mark_failed(ids, error=result.error or "failed", retry_at=retry_at)
+            self.metrics.alerts.labels(name, "dead" if expired else "failed").inc(len(ids))
             log.warning("%d alert(s) to %r failed (attempt %d%s): %s", len(ids), name, attempts,
                         ", dead-lettered" if expired else "", result.error)
         return sent, failed
@@ -273,6 +313,35 @@ class Pipeline:
         recent = [t for t in self._sent_at.get(name, []) if t > now - window]
         self._sent_at[name] = recent
         return len(recent)
+
+    def check_stale(self) -> int:
+        """Queue an operational alert for each feed that went silent or spoke again."""
+        now = self.clock()
+        states = {state.url: state for state in self.store.feeds()}
+        feeds = [(feed.name, feed.stale_after or self.config.poll.stale_after, states[feed.url])
+                 for feed in self.enabled_feeds() if feed.url in states]
+        notify = self.config.notify
+        found = staleness.changes(feeds, now)
+        for change in found:
+            queued = staleness.alerts(change, notify.ops_channels(), notify.zone)
+            self.store.set_stale(change.state.url, stale_since=now if change.stale else None,
+                                 now=now, max_age=notify.max_age, alerts=queued)
+            log.warning("feed %r %s", change.name, "went silent" if change.stale
+                        else "speaks again", extra={"feed": change.name})
+        return len(found)
+
+    def refresh_gauges(self) -> None:
+        """Gauges read from the store, brought up to date before each scrape."""
+        now = self.clock()
+        states = {state.url: state for state in self.store.feeds()}
+        self.metrics.outbox_depth.set(self.store.outbox_depth())
+        self.metrics.feeds_failing.set(sum(states[feed.url].failures > 0
+                                           for feed in self.enabled_feeds()
+                                           if feed.url in states))
+        for feed in self.enabled_feeds():
+            state = states.get(feed.url)
+            if state and state.last_success:
+                self.metrics.feed_success_age.labels(feed.name).set(now - state.last_success)
 
     # -- a whole pass ----------------------------------------------------------------------
 

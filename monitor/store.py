@@ -21,11 +21,13 @@ from monitor.feeds import canonical_url
 from monitor.models import Alert, Article, Entry, StoryAssignment
 
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
 
 _SCHEMA_1 = """
 CREATE TABLE feeds (
     url TEXT PRIMARY KEY,
     name TEXT NOT NULL,
+    fetch_url TEXT,
     etag TEXT,
     last_modified TEXT,
     body_hash TEXT,
@@ -33,7 +35,10 @@ CREATE TABLE feeds (
     failures INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     last_attempt REAL,
-    last_success REAL
+    last_success REAL,
+    last_new_item REAL,
+    stale_since REAL,
+    added_at REAL
 );
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
@@ -71,8 +76,8 @@ CREATE TABLE stories (
 );
 CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,
-    story_id INTEGER NOT NULL REFERENCES stories(id),
-    item_id INTEGER NOT NULL REFERENCES items(id),
+    story_id INTEGER REFERENCES stories(id),  -- NULL for operational alerts (stale feeds)
+    item_id INTEGER REFERENCES items(id),
     rule TEXT NOT NULL,
     channel TEXT NOT NULL,
     priority TEXT NOT NULL DEFAULT 'normal',
@@ -94,7 +99,7 @@ CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
-    url: str
+    url: str  # the configured address, the feed's identity
     name: str
     etag: str | None
     last_modified: str | None
@@ -103,6 +108,11 @@ class FeedState:
     failures: int
     last_error: str | None
     last_success: float | None
+    fetch_url: str  # where it is fetched from: the configured URL, or where it moved for good
+    last_attempt: float | None = None
+    last_new_item: float | None = None
+    stale_since: float | None = None
+    added_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +184,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
@@ -204,18 +214,52 @@ class Store:
 
     # -- feeds -----------------------------------------------------------------------------
 
-    def sync_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+    def sync_feeds(self, feeds: Iterable[tuple[str, str]], now: float) -> None:
         """Make sure every configured (url, name) has a row; new feeds are due at once."""
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO feeds (url, name) VALUES (?, ?) "
-                "ON CONFLICT (url) DO UPDATE SET name = excluded.name", list(feeds))
+                "INSERT INTO feeds (url, name, added_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET name = excluded.name",
+                [(url, name, now) for url, name in feeds])
 
     def feed(self, url: str) -> FeedState:
-        row = self._db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
-        return FeedState(row["url"], row["name"], row["etag"], row["last_modified"],
-                         row["body_hash"], row["next_check"], row["failures"],
-                         row["last_error"], row["last_success"])
+        return _feed(self._db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone())
+
+    def feeds(self) -> list[FeedState]:
+        return [_feed(row) for row in self._db.execute("SELECT * FROM feeds ORDER BY name")]
+
+    def items_per_feed(self, since: float) -> dict[str, int]:
+        return dict(self._db.execute("SELECT feed_url, COUNT(*) FROM items WHERE seen_at >= ? "
+                                     "GROUP BY feed_url", (since,)).fetchall())
+
+    def set_stale(self, url: str, *, stale_since: float | None, now: float, max_age: float,
+                  alerts: Sequence[Alert]) -> None:
+        """A feed went silent (or spoke again): record it and queue its operational alerts in
+        one transaction, so each change is announced exactly once."""
+        with self.transaction() as db:
+            db.execute("UPDATE feeds SET stale_since = ? WHERE url = ?", (stale_since, url))
+            for alert in alerts:
+                db.execute(
+                    "INSERT INTO alerts (rule, channel, priority, title, payload, next_attempt, "
+                    "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (alert.rule, alert.channel, alert.priority, alert.title,
+                     json.dumps(alert.payload, ensure_ascii=False), now, now + max_age, now))
+
+    def outbox_depth(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
+                                ).fetchone()[0]
+
+    def writable(self, wait: float = 2.0) -> bool:
+        """Can a write transaction start within `wait` seconds (file writable, not locked)?"""
+        self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def due_feeds(self, now: float, urls: Sequence[str]) -> list[str]:
         """Those of `urls` whose next check has come, most overdue first."""
@@ -226,16 +270,18 @@ class Store:
 
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
                        last_modified: str | None, body_hash: str | None,
-                       entries: Sequence[Entry] = ()) -> int:
+                       entries: Sequence[Entry] = (), moved_to: str | None = None) -> int:
         """A good poll: new validators, failures reset, and its unseen entries stored as `new`
         items in the same transaction. Returns how many entries were new."""
         with self.transaction() as db:
             new = sum(self._insert_entry(db, entry, now) for entry in entries)
             db.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
-                "failures = 0, last_error = NULL, last_attempt = ?, last_success = ? "
-                "WHERE url = ?",
-                (etag, last_modified, body_hash, next_check, now, now, url))
+                "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
+                "fetch_url = COALESCE(?, fetch_url), "
+                "last_new_item = CASE WHEN ? THEN ? ELSE last_new_item END WHERE url = ?",
+                (etag, last_modified, body_hash, next_check, now, now, moved_to, new > 0, now,
+                 url))
         return new
 
     def record_failure(self, url: str, *, now: float, next_check: float, error: str) -> None:
@@ -342,7 +388,7 @@ class Store:
             "ORDER BY next_attempt, id LIMIT ?", (now, limit)).fetchall()
         return [QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
                             row["title"], json.loads(row["payload"]), bool(row["batch"]),
-                            row["attempts"], row["expires_at"], row["story_id"])
+                            row["attempts"], row["expires_at"], row["story_id"] or 0)
                 for row in rows]
 
     def mark_sent(self, ids: Sequence[int], now: float) -> None:
@@ -393,6 +439,13 @@ class Store:
             return sum(db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
                                   "expires_at = ? WHERE id = ? AND status != 'pending'",
                                   (now, now + max_age, alert_id)).rowcount for alert_id in ids)
+
+
+def _feed(row: sqlite3.Row) -> FeedState:
+    return FeedState(row["url"], row["name"], row["etag"], row["last_modified"],
+                     row["body_hash"], row["next_check"], row["failures"], row["last_error"],
+                     row["last_success"], row["fetch_url"] or row["url"], row["last_attempt"],
+                     row["last_new_item"], row["stale_since"], row["added_at"])
 
 
 def _entry(row: sqlite3.Row) -> Entry:

@@ -17,7 +17,7 @@ FEED_B = "https://b.fr/rss"
 @pytest.fixture
 def store(tmp_path: Path):
     db = Store(tmp_path / "state" / "monitor.db")
-    db.sync_feeds([(FEED_A, "A"), (FEED_B, "B")])
+    db.sync_feeds([(FEED_A, "A"), (FEED_B, "B")], 50.0)
     yield db
     db.close()
 

@@ -1,0 +1,48 @@
+"""Prometheus metrics, every one prefixed `monitor_`, in a registry of the daemon's own (no global
+state: tests and several pipelines in one process don't mix their counts)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.polls = Counter("monitor_polls", "Feed polls by outcome (new, not-modified, "
+                             "unchanged, failed).", ["status"], registry=registry)
+        self.not_modified_ratio = Gauge("monitor_poll_not_modified_ratio",
+                                        "Share of successful polls answered 304 Not Modified.",
+                                        registry=registry)
+        self.items_new = Counter("monitor_items_new", "New items stored.", registry=registry)
+        self.articles = Counter("monitor_articles", "Articles completed, by where their text "
+                                "came from (page: extracted; feed: page failed, summary used).",
+                                ["source"], registry=registry)
+        self.matches = Counter("monitor_matches", "Rule matches.", ["rule"], registry=registry)
+        self.alerts = Counter("monitor_alerts", "Alerts by channel and result (sent, failed, "
+                              "dead).", ["channel", "result"], registry=registry)
+        self.outbox_depth = Gauge("monitor_outbox_depth", "Alerts waiting to be delivered.",
+                                  registry=registry)
+        self.poll_seconds = Histogram("monitor_poll_seconds", "Time to fetch and parse one feed.",
+                                      buckets=LATENCY_BUCKETS, registry=registry)
+        self.pipeline_seconds = Histogram("monitor_pipeline_seconds", "Time from a poll seeing "
+                                          "an item to its alerts being queued.",
+                                          buckets=LATENCY_BUCKETS, registry=registry)
+        self.feeds_failing = Gauge("monitor_feeds_failing", "Feeds whose last poll failed.",
+                                   registry=registry)
+        self.feed_success_age = Gauge("monitor_feed_seconds_since_success", "Seconds since each "
+                                      "feed's last successful poll.", ["feed"], registry=registry)
+        self._good = self._not_modified = 0
+
+    def poll(self, status: str, seconds: float) -> None:
+        self.polls.labels(status).inc()
+        self.poll_seconds.observe(seconds)
+        if status != "failed":
+            self._good += 1
+            self._not_modified += status == "not-modified"
+            self.not_modified_ratio.set(self._not_modified / self._good)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
