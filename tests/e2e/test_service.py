@@ -1,0 +1,179 @@
+"""The daemon as a service: systemd notifications, the health and metrics endpoint, the
+container's entrypoint, and the deploy files' linters."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.e2e.helpers import PROJECT, environment, write_config
+from tests.e2e.test_once import RULES, serve_newsroom
+from tests.e2e.test_run import Daemon, wait_for
+from tests.servers import Site, free_port
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_systemd_notifications_over_a_run(tmp_path, site: Site) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(30)
+    config = write_config(tmp_path, [], {}, ["console"], "rules: []\n")
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "2000000"}
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(config)],
+                               cwd=PROJECT, env=environment(env), stderr=subprocess.DEVNULL)
+    env["WATCHDOG_PID"] = str(process.pid)
+    received: list[str] = []
+    try:
+        while not any(m.startswith("READY=1") for m in received):
+            received.append(sock.recv(4096).decode())
+        while received.count("WATCHDOG=1") < 2:  # every second (half of WatchdogSec)
+            received.append(sock.recv(4096).decode())
+        process.send_signal(signal.SIGHUP)
+        while not any(m.startswith("RELOADING=1") for m in received):
+            received.append(sock.recv(4096).decode())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        while "STOPPING=1" not in received:
+            received.append(sock.recv(4096).decode())
+    finally:
+        process.kill()
+    ready = [m for m in received if m.startswith("READY=1")]
+    assert ready[0] == "READY=1\nSTATUS=0 feed(s), 0 rule(s)"
+    assert ready[-1].startswith("READY=1") and len(ready) == 2  # again after the reload
+
+
+def test_health_and_metrics_endpoint(tmp_path, site: Site) -> None:
+    port = free_port()
+    feeds = serve_newsroom(site)
+    config = write_config(tmp_path, feeds, {"hook": f"json://{site.base.split('//')[1]}/hook",
+                                            "mail": "json://127.0.0.1:9/unused"},
+                          ["hook"], RULES.replace("[hook, mail]", "[hook]"),
+                          http={"listen": f"127.0.0.1:{port}"})
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: len(site.got("POST", "/hook")) >= 4 or not daemon.alive())
+        assert get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
+        status, metrics = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200
+        # The database locked by someone else: not healthy, and it says why.
+        with sqlite3.connect(tmp_path / "state" / "monitor.db") as other:
+            other.execute("BEGIN EXCLUSIVE")
+            assert get(f"http://127.0.0.1:{port}/healthz") == (503, "database not writable\n")
+            other.execute("ROLLBACK")
+        assert get(f"http://127.0.0.1:{port}/nothing")[0] == 404
+        assert daemon.stop() == 0, daemon.log()
+    finally:
+        daemon.close()
+
+    def value(name: str) -> float:
+        found = re.search(rf"^{re.escape(name)} (\S+)$", metrics, re.M)
+        assert found, name
+        return float(found.group(1))
+
+    assert value('monitor_polls_total{status="new"}') == 6
+    assert value('monitor_polls_total{status="failed"}') == 1
+    assert value("monitor_items_new_total") == 9
+    assert value('monitor_articles_total{source="page"}') == 6
+    assert value('monitor_articles_total{source="feed"}') == 3
+    assert value('monitor_matches_total{rule="tomahawk-ukraine"}') == 2  # two outlets…
+    assert value('monitor_alerts_total{channel="hook",result="sent"}') == 4  # …one alert
+    assert value("monitor_outbox_depth") == 0
+    assert value("monitor_feeds_failing") == 1
+    assert value("monitor_poll_not_modified_ratio") == 0
+    assert value("monitor_poll_seconds_count") == 7
+    assert value("monitor_pipeline_seconds_count") == 9
+    assert 'monitor_feed_seconds_since_success{feed="Le Monde — Une"}' in metrics
+    assert all(line.startswith(("monitor_", "#")) for line in metrics.splitlines() if line)
+
+
+def test_feeds_command(tmp_path, site: Site) -> None:
+    config = write_config(tmp_path, serve_newsroom(site), {}, ["console"], "rules: []\n")
+    env = environment()
+    run = [sys.executable, "-m", "monitor"]
+    subprocess.run([*run, "once", "--config", str(config)], cwd=PROJECT, env=env, check=True,
+                   capture_output=True)
+    table = subprocess.run([*run, "feeds", "--config", str(config)], cwd=PROJECT, env=env,
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    assert table[0].split()[:3] == ["FEED", "STATUS", "LAST"]
+    assert table[1].startswith("Ouest-France") and " FAILING " in table[1]
+    assert table[1].rstrip().endswith("HTTP 500")
+    monde = next(line for line in table if line.startswith("Le Monde — International"))
+    assert " ok " in monde and re.search(r"\s3\s", monde)  # three items in the last 24 h
+
+
+def dockerfile() -> str:
+    return (PROJECT / "deploy" / "Dockerfile").read_text()
+
+
+def test_the_container_entrypoint_runs_outside_docker(tmp_path) -> None:
+    """The image's CMD and ENV, run here: with the config at MONITOR_CONFIG and the working
+    directory /data (a temporary one), it starts, reports healthy, and stops on SIGTERM."""
+    text = dockerfile()
+    command = re.search(r'^CMD \["(.+)"\]$', text, re.M).group(1).split('", "')
+    assert command == ["monitor", "run"]
+    healthcheck = json.loads(re.search(r"^\s*CMD (\[.+\])$", text.split("HEALTHCHECK", 1)[1],
+                                       re.M).group(1))
+    data, conf = tmp_path / "data", tmp_path / "config"
+    data.mkdir()
+    conf.mkdir()
+    port = free_port()
+    (conf / "config.yaml").write_text(
+        f"database: {data}/monitor.db\nrules: []\nfeeds: []\nhttp: {{listen: 127.0.0.1:{port}}}\n")
+    env = environment({"MONITOR_CONFIG": str(conf / "config.yaml")})
+    process = subprocess.Popen([sys.executable, "-m", *command], cwd=data, env=env,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: get_or_none(f"http://127.0.0.1:{port}/healthz") == 200)
+        probe = [part.replace("9321", str(port)) for part in healthcheck]
+        probe[0] = sys.executable if probe[0] == "python" else probe[0]
+        assert subprocess.run(probe, env=env, cwd=data, timeout=30).returncode == 0
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    assert (data / "monitor.db").exists()
+
+
+def get_or_none(url: str) -> int | None:
+    try:
+        return get(url)[0]
+    except OSError:
+        return None
+
+
+def test_dockerfile_is_lint_clean() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), str(PROJECT / "deploy" / "Dockerfile")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_as_non_root_and_keeps_no_build_tools() -> None:
+    text = dockerfile()
+    final = text.split("\nFROM ")[-1]
+    assert re.search(r"^USER \d+", final, re.M)
+    assert "gcc" not in final and "build-essential" not in final
+    assert 'VOLUME ["/data"]' in final and "HEALTHCHECK" in final
+
+
+def test_systemd_unit() -> None:
+    unit = (PROJECT / "deploy" / "monitor.service").read_text()
+    for line in ("Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "StateDirectory=monitor", "ConfigurationDirectory=monitor", "DynamicUser=yes",
+                 "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
+                 "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"):
+        assert line in unit, line
