@@ -29,11 +29,15 @@ _SPACES = re.compile(r"\s+")
 
 
 def canonical_url(url: str) -> str:
-    """The address without tracking junk: utm_*/xtor/fbclid… params, fragment, host case, port."""
-    parts = urlsplit(url.strip())
+    """The address without tracking junk: utm_*/xtor/fbclid… params, fragment, host case, port.
+    An address too broken to take apart is returned as it is."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # "Invalid IPv6 URL", a port that is no number…
+        return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
     if port and (scheme, port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
     if parts.username:
@@ -51,7 +55,11 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers["content-location"] = url
     response_headers.setdefault("content-type", "application/xml")
-    result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    try:
+        result = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    except Exception as error:  # feedparser itself trips on some byte sequences (fuzzing found
+        # UnicodeDecodeError and "embedded null character" escaping its encoding detection)
+        return ParsedFeed("", (), error=f"unreadable feed: {_short(f'{type(error).__name__}: {error}')}")
     reason = str(result.get("bozo_exception", "")) or None if result.get("bozo") else None
     language = (result.feed.get("language") or "").strip() or None
     entries = tuple(entry for entry in (_entry(raw, feed_url or url, language)
@@ -72,10 +80,11 @@ def _entry(raw: Mapping, feed_url: str, language: str | None) -> Entry | None:
     summary = _plain(raw.get("summary", ""))
     content = " ".join(_plain(part.get("value", "")) for part in raw.get("content", []) or [])
     when = raw.get("published_parsed") or raw.get("updated_parsed")
+    link = canonical_url(link) if link else None
     return Entry(
         feed_url=feed_url,
         guid=guid,
-        link=canonical_url(link) if link and urlsplit(link).scheme in ("http", "https") else None,
+        link=link if link and link.startswith(("http://", "https://")) else None,
         title=title,
         summary=summary if len(summary) >= len(content) else content,
         published=datetime(*when[:6], tzinfo=UTC) if when else None,

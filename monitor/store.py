@@ -158,7 +158,8 @@ class OutboxRow:
 
 def entry_keys(entry: Entry) -> list[str]:
     """Identity keys: the same guid, or the same canonical URL (any scheme), is the same item.
-    A guid that is a URL counts as one; any other guid is only unique within its feed."""
+    A guid that is a URL counts as one; any other guid is only unique within its feed; an item
+    with neither is known by its title within its feed."""
     keys = []
     if entry.link:
         keys.append(url_key(entry.link))
@@ -167,6 +168,8 @@ def entry_keys(entry: Entry) -> list[str]:
             keys.append(url_key(canonical_url(entry.guid)))
         else:
             keys.append(f"guid:{entry.feed_url}#{entry.guid}")
+    if not keys and entry.title:
+        keys.append(f"title:{entry.feed_url}#{entry.title}")
     return list(dict.fromkeys(keys))
 
 

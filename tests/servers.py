@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import gzip
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Route:
     gzip: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float = 0.0  # seconds to spend sending the body a byte at a time (a slow server)
+    endless: bool = False  # send the body again and again, never ending the response
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,23 @@ class Site:
                 if route.trickle:
                     self._trickle(route.status, body, headers, route.trickle)
                     return
+                if route.endless:
+                    self._endless(body, headers)
+                    return
                 self._send(route.status, body, headers)
+
+            def _endless(self, body: bytes, headers: dict) -> None:
+                self.send_response(200)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunk = f"{len(body):x}\r\n".encode() + body + b"\r\n"
+                try:
+                    for _ in range(100_000):  # bounded, but far beyond any size cap
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass  # the client hung up, as it should
 
             def _trickle(self, status: int, body: bytes, headers: dict, seconds: float) -> None:
                 self.send_response(status)
@@ -128,7 +146,7 @@ class Site:
                     return
                 self._send(200, b'{"ok": true}', {"Content-Type": "application/json"})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server = _QuietServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -153,6 +171,14 @@ class Site:
         with self._lock:
             return [r for r in self.requests
                     if r.method == method and r.path.startswith(path_prefix)]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients hanging up mid-answer is what the tests provoke: no traceback for it."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def free_port() -> int:

@@ -179,3 +179,73 @@ def test_a_digest_channel_sends_one_message_at_its_time(tmp_path, site: Site) ->
     message = json.loads(post.body)
     assert message["title"] == "monitor : 2 alertes"
     assert "tomahawk" in message["message"] and "Budget : le Sénat vote" in message["message"]
+
+
+def next_check_of(config, name: str) -> float:
+    with sqlite3.connect(config.database) as db:
+        return db.execute("SELECT next_check FROM feeds WHERE name = ?", (name,)).fetchone()[0]
+
+
+def test_retry_after_on_429_is_honoured(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, site_port(site))
+    site.routes["/feed.xml"] = Route(b"slow down", status=429, headers={"Retry-After": "7200"})
+    clock = Clock()
+    (poll,) = asyncio.run(one_pass(config, rules, clock)).polls
+    assert (poll.status, poll.error) == ("failed", "HTTP 429")
+    assert next_check_of(config, "Le Monde") >= clock.now + 7200  # not the 10 min backoff
+
+
+def test_cache_control_max_age_delays_the_next_poll(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, site_port(site))
+    site.routes["/feed.xml"].headers["Cache-Control"] = "public, max-age=3600"
+    clock = Clock()
+    asyncio.run(one_pass(config, rules, clock))
+    assert next_check_of(config, "Le Monde") >= clock.now + 3600
+
+
+def test_a_permanent_redirect_moves_the_feed(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, site_port(site))
+    site.routes["/new-feed.xml"] = site.routes.pop("/feed.xml")
+    site.routes["/feed.xml"] = Route(status=301, headers={"Location": "/new-feed.xml"})
+    clock = Clock()
+    assert asyncio.run(one_pass(config, rules, clock)).processed == 2
+    clock.now += 3600
+    before = len(site.requests)
+    (poll,) = asyncio.run(one_pass(config, rules, clock)).polls
+    assert poll.status == "unchanged"
+    assert [r.path for r in site.requests[before:]] == ["/new-feed.xml"]  # straight there
+
+
+def test_a_silent_feed_alerts_ops_once_then_once_when_it_recovers(tmp_path, site: Site) -> None:
+    port = site_port(site)
+    path = write_config(tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml"),
+                                    "stale_after": "6h"}],
+                        {"ops": f"json://127.0.0.1:{port}/ops"}, ["console"], RULES, workers=0)
+    site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode(), etag='"v1"')
+    config, rules = app.load(path)
+    clock = Clock()
+
+    async def pass_and_check() -> None:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            await pipeline.poll_all(pipeline.enabled_feeds())
+            await pipeline.process_pending()
+            pipeline.check_stale()
+            await pipeline.deliver_due()
+
+    asyncio.run(pass_and_check())
+    for _ in range(3):  # 304s for 9 hours: silent after 6
+        clock.now += 3 * 3600
+        asyncio.run(pass_and_check())
+    titles = [json.loads(r.body)["title"] for r in site.got("POST", "/ops")]
+    assert titles == ["Flux silencieux : Le Monde"]
+    (post,) = site.got("POST", "/ops")
+    assert "Aucun nouvel article depuis 9 h" in json.loads(post.body)["message"]
+
+    site.routes["/feed.xml"] = Route(FEED.replace("/a2", "/a3").format(base=site.base).encode(),
+                                     etag='"v2"')
+    clock.now += 3600
+    asyncio.run(pass_and_check())
+    clock.now += 3600
+    asyncio.run(pass_and_check())
+    titles = [json.loads(r.body)["title"] for r in site.got("POST", "/ops")]
+    assert titles == ["Flux silencieux : Le Monde", "Flux rétabli : Le Monde"]

@@ -68,7 +68,8 @@ def test_same_guid_or_same_url_is_the_same_item_across_feeds(store: Store) -> No
 
 def test_entry_keys() -> None:
     assert entry_keys(entry("https://a.fr/1", guid="7")) == ["url:a.fr/1", f"guid:{FEED_A}#7"]
-    assert entry_keys(entry(None)) == []
+    assert entry_keys(entry(None)) == [f"title:{FEED_A}#T"]
+    assert entry_keys(entry(None, title="")) == []
 
 
 def test_feed_state_round_trip(store: Store) -> None:

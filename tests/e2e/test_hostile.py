@@ -1,0 +1,92 @@
+"""A farm of broken and hostile feeds and pages beside one good feed: none crashes the daemon,
+blocks the others or makes memory grow without bound, and each failure says why."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+
+from tests.e2e.helpers import PROJECT, environment, write_config
+from tests.servers import Route, Site
+
+GOOD = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Bon</title>
+<item><title>Missiles Tomahawk : feu vert américain</title><link>{base}/good-page</link>
+<description>Washington autorise la livraison de missiles Tomahawk à l'Ukraine.</description>
+</item></channel></rss>"""
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title>
+<link>http://example.org/x</link></item></channel></rss>"""
+
+LATIN1_DECLARED_UTF8 = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                        '<title>Mal étiqueté</title><item><title>Tempête sur la Manche</title>'
+                        '<link>{base}/latin1-page</link></item></channel></rss>')
+
+
+def test_a_hostile_farm_beside_a_good_feed(tmp_path, site: Site) -> None:
+    site.routes["/good.xml"] = Route(GOOD.format(base=site.base).encode())
+    site.routes["/good-page"] = Route(b"<html><body><article><p>" + b"Texte. " * 2_900_000 +
+                                      b"</p></article></body></html>",
+                                      content_type="text/html")  # a 20 MB page
+    hostile = {
+        "slow": Route(GOOD.format(base=site.base).encode(), trickle=60.0),
+        "endless": Route(b"<item>" * 10_000, endless=True),
+        "bomb": Route(b"<rss>" + b" " * 50_000_000, gzip=True),
+        "loop": Route(status=302, headers={"Location": "/feeds/loop"}),
+        "laughs": Route(BILLION_LAUGHS),
+        "html": Route(b"<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>",
+                      content_type="text/html"),
+        "empty": Route(b""),
+        "latin1": Route(LATIN1_DECLARED_UTF8.format(base=site.base).encode("latin-1"),
+                        content_type="application/rss+xml; charset=utf-8"),
+        "nocharset": Route("<rss version='2.0'><channel><title>Sans charset</title><item>"
+                           "<title>Déjà vu à Noël</title></item></channel></rss>".encode(),
+                           content_type="application/xml"),
+    }
+    for name, route in hostile.items():
+        site.routes[f"/feeds/{name}"] = route
+    feeds = [{"name": "Bon", "url": site.url("/good.xml")}] + [
+        {"name": name, "url": site.url(f"/feeds/{name}")} for name in hostile]
+    config = write_config(tmp_path, feeds, {"hook": f"json://{site.base.split('//')[1]}/hook"},
+                          ["hook"], "rules:\n  - {name: tomahawk, any: [tomahawk]}\n",
+                          network={"allow_private_addresses": True, "timeout": "5s",
+                                   "max_feed_size": "2MB", "max_page_size": "5MB"})
+
+    result = subprocess.run([sys.executable, "-m", "monitor", "once", "--config", str(config)],
+                            cwd=PROJECT, env=environment(), capture_output=True, text=True,
+                            timeout=120)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    assert result.returncode == 0, result.stderr
+    failed = {line.split("'")[1]: line.split("failed: ", 1)[1]
+              for line in result.stderr.splitlines() if line.startswith("monitor: feed '")}
+    assert failed["slow"] == "no complete answer within 5s"
+    assert failed["endless"] == "body is over the 2000000 byte cap"
+    assert failed["bomb"] == "body is over the 2000000 byte cap"
+    assert failed["loop"] == "more than 5 redirects"
+    assert failed["html"].startswith("unreadable feed")
+    assert failed["empty"] == "unreadable feed: empty document"
+    assert set(failed) == {"slow", "endless", "bomb", "loop", "html", "empty"}
+    # Wrong or missing charsets are survived, and decoded right.
+    with __import__("sqlite3").connect(tmp_path / "state" / "monitor.db") as db:
+        titles = {row[0] for row in db.execute("SELECT title FROM items")}
+    assert {"Tempête sur la Manche", "Déjà vu à Noël"} <= titles
+    # Entities are never expanded: the billion laughs stay one word.
+    assert "&lol9;" in titles and max(len(title) for title in titles) < 200
+    # The good feed's alert arrived; its 20 MB page was refused and the summary used.
+    (post,) = site.got("POST", "/hook")
+    assert json.loads(post.body)["title"] == "Missiles Tomahawk : feu vert américain"
+    assert peak_mb < 400, f"peak RSS {peak_mb:.0f} MB"
