@@ -13,16 +13,23 @@ stop it at the door.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash
+from datasketch import MinHash, MinHashLSH
 
 from monitor.models import Article, StoryAssignment
-from monitor.text import fold
+from monitor.text import fold, fold_word
+
+_NAME = re.compile(r"\b[A-ZÀ-ÖØ-Þ][\w’'-]*[\w]")
+_SENTENCE_END = re.compile(r"(^|[.!?:«»\"\n]\s*)$")
+_NUMBER = re.compile(r"\b\d[\d ,.]*\d\b")
 
 NUM_PERM = 64
+MINHASH_SCHEME = "affine32"  # datasketch 2's default, named so stored signatures stay readable
 SHINGLE = 4  # words
 MIN_SHINGLES = 20  # below this a text is a teaser: its fingerprint says little
 MIN_EXACT_CHARS = 200
@@ -30,6 +37,11 @@ NEAR_COPY = 0.6  # containment of the shorter text's shingles in the longer one
 TITLE_OVERLAP = 0.6  # shared content words / words of the shorter title
 TITLE_JACCARD = 0.45  # shared content words / all content words of both titles
 TITLE_MIN_SHARED = 3
+LEAD_CHARS = 600  # the part of the text that says what the story is
+RELATED_MIN_NAMES = 2
+RELATED_MIN_WORDS = 5  # a headline alone is too little to call two texts one story
+RELATED_KEYWORDS = 0.35  # share of lead keywords in common (of the smaller lead)
+LSH_THRESHOLD = 0.3  # loose: LSH only proposes candidates, containment decides
 NEW_STORY = "new"  # the reason recorded for an article that starts a story
 
 # Folded French (and a few English) function words: they say nothing about which story it is.
@@ -52,6 +64,8 @@ class Fingerprint:
     minhash: bytes | None  # NUM_PERM uint64 values; None when too few shingles
     shingles: int  # how many distinct shingles the minhash summarises
     at: float  # when it was published (else first seen), as a POSIX timestamp
+    names: frozenset[str] = frozenset()  # named things of the lead: people, places, numbers
+    keywords: frozenset[str] = frozenset()  # content words of the lead
 
 
 def fingerprint(article: Article, seen_at: float) -> Fingerprint:
@@ -62,11 +76,31 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     shingles = {" ".join(words[i:i + SHINGLE]) for i in range(max(0, len(words) - SHINGLE + 1))}
     signature = None
     if len(shingles) >= MIN_SHINGLES:
-        minhash = MinHash(num_perm=NUM_PERM, seed=7)
+        minhash = MinHash(num_perm=NUM_PERM, seed=7, scheme=MINHASH_SCHEME)
         minhash.update_batch([s.encode() for s in shingles])
         signature = minhash.hashvalues.astype("<u8").tobytes()
     at = article.published.timestamp() if article.published else seen_at
-    return Fingerprint(title_words(article.title), text_hash, signature, len(shingles), at)
+    lead = " ".join((article.title, article.summary,
+                     article.text[:LEAD_CHARS] if article.source == "page" else ""))
+    return Fingerprint(title_words(article.title), text_hash, signature, len(shingles), at,
+                       named_things(lead), frozenset(w for w in fold(lead).text.split()
+                                                     if len(w) >= 4 and w not in STOPWORDS))
+
+
+def named_things(text: str) -> frozenset[str]:
+    """Folded capitalised words not starting a sentence (people, places, organisations) and
+    numbers of two digits or more: what tells one story from another on the same subject."""
+    found = set()
+    for match in _NAME.finditer(text):
+        start = match.start()
+        before = text[max(0, start - 3):start]
+        if start == 0 or _SENTENCE_END.search(before):
+            continue
+        word = fold_word(match.group())
+        if word not in STOPWORDS and len(word) > 1:
+            found.add(word)
+    found |= {n.replace(" ", "") for n in _NUMBER.findall(text)}
+    return frozenset(found)
 
 
 def title_words(title: str) -> frozenset[str]:
@@ -98,16 +132,34 @@ def similar_titles(a: Fingerprint, b: Fingerprint) -> float | None:
     return overlap if overlap >= TITLE_OVERLAP and jaccard >= TITLE_JACCARD else None
 
 
-def same_story(a: Fingerprint, b: Fingerprint, by_title: bool = True) -> tuple[str, float] | None:
-    """Why `a` and `b` tell the same story, with a score; None when they don't."""
+def related(a: Fingerprint, b: Fingerprint) -> float | None:
+    """Rewrites of one story by different outlets share few sentences but the same named things
+    (at least two) and much of their lead's vocabulary; two stories on the same subject share the
+    names but not the rest. Returns the share of lead keywords in common, or None."""
+    if len(a.names & b.names) < RELATED_MIN_NAMES:
+        return None
+    shared = len(a.keywords & b.keywords)
+    smaller = min(len(a.keywords), len(b.keywords))
+    overlap = shared / smaller if smaller else 0.0
+    return overlap if overlap >= RELATED_KEYWORDS and shared >= RELATED_MIN_WORDS else None
+
+
+def same_story(a: Fingerprint, b: Fingerprint, seed: bool = True) -> tuple[str, float] | None:
+    """Why `a` and `b` tell the same story, with a score; None when they don't. Signals weaker
+    than the text itself only count against a story's first article (`seed`)."""
     if a.text_hash and a.text_hash == b.text_hash:
         return "same-text", 1.0
     containment = text_containment(a, b)
     if containment >= NEAR_COPY:
         return "near-copy", round(containment, 3)
-    overlap = similar_titles(a, b) if by_title else None
+    if not seed:
+        return None
+    overlap = similar_titles(a, b)
     if overlap is not None:
         return "similar-title", round(overlap, 3)
+    overlap = related(a, b)
+    if overlap is not None:
+        return "same-names-and-words", round(overlap, 3)
     return None
 
 
@@ -120,17 +172,95 @@ class Candidate:
     seed: bool
 
 
-def assign(article: Fingerprint, recent: Iterable[Candidate], window: float) -> StoryAssignment:
-    """The best matching story among recent articles published within `window` seconds of this
-    one, or a new story."""
-    best: StoryAssignment | None = None
-    for candidate in recent:
-        member = candidate.fingerprint
-        if abs(member.at - article.at) > window:
-            continue
-        verdict = same_story(article, member, by_title=candidate.seed)
-        if verdict and (best is None or verdict[1] > best.score):
-            best = StoryAssignment(candidate.story_id, verdict[0], verdict[1])
-            if best.score >= 1.0:
-                break
-    return best or StoryAssignment(None, NEW_STORY)
+class StoryIndex:
+    """The recent articles, indexed so that assigning one does not compare it with all of them:
+    MinHash LSH finds near-copies of its text, an inverted index on title words and named things
+    finds stories' first articles that could be rewrites of it. Articles added more than two
+    windows ago are forgotten (by the clock of their adding, not their publication date: an
+    undated item seen today must not push out the story it belongs to)."""
+
+    def __init__(self, window: float, posting_cap: int = 5000) -> None:
+        self.window = window
+        self._cap = posting_cap  # a word in more first articles than this says nothing
+        self._members: dict[int, tuple[int, Fingerprint, bool]] = {}
+        self._by_hash: dict[str, int] = {}
+        self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        self._by_word: dict[str, set[int]] = {}
+        self._order: list[tuple[float, int]] = []  # (added, key), a heap for eviction
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    @classmethod
+    def of(cls, window: float, candidates: Iterable[Candidate],
+           now: float | None = None) -> StoryIndex:
+        index = cls(window)
+        for candidate in candidates:
+            index.add(candidate.story_id, candidate.fingerprint, candidate.seed, now)
+        return index
+
+    def add(self, story_id: int, fp: Fingerprint, seed: bool, now: float | None = None) -> None:
+        """Index an article; `now` is when (default: its publication time)."""
+        key = self._next
+        self._next += 1
+        self._members[key] = (story_id, fp, seed)
+        if fp.text_hash:
+            self._by_hash.setdefault(fp.text_hash, key)
+        if fp.minhash is not None:
+            self._lsh.insert(key, _minhash(fp))
+        if seed:
+            for word in fp.title_words | fp.names:
+                self._by_word.setdefault(word, set()).add(key)
+        added = fp.at if now is None else now
+        heapq.heappush(self._order, (added, key))
+        self._evict(added - 2 * self.window)
+
+    def assign(self, fp: Fingerprint) -> StoryAssignment:
+        """The best matching story among the indexed articles within the window, or a new one."""
+        best: StoryAssignment | None = None
+        for key in self._candidates(fp):
+            story_id, member, seed = self._members[key]
+            if abs(member.at - fp.at) > self.window:
+                continue
+            verdict = same_story(fp, member, seed)
+            if verdict and (best is None or verdict[1] > best.score):
+                best = StoryAssignment(story_id, verdict[0], verdict[1])
+        return best or StoryAssignment(None, NEW_STORY)
+
+    def _candidates(self, fp: Fingerprint) -> set[int]:
+        found: set[int] = set()
+        if fp.text_hash and fp.text_hash in self._by_hash:
+            found.add(self._by_hash[fp.text_hash])
+        if fp.minhash is not None:
+            found.update(self._lsh.query(_minhash(fp)))
+        shared: dict[int, int] = {}
+        for word in fp.title_words | fp.names:
+            posting = self._by_word.get(word, ())
+            if len(posting) <= self._cap:
+                for key in posting:
+                    shared[key] = shared.get(key, 0) + 1
+        found.update(key for key, count in shared.items() if count >= 2)
+        return found
+
+    def _evict(self, horizon: float) -> None:
+        while self._order and self._order[0][0] < horizon:
+            _, key = heapq.heappop(self._order)
+            _, fp, seed = self._members.pop(key)
+            if fp.text_hash and self._by_hash.get(fp.text_hash) == key:
+                del self._by_hash[fp.text_hash]
+            if fp.minhash is not None:
+                self._lsh.remove(key)
+            if seed:
+                for word in fp.title_words | fp.names:
+                    posting = self._by_word.get(word)
+                    if posting is not None:
+                        posting.discard(key)
+                        if not posting:
+                            del self._by_word[word]
+
+
+def _minhash(fp: Fingerprint) -> MinHash:
+    assert fp.minhash is not None
+    return MinHash(num_perm=NUM_PERM, seed=7, scheme=MINHASH_SCHEME,
+                   hashvalues=np.frombuffer(fp.minhash, "<u8").astype(np.uint32))

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from monitor import (
     alerts,
     analysis,
-    dedup,
     delivery,
     entities,
     feeds,
@@ -25,7 +24,7 @@ from monitor import (
 )
 from monitor.channels import ChannelConfig, rate
 from monitor.config import Config, FeedConfig
-from monitor.dedup import Candidate
+from monitor.dedup import StoryIndex
 from monitor.errors import FetchError
 from monitor.http import HttpClient
 from monitor.metrics import Metrics
@@ -81,6 +80,7 @@ class Pipeline:
         self.stopping = False  # set on shutdown: finish the current step, start no new one
         self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
         self._sent_at: dict[str, list[float]] = {}  # channel → when messages went out
+        self._stories: StoryIndex | None = None
         store.sync_feeds(((feed.url, feed.name) for feed in config.feeds), clock())
 
     # -- polling ---------------------------------------------------------------------------
@@ -183,26 +183,25 @@ class Pipeline:
     async def process_pending(self) -> tuple[int, int]:
         """Complete every new item. Returns (items completed, alerts queued)."""
         processed = queued = 0
-        recent: list[Candidate] | None = None
         window = self.config.dedup.window
         while not self.stopping:
             batch = self.store.pending_items(BATCH)
             if not batch:
                 break
-            if recent is None:
-                recent = self.store.recent_candidates(self.clock() - window)
+            if self._stories is None:  # built once from the store, then kept up to date
+                self._stories = StoryIndex.of(
+                    window, self.store.recent_candidates(self.clock() - 2 * window), self.clock())
             analysed = await asyncio.gather(*(self._analyse(item) for item in batch))
             for item, (article, fingerprint) in zip(batch, analysed, strict=True):
                 matches = await self._match(item, article)
-                assignment = dedup.assign(fingerprint, recent, window)
+                assignment = self._stories.assign(fingerprint)
                 notify = self.config.notify
                 story_id, count = self.store.complete_item(
                     item.id, now=self.clock(), article=article, fingerprint=fingerprint,
                     assignment=assignment, matched=[m.rule for m in matches],
                     alerts=alerts.plan(article, matches, notify.priority, notify.zone),
                     max_age=notify.max_age)
-                recent.append(Candidate(story_id, fingerprint,
-                                        seed=assignment.story_id is None))
+                self._stories.add(story_id, fingerprint, assignment.story_id is None, self.clock())
                 processed += 1
                 queued += count
                 self.metrics.articles.labels(article.source).inc()

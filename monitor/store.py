@@ -322,10 +322,10 @@ class Store:
                             row["seen_at"]) for row in rows]
 
     def recent_candidates(self, since: float) -> list[Candidate]:
-        """Articles completed since `since`, newest first, as candidates for story assignment."""
+        """Articles completed since `since`, oldest first, as candidates for story assignment."""
         rows = self._db.execute(
             "SELECT story_id, fingerprint, story_reason FROM items WHERE story_id IS NOT NULL "
-            "AND processed_at >= ? ORDER BY processed_at DESC", (since,)).fetchall()
+            "AND processed_at >= ? ORDER BY processed_at", (since,)).fetchall()
         return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]),
                           seed=row["story_reason"] == NEW_STORY) for row in rows]
 
@@ -460,11 +460,13 @@ def _entry(row: sqlite3.Row) -> Entry:
 def _dump_fingerprint(fp: Fingerprint) -> str:
     return json.dumps({"title": sorted(fp.title_words), "hash": fp.text_hash,
                        "minhash": fp.minhash.hex() if fp.minhash else None,
-                       "shingles": fp.shingles, "at": fp.at})
+                       "shingles": fp.shingles, "at": fp.at, "names": sorted(fp.names),
+                       "keywords": sorted(fp.keywords)}, ensure_ascii=False)
 
 
 def _load_fingerprint(raw: str) -> Fingerprint:
     data = json.loads(raw)
     return Fingerprint(frozenset(data["title"]), data["hash"],
                        bytes.fromhex(data["minhash"]) if data["minhash"] else None,
-                       data["shingles"], data["at"])
+                       data["shingles"], data["at"], frozenset(data["names"]),
+                       frozenset(data["keywords"]))
