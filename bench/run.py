@@ -3,8 +3,10 @@
     python bench/run.py [--quick]
 
 Sections so far: rule matching (10 → 10,000 terms) against the usual baseline, one big regular
-expression alternation. The corpus is `../shared/data/articles/` when present (real French pages,
-extracted once with trafilatura), else the project's own fixtures; the table says which.
+expression alternation; story clustering quality on the labelled set, and story assignment speed
+with 1,000 and 100,000 stored articles against comparing with every one. The matching corpus is
+`../shared/data/articles/` when present (real French pages, extracted once with trafilatura),
+else the project's own fixtures; the table says which.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from monitor.dedup import Fingerprint, StoryIndex, fingerprint, same_story  # noqa: E402
 from monitor.extract import extract  # noqa: E402
 from monitor.models import Article, Entry  # noqa: E402
 from monitor.rules import load  # noqa: E402
@@ -103,11 +106,65 @@ def bench_matching(quick: bool) -> list[tuple[str, ...]]:
     return rows
 
 
+def bench_stories(quick: bool) -> list[tuple[str, ...]]:
+    """Clustering quality on the labelled set, then assignment speed with 1,000 and 100,000
+    stored articles against comparing with every stored article (the baseline)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from stories_eval import evaluate, load
+
+    items = load()
+    score = evaluate(items)
+    groups = len({item.group for item in items})
+    rows = [("story clustering", f"{groups} groups, {len(items)} articles (bench/data)",
+             f"pairwise precision {score.precision:.3f}", f"recall {score.recall:.3f}")]
+    queries = [fingerprint(item.article, item.article.published.timestamp()) for item in items]
+    rng = random.Random(3)
+    words = sorted({w for q in queries for w in q.keywords | q.title_words})
+    now = max(q.at for q in queries)
+    for stored in (1_000, 100_000):
+        filler = [_filler(rng, words, now) for _ in range(stored)]
+        index = StoryIndex(72 * 3600)
+        started = time.perf_counter()
+        for number, fp in enumerate(filler):
+            index.add(number, fp, seed=True, now=now)
+        build = time.perf_counter() - started
+        rounds = 3 if quick else 10
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for query in queries:
+                index.assign(query)
+        ours = rounds * len(queries) / (time.perf_counter() - started)
+        sample = filler[: min(stored, 20_000)]
+        started = time.perf_counter()
+        for query in queries[:10]:
+            for member in sample:
+                same_story(query, member)
+        scan = 10 / ((time.perf_counter() - started) * stored / len(sample))
+        rows.append((f"  assign, {stored:,} stored", f"{ours:,.0f} articles/s "
+                     f"(index built in {build:.1f} s)", f"compare with all: {scan:,.1f} articles/s",
+                     f"×{ours / scan:,.0f}"))
+    return rows
+
+
+def _filler(rng: random.Random, words: list[str], now: float) -> Fingerprint:
+    """A stored article of another story: its own text, and words drawn as news vocabulary is,
+    mostly from a large vocabulary (30,000 words), one in ten from the queries' own words."""
+    import numpy as np
+
+    def draw(count: int) -> frozenset[str]:
+        return frozenset(rng.choice(words) if rng.random() < 0.1 else f"w{rng.randrange(30_000)}"
+                         for _ in range(count))
+
+    values = np.array([rng.getrandbits(32) for _ in range(64)], dtype="<u8")
+    return Fingerprint(draw(6), f"{rng.getrandbits(64):x}", values.tobytes(), 200,
+                       now - rng.uniform(0, 48 * 3600), draw(5), draw(30))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     args = parser.parse_args()
-    rows = bench_matching(args.quick)
+    rows = bench_matching(args.quick) + bench_stories(args.quick)
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))

@@ -61,3 +61,25 @@ def excerpt(article: Article, match: Match, width: int = 240) -> list[tuple[str,
     if marked is None:
         marked = snippet(article.summary or article.text, [], width, mark=_MARK)
     return [(part, index % 2 == 1) for index, part in enumerate(marked.split(_MARK)) if part]
+
+
+def followups(article: Article, raised: Sequence[tuple[str, str, str]], now: float,
+              mode: str, zone: ZoneInfo = PARIS, digest_every: float = 3600.0) -> list[Alert]:
+    """When a new outlet joins a story that already alerted: one quiet "also reported by" per
+    rule and channel that alerted; in a digest within the hour (`digest`), at once (`message`),
+    or not at all (`off`)."""
+    if mode == "off" or not raised:
+        return []
+    hold = (now // digest_every + 1) * digest_every if mode == "digest" else None
+    published = article.published.astimezone(zone).strftime("%d/%m/%Y %H:%M") \
+        if article.published else ""
+    out = []
+    for rule, channel, priority in dict.fromkeys(raised):
+        title = f"Aussi repris par {article.outlet} : {article.title}"
+        payload = {"title": title, "url": article.url, "outlet": article.outlet,
+                   "published": published, "rule": rule, "description": "", "priority": priority,
+                   "terms": [], "excerpt": [(f"{article.outlet} reprend l’histoire : "
+                                             f"{article.title}", False)]}
+        out.append(Alert(rule, channel, title, payload, priority, kind="followup",
+                         outlet=article.outlet, hold_until=hold))
+    return out

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.config or config_module.default_path()
     if args.command == "rules":
         return _rules(args, path)
-    if args.command in ("alerts", "notify", "feeds"):
+    if args.command in ("alerts", "notify", "feeds", "stories"):
         return _outbox(args, path)
     try:
         config, rules = app.load(path)
@@ -105,6 +105,10 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
         return EXIT_INVALID
     if args.command == "feeds":
         return alerts_cli.feeds_table(config)
+    if args.command == "stories":
+        from monitor import stories_cli
+
+        return stories_cli.stories(args, config)
     if args.command == "notify":
         return alerts_cli.notify_test(args, config)
     if args.alerts_command == "retry":
@@ -164,6 +168,11 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--dead", action="store_true", help="requeue every dead-lettered alert")
     commands.add_parser("feeds", parents=[common],
                         help="each feed: last success, last error, failures, items, next poll")
+    stories = commands.add_parser("stories", parents=[common],
+                                  help="recent stories and their outlets (--json: every article)")
+    stories.add_argument("--since", default="24h", help="seen since (default: 24h)")
+    stories.add_argument("--json", action="store_true",
+                         help="every story with its articles, as JSON")
     notify = commands.add_parser("notify", parents=[common], help="notification channels")
     notify_commands = notify.add_subparsers(dest="notify_command", required=True,
                                             metavar="COMMAND")

@@ -93,6 +93,7 @@ class PollConfig(_Strict):
 
 class DedupConfig(_Strict):
     window: Duration = 72 * 3600.0
+    followups: Literal["digest", "message", "off"] = "digest"  # another outlet joins a story
 
 
 class FeedConfig(_Strict):

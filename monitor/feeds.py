@@ -48,6 +48,30 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, host, parts.path or "/", urlencode(sorted(kept)), ""))
 
 
+_HOST_VARIANTS = ("www.", "m.", "mobile.", "amp.")
+_AMP_PATH = re.compile(r"(/amp)?/?$|\.amp(?=\.html?$)|^/amp(?=/)")
+
+
+def identity(url: str) -> str:
+    """What makes two addresses the same article: the canonical URL without scheme, without
+    www/m/mobile/amp host prefixes and AMP path or query variants (`/amp`, `.amp.html`,
+    `?amp=1`, `outputType=amp`)."""
+    canonical = canonical_url(url)
+    try:
+        parts = urlsplit(canonical)
+    except ValueError:
+        return canonical.split("://", 1)[-1]
+    host = parts.netloc
+    for prefix in _HOST_VARIANTS:
+        if host.startswith(prefix) and host.count(".") >= 2:
+            host = host[len(prefix):]
+            break
+    path = _AMP_PATH.sub("", parts.path) or "/"
+    query = "&".join(pair for pair in parts.query.split("&")
+                     if pair and pair.lower() not in ("amp", "amp=1", "amp=true", "outputtype=amp"))
+    return host + path + (f"?{query}" if query else "")
+
+
 def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
           feed_url: str | None = None) -> ParsedFeed:
     """Parse a feed document fetched from `url` (it resolves relative links; `headers` may carry

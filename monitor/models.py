@@ -93,3 +93,6 @@ class Alert:
     title: str
     payload: dict[str, Any]
     priority: str = "normal"
+    kind: str = "alert"  # or "followup": another outlet joined a story that already alerted
+    outlet: str = ""  # for a follow-up, the outlet it announces (one follow-up per outlet)
+    hold_until: float | None = None  # wait for a digest until then

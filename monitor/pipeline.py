@@ -28,7 +28,7 @@ from monitor.dedup import StoryIndex
 from monitor.errors import FetchError
 from monitor.http import HttpClient
 from monitor.metrics import Metrics
-from monitor.models import Article, Match
+from monitor.models import Article, Match, StoryAssignment
 from monitor.notify import Notifier
 from monitor.rules import RuleSet
 from monitor.store import PendingItem, QueuedAlert, Store
@@ -194,12 +194,17 @@ class Pipeline:
             analysed = await asyncio.gather(*(self._analyse(item) for item in batch))
             for item, (article, fingerprint) in zip(batch, analysed, strict=True):
                 matches = await self._match(item, article)
-                assignment = self._stories.assign(fingerprint)
+                assignment = self._assign(item, article, fingerprint)
                 notify = self.config.notify
+                planned = alerts.plan(article, matches, notify.priority, notify.zone)
+                if assignment.story_id is not None and \
+                        article.outlet not in self.store.story_outlets(assignment.story_id):
+                    planned += alerts.followups(
+                        article, self.store.story_alerts(assignment.story_id), self.clock(),
+                        self.config.dedup.followups, notify.zone)
                 story_id, count = self.store.complete_item(
                     item.id, now=self.clock(), article=article, fingerprint=fingerprint,
-                    assignment=assignment, matched=[m.rule for m in matches],
-                    alerts=alerts.plan(article, matches, notify.priority, notify.zone),
+                    assignment=assignment, matched=[m.rule for m in matches], alerts=planned,
                     max_age=notify.max_age)
                 self._stories.add(story_id, fingerprint, assignment.story_id is None, self.clock())
                 processed += 1
@@ -214,6 +219,16 @@ class Pipeline:
                              story_id, assignment.reason, count,
                              extra={"item": item.id, "rule": ",".join(m.rule for m in matches)})
         return processed, queued
+
+    def _assign(self, item: PendingItem, article: Article, fingerprint) -> StoryAssignment:
+        """The story: that of another item the page says it is (its canonical URL), else the
+        one the index finds."""
+        if article.canonical_url:
+            story = self.store.story_of_url(article.canonical_url, other_than=item.id)
+            if story is not None:
+                return StoryAssignment(story, "same-url", 1.0)
+        assert self._stories is not None
+        return self._stories.assign(fingerprint)
 
     async def _match(self, item: PendingItem, article: Article) -> list[Match]:
         """The rules the article matches; entities are recognised (in a worker) only when an

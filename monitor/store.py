@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.dedup import NEW_STORY, Candidate, Fingerprint
-from monitor.feeds import canonical_url
+from monitor.feeds import canonical_url, identity
 from monitor.models import Alert, Article, Entry, StoryAssignment
 
 SCHEMA_VERSION = 1
@@ -80,6 +80,8 @@ CREATE TABLE alerts (
     item_id INTEGER REFERENCES items(id),
     rule TEXT NOT NULL,
     channel TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'alert' CHECK (kind IN ('alert', 'followup')),
+    outlet TEXT NOT NULL DEFAULT '',
     priority TEXT NOT NULL DEFAULT 'normal',
     title TEXT NOT NULL,
     payload TEXT NOT NULL,
@@ -91,7 +93,7 @@ CREATE TABLE alerts (
     last_error TEXT,
     created_at REAL NOT NULL,
     delivered_at REAL,
-    UNIQUE (story_id, rule, channel)
+    UNIQUE (story_id, rule, channel, kind, outlet)
 );
 CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
 """
@@ -174,7 +176,7 @@ def entry_keys(entry: Entry) -> list[str]:
 
 
 def url_key(url: str) -> str:
-    return "url:" + url.split("://", 1)[-1]
+    return "url:" + identity(url)
 
 
 def _ts(moment: datetime | None) -> float | None:
@@ -321,6 +323,44 @@ class Store:
         return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
                             row["seen_at"]) for row in rows]
 
+    def story_alerts(self, story_id: int) -> list[tuple[str, str, str]]:
+        """(rule, channel, priority) of the alerts a story has raised."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT rule, channel, priority FROM alerts WHERE story_id = ? AND kind = 'alert'",
+            (story_id,))]
+
+    def story_outlets(self, story_id: int) -> set[str]:
+        return {row[0] for row in self._db.execute(
+            "SELECT DISTINCT outlet FROM items WHERE story_id = ?", (story_id,))}
+
+    def stories(self, since: float) -> list[dict]:
+        """Stories seen since `since`, newest first, each with its member articles."""
+        stories = self._db.execute(
+            "SELECT * FROM stories WHERE last_seen >= ? ORDER BY last_seen DESC", (since,)
+        ).fetchall()
+        out = []
+        for story in stories:
+            members = self._db.execute(
+                "SELECT link, canonical_url, outlet, title, published, story_reason, story_score "
+                "FROM items WHERE story_id = ? ORDER BY processed_at", (story["id"],)).fetchall()
+            out.append({
+                "id": story["id"], "title": story["title"], "first_seen": story["first_seen"],
+                "last_seen": story["last_seen"],
+                "articles": [{"link": m["canonical_url"] or m["link"], "outlet": m["outlet"],
+                              "title": m["title"], "published": m["published"],
+                              "joined_by": m["story_reason"], "score": m["story_score"]}
+                             for m in members]})
+        return out
+
+    def story_of_url(self, url: str, other_than: int) -> int | None:
+        """The story of another completed item known by this address (its page's canonical URL
+        named an article we already have: an AMP copy, a second address)."""
+        row = self._db.execute(
+            "SELECT items.story_id FROM item_keys JOIN items ON items.id = item_keys.item_id "
+            "WHERE item_keys.key = ? AND items.id != ? AND items.story_id IS NOT NULL",
+            (url_key(url), other_than)).fetchone()
+        return row[0] if row else None
+
     def recent_candidates(self, since: float) -> list[Candidate]:
         """Articles completed since `since`, oldest first, as candidates for story assignment."""
         rows = self._db.execute(
@@ -353,16 +393,17 @@ class Store:
                  json.dumps(list(matched)), now, item_id))
             if article.canonical_url:
                 db.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
-                           (url_key(canonical_url(article.canonical_url)), item_id))
+                           (url_key(article.canonical_url), item_id))
             queued = 0
             for alert in alerts:
                 queued += db.execute(
-                    "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, priority, "
-                    "title, payload, next_attempt, expires_at, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (story_id, item_id, alert.rule, alert.channel, alert.priority, alert.title,
-                     json.dumps(alert.payload, ensure_ascii=False), now, now + max_age,
-                     now)).rowcount
+                    "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, kind, outlet, "
+                    "priority, title, payload, batch, next_attempt, expires_at, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (story_id, item_id, alert.rule, alert.channel, alert.kind, alert.outlet,
+                     alert.priority, alert.title, json.dumps(alert.payload, ensure_ascii=False),
+                     alert.hold_until is not None, alert.hold_until or now,
+                     max(now, alert.hold_until or now) + max_age, now)).rowcount
         return story_id, queued
 
     def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:

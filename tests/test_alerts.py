@@ -62,3 +62,19 @@ def test_excerpt_prefers_the_text_then_summary_then_title() -> None:
 def test_no_date_no_link() -> None:
     (alert,) = plan(tomahawk_article(published=None, url=None), [tomahawk_match(("ops",))])
     assert alert.payload["published"] == "" and alert.payload["url"] is None
+
+
+def test_followups_for_each_rule_and_channel_that_alerted() -> None:
+    from monitor.alerts import followups
+
+    item = tomahawk_article(outlet="Libération", title="Les Tomahawk arrivent")
+    raised = [("tomahawk-ukraine", "ops", "high"), ("tomahawk-ukraine", "mail", "high")]
+    now = 1_764_000_000.0 + 600  # 10 min past an hour
+    digest = followups(item, raised, now, "digest")
+    assert [(f.channel, f.kind, f.outlet, f.hold_until) for f in digest] == [
+        ("ops", "followup", "Libération", 1_764_003_600.0),
+        ("mail", "followup", "Libération", 1_764_003_600.0)]
+    assert digest[0].title == "Aussi repris par Libération : Les Tomahawk arrivent"
+    assert [f.hold_until for f in followups(item, raised, now, "message")] == [None, None]
+    assert followups(item, raised, now, "off") == []
+    assert followups(item, [], now, "message") == []

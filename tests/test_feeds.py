@@ -118,3 +118,19 @@ def test_entries_without_link_guid_or_title_are_skipped() -> None:
     body = (b'<rss version="2.0"><channel><title>t</title><item><description>x</description>'
             b"</item><item><title>ok</title></item></channel></rss>")
     assert [e.title for e in parse(body, BASE).entries] == ["ok"]
+
+
+@pytest.mark.parametrize("variant", [
+    "https://www.lemonde.fr/a/b.html?xtor=RSS-3208",
+    "https://m.lemonde.fr/a/b.html",
+    "https://amp.lemonde.fr/a/b.html",
+    "https://www.lemonde.fr/amp/a/b.html",
+    "https://www.lemonde.fr/a/b.amp.html",
+    "http://lemonde.fr/a/b.html?amp=1#top",
+    "https://www.lemonde.fr/a/b.html/amp",
+])
+def test_identity_sees_through_amp_mobile_and_tracking_variants(variant: str) -> None:
+    from monitor.feeds import identity
+
+    assert identity(variant) == "lemonde.fr/a/b.html"
+    assert identity("https://www.lemonde.fr/a/c.html") != "lemonde.fr/a/b.html"

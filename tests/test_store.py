@@ -149,3 +149,17 @@ def test_recent_candidates_respect_the_window(store: Store) -> None:
     assert candidate.story_id == story and candidate.seed
     assert candidate.fingerprint.title_words == {"tempete"} and candidate.fingerprint.at == 200.0
     assert store.recent_candidates(since=250.0) == []
+
+
+def test_story_lookups(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1"), entry("https://b.fr/2")])
+    first, second = store.pending_items()
+    story, _ = complete(store, first.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    assert store.story_alerts(story) == [("r", "ops", "normal")]
+    assert store.story_outlets(story) == {"A"}
+    # the first item is known by its address: a page naming it as canonical joins its story
+    assert store.story_of_url("https://www.a.fr/1?utm_source=x", other_than=second.id) == story
+    assert store.story_of_url("https://a.fr/1", other_than=first.id) is None
+    (listed,) = store.stories(since=0)
+    assert (listed["id"], listed["title"], len(listed["articles"])) == (story, "Tempête", 1)
+    assert listed["articles"][0]["joined_by"] == "new"

