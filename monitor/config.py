@@ -163,6 +163,7 @@ class Config(_Strict):
     rules: list[Path] = Field(default_factory=lambda: [Path("rules")])
     workers: int = Field(2, ge=0, le=64)  # processes for parsing and extraction; 0 = in-process
     watch_rules: bool = True  # reload rule files when they change (SIGHUP always reloads)
+    retention: Duration = 90 * 86400.0  # after this, articles keep only what identifies them
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     poll: PollConfig = Field(default_factory=PollConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)

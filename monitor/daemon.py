@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DELIVERY_TICK = 5.0
 RULES_WATCH_TICK = 2.0
 HEARTBEAT = 5.0
+PRUNE_EVERY = 3600.0
 HEALTH_STALE = 30.0  # /healthz fails when the scheduler has run no job for this long
 DRAIN_SECONDS = 60.0
 
@@ -132,6 +133,12 @@ class Daemon:
         if queued:
             await self.deliver()
 
+    async def prune(self) -> None:
+        config = self.pipeline.config
+        slimmed, deleted = self.pipeline.store.prune(self.pipeline.clock() - config.retention)
+        if slimmed or deleted:
+            log.info("retention: %d article(s) slimmed, %d old alert(s) deleted", slimmed, deleted)
+
     async def deliver(self) -> None:
         async with self._delivering:  # one sender at a time: an alert is never sent twice
             await self.pipeline.deliver_due()
@@ -151,6 +158,8 @@ class Daemon:
         beat = min(HEARTBEAT, self.systemd.watchdog_interval or HEARTBEAT)
         scheduler.add_job(self.heartbeat, "interval", seconds=beat, next_run_time=datetime.now(),
                           id="heartbeat", **options)
+        scheduler.add_job(self._guarded, "interval", args=[self.prune], seconds=PRUNE_EVERY,
+                          next_run_time=datetime.now(), id="prune", **options)
         if config.watch_rules:
             scheduler.add_job(self._guarded, "interval", args=[self.watch_rules],
                               seconds=RULES_WATCH_TICK, id="watch-rules", **options)

@@ -64,6 +64,7 @@ CREATE TABLE items (
 );
 CREATE INDEX items_new ON items(state) WHERE state = 'new';
 CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
+CREATE INDEX items_story ON items(story_id);
 CREATE TABLE item_keys (
     key TEXT PRIMARY KEY,
     item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE
@@ -96,6 +97,9 @@ CREATE TABLE alerts (
     UNIQUE (story_id, rule, channel, kind, outlet)
 );
 CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
+CREATE INDEX alerts_story ON alerts(story_id);
+CREATE INDEX alerts_created ON alerts(created_at);
+CREATE INDEX stories_last_seen ON stories(last_seen);
 """
 
 
@@ -250,6 +254,19 @@ class Store:
                     (alert.rule, alert.channel, alert.priority, alert.title,
                      json.dumps(alert.payload, ensure_ascii=False), now, now + max_age, now))
 
+    def prune(self, before: float) -> tuple[int, int]:
+        """Keep the database from growing with history: articles completed before `before` lose
+        their text and fingerprint (their identity keys stay, so an old item still in a feed is
+        never taken for new), and delivered or dead alerts created before then are deleted.
+        Returns (articles slimmed, alerts deleted)."""
+        with self.transaction() as db:
+            slimmed = db.execute(
+                "UPDATE items SET text = NULL, summary = '', fingerprint = NULL "
+                "WHERE processed_at < ? AND fingerprint IS NOT NULL", (before,)).rowcount
+            deleted = db.execute("DELETE FROM alerts WHERE created_at < ? AND status != 'pending'",
+                                 (before,)).rowcount
+        return slimmed, deleted
+
     def outbox_depth(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
                                 ).fetchone()[0]
@@ -365,7 +382,8 @@ class Store:
         """Articles completed since `since`, oldest first, as candidates for story assignment."""
         rows = self._db.execute(
             "SELECT story_id, fingerprint, story_reason FROM items WHERE story_id IS NOT NULL "
-            "AND processed_at >= ? ORDER BY processed_at", (since,)).fetchall()
+            "AND fingerprint IS NOT NULL AND processed_at >= ? ORDER BY processed_at",
+            (since,)).fetchall()
         return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]),
                           seed=row["story_reason"] == NEW_STORY) for row in rows]
 

@@ -163,3 +163,17 @@ def test_story_lookups(store: Store) -> None:
     (listed,) = store.stories(since=0)
     assert (listed["id"], listed["title"], len(listed["articles"])) == (story, "Tempête", 1)
     assert listed["articles"][0]["joined_by"] == "new"
+
+
+def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.pending_items()
+    complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    (alert,) = store.due_alerts(300.0)
+    store.mark_sent([alert.id], 300.0)
+    assert store.prune(before=100.0) == (0, 0)  # nothing that old yet
+    assert store.prune(before=1000.0) == (1, 1)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT text, fingerprint FROM items").fetchone() == (None, None)
+    assert store.recent_candidates(since=0) == []
+    assert store_entries(store, [entry("https://a.fr/1")]) == 0  # still known: not new again
