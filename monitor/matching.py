@@ -9,6 +9,7 @@ node's evaluation returns the hits that make it true (its explanation), or None 
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,9 +56,10 @@ class Scan:
         return self._regex_cache[key]
 
 
-class Node:
+class Node(ABC):
+    @abstractmethod
     def evaluate(self, scan: Scan, fields: frozenset[str]) -> list[Hit] | None:
-        raise NotImplementedError  # every node kind below implements it
+        """The hits that make this node true in `fields`, or None when it is false."""
 
     def words(self) -> list[str]:
         """Folded forms this node needs the automaton to find."""

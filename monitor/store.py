@@ -19,6 +19,7 @@ from pathlib import Path
 from monitor.dedup import NEW_STORY, Candidate, Fingerprint
 from monitor.feeds import canonical_url, identity
 from monitor.models import Alert, Article, Entry, StoryAssignment
+from monitor.outbox import OutboxQueries
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
@@ -129,39 +130,6 @@ class PendingItem:
     seen_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class QueuedAlert:
-    """An alert waiting in the outbox. `batch`: it goes out in a digest (digest channel, quiet
-    hours, or over the rate limit)."""
-
-    id: int
-    channel: str
-    rule: str
-    priority: str
-    title: str
-    payload: dict
-    batch: bool
-    attempts: int
-    expires_at: float
-    story_id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """An alert as `monitor alerts` lists it."""
-
-    id: int
-    status: str  # pending, failed (pending after a failed attempt), dead, sent
-    channel: str
-    rule: str
-    title: str
-    attempts: int
-    created_at: float
-    next_attempt: float
-    delivered_at: float | None
-    last_error: str | None
-
-
 def entry_keys(entry: Entry) -> list[str]:
     """Identity keys: the same guid, or the same canonical URL (any scheme), is the same item.
     A guid that is a URL counts as one; any other guid is only unique within its feed; an item
@@ -187,7 +155,7 @@ def _ts(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment else None
 
 
-class Store:
+class Store(OutboxQueries):
     """One connection, used from the event loop's thread only."""
 
     def __init__(self, path: Path) -> None:
@@ -266,10 +234,6 @@ class Store:
             deleted = db.execute("DELETE FROM alerts WHERE created_at < ? AND status != 'pending'",
                                  (before,)).rowcount
         return slimmed, deleted
-
-    def outbox_depth(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
-                                ).fetchone()[0]
 
     def writable(self, wait: float = 2.0) -> bool:
         """Can a write transaction start within `wait` seconds (file writable, not locked)?"""
@@ -441,66 +405,6 @@ class Store:
     def count_completed(self, since: float) -> int:
         return self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'done' "
                                 "AND processed_at >= ?", (since,)).fetchone()[0]
-
-    # -- outbox ----------------------------------------------------------------------------
-
-    def due_alerts(self, now: float, limit: int = 1000) -> list[QueuedAlert]:
-        rows = self._db.execute(
-            "SELECT * FROM alerts WHERE status = 'pending' AND next_attempt <= ? "
-            "ORDER BY next_attempt, id LIMIT ?", (now, limit)).fetchall()
-        return [QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
-                            row["title"], json.loads(row["payload"]), bool(row["batch"]),
-                            row["attempts"], row["expires_at"], row["story_id"] or 0)
-                for row in rows]
-
-    def mark_sent(self, ids: Sequence[int], now: float) -> None:
-        with self.transaction() as db:
-            db.executemany("UPDATE alerts SET status = 'sent', attempts = attempts + 1, "
-                           "delivered_at = ?, last_error = NULL WHERE id = ?",
-                           [(now, alert_id) for alert_id in ids])
-
-    def mark_failed(self, ids: Sequence[int], *, error: str, retry_at: float | None) -> None:
-        """A failed send: retried at `retry_at`, or dead-lettered when that is None."""
-        with self.transaction() as db:
-            db.executemany(
-                "UPDATE alerts SET attempts = attempts + 1, last_error = ?, "
-                "status = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END, "
-                "next_attempt = COALESCE(?, next_attempt) WHERE id = ?",
-                [(error, retry_at, retry_at, alert_id) for alert_id in ids])
-
-    def hold(self, ids: Sequence[int], until: float) -> None:
-        """Keep alerts for a digest at `until` (digest time, end of quiet hours, rate window)."""
-        with self.transaction() as db:
-            db.executemany("UPDATE alerts SET batch = 1, next_attempt = ? WHERE id = ?",
-                           [(until, alert_id) for alert_id in ids])
-
-    def outbox(self, *, status: str | None, since: float, limit: int = 200) -> list[OutboxRow]:
-        """Alerts created since `since`, newest first; status `failed` is pending after a
-        failed attempt."""
-        where, args = "created_at >= ?", [since]
-        if status == "failed":
-            where += " AND status = 'pending' AND attempts > 0"
-        elif status:
-            where += " AND status = ?"
-            args.append(status)
-        rows = self._db.execute(f"SELECT * FROM alerts WHERE {where} ORDER BY id DESC LIMIT ?",
-                                (*args, limit)).fetchall()
-        return [OutboxRow(row["id"], "failed" if row["status"] == "pending" and row["attempts"]
-                          else row["status"], row["channel"], row["rule"], row["title"],
-                          row["attempts"], row["created_at"], row["next_attempt"],
-                          row["delivered_at"], row["last_error"]) for row in rows]
-
-    def requeue(self, *, now: float, max_age: float, ids: Sequence[int] = (),
-                dead: bool = False) -> int:
-        """Put alerts back in line now, with a new age limit; returns how many."""
-        with self.transaction() as db:
-            if dead:
-                return db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
-                                  "expires_at = ? WHERE status = 'dead'",
-                                  (now, now + max_age)).rowcount
-            return sum(db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
-                                  "expires_at = ? WHERE id = ? AND status != 'pending'",
-                                  (now, now + max_age, alert_id)).rowcount for alert_id in ids)
 
 
 def _feed(row: sqlite3.Row) -> FeedState:

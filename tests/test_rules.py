@@ -23,6 +23,14 @@ def matched(rules, item: Article) -> list[str]:
     return [m.rule for m in rules.match(item)]
 
 
+def problems_with(tmp_path: Path, term: str) -> list:
+    """The problems of a one-rule file whose `any` holds `term` (YAML text)."""
+    (tmp_path / "r.yaml").write_text(f"rules:\n  - name: r\n    any:\n      - {term}\n")
+    with pytest.raises(InvalidInput) as error:
+        load([tmp_path], CHANNELS, ["console"])
+    return error.value.problems
+
+
 TOMAHAWK = """
 rules:
   - name: tomahawk-ukraine
@@ -221,10 +229,7 @@ rules:
     ("a*", "this regular expression matches the empty text"),
 ])
 def test_bad_regex_is_a_load_error(tmp_path: Path, regex: str, message: str) -> None:
-    (tmp_path / "r.yaml").write_text(f"rules:\n  - name: r\n    any:\n      - regex: '{regex}'\n")
-    with pytest.raises(InvalidInput) as error:
-        load([tmp_path], CHANNELS, ["console"])
-    assert [str(p) for p in error.value.problems] == \
+    assert [str(p) for p in problems_with(tmp_path, f"regex: '{regex}'")] == \
         [f"{tmp_path / 'r.yaml'}:4: rules[0].any[0].regex: {message}"]
 
 
@@ -330,10 +335,7 @@ rules:
     ("[a, b]", "a term is a word, a phrase, or a mapping such as {regex: …}"),
 ])
 def test_term_mistakes_are_named_precisely(tmp_path: Path, term: str, message: str) -> None:
-    (tmp_path / "r.yaml").write_text(f"rules:\n  - name: r\n    any:\n      - {term}\n")
-    with pytest.raises(InvalidInput) as error:
-        load([tmp_path], CHANNELS, ["console"])
-    (problem,) = error.value.problems
+    (problem,) = problems_with(tmp_path, term)
     assert problem.line == 4 and problem.field.startswith("rules[0].any[0]")
     assert problem.message == message
 
