@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from monitor.channels import ChannelConfig, in_quiet, next_digest, quiet_end, rate
-from monitor.store import QueuedAlert
+from monitor.outbox import QueuedAlert
 
 
 @dataclass(frozen=True, slots=True)

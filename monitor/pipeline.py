@@ -30,8 +30,9 @@ from monitor.http import HttpClient
 from monitor.metrics import Metrics
 from monitor.models import Article, Match, StoryAssignment
 from monitor.notify import Notifier
+from monitor.outbox import QueuedAlert
 from monitor.rules import RuleSet
-from monitor.store import PendingItem, QueuedAlert, Store
+from monitor.store import PendingItem, Store
 from monitor.workers import WorkerFailed, Workers
 
 log = logging.getLogger(__name__)

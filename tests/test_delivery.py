@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.channels import ChannelConfig
 from monitor.delivery import Hold, plan
-from monitor.store import QueuedAlert
+from monitor.outbox import QueuedAlert
 
 PARIS = ZoneInfo("Europe/Paris")
 
