@@ -55,6 +55,10 @@ class Workers:
             self._discard(pool)
             raise WorkerFailed("worker process died") from None
 
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for measuring them)."""
+        return list(getattr(self._pool, "_processes", {}) or {})
+
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         if self._pool is pool:
             self._pool = None
