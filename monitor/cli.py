@@ -1,7 +1,9 @@
-"""The `monitor` command: `run` (the daemon), `once` (one pass, then exit), `check` (validate).
+"""The `monitor` command: `run` (the daemon), `once` (one pass, then exit), `check` (validate),
+`rules test|backtest`, `alerts [retry]`, `notify test`, `feeds`, `stories`.
 
 Exit codes: 0 done (for `once`, even when some feeds failed: they are named on stderr),
-2 invalid config or rules (each problem on one line as file:line: field: message).
+2 invalid config or rules (each problem on one line as file:line: field: message); `rules`,
+`alerts retry` and `notify test` also use 1 for "no match", "nothing requeued", "a send failed".
 """
 
 from __future__ import annotations
@@ -36,11 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, rules = app.load(path)
     except InvalidInput as error:
-        for problem in error.problems:
-            print(problem, file=sys.stderr)
+        code = _invalid(error)
         if args.command == "check":
             print(f"{len(error.problems)} problem(s) found", file=sys.stderr)
-        return EXIT_INVALID
+        return code
     if args.command == "check":
         files = len({rule.origin.rsplit(":", 1)[0] for rule in rules.rules})
         print(f"{path}: OK: {len(config.feeds)} feed(s), {len(rules)} rule(s) in {files} "
@@ -52,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_run(config, rules))
     except KeyboardInterrupt:
         return 130
+
+
+def _invalid(error: InvalidInput) -> int:
+    """Every problem, one line each (file:line: field: message), and the exit code for it."""
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    return EXIT_INVALID
 
 
 async def _once(config: config_module.Config, rules: RuleSet) -> int:
@@ -89,9 +97,7 @@ def _rules(args: argparse.Namespace, path: Path) -> int:
             return rules_cli.test(args, config)
         return rules_cli.backtest(args, config)
     except InvalidInput as error:
-        for problem in error.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid(error)
 
 
 def _outbox(args: argparse.Namespace, path: Path) -> int:
@@ -100,9 +106,7 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
     try:
         config = app.load_config(path)
     except InvalidInput as error:
-        for problem in error.problems:
-            print(problem, file=sys.stderr)
-        return EXIT_INVALID
+        return _invalid(error)
     if args.command == "feeds":
         return alerts_cli.feeds_table(config)
     if args.command == "stories":

@@ -364,6 +364,7 @@ class Pipeline:
         report = PassReport()
         report.polls = await self.poll_all(feeds_to_poll)
         report.processed, report.queued = await self.process_pending()
+        report.queued += self.check_stale()
         report.sent, report.failed = await self.deliver_due()
         return report
 
