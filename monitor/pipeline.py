@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
                "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
-BATCH = 32  # items completed per round: pages fetched concurrently, committed one by one
+BATCH = 32  # items in progress at once: pages fetched concurrently, each committed when ready
 _PRIORITY_ORDER = ["low", "normal", "high"]
 
 
@@ -182,44 +182,65 @@ class Pipeline:
     # -- items -----------------------------------------------------------------------------
 
     async def process_pending(self) -> tuple[int, int]:
-        """Complete every new item. Returns (items completed, alerts queued)."""
-        processed = queued = 0
+        """Complete every new item. Up to BATCH items are fetched and extracted at once, and each
+        is committed as soon as it is ready, so one slow site delays its own articles only.
+        Returns (items completed, alerts queued)."""
         window = self.config.dedup.window
-        while not self.stopping:
-            batch = self.store.pending_items(BATCH)
-            if not batch:
-                break
-            if self._stories is None:  # built once from the store, then kept up to date
-                self._stories = StoryIndex.of(
-                    window, self.store.recent_candidates(self.clock() - 2 * window), self.clock())
-            analysed = await asyncio.gather(*(self._analyse(item) for item in batch))
-            for item, (article, fingerprint) in zip(batch, analysed, strict=True):
-                matches = await self._match(item, article)
-                assignment = self._assign(item, article, fingerprint)
-                notify = self.config.notify
-                planned = alerts.plan(article, matches, notify.priority, notify.zone)
-                if assignment.story_id is not None and \
-                        article.outlet not in self.store.story_outlets(assignment.story_id):
-                    planned += alerts.followups(
-                        article, self.store.story_alerts(assignment.story_id), self.clock(),
-                        self.config.dedup.followups, notify.zone)
-                story_id, count = self.store.complete_item(
-                    item.id, now=self.clock(), article=article, fingerprint=fingerprint,
-                    assignment=assignment, matched=[m.rule for m in matches], alerts=planned,
-                    max_age=notify.max_age)
-                self._stories.add(story_id, fingerprint, assignment.story_id is None, self.clock())
-                processed += 1
-                queued += count
-                self.metrics.articles.labels(article.source).inc()
-                self.metrics.pipeline_seconds.observe(max(0.0, self.clock() - item.seen_at))
-                for match in matches:
-                    self.metrics.matches.labels(match.rule).inc()
-                if matches:
-                    log.info("item %d %r: rules %s, story %d (%s), %d alert(s) queued",
-                             item.id, article.title[:80], ",".join(m.rule for m in matches),
-                             story_id, assignment.reason, count,
-                             extra={"item": item.id, "rule": ",".join(m.rule for m in matches)})
-        return processed, queued
+        if self._stories is None:  # built once from the store, then kept up to date
+            self._stories = StoryIndex.of(
+                window, self.store.recent_candidates(self.clock() - 2 * window), self.clock())
+        processed = queued = 0
+        in_flight: dict[asyncio.Task, PendingItem] = {}
+        started: set[int] = set()
+        exhausted = False
+        while True:
+            if not (self.stopping or exhausted) and len(in_flight) < BATCH:
+                fresh = [item for item in self.store.pending_items(2 * BATCH)
+                         if item.id not in started][: BATCH - len(in_flight)]
+                exhausted = not fresh
+                for item in fresh:
+                    started.add(item.id)
+                    in_flight[asyncio.create_task(self._analyse(item))] = item
+            if not in_flight:
+                return processed, queued
+            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                item = in_flight.pop(task)
+                try:
+                    article, fingerprint = task.result()
+                    queued += await self._complete(item, article, fingerprint)
+                    processed += 1
+                except Exception:  # a bug on one item must not stop the others; it stays new
+                    log.exception("item %d: not completed; retried at the next tick", item.id,
+                                  extra={"item": item.id})
+
+    async def _complete(self, item: PendingItem, article: Article, fingerprint) -> int:
+        """Match, assign to a story, and commit the item with its alerts. Returns alerts queued."""
+        assert self._stories is not None
+        matches = await self._match(item, article)
+        assignment = self._assign(item, article, fingerprint)
+        notify = self.config.notify
+        planned = alerts.plan(article, matches, notify.priority, notify.zone)
+        if assignment.story_id is not None and \
+                article.outlet not in self.store.story_outlets(assignment.story_id):
+            planned += alerts.followups(
+                article, self.store.story_alerts(assignment.story_id), self.clock(),
+                self.config.dedup.followups, notify.zone)
+        story_id, count = self.store.complete_item(
+            item.id, now=self.clock(), article=article, fingerprint=fingerprint,
+            assignment=assignment, matched=[m.rule for m in matches], alerts=planned,
+            max_age=notify.max_age)
+        self._stories.add(story_id, fingerprint, assignment.story_id is None, self.clock())
+        self.metrics.articles.labels(article.source).inc()
+        self.metrics.pipeline_seconds.observe(max(0.0, self.clock() - item.seen_at))
+        for match in matches:
+            self.metrics.matches.labels(match.rule).inc()
+        if matches:
+            rules = ",".join(m.rule for m in matches)
+            log.info("item %d %r: rules %s, story %d (%s), %d alert(s) queued", item.id,
+                     article.title[:80], rules, story_id, assignment.reason, count,
+                     extra={"item": item.id, "rule": rules})
+        return count
 
     def _assign(self, item: PendingItem, article: Article, fingerprint) -> StoryAssignment:
         """The story: that of another item the page says it is (its canonical URL), else the

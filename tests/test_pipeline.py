@@ -249,3 +249,30 @@ def test_a_silent_feed_alerts_ops_once_then_once_when_it_recovers(tmp_path, site
     asyncio.run(pass_and_check())
     titles = [json.loads(r.body)["title"] for r in site.got("POST", "/ops")]
     assert titles == ["Flux silencieux : Le Monde", "Flux rétabli : Le Monde"]
+
+
+def test_a_slow_page_delays_only_its_own_article(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, site_port(site))
+    site.routes["/a1"] = Route(b"<html><body><p>" + b"Tomahawk. " * 100 + b"</p></body></html>",
+                               content_type="text/html", trickle=4.0)  # the Tomahawk page: slow
+    clock = Clock()
+
+    def states() -> dict[str, str]:
+        with sqlite3.connect(config.database) as db:
+            return dict(db.execute("SELECT link, state FROM items").fetchall())
+
+    async def scenario() -> dict[str, str]:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            await pipeline.poll_all(pipeline.enabled_feeds())
+            work = asyncio.create_task(pipeline.process_pending())
+            for _ in range(300):  # the fast article is committed while the slow one loads
+                seen = states()
+                if seen[site.url("/a2")] == "done":
+                    break
+                await asyncio.sleep(0.01)
+            await work
+            return seen
+
+    seen = asyncio.run(scenario())
+    assert seen == {site.url("/a2"): "done", site.url("/a1"): "new"}
+    assert set(states().values()) == {"done"}  # and the slow one is completed after
