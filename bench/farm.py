@@ -1,7 +1,9 @@
 """Polling a feed farm: monitor against the loop people write by hand, in the same run.
 
-A server in its own process on 127.0.0.1 serves N realistic French RSS feeds (30 items, ~20 KB,
-gzip when asked, ETag and 304, 50 ms of latency per answer that blocks no other request). Each
+A server in its own process serves N realistic French RSS feeds (30 items, ~20 KB, gzip when
+asked, ETag and 304, 50 ms of latency per answer that blocks no other request), spread over 32
+loopback addresses (127.0.0.2 to 127.0.0.33) so that per-host limits apply as on the web; monitor
+polls with 64 requests in flight, at most 4 per host. Each
 contender polls every feed once (full cycle: every feed changed), then again (conditional cycle:
 every answer a 304). Printed: seconds, feeds/s, CPU seconds per feed (this process and its
 children), peak RSS, and the ratio to the home-grown loop.
@@ -23,6 +25,7 @@ import random
 import resource
 import sys
 import tempfile
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 LATENCY = 0.05
+HOSTS = 32
 WORDS = ("gouvernement réforme retraites Assemblée nationale Sénat budget ministre président "
          "Ukraine Kiev Moscou Washington missiles Bruxelles Europe élections municipales grève "
          "SNCF tempête vigilance orange Bretagne inflation Insee chômage entreprises Bourse "
@@ -87,11 +91,25 @@ def serve(port: int, feeds: int, ready: multiprocessing.Event) -> None:  # type:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 1024
+    servers = []
+    for host in range(HOSTS):  # feeds are spread over hosts, as they are on the web
+        server = ThreadingHTTPServer((address(host), port), Handler)
+        server.daemon_threads = True
+        server.request_queue_size = 1024
+        servers.append(server)
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     ready.set()
-    server.serve_forever()
+    servers[0].serve_forever()
+
+
+def address(host: int) -> str:
+    """127.0.0.2, 127.0.0.3…: all loopback, each a different host for per-host limits."""
+    return f"127.0.0.{2 + host}"
+
+
+def feed_url(port: int, number: int) -> str:
+    return f"http://{address(number % HOSTS)}:{port}/feed/{number}.xml"
 
 
 def cpu() -> float:
@@ -174,7 +192,7 @@ def main() -> None:
                                                         args=(port, args.feeds, ready))
     farm.start()
     ready.wait(120)
-    urls = [f"http://127.0.0.1:{port}/feed/{n}.xml" for n in range(args.feeds)]
+    urls = [feed_url(port, n) for n in range(args.feeds)]
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -182,7 +200,7 @@ def main() -> None:
             feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
             config_path.write_text(
                 "database: farm.db\nrules: []\nworkers: 2\n"
-                "network: {allow_private_addresses: true, concurrency: 64, per_host: 64}\n"
+                "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
                 f"feeds:\n{feeds}\n")
             config, rules = app.load(config_path)
             rows += asyncio.run(monitor_cycles(config, rules, args.feeds))
@@ -194,7 +212,7 @@ def main() -> None:
         farm.kill()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     baseline = {"full": rows[2][1]}
-    print(f"feed farm: {args.feeds} feeds of 30 items, 50 ms latency, on 127.0.0.1 "
+    print(f"feed farm: {args.feeds} feeds of 30 items, 50 ms latency, {HOSTS} loopback hosts "
           f"(home-grown measured on {args.homegrown_feeds} and scaled)")
     for label, seconds, cpu_ms in rows:
         ratio = baseline["full"] / seconds if seconds else 0.0

@@ -70,25 +70,37 @@ class Limits:
 
 
 class HttpClient:
-    """Wraps one `httpx.AsyncClient`; create it inside the running event loop, close it after."""
+    """One connection pool per host (httpcore's pool bookkeeping costs grow with the number of
+    connections it holds: small pools keep a 304 cheap); create it inside the running event
+    loop, close it after."""
 
-    def __init__(self, limits: Limits, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, limits: Limits) -> None:
         self._limits = limits
         self._global = asyncio.Semaphore(limits.concurrency)
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(limits.per_host))
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
-            timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
-            limits=httpx.Limits(max_connections=limits.concurrency,
-                                max_keepalive_connections=limits.concurrency),
-            transport=transport,
-            trust_env=False,
-        )
+        self._clients: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
+
+    def _client_for(self, url: str) -> httpx.AsyncClient:
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.hostname or "", parts.port)
+        client = self._clients.get(origin)
+        if client is None:
+            limits = self._limits
+            client = self._clients[origin] = httpx.AsyncClient(
+                follow_redirects=False,
+                headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
+                timeout=httpx.Timeout(limits.timeout, connect=limits.connect_timeout),
+                limits=httpx.Limits(max_connections=limits.per_host,
+                                    max_keepalive_connections=limits.per_host),
+                trust_env=False,
+            )
+        return client
 
     async def close(self) -> None:
-        await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
     async def get(self, url: str, *, max_size: int, etag: str | None = None,
                   last_modified: str | None = None, accept: str = "*/*") -> Response:
@@ -111,8 +123,9 @@ class HttpClient:
         for _ in range(MAX_REDIRECTS + 1):
             host = await self._guard(url)
             async with self._global, self._hosts[host]:
-                request = self._client.build_request("GET", url, headers=headers)
-                response = await self._client.send(request, stream=True)
+                client = self._client_for(url)
+                request = client.build_request("GET", url, headers=headers)
+                response = await client.send(request, stream=True)
                 try:
                     if response.status_code in _REDIRECTS and "location" in response.headers:
                         permanent = permanent and response.status_code in _PERMANENT
