@@ -9,11 +9,6 @@ from monitor.models import Article, Entry
 
 def analyse(entry: Entry, html: bytes | None, outlet: str, tags: tuple[str, ...],
             seen_at: float) -> tuple[Article, Fingerprint]:
-    article = extract.extract(entry, html, outlet, tags)
+    article = extract.extract(entry, html, outlet, tags)  # without html: the feed's summary
     return article, dedup.fingerprint(article, seen_at)
 
-
-def analyse_feed_only(entry: Entry, outlet: str, tags: tuple[str, ...],
-                      seen_at: float) -> tuple[Article, Fingerprint]:
-    article = extract.from_feed(entry, outlet, tags)
-    return article, dedup.fingerprint(article, seen_at)

