@@ -134,3 +134,15 @@ def test_identity_sees_through_amp_mobile_and_tracking_variants(variant: str) ->
 
     assert identity(variant) == "lemonde.fr/a/b.html"
     assert identity("https://www.lemonde.fr/a/c.html") != "lemonde.fr/a/b.html"
+
+
+def test_summaries_keep_text_only_not_scripts_or_styles() -> None:
+    body = (b'<rss version="2.0"><channel><title>Fil &amp; co</title><item><title>A &amp; B</title>'
+            b'<link>https://example.org/a</link><description><![CDATA[<style>p {color: red}</style>'
+            b'<p>Le <b>texte</b></p><script>alert("x")</script> suit &eacute;t&eacute;]]>'
+            b'</description></item></channel></rss>')
+    parsed = parse(body, "https://example.org/feed")
+    assert parsed.title == "Fil & co"
+    [entry] = parsed.entries
+    assert entry.title == "A & B"
+    assert entry.summary == "Le texte suit été"
