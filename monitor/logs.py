@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 
 FIELDS = ("feed", "item", "rule", "channel")
-_NOISY = ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "charset_normalizer",
+_NOISY = ("aiohttp", "apscheduler", "trafilatura", "htmldate", "charset_normalizer",
           "asyncio")
 
 
