@@ -1,17 +1,21 @@
-"""Polling a feed farm: monitor against the loop people write by hand, in the same run.
+"""Polling a feed farm: monitor side by side with what users run instead, in the same run.
 
 A server in its own process serves N realistic French RSS feeds (30 items, ~20 KB, gzip when
 asked, ETag and 304, 50 ms of latency per answer that blocks no other request), spread over 32
-loopback addresses (127.0.0.2 to 127.0.0.33) so that per-host limits apply as on the web; monitor
-polls with 64 requests in flight, at most 4 per host. Each
-contender polls every feed once (full cycle: every feed changed), then again (conditional cycle:
-every answer a 304). Printed: seconds, feeds/s, CPU seconds per feed (this process and its
-children), peak RSS, and the ratio to the home-grown loop.
+loopback addresses (127.0.0.2 to 127.0.0.33) so that per-host limits apply as on the web. Each
+contender runs in a process of its own and polls every feed once (full cycle: every feed
+changed), then again (conditional cycle: every answer a 304):
 
-    python bench/farm.py [--feeds 1000] [--homegrown-feeds 100]
+- monitor: one running pipeline, 64 requests in flight, at most 4 per host, 2 parser processes;
+- the `reader` library (PyPI `reader`, `update_feeds(workers=16)`, `scheduled=False` for the
+  second cycle), when installed (`pip install reader sgmllib3k`);
+- the home-grown loop, `feedparser.parse(url, etag=…)` one feed after another, measured on a
+  sample and scaled (it is linear: a thousand feeds take it a minute).
 
-The home-grown loop (`feedparser.parse(url)` one feed after another) is measured on fewer feeds
-and scaled: it is linear, and a thousand feeds take it a minute.
+Printed: seconds, feeds/s, CPU per feed (the contender's processes, its children included),
+peak RSS, and ratios to the home-grown loop and to reader.
+
+    python bench/farm.py [--feeds 1000] [--homegrown-feeds 100] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import asyncio
 import gzip
 import hashlib
 import multiprocessing
+import os
 import random
 import resource
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -112,113 +118,220 @@ def feed_url(port: int, number: int) -> str:
     return f"http://{address(number % HOSTS)}:{port}/feed/{number}.xml"
 
 
+@dataclass
+class Cycle:
+    label: str
+    seconds: float
+    cpu_seconds: float  # the contender's processes, children included
+    feeds: int  # polled (a sample for the home-grown loop)
+    scale: float = 1.0  # feeds in the farm / feeds polled
+    failed: int = 0
+
+    @property
+    def total_seconds(self) -> float:
+        return self.seconds * self.scale
+
+    @property
+    def cpu_ms_per_feed(self) -> float:
+        return self.cpu_seconds / self.feeds * 1000
+
+
+@dataclass
+class Result:
+    contender: str
+    cycles: list[Cycle]
+    peak_rss_mb: float  # the main process; workers apart
+    worker_rss_mb: float = 0.0
+
+
 def cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def homegrown(urls: list[str]) -> float:
-    import feedparser
-
-    etags: dict[str, str] = {}
-    for url in urls:
-        result = feedparser.parse(url, etag=etags.get(url))
-        if result.get("etag"):
-            etags[url] = result["etag"]
-    return 0.0
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def monitor_cycles(config, rules, feeds: int) -> list[tuple[str, float, float]]:
-    """Two cycles in one running pipeline, as the daemon polls: its worker processes started
-    and its connections open, as they are after the first minutes of a daemon's life."""
-    from monitor import app
-
-    async with app.open_pipeline(config, rules) as pipeline:
-        await pipeline.workers.run(len, b"")  # start the parsing processes (paid once)
-        rows = []
-        for label in ("monitor, full cycle", "monitor, 304 cycle"):
-            started, cpu_started = time.perf_counter(), cpu()
-            polls = await pipeline.poll_all(pipeline.enabled_feeds())
-            seconds = time.perf_counter() - started
-            worker_cpu = sum(_process_cpu(pid) for pid in pipeline.workers.pids())
-            rows.append((label, seconds, (cpu() - cpu_started + worker_cpu - _last_worker_cpu(
-                worker_cpu)) / feeds * 1000))
-            failed = sum(poll.status == "failed" for poll in polls)
-            if failed:
-                label += f" ({failed} failed)"
-                rows[-1] = (label, *rows[-1][1:])
-    return rows
-
-
-_seen_worker_cpu = [0.0]
-
-
-def _last_worker_cpu(total: float) -> float:
-    """Worker CPU already counted in an earlier cycle."""
-    previous, _seen_worker_cpu[0] = _seen_worker_cpu[0], total
-    return previous
+def _proc(pid: int, name: str) -> str:
+    return Path(f"/proc/{pid}/{name}").read_text()
 
 
 def _process_cpu(pid: int) -> float:
-    """CPU seconds of a running process, from /proc (its children are not waited for yet)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    import os
-
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of a live process (a worker: its time reaches RUSAGE_CHILDREN only once it is
+    waited for)."""
+    fields = _proc(pid, "stat").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(label: str, run, feeds: int, scale: float = 1.0) -> tuple[str, float, float]:
-    started, cpu_started = time.perf_counter(), cpu()
-    run()
-    seconds = (time.perf_counter() - started) * scale
-    cpu_per_feed = (cpu() - cpu_started) / (feeds / scale) * 1000
-    return label, seconds, cpu_per_feed
+def _process_peak_mb(pid: int) -> float:
+    for line in _proc(pid, "status").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:
+    """Two cycles in one running pipeline, as the daemon polls: its parser processes started and
+    its connections open, as they are after a daemon's first minute."""
+    from monitor import app
+
+    config_path = Path(directory) / "config.yaml"
+    feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
+    config_path.write_text(
+        "database: farm.db\nrules: []\nworkers: 2\n"
+        "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
+        f"feeds:\n{feeds}\n")
+    config, rules = app.load(config_path)
+    async def cycles() -> Result:
+        async with app.open_pipeline(config, rules) as pipeline:
+            await asyncio.gather(*(pipeline.workers.run(len, b"") for _ in range(4)))  # started
+            result = Result("monitor", [], 0.0)
+            workers_before = sum(map(_process_cpu, pipeline.workers.pids()))
+            for label in ("full cycle", "304 cycle"):
+                profiler = _profiler() if profile else None
+                started, cpu_started = time.perf_counter(), cpu()
+                polls = await pipeline.poll_all(pipeline.enabled_feeds())
+                seconds = time.perf_counter() - started
+                if profiler:
+                    profiler.stop()
+                    Path(f"{profile}.{label.split()[0]}.txt").write_text(
+                        profiler.output_text(unicode=True))
+                workers = sum(map(_process_cpu, pipeline.workers.pids()))
+                result.cycles.append(Cycle(
+                    label, seconds, cpu() - cpu_started + workers - workers_before, len(urls),
+                    failed=sum(poll.status == "failed" for poll in polls)))
+                workers_before = workers
+            result.worker_rss_mb = max(map(_process_peak_mb, pipeline.workers.pids()))
+        return result
+
+    result = asyncio.run(cycles())
+    result.peak_rss_mb = peak_rss_mb()
+    return result
+
+
+def _profiler():  # noqa: ANN202 (pyinstrument is only needed for --profile)
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="disabled")
+    profiler.start()
+    return profiler
+
+
+def run_reader(urls: list[str], directory: str, profile: str | None) -> Result:
+    from reader import make_reader
+
+    result = Result("reader (workers=16)", [], 0.0)
+    with make_reader(str(Path(directory) / "reader.sqlite")) as reader:
+        for url in urls:
+            reader.add_feed(url)
+        for label, scheduled in (("full cycle", True), ("304 cycle", False)):
+            started, cpu_started = time.perf_counter(), cpu()
+            failed = sum(1 for update in reader.update_feeds_iter(workers=16, scheduled=scheduled)
+                         if isinstance(update.error, Exception))
+            result.cycles.append(Cycle(label, time.perf_counter() - started, cpu() - cpu_started,
+                                       len(urls), failed=failed))
+    result.peak_rss_mb = peak_rss_mb()
+    return result
+
+
+def run_homegrown(urls: list[str], sample: int) -> Result:
+    import feedparser
+
+    few = urls[:sample]
+    etags: dict[str, str] = {}
+    result = Result("home-grown loop", [], 0.0)
+    for label in ("full cycle", "304 cycle"):
+        started, cpu_started, failed = time.perf_counter(), cpu(), 0
+        for url in few:
+            parsed = feedparser.parse(url, etag=etags.get(url))
+            failed += parsed.get("status") not in (200, 304)
+            if parsed.get("etag"):
+                etags[url] = parsed["etag"]
+        result.cycles.append(Cycle(label, time.perf_counter() - started, cpu() - cpu_started,
+                                   len(few), scale=len(urls) / len(few), failed=failed))
+    result.peak_rss_mb = peak_rss_mb()
+    return result
+
+
+def _contender(name: str, urls: list[str], sample: int, profile: str | None,
+               results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    with tempfile.TemporaryDirectory() as directory:
+        if name == "monitor":
+            result = run_monitor(urls, directory, profile)
+        elif name == "reader":
+            result = run_reader(urls, directory, profile)
+        else:
+            result = run_homegrown(urls, sample)
+    results.put(result)
+
+
+def contend(name: str, urls: list[str], sample: int, profile: str | None) -> Result:
+    """Run one contender in a fresh process: its CPU and memory are its own."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=_contender, args=(name, urls, sample, profile, results))
+    process.start()
+    result = results.get()
+    process.join()
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--homegrown-feeds", type=int, default=100)
+    parser.add_argument("--only", choices=("monitor", "reader", "home-grown"), action="append",
+                        help="run only these contenders (repeatable)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="write pyinstrument profiles of monitor's main process, one per cycle, "
+                             "to FILE.full.txt and FILE.304.txt")
     args = parser.parse_args()
+    try:
+        import reader  # noqa: F401
+        contenders = ["monitor", "reader", "home-grown"]
+    except ImportError:
+        print("(reader is not installed: pip install reader sgmllib3k to compare with it)")
+        contenders = ["monitor", "home-grown"]
+    contenders = [name for name in contenders if not args.only or name in args.only]
 
-    from monitor import app
     from tests.servers import free_port
 
     port = free_port()
-    ready = multiprocessing.get_context("spawn").Event()
-    farm = multiprocessing.get_context("spawn").Process(target=serve,
-                                                        args=(port, args.feeds, ready))
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    farm = context.Process(target=serve, args=(port, args.feeds, ready), daemon=True)
     farm.start()
-    ready.wait(120)
+    ready.wait(600)
     urls = [feed_url(port, n) for n in range(args.feeds)]
-    rows = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            config_path = Path(tmp) / "config.yaml"
-            feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
-            config_path.write_text(
-                "database: farm.db\nrules: []\nworkers: 2\n"
-                "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
-                f"feeds:\n{feeds}\n")
-            config, rules = app.load(config_path)
-            rows += asyncio.run(monitor_cycles(config, rules, args.feeds))
-        few = urls[: args.homegrown_feeds]
-        scale = args.feeds / len(few)
-        rows.append(measure("home-grown loop, full cycle", lambda: homegrown(few), len(few),
-                            scale))
+        results = [contend(name, urls, min(args.homegrown_feeds, args.feeds), args.profile)
+                   for name in contenders]
     finally:
         farm.kill()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    baseline = {"full": rows[2][1]}
-    print(f"feed farm: {args.feeds} feeds of 30 items, 50 ms latency, {HOSTS} loopback hosts "
-          f"(home-grown measured on {args.homegrown_feeds} and scaled)")
-    for label, seconds, cpu_ms in rows:
-        ratio = baseline["full"] / seconds if seconds else 0.0
-        print(f"  {label:<30} {seconds:7.1f} s  {args.feeds / seconds:8.0f} feeds/s  "
-              f"{cpu_ms:6.2f} ms CPU/feed  ×{ratio:.1f} vs home-grown full cycle")
-    print(f"  peak RSS of this process: {peak:.0f} MB")
+    report(results, args.feeds, args.homegrown_feeds)
+
+
+def report(results: list[Result], feeds: int, sample: int) -> None:
+    baselines = {result.contender: result for result in results}
+    print(f"feed farm: {feeds:,} feeds of 30 items, 50 ms latency, {HOSTS} loopback hosts; "
+          f"home-grown measured on {min(sample, feeds)} feeds and scaled")
+    header = f"  {'':<36}{'seconds':>9}{'feeds/s':>9}{'CPU/feed':>11}{'failed':>8}"
+    print(header + "  vs home-grown  vs reader")
+    for result in results:
+        for index, cycle in enumerate(result.cycles):
+            ratios = []
+            for name in ("home-grown loop", "reader (workers=16)"):
+                base = baselines.get(name)
+                ratios.append(f"×{base.cycles[index].total_seconds / cycle.total_seconds:.1f}"
+                              if base else "")
+            print(f"  {result.contender + ', ' + cycle.label:<36}{cycle.total_seconds:9.1f}"
+                  f"{feeds / cycle.total_seconds:9.0f}{cycle.cpu_ms_per_feed:8.2f} ms"
+                  f"{cycle.failed:8d}  {ratios[0]:>13}  {ratios[1]:>9}")
+        workers = f" + parser processes {result.worker_rss_mb:.0f} MB each" \
+            if result.worker_rss_mb else ""
+        print(f"  {result.contender}: peak RSS {result.peak_rss_mb:.0f} MB{workers}")
 
 
 if __name__ == "__main__":
