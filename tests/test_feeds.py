@@ -146,3 +146,16 @@ def test_summaries_keep_text_only_not_scripts_or_styles() -> None:
     [entry] = parsed.entries
     assert entry.title == "A & B"
     assert entry.summary == "Le texte suit été"
+
+
+def test_relative_links_join_the_feed_address_or_xml_base() -> None:
+    body = (b'<rss version="2.0"><channel><title>t</title>'
+            b'<item><title>a</title><link>/a/b.html</link></item>'
+            b'<item><title>b</title><link>https://]]>www.example.org/c</link></item></channel></rss>')
+    first, second = parse(body, "https://example.org/rss/une.xml").entries
+    assert first.link == "https://example.org/a/b.html"
+    assert second.title == "b"  # a link urljoin cannot read does not lose the entry
+    based = body.replace(b'<rss version="2.0">',
+                         b'<rss version="2.0" xml:base="https://cdn.example.org/d/">')
+    assert parse(based, "https://example.org/rss/une.xml").entries[0].link == \
+        "https://cdn.example.org/a/b.html"
