@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from monitor import (
     alerts,
@@ -95,9 +97,23 @@ class Pipeline:
         return [feeds_by_url[url] for url in due]
 
     async def poll_all(self, feeds_to_poll: Sequence[FeedConfig]) -> list[PollResult]:
-        """Poll concurrently (the HTTP client bounds how many at once, overall and per host)."""
-        tasks = [self.poll(feed) for feed in feeds_to_poll if not self.stopping]
-        return list(await asyncio.gather(*tasks))
+        """Poll concurrently in `network.concurrency` lanes, each taking the next feed when its
+        last one is stored. A fetched feed holds its body until a parser is free, so the lanes
+        bound memory too: with one task per feed, fetching outran parsing and 10,000 feeds kept
+        270 MB of bodies waiting. Feeds are taken host by host in turn, so one host's per-host
+        limit does not keep the lanes from the others."""
+        queue = iter(_interleave_hosts(list(enumerate(feeds_to_poll))))
+        results: dict[int, PollResult] = {}
+
+        async def lane() -> None:
+            for index, feed in queue:
+                if self.stopping:
+                    return
+                results[index] = await self.poll(feed)
+
+        lanes = min(self.config.network.concurrency, len(feeds_to_poll))
+        await asyncio.gather(*(lane() for _ in range(lanes)))
+        return [results[index] for index in sorted(results)]  # in the order given
 
     async def poll(self, feed: FeedConfig) -> PollResult:
         """Fetch and parse one feed, store its new items. Never raises: failure is a result."""
@@ -388,6 +404,15 @@ class Pipeline:
         report.queued += self.check_stale()
         report.sent, report.failed = await self.deliver_due()
         return report
+
+
+def _interleave_hosts(numbered: list[tuple[int, FeedConfig]]) -> list[tuple[int, FeedConfig]]:
+    """a1 a2 a3 b1 c1 → a1 b1 c1 a2 a3: round robin over hosts, each host's feeds in order."""
+    by_host: dict[str, list[tuple[int, FeedConfig]]] = {}
+    for pair in numbered:
+        by_host.setdefault(urlsplit(pair[1].url).netloc, []).append(pair)
+    rounds = itertools.zip_longest(*by_host.values())
+    return [pair for round_ in rounds for pair in round_ if pair is not None]
 
 
 def _charset_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor import app
+from monitor.config import FeedConfig
 from tests.e2e.helpers import write_config
 from tests.servers import Route, Site, free_port
 
@@ -276,3 +277,13 @@ def test_a_slow_page_delays_only_its_own_article(tmp_path, site: Site) -> None:
     seen = asyncio.run(scenario())
     assert seen == {site.url("/a2"): "done", site.url("/a1"): "new"}
     assert set(states().values()) == {"done"}  # and the slow one is completed after
+
+
+def test_feeds_are_taken_host_by_host_in_turn() -> None:
+    from monitor.pipeline import _interleave_hosts
+
+    urls = ["https://a.fr/1", "https://a.fr/2", "https://a.fr/3", "https://b.fr/1", "https://c.fr/1"]
+    feeds = [FeedConfig(name=url, url=url) for url in urls]
+    order = [feed.url for _, feed in _interleave_hosts(list(enumerate(feeds)))]
+    assert order == ["https://a.fr/1", "https://b.fr/1", "https://c.fr/1", "https://a.fr/2",
+                     "https://a.fr/3"]
