@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from monitor.models import Article, StoryAssignment
 from monitor.text import fold, fold_word
@@ -29,7 +28,9 @@ _SENTENCE_END = re.compile(r"(^|[.!?:«»\"\n]\s*)$")
 _NUMBER = re.compile(r"\b\d[\d ,.]*\d\b")
 
 NUM_PERM = 64
-MINHASH_SCHEME = "affine32"  # datasketch 2's default, named so stored signatures stay readable
+LSH_BANDS, LSH_ROWS = 21, 3  # 63 of the 64 values; a pair with Jaccard 0.3 meets in a band
+# with probability 1 - (1 - 0.3**3)**21 = 0.44, at 0.5 in 0.94, at 0.7 in 1.00: loose on purpose,
+# LSH only proposes candidates and containment decides (datasketch's choice for threshold 0.3)
 SHINGLE = 4  # words
 MIN_SHINGLES = 20  # below this a text is a teaser: its fingerprint says little
 MIN_EXACT_CHARS = 200
@@ -41,7 +42,6 @@ LEAD_CHARS = 600  # the part of the text that says what the story is
 RELATED_MIN_NAMES = 2
 RELATED_MIN_WORDS = 5  # a headline alone is too little to call two texts one story
 RELATED_KEYWORDS = 0.35  # share of lead keywords in common (of the smaller lead)
-LSH_THRESHOLD = 0.3  # loose: LSH only proposes candidates, containment decides
 NEW_STORY = "new"  # the reason recorded for an article that starts a story
 
 # Folded French (and a few English) function words: they say nothing about which story it is.
@@ -74,17 +74,30 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     folded = " ".join(words)
     text_hash = hashlib.sha256(folded.encode()).hexdigest() if len(folded) >= MIN_EXACT_CHARS else None
     shingles = {" ".join(words[i:i + SHINGLE]) for i in range(max(0, len(words) - SHINGLE + 1))}
-    signature = None
-    if len(shingles) >= MIN_SHINGLES:
-        minhash = MinHash(num_perm=NUM_PERM, seed=7, scheme=MINHASH_SCHEME)
-        minhash.update_batch([s.encode() for s in shingles])
-        signature = minhash.hashvalues.astype("<u8").tobytes()
+    signature = minhash(shingles) if len(shingles) >= MIN_SHINGLES else None
     at = article.published.timestamp() if article.published else seen_at
     lead = " ".join((article.title, article.summary,
                      article.text[:LEAD_CHARS] if article.source == "page" else ""))
     return Fingerprint(title_words(article.title), text_hash, signature, len(shingles), at,
                        named_things(lead), frozenset(w for w in fold(lead).text.split()
                                                      if len(w) >= 4 and w not in STOPWORDS))
+
+
+# MinHash permutations h -> a*h + b mod 2**64 with odd a (a bijection, so no collisions are added)
+# over a 64-bit BLAKE2 hash of each shingle. Fixed seed: stored signatures must stay comparable.
+_PERMUTATIONS = np.random.default_rng(7).integers(0, 2**64, (2, NUM_PERM), dtype=np.uint64,
+                                                  endpoint=False)
+_A, _B = _PERMUTATIONS[0] | np.uint64(1), _PERMUTATIONS[1]
+
+
+def minhash(shingles: Iterable[str]) -> bytes:
+    """NUM_PERM little-endian uint64 minima. Written out rather than taken from datasketch:
+    importing it imports SciPy (56 MB of memory in the daemon and in each worker process) for
+    a parameter search we do not need; the sketch itself is these three lines."""
+    hashes = np.frombuffer(b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest()
+                                    for s in shingles), "<u8")
+    with np.errstate(over="ignore"):  # wrapping around is the modulo
+        return (hashes[:, None] * _A + _B).min(axis=0).astype("<u8").tobytes()
 
 
 def named_things(text: str) -> frozenset[str]:
@@ -174,7 +187,7 @@ class Candidate:
 
 class StoryIndex:
     """The recent articles, indexed so that assigning one does not compare it with all of them:
-    MinHash LSH finds near-copies of its text, an inverted index on title words and named things
+    MinHash LSH (banded) finds near-copies of its text, an inverted index on title words and named things
     finds stories' first articles that could be rewrites of it. Articles added more than two
     windows ago are forgotten (by the clock of their adding, not their publication date: an
     undated item seen today must not push out the story it belongs to)."""
@@ -184,7 +197,7 @@ class StoryIndex:
         self._cap = posting_cap  # a word in more first articles than this says nothing
         self._members: dict[int, tuple[int, Fingerprint, bool]] = {}
         self._by_hash: dict[str, int] = {}
-        self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        self._bands: list[dict[bytes, set[int]]] = [{} for _ in range(LSH_BANDS)]
         self._by_word: dict[str, set[int]] = {}
         self._order: list[tuple[float, int]] = []  # (added, key), a heap for eviction
         self._next = 0
@@ -207,8 +220,8 @@ class StoryIndex:
         self._members[key] = (story_id, fp, seed)
         if fp.text_hash:
             self._by_hash.setdefault(fp.text_hash, key)
-        if fp.minhash is not None:
-            self._lsh.insert(key, _minhash(fp))
+        for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
+            band.setdefault(bucket, set()).add(key)
         if seed:
             for word in fp.title_words | fp.names:
                 self._by_word.setdefault(word, set()).add(key)
@@ -232,8 +245,8 @@ class StoryIndex:
         found: set[int] = set()
         if fp.text_hash and fp.text_hash in self._by_hash:
             found.add(self._by_hash[fp.text_hash])
-        if fp.minhash is not None:
-            found.update(self._lsh.query(_minhash(fp)))
+        for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
+            found.update(band.get(bucket, ()))
         shared: dict[int, int] = {}
         for word in fp.title_words | fp.names:
             posting = self._by_word.get(word, ())
@@ -249,8 +262,11 @@ class StoryIndex:
             _, fp, seed = self._members.pop(key)
             if fp.text_hash and self._by_hash.get(fp.text_hash) == key:
                 del self._by_hash[fp.text_hash]
-            if fp.minhash is not None:
-                self._lsh.remove(key)
+            for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
+                members = band[bucket]
+                members.discard(key)
+                if not members:
+                    del band[bucket]
             if seed:
                 for word in fp.title_words | fp.names:
                     posting = self._by_word.get(word)
@@ -260,7 +276,9 @@ class StoryIndex:
                             del self._by_word[word]
 
 
-def _minhash(fp: Fingerprint) -> MinHash:
-    assert fp.minhash is not None
-    return MinHash(num_perm=NUM_PERM, seed=7, scheme=MINHASH_SCHEME,
-                   hashvalues=np.frombuffer(fp.minhash, "<u8").astype(np.uint32))
+def _band_keys(fp: Fingerprint) -> list[bytes]:
+    """The LSH buckets of an article: its signature cut in LSH_BANDS bands (none without one)."""
+    if fp.minhash is None:
+        return []
+    width = LSH_ROWS * 8
+    return [fp.minhash[i * width:(i + 1) * width] for i in range(LSH_BANDS)]
