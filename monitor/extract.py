@@ -9,10 +9,12 @@ publication comes from the feed, since trafilatura's date has no time of day.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from monitor.models import Article, Entry
 
 MIN_TEXT_CHARS = 200  # below this an "extraction" is a teaser, a paywall notice or a cookie wall
+FALLBACK_BELOW_CHARS = 1000  # a fast extraction shorter than this is tried again with fallbacks
 
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)  # it logs every page it can't read
 
@@ -24,33 +26,63 @@ def from_feed(entry: Entry, outlet: str, tags: tuple[str, ...] = ()) -> Article:
                    language=entry.language, feed_url=entry.feed_url, tags=tags)
 
 
+@dataclass(frozen=True, slots=True)
+class _Page:
+    text: str
+    title: str | None
+    description: str | None
+    canonical_url: str | None
+    author: str | None
+    language: str | None
+
+
+def _extract(html: bytes, url: str | None) -> _Page | None:
+    """The main text by trafilatura's own extractor alone (`fast`) first, with its fallbacks
+    (readability, jusText) only when that finds little: the same quality on our French corpus as
+    always running the fallbacks, at twice the speed (bench/extraction.py). Metadata from the
+    page's meta tags and JSON-LD only: trafilatura's full metadata search (dates, categories,
+    authors in the body) took a third of the time, for fields the feed gives or we do not use."""
+    import trafilatura  # heavy: imported once per worker process, when it starts
+    from trafilatura.metadata import examine_meta, extract_meta_json, extract_title, extract_url
+
+    tree = trafilatura.load_html(html)
+    if tree is None:
+        return None
+    options = dict(url=url, include_comments=False, include_tables=False, with_metadata=False,
+                   deduplicate=False)
+    document = trafilatura.bare_extraction(tree, fast=True, **options)
+    if document is None or len(document.text or "") < FALLBACK_BELOW_CHARS:
+        document = trafilatura.bare_extraction(tree, **options)
+    meta = extract_meta_json(tree, examine_meta(tree))
+    return _Page(text=(document.text or "") if document else "",
+                 title=meta.title or extract_title(tree), description=meta.description,
+                 canonical_url=meta.url or extract_url(tree), author=meta.author,
+                 language=tree.get("lang") or None)
+
+
 def extract(entry: Entry, html: bytes | None, outlet: str, tags: tuple[str, ...] = ()) -> Article:
     """Main text and metadata of `html`, falling back to the feed's summary."""
     if not html:
         return from_feed(entry, outlet, tags)
-    import trafilatura  # heavy import; done once per worker process
-
     try:
-        document = trafilatura.bare_extraction(
-            html, url=entry.link, include_comments=False, include_tables=False,
-            with_metadata=True, deduplicate=False)
+        page = _extract(html, entry.link)
     except Exception:  # trafilatura raises a zoo of lxml errors on broken pages
         return from_feed(entry, outlet, tags)
-    text = (getattr(document, "text", None) or "").strip() if document else ""
-    if len(text) < max(MIN_TEXT_CHARS, len(entry.summary)):
+    text = page.text.strip() if page else ""
+    if not page or len(text) < max(MIN_TEXT_CHARS, len(entry.summary)):
         return from_feed(entry, outlet, tags)
-    canonical = getattr(document, "url", None)
+    canonical = page.canonical_url
     return Article(
         url=entry.link,
-        title=entry.title or (document.title or ""),
-        summary=entry.summary or (document.description or ""),
+        title=entry.title or (page.title or ""),
+        summary=entry.summary or (page.description or ""),
         text=text,
         published=entry.published,
         outlet=outlet,
         source="page",
         canonical_url=canonical if canonical and canonical.startswith("http") else None,
-        author=document.author,
-        language=getattr(document, "language", None) or entry.language,
+        author=page.author,
+        language=page.language or entry.language,
         feed_url=entry.feed_url,
         tags=tags,
     )

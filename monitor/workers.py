@@ -24,7 +24,9 @@ class WorkerFailed(Exception):
 
 
 def _warm_up() -> None:
-    """Pay the heavy imports once per worker, not on the first article."""
+    """Pay the heavy imports once per worker, when it starts, not on its first article."""
+    import trafilatura  # noqa: F401 (imported lazily by monitor.extract: the daemon needs none)
+
     import monitor.analysis  # noqa: F401
     import monitor.feeds  # noqa: F401
 
