@@ -15,14 +15,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
 
-# Letters and digits; the underscore is a separator for our purposes.
-_WORD = re.compile(r"[^\W_]+")
+# A word: letters and digits (the underscore is a separator for our purposes), and the apostrophe
+# that may follow it when a word follows (« l'Ukraine »: the word may be an elision).
+_TOKEN = re.compile(r"([^\W_]+)(['’ʼ‘`´](?=[^\W_]))?")
 _SPACES = re.compile(r"\s+")
-_APOSTROPHES = frozenset("'’ʼ‘`´")
 # Elided forms, folded, that are dropped when an apostrophe joins them to the next word.
 ELISIONS = frozenset(
     {"l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu", "presqu"}
@@ -38,13 +37,29 @@ def fold_word(word: str) -> str:
     return stripped.casefold()
 
 
-@dataclass(frozen=True, slots=True)
 class Folded:
-    """Folded text plus the way back: token `i` is `text[starts[i]:]` and came from `spans[i]`."""
+    """Folded text plus the way back: token `i` is `text[starts[i]:]` and came from `spans[i]`.
+    The way back is worked out when first asked for: only the few texts with a hit need it."""
 
-    text: str
-    starts: tuple[int, ...]
-    spans: tuple[tuple[int, int], ...]
+    __slots__ = ("text", "_source", "_starts", "_spans")
+
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self._source = source
+        self._starts: tuple[int, ...] | None = None
+        self._spans: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        if self._starts is None:
+            self._map()
+        return self._starts  # type: ignore[return-value]
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        if self._starts is None:
+            self._map()
+        return self._spans
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) range of folded text to the original text it came from."""
@@ -56,32 +71,32 @@ class Folded:
     def words(self) -> int:
         return len(self.starts)
 
+    def _map(self) -> None:
+        starts: list[int] = []
+        spans: list[tuple[int, int]] = []
+        position = 0
+        for found in _TOKEN.finditer(self._source):
+            word = fold_word(found.group(1))
+            if not word or (found.group(2) and word in ELISIONS):
+                continue
+            for piece in word.split():  # NFKD may open a character into several words
+                starts.append(position)
+                spans.append(found.span(1))
+                position += len(piece) + 1
+        self._starts, self._spans = tuple(starts), tuple(spans)
+
 
 def fold(text: str) -> Folded:
     """Fold `text` into space-separated word tokens, dropping elisions (see module doc)."""
-    tokens: list[str] = []
-    starts: list[int] = []
-    spans: list[tuple[int, int]] = []
-    position = 0
-    length = len(text)
-    for found in _WORD.finditer(text):
-        start, end = found.span()
-        word = fold_word(found.group())
-        if not word:
-            continue
-        if (
-            word in ELISIONS
-            and end + 1 < length
-            and text[end] in _APOSTROPHES
-            and text[end + 1].isalnum()
-        ):
-            continue
-        for piece in word.split():  # NFKD may open a character into several words
-            tokens.append(piece)
-            starts.append(position)
-            spans.append((start, end))
-            position += len(piece) + 1
-    return Folded(" ".join(tokens), tuple(starts), tuple(spans))
+    words = []
+    for word, apostrophe in _TOKEN.findall(text):
+        folded = fold_word(word)
+        if folded and not (apostrophe and folded in ELISIONS):
+            words.append(folded)
+    joined = " ".join(words)
+    if "  " in joined or joined[:1] == " " or joined[-1:] == " ":  # NFKD opened a space
+        joined = " ".join(joined.split())
+    return Folded(joined, text)
 
 
 def fold_term(term: str) -> str:

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.text import fold, fold_term, snippet
 
@@ -66,3 +68,16 @@ def test_snippet_marks_every_span_in_the_window() -> None:
 
 def test_snippet_without_spans_is_the_beginning() -> None:
     assert snippet("Un texte   court", []) == "Un texte court"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aeÉé lL'’_-dqu½ﬁŒœ2 \n.") + ["ǅ", "㎏", "ﬀ", "\u0301"]),
+               max_size=40))
+def test_the_way_back_agrees_with_the_folded_text(text: str) -> None:
+    folded = fold(text)
+    tokens = folded.text.split()
+    assert len(folded.starts) == len(folded.spans) == len(tokens)
+    for index, start in enumerate(folded.starts):
+        assert folded.text[start:].split(" ", 1)[0] == tokens[index]
+        first, last = folded.spans[index]
+        assert fold(text[first:last]).text.split()[:1] != []  # a span holds a written word
