@@ -53,10 +53,8 @@ CREATE TABLE items (
     state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done')),
     outlet TEXT,
     language TEXT,
-    text TEXT,
     source TEXT,
     canonical_url TEXT,
-    fingerprint TEXT,
     story_id INTEGER REFERENCES stories(id),
     story_reason TEXT,
     story_score REAL,
@@ -66,6 +64,13 @@ CREATE TABLE items (
 CREATE INDEX items_new ON items(state) WHERE state = 'new';
 CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
 CREATE INDEX items_story ON items(story_id);
+-- What retention removes lives in a table of its own: deleting its oldest rows frees whole pages,
+-- which new rows then reuse; slimming rows of `items` in place left pages part-empty for good.
+CREATE TABLE articles (
+    item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
+);
 CREATE TABLE item_keys (
     key TEXT PRIMARY KEY,
     item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE
@@ -228,9 +233,15 @@ class Store(OutboxQueries):
         never taken for new), and delivered or dead alerts created before then are deleted.
         Returns (articles slimmed, alerts deleted)."""
         with self.transaction() as db:
-            slimmed = db.execute(
-                "UPDATE items SET text = NULL, summary = '', fingerprint = NULL "
-                "WHERE processed_at < ? AND fingerprint IS NOT NULL", (before,)).rowcount
+            old = [row[0] for row in db.execute(  # reads the kept articles only, not all history
+                "SELECT item_id FROM articles JOIN items ON items.id = articles.item_id "
+                "WHERE items.processed_at < ?", (before,))]
+            for start in range(0, len(old), 500):
+                chunk = old[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                db.execute(f"DELETE FROM articles WHERE item_id IN ({marks})", chunk)
+                db.execute(f"UPDATE items SET summary = '' WHERE id IN ({marks})", chunk)
+            slimmed = len(old)
             deleted = db.execute("DELETE FROM alerts WHERE created_at < ? AND status != 'pending'",
                                  (before,)).rowcount
         return slimmed, deleted
@@ -345,8 +356,9 @@ class Store(OutboxQueries):
     def recent_candidates(self, since: float) -> list[Candidate]:
         """Articles completed since `since`, oldest first, as candidates for story assignment."""
         rows = self._db.execute(
-            "SELECT story_id, fingerprint, story_reason FROM items WHERE story_id IS NOT NULL "
-            "AND fingerprint IS NOT NULL AND processed_at >= ? ORDER BY processed_at",
+            "SELECT story_id, fingerprint, story_reason FROM items "
+            "JOIN articles ON articles.item_id = items.id "
+            "WHERE story_id IS NOT NULL AND processed_at >= ? ORDER BY processed_at",
             (since,)).fetchall()
         return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]),
                           seed=row["story_reason"] == NEW_STORY) for row in rows]
@@ -366,13 +378,14 @@ class Store(OutboxQueries):
             else:
                 db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (now, story_id))
             db.execute(
-                "UPDATE items SET state = 'done', outlet = ?, language = ?, text = ?, source = ?, "
-                "canonical_url = ?, fingerprint = ?, story_id = ?, story_reason = ?, "
-                "story_score = ?, matched_rules = ?, processed_at = ? WHERE id = ?",
-                (article.outlet, article.language, article.text, article.source,
-                 article.canonical_url,
-                 _dump_fingerprint(fingerprint), story_id, assignment.reason, assignment.score,
-                 json.dumps(list(matched)), now, item_id))
+                "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
+                "canonical_url = ?, story_id = ?, story_reason = ?, story_score = ?, "
+                "matched_rules = ?, processed_at = ? WHERE id = ?",
+                (article.outlet, article.language, article.source, article.canonical_url,
+                 story_id, assignment.reason, assignment.score, json.dumps(list(matched)), now,
+                 item_id))
+            db.execute("INSERT OR REPLACE INTO articles (item_id, text, fingerprint) "
+                       "VALUES (?, ?, ?)", (item_id, article.text, _dump_fingerprint(fingerprint)))
             if article.canonical_url:
                 db.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
                            (url_key(article.canonical_url), item_id))
@@ -391,7 +404,9 @@ class Store(OutboxQueries):
     def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
         """Every article completed since `since` (a timestamp), oldest first, with its story."""
         cursor = self._db.execute(
-            "SELECT * FROM items WHERE state = 'done' AND processed_at >= ? ORDER BY processed_at",
+            "SELECT items.*, articles.text FROM items "
+            "LEFT JOIN articles ON articles.item_id = items.id "
+            "WHERE state = 'done' AND processed_at >= ? ORDER BY processed_at",
             (since,))
         for row in cursor:
             published = row["published"]

@@ -174,6 +174,7 @@ def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
     assert store.prune(before=100.0) == (0, 0)  # nothing that old yet
     assert store.prune(before=1000.0) == (1, 1)
     with sqlite3.connect(store.path) as db:
-        assert db.execute("SELECT text, fingerprint FROM items").fetchone() == (None, None)
+        assert db.execute("SELECT COUNT(*) FROM articles").fetchone() == (0,)
+        assert db.execute("SELECT summary FROM items").fetchone() == ("",)
     assert store.recent_candidates(since=0) == []
     assert store_entries(store, [entry("https://a.fr/1")]) == 0  # still known: not new again
