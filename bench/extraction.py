@@ -73,7 +73,7 @@ def main() -> None:
     defaults(pages[0].read_bytes(), None)  # imports and caches warmed
     print(f"extraction: {len(pages)} French pages of ../shared/data/articles, one core")
     rows = [("trafilatura, fallbacks always", evaluate(defaults, pages)),
-            ("monitor (fast, fallbacks if < 1,000 chars, meta tags)", evaluate(ours, pages))]
+            ("monitor (fast, precision, fallbacks if < 1,000 chars)", evaluate(ours, pages))]
     base = rows[0][1][0]
     for label, (rate, right, segments, f1) in rows:
         print(f"  {label:<54}{rate:6.1f} pages/s  ×{rate / base:.2f}  segments right "

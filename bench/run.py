@@ -1,12 +1,16 @@
-"""Benchmarks, printed as a table of figures and ratios measured in the same run on this machine.
+"""Every benchmark, each printing figures and ratios against a baseline measured in the same run.
 
-    python bench/run.py [--quick]
+    python bench/run.py [--quick] [--only SECTION ...]
 
-Sections so far: rule matching (10 → 10,000 terms) against the usual baseline, one big regular
-expression alternation; story clustering quality on the labelled set, and story assignment speed
-with 1,000 and 100,000 stored articles against comparing with every one. The matching corpus is
-`../shared/data/articles/` when present (real French pages, extracted once with trafilatura),
-else the project's own fixtures; the table says which.
+Sections: rule matching (10 → 10,000 terms) against one big regular expression alternation;
+story clustering quality on the labelled set and assignment speed with 1,000 and 100,000
+stored articles against comparing with every one; then, each in its own script and process,
+extraction quality and speed (bench/extraction.py), the article pipeline with 1 and 2 workers
+(bench/pipeline.py), polling a feed farm of 1,000 and 10,000 feeds side by side with `reader`
+and the home-grown loop (bench/farm.py), alert latency (bench/latency.py) and the scale of
+state at 100,000 articles (bench/state.py). The corpus is `../shared/data/articles/` when
+present (real French pages), else the project's own fixtures; each section says which.
+About 15 minutes in full, 3 with --quick.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -160,14 +165,35 @@ def _filler(rng: random.Random, words: list[str], now: float) -> Fingerprint:
                        now - rng.uniform(0, 48 * 3600), draw(5), draw(30))
 
 
+SCRIPTS = {  # section: (full run's arguments, --quick's)
+    "extraction": ([[]], [[]]),
+    "pipeline": ([[]], [["--quick"]]),
+    "farm": ([["--feeds", "1000"], ["--feeds", "10000"]],
+             [["--feeds", "200", "--homegrown-feeds", "20"]]),
+    "latency": ([["--items", "30"]], [["--items", "10"]]),
+    "state": ([["--articles", "100000"]], [["--articles", "10000"]]),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--only", action="append", choices=["matching", "stories", *SCRIPTS],
+                        help="run only these sections (repeatable)")
     args = parser.parse_args()
-    rows = bench_matching(args.quick) + bench_stories(args.quick)
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    wanted = set(args.only or ["matching", "stories", *SCRIPTS])
+    rows = (bench_matching(args.quick) if "matching" in wanted else []) + \
+        (bench_stories(args.quick) if "stories" in wanted else [])
+    if rows:
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    for name, (full, quick) in SCRIPTS.items():
+        if name in wanted:
+            for extra in quick if args.quick else full:
+                print(flush=True)
+                subprocess.run([sys.executable, str(Path(__file__).parent / f"{name}.py"), *extra],
+                               check=True)
 
 
 if __name__ == "__main__":
