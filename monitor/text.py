@@ -16,11 +16,12 @@ import re
 import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
-from itertools import product
+from itertools import accumulate, chain, product
 
-# A word: letters and digits (the underscore is a separator for our purposes), and the apostrophe
-# that may follow it when a word follows (« l'Ukraine »: the word may be an elision).
-_TOKEN = re.compile(r"([^\W_]+)(['’ʼ‘`´](?=[^\W_]))?")
+# What comes before a word, the word (letters and digits; the underscore is a separator for our
+# purposes), and the apostrophe that may follow it when a word follows (« l'Ukraine »: the word
+# may be an elision). The three parts' lengths give every word's place in the text.
+_TOKEN = re.compile(r"([\W_]*)([^\W_]+)(['’ʼ‘`´](?=[^\W_]))?")
 _SPACES = re.compile(r"\s+")
 # Elided forms, folded, that are dropped when an apostrophe joins them to the next word.
 ELISIONS = frozenset(
@@ -39,24 +40,28 @@ def fold_word(word: str) -> str:
 
 class Folded:
     """Folded text plus the way back: token `i` is `text[starts[i]:]` and came from `spans[i]`.
-    The way back is worked out when first asked for: only the few texts with a hit need it."""
+    The way back is worked out when first asked for: only texts with a hit need it."""
 
-    __slots__ = ("text", "_source", "_starts", "_spans")
+    __slots__ = ("text", "_source", "_parts", "_dropped", "_split", "_starts", "_spans")
 
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, parts: list[tuple[str, str, str]],
+                 dropped: list[int], split: bool) -> None:
         self.text = text
         self._source = source
-        self._starts: tuple[int, ...] | None = None
-        self._spans: tuple[tuple[int, int], ...] = ()
+        self._parts = parts  # (gap, word, apostrophe) of the source, until mapped
+        self._dropped = dropped  # source words that left no folded word (elisions)
+        self._split = split  # some source word folded into several words, or into spaces
+        self._starts: list[int] | None = None
+        self._spans: list[tuple[int, int]] = []
 
     @property
-    def starts(self) -> tuple[int, ...]:
+    def starts(self) -> list[int]:
         if self._starts is None:
             self._map()
         return self._starts  # type: ignore[return-value]
 
     @property
-    def spans(self) -> tuple[tuple[int, int], ...]:
+    def spans(self) -> list[tuple[int, int]]:
         if self._starts is None:
             self._map()
         return self._spans
@@ -72,31 +77,52 @@ class Folded:
         return len(self.starts)
 
     def _map(self) -> None:
+        """Offsets by running sums of lengths (no Python step per word): in the source, of each
+        (gap, word, apostrophe) part; in the folded text, of each token."""
+        if self._split:
+            self._map_word_by_word()
+            return
+        tokens = self.text.split(" ") if self.text else []
+        offsets = list(accumulate(map(len, chain.from_iterable(self._parts)), initial=0))
+        self._parts = []
+        spans = list(zip(offsets[1::3], offsets[2::3], strict=False))
+        for index in reversed(self._dropped):
+            del spans[index]
+        ends = accumulate(map(len, tokens))
+        self._starts = [0, *(end + number for number, end in enumerate(ends, 1))][:len(tokens)]
+        self._spans = spans
+
+    def _map_word_by_word(self) -> None:
         starts: list[int] = []
         spans: list[tuple[int, int]] = []
         position = 0
         for found in _TOKEN.finditer(self._source):
-            word = fold_word(found.group(1))
-            if not word or (found.group(2) and word in ELISIONS):
+            word = fold_word(found[2])
+            if not word or (found[3] and word in ELISIONS):
                 continue
             for piece in word.split():  # NFKD may open a character into several words
                 starts.append(position)
-                spans.append(found.span(1))
+                spans.append(found.span(2))
                 position += len(piece) + 1
-        self._starts, self._spans = tuple(starts), tuple(spans)
+        self._starts, self._spans = starts, spans
 
 
 def fold(text: str) -> Folded:
     """Fold `text` into space-separated word tokens, dropping elisions (see module doc)."""
     words = []
-    for word, apostrophe in _TOKEN.findall(text):
+    dropped = []
+    parts = _TOKEN.findall(text)
+    for index, (_, word, apostrophe) in enumerate(parts):
         folded = fold_word(word)
         if folded and not (apostrophe and folded in ELISIONS):
             words.append(folded)
+        else:
+            dropped.append(index)
     joined = " ".join(words)
-    if "  " in joined or joined[:1] == " " or joined[-1:] == " ":  # NFKD opened a space
+    split = joined.count(" ") != max(0, len(words) - 1)  # NFKD opened a space in a word
+    if split:
         joined = " ".join(joined.split())
-    return Folded(joined, text)
+    return Folded(joined, text, parts, dropped, split)
 
 
 def fold_term(term: str) -> str:
