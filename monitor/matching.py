@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -44,8 +43,7 @@ class Scan:
             folded = self.folded[name]
             for form in forms:
                 for start, end in found.get(form, ()):
-                    first, last = folded.original_span(start, end)
-                    out.append((name, first, last, bisect_right(folded.starts, start) - 1))
+                    out.append((name, *folded.locate(start, end)))
         return out
 
     def regex(self, pattern: re.Pattern[str], name: str) -> list[tuple[int, int]]:

@@ -68,9 +68,17 @@ class Folded:
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) range of folded text to the original text it came from."""
-        first = bisect_right(self.starts, start) - 1
-        last = bisect_right(self.starts, max(start, end - 1)) - 1
-        return self.spans[first][0], self.spans[last][1]
+        return self.locate(start, end)[:2]
+
+    def locate(self, start: int, end: int) -> tuple[int, int, int]:
+        """(original start, original end, index of the first word) of a [start, end) range of
+        folded text. Called for every occurrence a rule looks at: kept to plain lookups."""
+        if self._starts is None:
+            self._map()
+        starts, spans = self._starts, self._spans
+        first = bisect_right(starts, start) - 1  # type: ignore[arg-type]
+        last = bisect_right(starts, max(start, end - 1)) - 1  # type: ignore[arg-type]
+        return spans[first][0], spans[last][1], first
 
     @property
     def words(self) -> int:
