@@ -2,8 +2,9 @@
 
 Every request has a total deadline (not just per-read timeouts), a size cap counted after
 decompression (a gzip bomb stops at the cap), per-host and global concurrency limits, and an address
-guard checked on every redirect hop: a feed cannot send the daemon to 127.0.0.1, 10.0.0.0/8, a
-link-local metadata service and so on unless the config allows private addresses.
+guard checked on every redirect hop, on the addresses actually connected to: a feed cannot send the
+daemon to 127.0.0.1, 10.0.0.0/8, a link-local metadata service and so on unless the config allows
+private addresses.
 """
 
 from __future__ import annotations

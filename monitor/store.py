@@ -21,10 +21,10 @@ from monitor.feeds import canonical_url, identity
 from monitor.models import Alert, Article, Entry, StoryAssignment
 from monitor.outbox import OutboxQueries
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
-_SCHEMA_1 = """
+_SCHEMA = """
 CREATE TABLE feeds (
     url TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -108,6 +108,24 @@ CREATE INDEX alerts_created ON alerts(created_at);
 CREATE INDEX stories_last_seen ON stories(last_seen);
 """
 
+_UPGRADES = {  # from schema N to N + 1
+    # Article texts and fingerprints move to a table of their own (retention then frees whole
+    # pages). Version 1's MinHash signatures came from datasketch and cannot be compared with
+    # ours: kept without them, those articles still join stories by text hash, title and names.
+    1: """
+CREATE TABLE articles (
+    item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
+);
+INSERT INTO articles (item_id, text, fingerprint)
+    SELECT id, text, json_set(fingerprint, '$.minhash', NULL) FROM items
+    WHERE text IS NOT NULL AND fingerprint IS NOT NULL;
+ALTER TABLE items DROP COLUMN text;
+ALTER TABLE items DROP COLUMN fingerprint;
+""",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
@@ -190,9 +208,14 @@ class Store(OutboxQueries):
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.path} was written by a newer monitor (schema {version})")
-        if version == 0:  # one script, one transaction: a crash leaves no half-made schema
+        # one script, one transaction each: a crash leaves no half-made schema
+        if version == 0:
             self._db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA_1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            return
+        for old in range(version, SCHEMA_VERSION):
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {_UPGRADES[old]} PRAGMA user_version = {old + 1}; COMMIT;")
 
     # -- feeds -----------------------------------------------------------------------------
 

@@ -47,6 +47,33 @@ def test_schema_is_created_once_with_its_version(tmp_path: Path, store: Store) -
     Store(store.path).close()  # opening again migrates nothing and fails nothing
 
 
+def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.pending_items()
+    text = " ".join(f"mot{n}" for n in range(300))
+    article = Article("https://a.fr/1", "Tempête", "s", text, None, "A", "page")
+    store.complete_item(item.id, now=200.0, article=article,
+                        fingerprint=fingerprint(article, 200.0),
+                        assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
+    store.close()
+    with sqlite3.connect(store.path) as db:  # back to version 1: texts and fingerprints in items
+        db.executescript("""
+            ALTER TABLE items ADD COLUMN text TEXT; ALTER TABLE items ADD COLUMN fingerprint TEXT;
+            UPDATE items SET (text, fingerprint) =
+                (SELECT text, fingerprint FROM articles WHERE item_id = items.id);
+            DROP TABLE articles; PRAGMA user_version = 1;""")
+    upgraded = Store(store.path)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert "text" not in [row[1] for row in db.execute("PRAGMA table_info(items)")]
+    (candidate,) = upgraded.recent_candidates(since=0)
+    assert candidate.fingerprint.minhash is None  # version 1's signatures are not comparable
+    assert candidate.fingerprint.title_words == {"tempete"}
+    [(kept, _)] = upgraded.completed_articles(since=0)
+    assert kept.text == text
+    upgraded.close()
+
+
 def test_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     with sqlite3.connect(path) as db:
