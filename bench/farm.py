@@ -219,7 +219,7 @@ def _profiler():  # noqa: ANN202 (pyinstrument is only needed for --profile)
     return profiler
 
 
-def run_reader(urls: list[str], directory: str, profile: str | None) -> Result:
+def run_reader(urls: list[str], directory: str) -> Result:
     from reader import make_reader
 
     result = Result("reader (workers=16)", [], 0.0)
@@ -261,7 +261,7 @@ def _contender(name: str, urls: list[str], sample: int, profile: str | None,
         if name == "monitor":
             result = run_monitor(urls, directory, profile)
         elif name == "reader":
-            result = run_reader(urls, directory, profile)
+            result = run_reader(urls, directory)
         else:
             result = run_homegrown(urls, sample)
     results.put(result)

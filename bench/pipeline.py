@@ -95,7 +95,7 @@ def main() -> None:
     paths, where = pages()
     extracted, _ = corpus()
     words = vocabulary(extracted)
-    articles = len(paths) * (1 if args.quick else 3)
+    articles = len(paths) * (2 if args.quick else 3)
 
     from tests.servers import free_port
 

@@ -10,7 +10,7 @@ extraction quality and speed (bench/extraction.py), the article pipeline with 1 
 and the home-grown loop (bench/farm.py), alert latency (bench/latency.py) and the scale of
 state at 100,000 articles (bench/state.py). The corpus is `../shared/data/articles/` when
 present (real French pages), else the project's own fixtures; each section says which.
-About 15 minutes in full, 3 with --quick.
+About 7 minutes in full on 2 cores, 1 with --quick.
 """
 
 from __future__ import annotations

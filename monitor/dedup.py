@@ -187,10 +187,10 @@ class Candidate:
 
 class StoryIndex:
     """The recent articles, indexed so that assigning one does not compare it with all of them:
-    MinHash LSH (banded) finds near-copies of its text, an inverted index on title words and named things
-    finds stories' first articles that could be rewrites of it. Articles added more than two
-    windows ago are forgotten (by the clock of their adding, not their publication date: an
-    undated item seen today must not push out the story it belongs to)."""
+    MinHash LSH (bands of the signature) finds near-copies of its text, an inverted index on
+    title words and named things finds stories' first articles that could be rewrites of it.
+    Articles added more than two windows ago are forgotten (by the clock of their adding, not
+    their publication date: an undated item seen today must not push out its story)."""
 
     def __init__(self, window: float, posting_cap: int = 5000) -> None:
         self.window = window
