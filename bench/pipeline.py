@@ -18,13 +18,14 @@ import multiprocessing
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from farm import Server  # noqa: E402
 from run import FIXTURES, SHARED, corpus, rules_with, term_list, vocabulary  # noqa: E402
 
 
@@ -54,8 +55,7 @@ def serve(paths: list[str], port: int, ready: multiprocessing.Event) -> None:  #
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", port), Handler)
     ready.set()
     server.serve_forever()
 

@@ -175,7 +175,10 @@ class Site:
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """Clients hanging up mid-answer is what the tests provoke: no traceback for it."""
+    """Clients hanging up mid-answer is what the tests provoke: no traceback for it. A listen
+    backlog of 128, not 5: past it, connections lose their SYN and wait a second or more."""
+
+    request_queue_size = 128
 
     def handle_error(self, request: object, client_address: object) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):
