@@ -13,11 +13,17 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from monitor import __version__, app, logs
-from monitor import config as config_module
+from monitor import __version__, logs
 from monitor.errors import InvalidInput
-from monitor.rules import RuleSet
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.rules import RuleSet
+
+# The rest of the daemon is imported inside the commands: worker processes re-import the module
+# the `monitor` script started from (this one), and must not load what only the daemon needs.
 
 EXIT_OK, EXIT_INVALID = 0, 2
 log = logging.getLogger("monitor")
@@ -30,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     verbosity = args.verbose - args.quiet - quieter
     logs.setup({-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}.get(
         max(-2, min(verbosity, 2)), logging.DEBUG - 1), args.log_format)
-    path = args.config or config_module.default_path()
+    from monitor import app
+    from monitor.config import default_path
+
+    path = args.config or default_path()
     if args.command == "rules":
         return _rules(args, path)
     if args.command in ("alerts", "notify", "feeds", "stories"):
@@ -62,7 +71,9 @@ def _invalid(error: InvalidInput) -> int:
     return EXIT_INVALID
 
 
-async def _once(config: config_module.Config, rules: RuleSet) -> int:
+async def _once(config: Config, rules: RuleSet) -> int:
+    from monitor import app
+
     async with app.open_pipeline(config, rules) as pipeline:
         report = await pipeline.run_pass(pipeline.enabled_feeds())
     for poll in report.failed_feeds:
@@ -76,7 +87,8 @@ async def _once(config: config_module.Config, rules: RuleSet) -> int:
     return EXIT_OK
 
 
-async def _run(config: config_module.Config, rules: RuleSet) -> int:
+async def _run(config: Config, rules: RuleSet) -> int:
+    from monitor import app
     from monitor.daemon import Daemon
 
     async with app.open_pipeline(config, rules) as pipeline:
@@ -87,7 +99,7 @@ async def _run(config: config_module.Config, rules: RuleSet) -> int:
 def _rules(args: argparse.Namespace, path: Path) -> int:
     """`rules test` works without a config (then any channel name is accepted); `backtest`
     needs one, for its database."""
-    from monitor import rules_cli
+    from monitor import app, rules_cli
 
     try:
         config = None
@@ -101,7 +113,7 @@ def _rules(args: argparse.Namespace, path: Path) -> int:
 
 
 def _outbox(args: argparse.Namespace, path: Path) -> int:
-    from monitor import alerts_cli
+    from monitor import alerts_cli, app
 
     try:
         config = app.load_config(path)
