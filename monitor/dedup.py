@@ -197,7 +197,9 @@ class StoryIndex:
         self._cap = posting_cap  # a word in more first articles than this says nothing
         self._members: dict[int, tuple[int, Fingerprint, bool]] = {}
         self._by_hash: dict[str, int] = {}
-        self._bands: list[dict[bytes, set[int]]] = [{} for _ in range(LSH_BANDS)]
+        # bucket → the key in it, or a set of keys once a second arrives: most buckets hold one
+        # article, and a set for each cost 6 KB per article over 21 bands
+        self._bands: list[dict[bytes, int | set[int]]] = [{} for _ in range(LSH_BANDS)]
         self._by_word: dict[str, set[int]] = {}
         self._order: list[tuple[float, int]] = []  # (added, key), a heap for eviction
         self._next = 0
@@ -221,7 +223,13 @@ class StoryIndex:
         if fp.text_hash:
             self._by_hash.setdefault(fp.text_hash, key)
         for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-            band.setdefault(bucket, set()).add(key)
+            held = band.get(bucket)
+            if held is None:
+                band[bucket] = key
+            elif isinstance(held, int):
+                band[bucket] = {held, key}
+            else:
+                held.add(key)
         if seed:
             for word in fp.title_words | fp.names:
                 self._by_word.setdefault(word, set()).add(key)
@@ -246,7 +254,11 @@ class StoryIndex:
         if fp.text_hash and fp.text_hash in self._by_hash:
             found.add(self._by_hash[fp.text_hash])
         for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-            found.update(band.get(bucket, ()))
+            held = band.get(bucket)
+            if isinstance(held, int):
+                found.add(held)
+            elif held:
+                found.update(held)
         shared: dict[int, int] = {}
         for word in fp.title_words | fp.names:
             posting = self._by_word.get(word, ())
@@ -263,10 +275,11 @@ class StoryIndex:
             if fp.text_hash and self._by_hash.get(fp.text_hash) == key:
                 del self._by_hash[fp.text_hash]
             for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-                members = band[bucket]
-                members.discard(key)
-                if not members:
+                held = band[bucket]
+                if isinstance(held, int) or held == {key}:
                     del band[bucket]
+                else:
+                    held.discard(key)
             if seed:
                 for word in fp.title_words | fp.names:
                     posting = self._by_word.get(word)

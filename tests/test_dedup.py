@@ -156,6 +156,17 @@ def test_the_index_forgets_what_is_older_than_the_window() -> None:
     assert index.assign(fp(page("Copie", WIRE), at=0.0)).story_id is None
 
 
+def test_forgetting_an_article_keeps_the_near_copies_that_share_its_buckets() -> None:
+    index = StoryIndex(WINDOW)
+    edited = WIRE.replace("lundi 24 novembre", "ce lundi")
+    index.add(1, fp(page("Washington autorise les Tomahawk", WIRE)), True, now=0.0)
+    index.add(2, fp(page("Les Tomahawk livrés", edited)), True, now=1.5 * WINDOW)
+    index.add(3, fp(page("Zelensky à Budapest", OTHER)), True, now=2.5 * WINDOW)  # forgets 1
+    assert len(index) == 2
+    trimmed = WIRE.replace("dans un communiqué", "")
+    assert index.assign(fp(page("Missiles pour Kiev", trimmed))).story_id == 2
+
+
 def test_assignment_is_measured_on_the_labelled_set() -> None:
     """bench/data/stories.yaml: 45 groups of French articles (wire copies, rewrites, updates,
     hard negatives). Targets: pairwise precision ≥ 0.97, recall ≥ 0.9."""
