@@ -1,0 +1,106 @@
+"""The database's tables, and the scripts that upgrade an older database to them (each run in
+one transaction by `Store`; `PRAGMA user_version` says which schema a file has)."""
+
+SCHEMA_VERSION = 2
+
+SCHEMA = """
+CREATE TABLE feeds (
+    url TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    fetch_url TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    body_hash TEXT,
+    next_check REAL NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_attempt REAL,
+    last_success REAL,
+    last_new_item REAL,
+    stale_since REAL,
+    added_at REAL
+);
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY,
+    feed_url TEXT NOT NULL,
+    guid TEXT,
+    link TEXT,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    published REAL,
+    seen_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done')),
+    outlet TEXT,
+    language TEXT,
+    source TEXT,
+    canonical_url TEXT,
+    story_id INTEGER REFERENCES stories(id),
+    story_reason TEXT,
+    story_score REAL,
+    matched_rules TEXT,
+    processed_at REAL
+);
+CREATE INDEX items_new ON items(state) WHERE state = 'new';
+CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
+CREATE INDEX items_story ON items(story_id);
+-- What retention removes lives in a table of its own: deleting its oldest rows frees whole pages,
+-- which new rows then reuse; slimming rows of `items` in place left pages part-empty for good.
+CREATE TABLE articles (
+    item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
+);
+CREATE TABLE item_keys (
+    key TEXT PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE stories (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    story_id INTEGER REFERENCES stories(id),  -- NULL for operational alerts (stale feeds)
+    item_id INTEGER REFERENCES items(id),
+    rule TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'alert' CHECK (kind IN ('alert', 'followup')),
+    outlet TEXT NOT NULL DEFAULT '',
+    priority TEXT NOT NULL DEFAULT 'normal',
+    title TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+    batch INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    delivered_at REAL,
+    UNIQUE (story_id, rule, channel, kind, outlet)
+);
+CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
+CREATE INDEX alerts_story ON alerts(story_id);
+CREATE INDEX alerts_created ON alerts(created_at);
+CREATE INDEX stories_last_seen ON stories(last_seen);
+"""
+
+UPGRADES = {  # from schema N to N + 1
+    # Article texts and fingerprints move to a table of their own (retention then frees whole
+    # pages). Version 1's MinHash signatures came from datasketch and cannot be compared with
+    # ours: kept without them, those articles still join stories by text hash, title and names.
+    1: """
+CREATE TABLE articles (
+    item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
+);
+INSERT INTO articles (item_id, text, fingerprint)
+    SELECT id, text, json_set(fingerprint, '$.minhash', NULL) FROM items
+    WHERE text IS NOT NULL AND fingerprint IS NOT NULL;
+ALTER TABLE items DROP COLUMN text;
+ALTER TABLE items DROP COLUMN fingerprint;
+""",
+}
