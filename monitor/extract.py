@@ -41,9 +41,10 @@ def _extract(html: bytes, url: str | None) -> _Page | None:
     (readability, jusText) only when that finds little: the same quality on our French corpus as
     always running the fallbacks, at twice the speed (bench/extraction.py). `favor_precision`
     (trafilatura: less text, but the article's) suits matching, where teasers of other stories
-    around an article only make false alerts; same gold segments right, and faster again. Metadata from
-    the page's meta tags and JSON-LD only: trafilatura's full metadata search (dates, categories,
-    authors in the body) took a third of the time, for fields the feed gives or we do not use."""
+    around an article only make false alerts; same gold segments right, and faster again.
+    Metadata from the page's meta tags and JSON-LD only: trafilatura's full metadata search
+    (dates, categories, authors in the body) took a third of the time, for fields the feed
+    gives or we do not use."""
     import trafilatura  # heavy: imported once per worker process, when it starts
     from trafilatura.metadata import examine_meta, extract_meta_json, extract_title, extract_url
 
