@@ -108,7 +108,10 @@ def _entry(raw: Mapping, base: str, feed_url: str, language: str | None) -> Entr
         return None
     summary = _plain(raw.get("summary", ""))
     content = " ".join(_plain(part.get("value", "")) for part in raw.get("content", []) or [])
-    when = raw.get("published_parsed") or raw.get("updated_parsed")
+    # `in` first: asking feedparser for a missing updated_parsed hands back published_parsed
+    # with a DeprecationWarning (its issue 310)
+    when = raw.get("published_parsed") or (
+        raw.get("updated_parsed") if "updated_parsed" in raw else None)
     link = canonical_url(link) if link else None
     return Entry(
         feed_url=feed_url,
