@@ -207,15 +207,14 @@ class Pipeline:
                 window, self.store.recent_candidates(self.clock() - 2 * window), self.clock())
         processed = queued = 0
         in_flight: dict[asyncio.Task, PendingItem] = {}
-        started: set[int] = set()
+        last_started = 0  # an item that fails stays new, for the next pass, not this one
         exhausted = False
         while True:
             if not (self.stopping or exhausted) and len(in_flight) < BATCH:
-                fresh = [item for item in self.store.pending_items(2 * BATCH)
-                         if item.id not in started][: BATCH - len(in_flight)]
+                fresh = self.store.pending_items(BATCH - len(in_flight), after=last_started)
                 exhausted = not fresh
                 for item in fresh:
-                    started.add(item.id)
+                    last_started = item.id
                     in_flight[asyncio.create_task(self._analyse(item))] = item
             if not in_flight:
                 return processed, queued

@@ -227,12 +227,14 @@ class Store(OutboxQueries):
 
     # -- items and stories -----------------------------------------------------------------
 
-    def pending_items(self, limit: int = 1000) -> list[PendingItem]:
-        """Items seen but not yet processed, oldest first (including any a crash interrupted)."""
+    def pending_items(self, limit: int = 1000, after: int = 0) -> list[PendingItem]:
+        """Items seen but not yet processed, oldest first (including any a crash interrupted);
+        only those after item `after`, to page through them."""
         rows = self._db.execute(
             "SELECT items.*, feeds.name AS feed_name FROM items "
             "LEFT JOIN feeds ON feeds.url = items.feed_url "
-            "WHERE state = 'new' ORDER BY items.id LIMIT ?", (limit,)).fetchall()
+            "WHERE state = 'new' AND items.id > ? ORDER BY items.id LIMIT ?",
+            (after, limit)).fetchall()
         return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
                             row["seen_at"]) for row in rows]
 
