@@ -45,3 +45,23 @@ def test_falls_back_to_the_feed_when_the_page_says_nothing() -> None:
     for html in (b"<html><body><p>Abonnez-vous pour lire la suite.</p></body></html>",
                  b"\x00\xff not html at all", b"<html>"):
         assert extract(ENTRY, html, "Le Monde").source == "feed"
+
+
+def test_language_hint_for_trafilatura() -> None:
+    """The page's language (else the feed's) reaches trafilatura only when the page does not
+    contradict it: trafilatura refuses a page whose meta tags name another language."""
+    import trafilatura
+
+    from monitor.extract import _known_language
+
+    def hint(html: str, feed_language: str | None = None) -> str | None:
+        tree = trafilatura.load_html(html.encode())
+        return _known_language(tree, tree.get("lang") or feed_language)
+
+    body = "<body><p>Texte.</p></body></html>"
+    assert hint(f"<html lang='fr-FR'>{body}") == "fr"
+    assert hint(f"<html>{body}", feed_language="fr") == "fr"
+    assert hint(f"<html>{body}") is None
+    assert hint(f"<html lang='zz'>{body}") is None  # no such language
+    assert hint("<html lang='fr'><head><meta property='og:locale' content='en_US'></head>"
+                f"{body}") is None
