@@ -1,9 +1,20 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
+from monitor import yamlsource
 from monitor.errors import InvalidInput
 from monitor.yamlsource import dotted, load
+
+PARSERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if yaml.__with_libyaml__ else [])
+
+
+@pytest.fixture(autouse=True, params=PARSERS, ids=lambda parser: parser.__name__)
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml's parser is used when PyYAML has it, the pure-Python one otherwise: both must
+    give the same values, lines and refusals."""
+    monkeypatch.setattr(yamlsource, "_Loader", request.param)
 
 
 def test_lines_of_nested_values(tmp_path: Path) -> None:
@@ -38,3 +49,25 @@ def test_yaml_1_1_booleans_stay_words(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
     path.write_text("a: on\nb: NO\nc: true\nd: False\n")
     assert load(path).data == {"a": "on", "b": "NO", "c": True, "d": False}
+
+
+def test_unsafe_tags_and_merge_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("a: !!python/object/apply:os.system ['true']\nb: &x {c: 1}\nd:\n  <<: *x\n"
+                    "e:\n  !!python/name:os.system : 1\n  [f, g]: 2\n")
+    with pytest.raises(InvalidInput) as error:
+        load(path)
+    assert [str(p) for p in error.value.problems] == [
+        f"{path}:1: a: unsupported YAML tag tag:yaml.org,2002:python/object/apply:os.system",
+        f"{path}:4: d: YAML merge keys (<<) are not supported",
+        f"{path}:6: e: a key must be a plain word or number",
+        f"{path}:7: e: a key must be a plain word or number"]
+
+
+def test_syntax_error_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("a: 1\nb: [x, y\nc: 2\n")
+    with pytest.raises(InvalidInput) as error:
+        load(path)
+    [problem] = error.value.problems
+    assert str(problem).startswith(f"{path}:3: invalid YAML: ")
