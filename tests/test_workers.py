@@ -1,0 +1,61 @@
+"""The worker pool on real processes: a crash or a hang costs one task, and the next one runs."""
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from monitor.workers import WorkerFailed, Workers
+
+
+def test_a_task_runs_in_another_process() -> None:
+    async def scenario() -> None:
+        workers = Workers(1)
+        try:
+            assert await workers.run(os.getpid) != os.getpid()
+            assert await workers.run(len, b"abc") == 3
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_that_dies_fails_its_task_only() -> None:
+    async def scenario() -> None:
+        workers = Workers(1)
+        try:
+            first = await workers.run(os.getpid)
+            with pytest.raises(WorkerFailed, match="worker process died"):
+                await workers.run(os._exit, 1)
+            assert await workers.run(os.getpid) not in (first, os.getpid())  # a new worker
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_hung_worker_is_killed_at_the_deadline() -> None:
+    async def scenario() -> None:
+        workers = Workers(1, deadline=1.0)
+        try:
+            hung = await workers.run(os.getpid)
+            with pytest.raises(WorkerFailed, match="ran past 1s"):
+                await workers.run(time.sleep, 60)
+            assert await workers.run(len, b"ok") == 2
+            for _ in range(50):  # killed, not left sleeping beside the new pool
+                try:
+                    os.kill(hung, 0)
+                except ProcessLookupError:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail(f"hung worker {hung} still alive")
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
+
+
+def test_no_processes_runs_inline() -> None:
+    assert asyncio.run(Workers(0).run(os.getpid)) == os.getpid()
