@@ -147,6 +147,7 @@ class Result:
     cycles: list[Cycle]
     peak_rss_mb: float  # the main process; workers apart
     worker_rss_mb: float = 0.0
+    all_pss_mb: float = 0.0  # every process of the contender, after its cycles
 
 
 def cpu() -> float:
@@ -175,6 +176,22 @@ def _process_peak_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def memory_of_all_mb() -> float:
+    """What this process and its descendants hold now, shared pages counted once (the sum of
+    their PSS): the machine's memory a contender costs, whatever its number of processes."""
+    def tree(pid: int) -> list[int]:
+        children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                    for child in (task / "children").read_text().split()]
+        return [pid, *(found for child in children for found in tree(child))]
+
+    total = 0
+    for pid in tree(os.getpid()):
+        for line in _proc(pid, "smaps_rollup").splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:
@@ -209,6 +226,7 @@ def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:
                     failed=sum(poll.status == "failed" for poll in polls)))
                 workers_before = workers
             result.worker_rss_mb = max(map(_process_peak_mb, pipeline.workers.pids()))
+            result.all_pss_mb = memory_of_all_mb()
         return result
 
     result = asyncio.run(cycles())
@@ -237,6 +255,7 @@ def run_reader(urls: list[str], directory: str) -> Result:
                          if isinstance(update.error, Exception))
             result.cycles.append(Cycle(label, time.perf_counter() - started, cpu() - cpu_started,
                                        len(urls), failed=failed))
+        result.all_pss_mb = memory_of_all_mb()
     result.peak_rss_mb = peak_rss_mb()
     return result
 
@@ -256,6 +275,7 @@ def run_homegrown(urls: list[str], sample: int) -> Result:
                 etags[url] = parsed["etag"]
         result.cycles.append(Cycle(label, time.perf_counter() - started, cpu() - cpu_started,
                                    len(few), scale=len(urls) / len(few), failed=failed))
+    result.all_pss_mb = memory_of_all_mb()
     result.peak_rss_mb = peak_rss_mb()
     return result
 
@@ -336,7 +356,8 @@ def report(results: list[Result], feeds: int, sample: int) -> None:
                   f"{cycle.failed:8d}  {ratios[0]:>13}  {ratios[1]:>9}")
         workers = f" + parser processes {result.worker_rss_mb:.0f} MB each" \
             if result.worker_rss_mb else ""
-        print(f"  {result.contender}: peak RSS {result.peak_rss_mb:.0f} MB{workers}")
+        print(f"  {result.contender}: peak RSS {result.peak_rss_mb:.0f} MB{workers}; "
+              f"all its processes now {result.all_pss_mb:.0f} MB (PSS)")
 
 
 if __name__ == "__main__":
