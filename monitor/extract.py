@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from monitor.models import Article, Entry
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 MIN_TEXT_CHARS = 200  # below this an "extraction" is a teaser, a paywall notice or a cookie wall
 FALLBACK_BELOW_CHARS = 1000  # a fast extraction shorter than this is tried again with fallbacks
@@ -70,7 +74,7 @@ def _extract(html: bytes, url: str | None, language: str | None = None) -> _Page
                  language=page_language)
 
 
-def _known_language(tree, language: str | None) -> str | None:  # noqa: ANN001 (an lxml tree)
+def _known_language(tree: HtmlElement, language: str | None) -> str | None:
     """`language` as trafilatura takes it (ISO 639-1), when it has stop words for it and the
     page's meta tags do not say otherwise (trafilatura would then refuse the page). Not with
     py3langid installed: trafilatura would then drop pages whose text it guesses is in another."""
