@@ -16,6 +16,7 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,16 +30,19 @@ class WorkerFailed(Exception):
     """The task's worker crashed or went past its deadline."""
 
 
-# What workers run, imported by the fork server (trafilatura lazily by monitor.extract: the daemon
-# itself needs none of it).
+# What workers run, imported once by the fork server. (monitor.extract imports trafilatura only
+# when it extracts, so the daemon, which imports monitor.analysis too, never loads it.)
 _PRELOAD = ["trafilatura", "monitor.analysis", "monitor.feeds"]
 
 
 def _warm_up() -> None:
-    """In each worker as it starts. The modules it inherited stay for the process's life: keep
-    the cyclic collector from walking them again and again (which would also copy the pages it
-    shares with the fork server), and let it run less often (a page makes many objects).
-    6% of an article's time on the French corpus."""
+    """In each worker as it starts. Ctrl-C reaches every process of the terminal's group: the
+    daemon stops on it, after finishing its articles with its workers, so they must not die of it
+    first. The modules a worker inherited stay for its life: keep the cyclic collector from
+    walking them again and again (which would also copy the pages it shares with the fork server),
+    and let it run less often (a page makes many objects): 6% of an article's time on the French
+    corpus."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 import time
 
 import pytest
@@ -51,6 +52,22 @@ def test_a_hung_worker_is_killed_at_the_deadline() -> None:
                 await asyncio.sleep(0.1)
             else:
                 pytest.fail(f"hung worker {hung} still alive")
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
+
+
+def test_ctrl_c_leaves_the_workers_to_the_daemon() -> None:
+    """Ctrl-C signals the whole process group; the daemon finishes its articles with its
+    workers before it stops them."""
+    async def scenario() -> None:
+        workers = Workers(1)
+        try:
+            worker = await workers.run(os.getpid)
+            os.kill(worker, signal.SIGINT)
+            await asyncio.sleep(0.2)
+            assert await workers.run(os.getpid) == worker
         finally:
             workers.close()
 
