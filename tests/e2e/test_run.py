@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -22,9 +23,9 @@ class Daemon:
     def __init__(self, config: Path) -> None:
         self.log_path = config.parent / "daemon.log"
         self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # a process group of its own, as in a terminal
             [sys.executable, "-m", "monitor", "run", "--config", str(config)], cwd=PROJECT,
-            env=environment(), stdout=subprocess.DEVNULL, stderr=self._log)
+            env=environment(), stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True)
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -33,8 +34,11 @@ class Daemon:
         return self.process.poll() is None
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
-        """Send `signum` and wait for the exit code."""
-        self.process.send_signal(signum)
+        """Send `signum` (SIGINT to the whole group, as Ctrl-C does) and wait for the exit code."""
+        if signum == signal.SIGINT:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
         try:
             return self.process.wait(timeout=60)
         finally:
@@ -45,6 +49,14 @@ class Daemon:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+    def group_alive(self) -> bool:
+        """Whether any process of the daemon's group (its workers, their fork server) remains."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:
@@ -71,6 +83,8 @@ def test_daemon_alerts_then_stops_cleanly(tmp_path, site: Site, signum: int) -> 
     assert code == 0, err
     assert "monitor running: 7 feed(s), 4 rule(s)" in err
     assert "stopped" in err
+    assert "worker" not in err  # none died of the signal, none hung
+    wait_for(lambda: not daemon.group_alive(), timeout=10)  # no process left behind
     assert len(posted_alerts(site)) == 4
     with sqlite3.connect(tmp_path / "state" / "monitor.db") as db:
         assert db.execute("SELECT COUNT(*) FROM items WHERE state = 'new'").fetchone()[0] == 0
