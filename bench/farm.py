@@ -171,11 +171,16 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _process_peak_mb(pid: int) -> float:
-    for line in _proc(pid, "status").splitlines():
-        if line.startswith("VmHWM:"):
+def _proc_mb(pid: int, name: str, field: str) -> float:
+    """A kB field (`VmHWM:`, `Pss:`…) of a /proc file, in MB."""
+    for line in _proc(pid, name).splitlines():
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _process_peak_mb(pid: int) -> float:
+    return _proc_mb(pid, "status", "VmHWM:")
 
 
 def memory_of_all_mb() -> float:
@@ -186,12 +191,7 @@ def memory_of_all_mb() -> float:
                     for child in (task / "children").read_text().split()]
         return [pid, *(found for child in children for found in tree(child))]
 
-    total = 0
-    for pid in tree(os.getpid()):
-        for line in _proc(pid, "smaps_rollup").splitlines():
-            if line.startswith("Pss:"):
-                total += int(line.split()[1])
-    return total / 1024
+    return sum(_proc_mb(pid, "smaps_rollup", "Pss:") for pid in tree(os.getpid()))
 
 
 def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:

@@ -9,8 +9,8 @@ import sqlite3
 from collections import Counter
 
 from tests.e2e.helpers import write_config
-from tests.e2e.test_run import FEED, Daemon, wait_for
-from tests.servers import Route, Site
+from tests.e2e.test_run import FEED, Daemon
+from tests.servers import Route, Site, wait_for
 
 SUBJECTS = ["Tomahawk à Kiev", "Tomahawk : le Sénat vote", "Tomahawk et l'OTAN",
             "Tomahawk, l'Allemagne hésite", "Tomahawk : Moscou menace", "Tomahawk en Pologne",

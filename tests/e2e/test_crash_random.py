@@ -11,8 +11,8 @@ import time
 from collections import Counter
 
 from tests.e2e.helpers import write_config
-from tests.e2e.test_run import FEED, Daemon, wait_for
-from tests.servers import Route, Site
+from tests.e2e.test_run import FEED, Daemon
+from tests.servers import Route, Site, wait_for
 
 FEEDS, ITEMS = 8, 5
 PLACES = ["Kiev", "Odessa", "Kharkiv", "Lviv", "Dnipro", "Zaporijjia", "Mykolaïv", "Tchernihiv"]

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.helpers import PROJECT, environment, posted_alerts, write_config
 from tests.e2e.test_once import RULES, serve_newsroom
-from tests.servers import Route, Site
+from tests.servers import Route, Site, wait_for
 
 
 class Daemon:
@@ -57,14 +57,6 @@ class Daemon:
         except ProcessLookupError:
             return False
         return True
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

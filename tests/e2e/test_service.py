@@ -15,8 +15,8 @@ from pathlib import Path
 
 from tests.e2e.helpers import PROJECT, environment, write_config
 from tests.e2e.test_once import RULES, serve_newsroom
-from tests.e2e.test_run import Daemon, wait_for
-from tests.servers import Site, free_port
+from tests.e2e.test_run import Daemon
+from tests.servers import Site, free_port, wait_for
 
 
 def get(url: str) -> tuple[int, str]:
