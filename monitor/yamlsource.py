@@ -106,17 +106,17 @@ def _build(node: yaml.Node, path: Path_, source: Source, loader: Any,  # a _Load
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
                 problems.append(source.problem(path, "YAML merge keys (<<) are not supported"))
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
-                problems.append(Problem(source.file, key_node.start_mark.line + 1, dotted(path),
+                problems.append(Problem(source.file, key_line, dotted(path),
                                         "a key must be a plain word or number"))
                 continue
             key = loader.construct_object(key_node, deep=True)
             if key in result:
-                line = key_node.start_mark.line + 1
-                problems.append(Problem(source.file, line, dotted((*path, key)),
+                problems.append(Problem(source.file, key_line, dotted((*path, key)),
                                         "duplicate key (the earlier value would be ignored)"))
             result[key] = _build(value_node, (*path, key), source, loader, env, problems)
         return result
