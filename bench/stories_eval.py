@@ -1,25 +1,46 @@
-"""Story clustering measured on the labelled set in bench/data/stories.yaml.
+"""Story clustering measured on labelled sets, as the daemon assigns: one article at a time, in
+order of arrival, through `StoryIndex` (merges included).
 
-Articles are assigned one by one in order of publication, as the daemon does, and the clusters
-compared to the labels: pairwise precision (pairs put together that belong together) and recall
-(pairs that belong together and were put together).
+Sets:
+- `ours`: bench/data/stories.yaml, written for this project (wire copies, rewrites, follow-ups,
+  hard negatives; mostly full text);
+- `real-day`: the 2025-02-10 capture of 68 French feeds (../shared/data/feeds), labelled in
+  bench/data/real_day.yaml by URL; titles and summaries only, as the daemon saw that day;
+- `pages`: the French article pages of ../shared/data/articles, full text through our
+  extraction, labelled in bench/data/real_pages.yaml by file name.
+
+Scores: pairwise precision and recall (pairs put together that belong together; pairs that
+belong together and were put together) and B-cubed F1 (per article: the share of its cluster that
+is its story, and of its story that is its cluster), which weighs every article alike where
+pairwise scores are dominated by the largest stories.
 """
 
 from __future__ import annotations
 
+import glob
 import itertools
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import yaml
 
-from monitor.dedup import StoryIndex, fingerprint
+from monitor import extract, feeds
+from monitor.dedup import fingerprint
 from monitor.models import Article
+from monitor.storyindex import StoryIndex
 
-DATA = Path(__file__).parent / "data" / "stories.yaml"
+HERE = Path(__file__).parent
+OURS = HERE / "data" / "stories.yaml"
+REAL_DAY = HERE / "data" / "real_day.yaml"
+REAL_PAGES = HERE / "data" / "real_pages.yaml"
+SHARED = HERE.parent.parent / "shared" / "data"
 PARIS = ZoneInfo("Europe/Paris")
+WINDOW = 72 * 3600.0  # dedup.window's default
 
 
 @dataclass(frozen=True)
@@ -29,7 +50,7 @@ class Labelled:
     article: Article
 
 
-def load(path: Path = DATA) -> list[Labelled]:
+def load(path: Path = OURS) -> list[Labelled]:
     out = []
     for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
         texts: list[str] = []
@@ -47,31 +68,88 @@ def load(path: Path = DATA) -> list[Labelled]:
                               spec["title"], spec["summary"], text or spec["summary"],
                               published, spec["outlet"], source)
             out.append(Labelled(group["id"], group["kind"], article))
-    return sorted(out, key=lambda item: item.article.published)
+    return _by_time(out)
+
+
+def load_real_day(labels: Path = REAL_DAY, shared: Path = SHARED) -> list[Labelled]:
+    """The labelled items of the real day, completed from their feed alone (the pages could not
+    be had), each known once (the same address in several feeds is one item)."""
+    spec = yaml.safe_load(labels.read_text(encoding="utf-8"))
+    story_of = {url: (story["id"], story["kind"]) for story in spec["stories"]
+                for url in story["urls"]}
+    out, seen = [], set()
+    for path in sorted(glob.glob(str(shared / "feeds" / f"{spec['capture']}_*.xml"))):
+        parsed = feeds.parse(Path(path).read_bytes(), "https://feeds.invalid/", {}, path)
+        for entry in parsed.entries:
+            if entry.link not in story_of or feeds.identity(entry.link) in seen:
+                continue
+            seen.add(feeds.identity(entry.link))
+            outlet = urlsplit(entry.link).hostname or ""
+            group, kind = story_of[entry.link]
+            out.append(Labelled(group, kind, extract.extract(entry, None, outlet, ())))
+    return _by_time(out)
+
+
+def load_real_pages(labels: Path = REAL_PAGES, shared: Path = SHARED) -> list[Labelled]:
+    """The labelled French pages, extracted as the daemon would (title, date and text from the
+    page; no feed summary)."""
+    from monitor.models import Entry
+
+    out = []
+    for story in yaml.safe_load(labels.read_text(encoding="utf-8"))["stories"]:
+        for name in story["files"]:
+            html = (shared / "articles" / name).read_bytes()
+            url = f"https://pages.invalid/{name}"
+            entry = Entry("https://feeds.invalid/", url, url, "", "", None, "fr")
+            article = extract.extract(entry, html, name.split("-")[0].split(".")[0], ())
+            out.append(Labelled(story["id"], story.get("kind", ""), article))
+    return _by_time(out)
+
+
+def _by_time(items: list[Labelled]) -> list[Labelled]:
+    return sorted(items, key=lambda item: (_at(item.article), item.article.url or ""))
+
+
+def _at(article: Article) -> float:
+    return article.published.timestamp() if article.published else 0.0
 
 
 @dataclass(frozen=True)
 class Score:
     precision: float
     recall: float
+    bcubed_f1: float
+    stories: int  # clusters found
     false_joins: list[tuple[str, str]]
     missed: list[tuple[str, str]]
 
 
-def evaluate(items: list[Labelled], window: float = 72 * 3600) -> Score:
+def cluster(items: Sequence[Labelled], window: float = WINDOW) -> list[int]:
+    """The story of each item, assigned one by one in the order given, as the pipeline does."""
     index = StoryIndex(window)
-    cluster: dict[int, int] = {}
+    assigned: list[int] = []
     for number, item in enumerate(items):
-        fp = fingerprint(item.article, item.article.published.timestamp())
+        fp = fingerprint(item.article, _at(item.article))
         assignment = index.assign(fp)
-        story = assignment.story_id if assignment.story_id is not None else -(number + 1)
-        index.add(story, fp, seed=assignment.story_id is None)
-        cluster[number] = story
+        story = assignment.story_id if assignment.story_id is not None else number
+        index.merge(story, assignment.merged)
+        index.add(story, fp)
+        assigned.append(story)
+    return [index.story(story) for story in assigned]
+
+
+def evaluate(items: Sequence[Labelled], window: float = WINDOW,
+             order: Sequence[int] | None = None) -> Score:
+    """Scores of the clustering of `items`, arriving in `order` (default: as given)."""
+    order = list(order) if order is not None else list(range(len(items)))
+    found = dict(zip(order, cluster([items[i] for i in order], window), strict=True))
+    labels = [item.group for item in items]
+    clusters = [found[i] for i in range(len(items))]
     joined = together = both = 0
     false_joins, missed = [], []
     for a, b in itertools.combinations(range(len(items)), 2):
-        same_label = items[a].group == items[b].group
-        same_cluster = cluster[a] == cluster[b]
+        same_label = labels[a] == labels[b]
+        same_cluster = clusters[a] == clusters[b]
         joined += same_cluster
         together += same_label
         both += same_label and same_cluster
@@ -81,4 +159,30 @@ def evaluate(items: list[Labelled], window: float = 72 * 3600) -> Score:
         if same_label and not same_cluster:
             missed.append(pair)
     return Score(both / joined if joined else 1.0, both / together if together else 1.0,
-                 false_joins, missed)
+                 bcubed_f1(labels, clusters), len(set(clusters)), false_joins, missed)
+
+
+def bcubed_f1(labels: Sequence[str], clusters: Sequence[int]) -> float:
+    by_label: dict[str, set[int]] = {}
+    by_cluster: dict[int, set[int]] = {}
+    for i, (label, found) in enumerate(zip(labels, clusters, strict=True)):
+        by_label.setdefault(label, set()).add(i)
+        by_cluster.setdefault(found, set()).add(i)
+    precision = recall = 0.0
+    for i in range(len(labels)):
+        mine, truth = by_cluster[clusters[i]], by_label[labels[i]]
+        shared = len(mine & truth)
+        precision += shared / len(mine)
+        recall += shared / len(truth)
+    precision, recall = precision / len(labels), recall / len(labels)
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def shuffled_orders(count: int, runs: int, seed: int = 1) -> list[list[int]]:
+    rng = random.Random(seed)
+    orders = []
+    for _ in range(runs):
+        order = list(range(count))
+        rng.shuffle(order)
+        orders.append(order)
+    return orders

@@ -1,5 +1,6 @@
-"""Matches → alerts: one per rule and channel, carrying what a message needs to say what matched,
-where and why. Pure. Rendering waits for delivery, in the format of the channel (`templates`)."""
+"""Matches → alerts: one per channel, listing every rule that matched, carrying what a message
+needs to say what matched, where and why; later articles of a story become follow-ups. Pure.
+Rendering waits for delivery, in the format of the channel (`templates`)."""
 
 from __future__ import annotations
 
@@ -13,39 +14,54 @@ from monitor.text import snippet
 PARIS = ZoneInfo("Europe/Paris")
 _FIELD_ORDER = ("text", "summary", "title")
 _MARK = "\0"
+_PRIORITIES = ("low", "normal", "high")
 
 
 def plan(article: Article, matches: Sequence[Match],
          by_priority: Mapping[str, Sequence[str]] | None = None,
          zone: ZoneInfo = PARIS) -> list[Alert]:
-    """One alert per match and channel; `by_priority` adds channels for a priority (e.g. high
-    alerts also to Telegram)."""
-    alerts = []
+    """One alert per channel, naming every rule routed to that channel that matched (a channel
+    gets only its own rules); `by_priority` adds channels for a priority (e.g. high alerts also
+    to Telegram)."""
+    by_channel: dict[str, list[Match]] = {}
     for match in matches:
-        channels = dict.fromkeys((*match.channels, *(by_priority or {}).get(match.priority, ())))
-        body = payload(article, match, zone)
-        alerts.extend(Alert(match.rule, channel, body["title"], body, match.priority)
-                      for channel in channels)
+        for channel in dict.fromkeys((*match.channels, *(by_priority or {}).get(match.priority, ()))):
+            by_channel.setdefault(channel, []).append(match)
+    alerts = []
+    for channel, routed in by_channel.items():
+        routed.sort(key=lambda m: -_PRIORITIES.index(m.priority))  # the first one leads
+        body = payload(article, routed, zone)
+        alerts.append(Alert(body["rule"], channel, body["title"], body, routed[0].priority))
     return alerts
 
 
-def payload(article: Article, match: Match, zone: ZoneInfo = PARIS) -> dict[str, Any]:
-    published = article.published.astimezone(zone).strftime("%d/%m/%Y %H:%M") \
-        if article.published else ""
+def payload(article: Article, matches: Sequence[Match], zone: ZoneInfo = PARIS) -> dict[str, Any]:
+    """What a message says: the article, and each rule with its terms (`rules`); `rule`,
+    `description` and `terms` put them together for templates written for one rule."""
+    lead = matches[0]
+    rules = [{"rule": m.rule, "description": m.description, "priority": m.priority,
+              "terms": list(dict.fromkeys(hit.term for hit in m.hits))} for m in matches]
     data = {
         "title": article.title or "(sans titre)",
         "url": article.url,
         "outlet": article.outlet,
-        "published": published,
-        "rule": match.rule,
-        "description": match.description,
-        "priority": match.priority,
-        "terms": list(dict.fromkeys(hit.term for hit in match.hits)),
-        "excerpt": excerpt(article, match),
+        "published": _when(article, zone),
+        "rule": ", ".join(r["rule"] for r in rules),
+        "description": " ; ".join(r["description"] for r in rules if r["description"]),
+        "priority": lead.priority,
+        "terms": list(dict.fromkeys(t for r in rules for t in r["terms"])),
+        "rules": rules,
+        "excerpt": excerpt(article, Match(lead.rule, tuple(h for m in matches for h in m.hits),
+                                          lead.channels)),
     }
-    if match.template:
-        data["template"] = match.template
+    if lead.template:
+        data["template"] = lead.template
     return data
+
+
+def _when(article: Article, zone: ZoneInfo) -> str:
+    return article.published.astimezone(zone).strftime("%d/%m/%Y %H:%M") \
+        if article.published else ""
 
 
 def excerpt(article: Article, match: Match, width: int = 240) -> list[tuple[str, bool]]:
@@ -63,23 +79,27 @@ def excerpt(article: Article, match: Match, width: int = 240) -> list[tuple[str,
     return [(part, index % 2 == 1) for index, part in enumerate(marked.split(_MARK)) if part]
 
 
-def followups(article: Article, raised: Sequence[tuple[str, str, str]], now: float,
-              mode: str, zone: ZoneInfo = PARIS, digest_every: float = 3600.0) -> list[Alert]:
-    """When a new outlet joins a story that already alerted: one quiet "also reported by" per
-    rule and channel that alerted; in a digest within the hour (`digest`), at once (`message`),
-    or not at all (`off`)."""
-    if mode == "off" or not raised:
+def followups(article: Article, alerted: Mapping[str, tuple[str, str]], now: float,
+              mode: str, new_outlet: bool, zone: ZoneInfo = PARIS,
+              digest_every: float = 3600.0) -> list[Alert]:
+    """A later article of a story that already alerted: no new headline, a quiet follow-up on
+    each channel the story alerted on (`alerted`: channel → (rules, priority)); in a digest
+    within the hour (`digest`), at once (`message`), or not at all (`off`)."""
+    if mode == "off" or not alerted:
         return []
     hold = (now // digest_every + 1) * digest_every if mode == "digest" else None
-    published = article.published.astimezone(zone).strftime("%d/%m/%Y %H:%M") \
-        if article.published else ""
-    out = []
-    for rule, channel, priority in dict.fromkeys(raised):
+    if new_outlet:
         title = f"Aussi repris par {article.outlet} : {article.title}"
+        line = f"{article.outlet} reprend l’histoire : {article.title}"
+    else:
+        title = f"Suite ({article.outlet}) : {article.title}"
+        line = f"{article.outlet} poursuit l’histoire : {article.title}"
+    out = []
+    for channel, (rule, priority) in alerted.items():
         payload = {"title": title, "url": article.url, "outlet": article.outlet,
-                   "published": published, "rule": rule, "description": "", "priority": priority,
-                   "terms": [], "excerpt": [(f"{article.outlet} reprend l’histoire : "
-                                             f"{article.title}", False)]}
+                   "published": _when(article, zone), "rule": rule, "description": "",
+                   "priority": priority, "terms": [], "rules": [],
+                   "excerpt": [(line, False)]}
         out.append(Alert(rule, channel, title, payload, priority, kind="followup",
                          outlet=article.outlet, hold_until=hold))
     return out

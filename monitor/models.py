@@ -81,6 +81,7 @@ class StoryAssignment:
     story_id: int | None  # None: a new story
     reason: str
     score: float = 0.0
+    merged: tuple[int, ...] = ()  # other stories the article bridges: merged into `story_id`
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from monitor import (
     analysis,
     delivery,
     entities,
+    evergreen,
     feeds,
     schedule,
     staleness,
@@ -26,15 +27,16 @@ from monitor import (
 )
 from monitor.channels import ChannelConfig, rate
 from monitor.config import Config, FeedConfig
-from monitor.dedup import StoryIndex
+from monitor.dedup import Fingerprint
 from monitor.errors import FetchError
 from monitor.http import HttpClient
 from monitor.metrics import Metrics
-from monitor.models import Article, Match, StoryAssignment
+from monitor.models import Alert, Article, Match, StoryAssignment
 from monitor.notify import Notifier
 from monitor.outbox import QueuedAlert
 from monitor.rules import RuleSet
 from monitor.store import PendingItem, Store
+from monitor.storyindex import StoryIndex
 from monitor.workers import WorkerFailed, Workers
 
 log = logging.getLogger(__name__)
@@ -229,23 +231,32 @@ class Pipeline:
                     log.exception("item %d: not completed; retried at the next tick", item.id,
                                   extra={"item": item.id})
 
-    async def _complete(self, item: PendingItem, article: Article, fingerprint) -> int:
-        """Match, assign to a story, and commit the item with its alerts. Returns alerts queued."""
+    async def _complete(self, item: PendingItem, article: Article, fingerprint: Fingerprint) -> int:
+        """Match, assign to a story, and commit the item with its alerts. Returns alerts queued.
+        A story alerts once per channel, naming every rule that matched; its later articles are
+        follow-ups on the channels it alerted on. A dossier page raises nothing: it is no news."""
         assert self._stories is not None
         matches = await self._match(item, article)
         assignment = self._assign(item, article, fingerprint)
         notify = self.config.notify
-        planned = alerts.plan(article, matches, notify.priority, notify.zone)
-        if assignment.story_id is not None and \
-                article.outlet not in self.store.story_outlets(assignment.story_id):
+        planned: list[Alert] = []
+        if fingerprint.kind != evergreen.DOSSIER:
+            planned = alerts.plan(article, matches, notify.priority, notify.zone)
+        story = assignment.story_id
+        if story is not None:
+            alerted = self.store.story_channels(story)
+            for merged in assignment.merged:
+                alerted = self.store.story_channels(merged) | alerted
+            planned = [alert for alert in planned if alert.channel not in alerted]
             planned += alerts.followups(
-                article, self.store.story_alerts(assignment.story_id), self.clock(),
-                self.config.dedup.followups, notify.zone)
+                article, alerted, self.clock(), self.config.dedup.followups,
+                article.outlet not in self.store.story_outlets(story), notify.zone)
         story_id, count = self.store.complete_item(
             item.id, now=self.clock(), article=article, fingerprint=fingerprint,
             assignment=assignment, matched=[m.rule for m in matches], alerts=planned,
             max_age=notify.max_age)
-        self._stories.add(story_id, fingerprint, assignment.story_id is None, self.clock())
+        self._stories.merge(story_id, assignment.merged)
+        self._stories.add(story_id, fingerprint, self.clock())
         self.metrics.articles.labels(article.source).inc()
         self.metrics.pipeline_seconds.observe(max(0.0, self.clock() - item.seen_at))
         for match in matches:
@@ -257,7 +268,8 @@ class Pipeline:
                      extra={"item": item.id, "rule": rules})
         return count
 
-    def _assign(self, item: PendingItem, article: Article, fingerprint) -> StoryAssignment:
+    def _assign(self, item: PendingItem, article: Article,
+                fingerprint: Fingerprint) -> StoryAssignment:
         """The story: that of another item the page says it is (its canonical URL), else the
         one the index finds."""
         if article.canonical_url:

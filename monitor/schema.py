@@ -1,7 +1,7 @@
 """The database's tables, and the scripts that upgrade an older database to them (each run in
 one transaction by `Store`; `PRAGMA user_version` says which schema a file has)."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE feeds (
@@ -58,13 +58,14 @@ CREATE TABLE stories (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL,
     first_seen REAL NOT NULL,
-    last_seen REAL NOT NULL
+    last_seen REAL NOT NULL,
+    merged_into INTEGER  -- set when a later article bridged it into an older story
 );
 CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,
     story_id INTEGER REFERENCES stories(id),  -- NULL for operational alerts (stale feeds)
     item_id INTEGER REFERENCES items(id),
-    rule TEXT NOT NULL,
+    rule TEXT NOT NULL,  -- every rule the message names, comma-separated
     channel TEXT NOT NULL,
     kind TEXT NOT NULL DEFAULT 'alert' CHECK (kind IN ('alert', 'followup')),
     outlet TEXT NOT NULL DEFAULT '',
@@ -79,12 +80,14 @@ CREATE TABLE alerts (
     last_error TEXT,
     created_at REAL NOT NULL,
     delivered_at REAL,
-    UNIQUE (story_id, rule, channel, kind, outlet)
+    subject TEXT NOT NULL DEFAULT '',  -- '' for a story's alert, the item's id for a follow-up
+    UNIQUE (story_id, channel, kind, subject)  -- one alert per story and channel
 );
 CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
 CREATE INDEX alerts_story ON alerts(story_id);
 CREATE INDEX alerts_created ON alerts(created_at);
 CREATE INDEX stories_last_seen ON stories(last_seen);
+CREATE INDEX stories_merged ON stories(merged_into) WHERE merged_into IS NOT NULL;
 """
 
 UPGRADES = {  # from schema N to N + 1
@@ -102,5 +105,23 @@ INSERT INTO articles (item_id, text, fingerprint)
     WHERE text IS NOT NULL AND fingerprint IS NOT NULL;
 ALTER TABLE items DROP COLUMN text;
 ALTER TABLE items DROP COLUMN fingerprint;
+""",
+    # One alert per story and channel (it names every rule), one follow-up per later article;
+    # stories can be merged. Alerts queued before keep their own key: their rule (or outlet).
+    2: """
+ALTER TABLE stories ADD COLUMN merged_into INTEGER;
+CREATE INDEX stories_merged ON stories(merged_into) WHERE merged_into IS NOT NULL;
+ALTER TABLE alerts RENAME TO alerts_v2;
+DROP INDEX alerts_due;
+DROP INDEX alerts_story;
+DROP INDEX alerts_created;
+""" + SCHEMA[SCHEMA.index("CREATE TABLE alerts"):SCHEMA.index("CREATE INDEX stories_last_seen")] + """
+INSERT INTO alerts (id, story_id, item_id, rule, channel, kind, outlet, priority, title, payload,
+                    status, batch, attempts, next_attempt, expires_at, last_error, created_at,
+                    delivered_at, subject)
+    SELECT id, story_id, item_id, rule, channel, kind, outlet, priority, title, payload, status,
+           batch, attempts, next_attempt, expires_at, last_error, created_at, delivered_at,
+           rule || '/' || outlet FROM alerts_v2;
+DROP TABLE alerts_v2;
 """,
 }

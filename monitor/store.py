@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.dedup import NEW_STORY, Candidate, Fingerprint
+from monitor import terms
+from monitor.dedup import TOP_TERMS, Fingerprint
 from monitor.feeds import canonical_url, identity
 from monitor.models import Alert, Article, Entry, StoryAssignment
 from monitor.outbox import OutboxQueries
 from monitor.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
+from monitor.storyindex import Candidate
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -238,11 +240,13 @@ class Store(OutboxQueries):
         return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
                             row["seen_at"]) for row in rows]
 
-    def story_alerts(self, story_id: int) -> list[tuple[str, str, str]]:
-        """(rule, channel, priority) of the alerts a story has raised."""
-        return [tuple(row) for row in self._db.execute(
-            "SELECT rule, channel, priority FROM alerts WHERE story_id = ? AND kind = 'alert'",
-            (story_id,))]
+    def story_channels(self, story_id: int) -> dict[str, tuple[str, str]]:
+        """channel → (rules, priority) of the alerts a story (and the stories merged into it)
+        has raised."""
+        return {row[0]: (row[1], row[2]) for row in self._db.execute(
+            "SELECT channel, rule, priority FROM alerts WHERE kind = 'alert' AND story_id IN "
+            "(SELECT id FROM stories WHERE id = ?1 OR merged_into = ?1) ORDER BY id",
+            (story_id,))}
 
     def story_outlets(self, story_id: int) -> set[str]:
         return {row[0] for row in self._db.execute(
@@ -251,8 +255,8 @@ class Store(OutboxQueries):
     def stories(self, since: float) -> list[dict]:
         """Stories seen since `since`, newest first, each with its member articles."""
         stories = self._db.execute(
-            "SELECT * FROM stories WHERE last_seen >= ? ORDER BY last_seen DESC", (since,)
-        ).fetchall()
+            "SELECT * FROM stories WHERE last_seen >= ? AND merged_into IS NULL "
+            "ORDER BY last_seen DESC", (since,)).fetchall()
         out = []
         for story in stories:
             members = self._db.execute(
@@ -279,19 +283,20 @@ class Store(OutboxQueries):
     def recent_candidates(self, since: float) -> list[Candidate]:
         """Articles completed since `since`, oldest first, as candidates for story assignment."""
         rows = self._db.execute(
-            "SELECT story_id, fingerprint, story_reason FROM items "
+            "SELECT story_id, fingerprint FROM items "
             "JOIN articles ON articles.item_id = items.id "
             "WHERE story_id IS NOT NULL AND processed_at >= ? ORDER BY processed_at",
             (since,)).fetchall()
-        return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]),
-                          seed=row["story_reason"] == NEW_STORY) for row in rows]
+        return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]))
+                for row in rows]
 
     def complete_item(self, item_id: int, *, now: float, article: Article,
                       fingerprint: Fingerprint, assignment: StoryAssignment,
                       matched: Sequence[str], alerts: Sequence[Alert],
                       max_age: float = 24 * 3600.0) -> tuple[int, int]:
         """Write an item's article, story and alerts together. Returns (story id, alerts queued);
-        alerts whose story × rule × channel is already queued are not queued again."""
+        an alert whose story × channel (a follow-up: story × channel × item) is already queued is
+        not queued again. The stories the article bridges are merged into its story."""
         with self.transaction() as db:
             story_id = assignment.story_id
             if story_id is None:
@@ -300,6 +305,10 @@ class Store(OutboxQueries):
                     (article.title, now, now)).lastrowid
             else:
                 db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (now, story_id))
+            for merged in assignment.merged:  # kept flat: a story points at a live one
+                db.execute("UPDATE stories SET merged_into = ?1 WHERE id = ?2 OR merged_into = ?2",
+                           (story_id, merged))
+                db.execute("UPDATE items SET story_id = ? WHERE story_id = ?", (story_id, merged))
             db.execute(
                 "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
                 "canonical_url = ?, story_id = ?, story_reason = ?, story_score = ?, "
@@ -316,12 +325,13 @@ class Store(OutboxQueries):
             for alert in alerts:
                 queued += db.execute(
                     "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, kind, outlet, "
-                    "priority, title, payload, batch, next_attempt, expires_at, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "priority, title, payload, batch, next_attempt, expires_at, created_at, "
+                    "subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (story_id, item_id, alert.rule, alert.channel, alert.kind, alert.outlet,
                      alert.priority, alert.title, json.dumps(alert.payload, ensure_ascii=False),
                      alert.hold_until is not None, alert.hold_until or now,
-                     max(now, alert.hold_until or now) + max_age, now)).rowcount
+                     max(now, alert.hold_until or now) + max_age, now,
+                     str(item_id) if alert.kind == "followup" else "")).rowcount
         return story_id, queued
 
     def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
@@ -359,15 +369,19 @@ def _entry(row: sqlite3.Row) -> Entry:
 
 
 def _dump_fingerprint(fp: Fingerprint) -> str:
-    return json.dumps({"title": sorted(fp.title_words), "hash": fp.text_hash,
+    return json.dumps({"vector": fp.vector, "hash": fp.text_hash,
                        "minhash": fp.minhash.hex() if fp.minhash else None,
                        "shingles": fp.shingles, "at": fp.at, "names": sorted(fp.names),
-                       "keywords": sorted(fp.keywords)}, ensure_ascii=False)
+                       "kind": fp.kind}, ensure_ascii=False)
 
 
 def _load_fingerprint(raw: str) -> Fingerprint:
     data = json.loads(raw)
-    return Fingerprint(frozenset(data["title"]), data["hash"],
+    if "vector" in data:
+        vector = data["vector"]
+    else:  # stored by schema 2: its title words and lead keywords stand for headline and lead
+        vector = terms.vector(" ".join(data["title"]), " ".join(data["keywords"]))
+    return Fingerprint(vector, data["hash"],
                        bytes.fromhex(data["minhash"]) if data["minhash"] else None,
                        data["shingles"], data["at"], frozenset(data["names"]),
-                       frozenset(data["keywords"]))
+                       data.get("kind", "news"), terms.top_terms(vector, TOP_TERMS))

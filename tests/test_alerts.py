@@ -39,6 +39,8 @@ def test_one_alert_per_channel_carrying_what_the_message_needs() -> None:
         "description": "Missiles pour Kiev",
         "priority": "normal",
         "terms": ["Tomahawk", "Ukraine"],
+        "rules": [{"rule": "tomahawk-ukraine", "description": "Missiles pour Kiev",
+                   "priority": "normal", "terms": ["Tomahawk", "Ukraine"]}],
         "excerpt": [("Les États-Unis ont autorisé lundi la livraison de missiles ", False),
                     ("Tomahawk", True), (" à l’", False), ("Ukraine", True),
                     (", a annoncé le Pentagone.", False)],
@@ -64,17 +66,34 @@ def test_no_date_no_link() -> None:
     assert alert.payload["published"] == "" and alert.payload["url"] is None
 
 
-def test_followups_for_each_rule_and_channel_that_alerted() -> None:
+def test_several_rules_on_one_channel_make_one_alert_naming_them_all() -> None:
+    start = TEXT.index("Pentagone")
+    pentagon = Match("pentagone", (Hit("Pentagone", "text", start, start + 9),), ("ops",), "high",
+                     "Défense américaine")
+    alerts = plan(tomahawk_article(), [tomahawk_match(("ops", "mail")), pentagon])
+    assert [(a.channel, a.rule, a.priority) for a in alerts] == [
+        ("ops", "pentagone, tomahawk-ukraine", "high"),  # the higher priority leads
+        ("mail", "tomahawk-ukraine", "normal")]  # a channel gets only the rules routed to it
+    ops = alerts[0].payload
+    assert [r["rule"] for r in ops["rules"]] == ["pentagone", "tomahawk-ukraine"]
+    assert ops["terms"] == ["Pentagone", "Tomahawk", "Ukraine"]
+    assert ops["description"] == "Défense américaine ; Missiles pour Kiev"
+    assert [part for part, hit in ops["excerpt"] if hit] == ["Tomahawk", "Ukraine", "Pentagone"]
+
+
+def test_followups_on_each_channel_the_story_alerted_on() -> None:
     from monitor.alerts import followups
 
     item = tomahawk_article(outlet="Libération", title="Les Tomahawk arrivent")
-    raised = [("tomahawk-ukraine", "ops", "high"), ("tomahawk-ukraine", "mail", "high")]
+    alerted = {"ops": ("tomahawk-ukraine", "high"), "mail": ("tomahawk-ukraine", "high")}
     now = 1_764_000_000.0 + 600  # 10 min past an hour
-    digest = followups(item, raised, now, "digest")
+    digest = followups(item, alerted, now, "digest", new_outlet=True)
     assert [(f.channel, f.kind, f.outlet, f.hold_until) for f in digest] == [
         ("ops", "followup", "Libération", 1_764_003_600.0),
         ("mail", "followup", "Libération", 1_764_003_600.0)]
     assert digest[0].title == "Aussi repris par Libération : Les Tomahawk arrivent"
-    assert [f.hold_until for f in followups(item, raised, now, "message")] == [None, None]
-    assert followups(item, raised, now, "off") == []
-    assert followups(item, [], now, "message") == []
+    same_outlet = followups(item, alerted, now, "message", new_outlet=False)
+    assert [f.hold_until for f in same_outlet] == [None, None]
+    assert same_outlet[0].title == "Suite (Libération) : Les Tomahawk arrivent"
+    assert followups(item, alerted, now, "off", new_outlet=True) == []
+    assert followups(item, {}, now, "message", new_outlet=True) == []

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from monitor.dedup import fingerprint
+from monitor.schema import SCHEMA
+from monitor.terms import vector
 from monitor.models import Alert, Article, Entry, StoryAssignment
 from monitor.store import SCHEMA_VERSION, Store, entry_keys
 
@@ -61,14 +63,15 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE items ADD COLUMN text TEXT; ALTER TABLE items ADD COLUMN fingerprint TEXT;
             UPDATE items SET (text, fingerprint) =
                 (SELECT text, fingerprint FROM articles WHERE item_id = items.id);
-            DROP TABLE articles; PRAGMA user_version = 1;""")
+            DROP TABLE articles; DROP INDEX stories_merged;
+            ALTER TABLE stories DROP COLUMN merged_into; PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert "text" not in [row[1] for row in db.execute("PRAGMA table_info(items)")]
     (candidate,) = upgraded.recent_candidates(since=0)
     assert candidate.fingerprint.minhash is None  # version 1's signatures are not comparable
-    assert candidate.fingerprint.title_words == {"tempete"}
+    assert candidate.fingerprint.vector == fingerprint(article, 0).vector
     [(kept, _)] = upgraded.completed_articles(since=0)
     assert kept.text == text
     upgraded.close()
@@ -122,15 +125,36 @@ def test_pending_items_survive_a_restart_until_completed(store: Store, tmp_path:
     store._db = reopened._db  # let the fixture close it
 
 
-def test_alerts_are_queued_once_per_story_rule_and_channel(store: Store) -> None:
-    store_entries(store, [entry("https://a.fr/1"), entry("https://b.fr/1")])
-    first, second = store.pending_items()
+def test_alerts_are_queued_once_per_story_and_channel(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1"), entry("https://b.fr/1"), entry("https://b.fr/2")])
+    first, second, third = store.pending_items()
     alerts = [Alert("r", "ops", "T", {"title": "T"}), Alert("r", "mail", "T", {"title": "T"})]
     story, queued = complete(store, first.id, alerts=alerts)
     assert queued == 2
-    same_story, queued_again = complete(store, second.id, story_id=story, alerts=alerts)
+    same_story, queued_again = complete(store, second.id, story_id=story,
+                                        alerts=[Alert("other-rule", "ops", "T", {"title": "T"})])
     assert (same_story, queued_again) == (story, 0)
-    assert {a.channel for a in store.due_alerts(300.0)} == {"ops", "mail"}
+    followups = [Alert("r", "ops", "Suite", {"title": "Suite"}, kind="followup", outlet="B")]
+    assert complete(store, third.id, story_id=story, alerts=followups)[1] == 1
+    assert complete(store, third.id, story_id=story, alerts=followups)[1] == 0  # once per item
+    assert sorted((a.channel, a.title) for a in store.due_alerts(300.0)) == \
+        [("mail", "T"), ("ops", "Suite"), ("ops", "T")]
+
+
+def test_an_article_bridging_two_stories_merges_them(store: Store) -> None:
+    store_entries(store, [entry(f"https://a.fr/{n}") for n in range(3)])
+    first, second, third = store.pending_items()
+    one, _ = complete(store, first.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    two, _ = complete(store, second.id, alerts=[Alert("s", "mail", "T", {"title": "T"})])
+    article = Article("https://a.fr/2", "Tempête", "s", "texte", None, "A", "page")
+    store.complete_item(third.id, now=300.0, article=article,
+                        fingerprint=fingerprint(article, 300.0),
+                        assignment=StoryAssignment(one, "similar-words", 0.5, (two,)),
+                        matched=[], alerts=[])
+    assert {c.story_id for c in store.recent_candidates(since=0)} == {one}
+    assert store.story_channels(one) == {"ops": ("r", "normal"), "mail": ("s", "normal")}
+    (listed,) = store.stories(since=0)  # the merged story is listed no more
+    assert (listed["id"], len(listed["articles"])) == (one, 3)
 
 
 def test_outbox_retry_and_dead_letter(store: Store) -> None:
@@ -173,8 +197,9 @@ def test_recent_candidates_respect_the_window(store: Store) -> None:
     (item,) = store.pending_items()
     story, _ = complete(store, item.id)
     (candidate,) = store.recent_candidates(since=150.0)
-    assert candidate.story_id == story and candidate.seed
-    assert candidate.fingerprint.title_words == {"tempete"} and candidate.fingerprint.at == 200.0
+    assert candidate.story_id == story
+    assert set(candidate.fingerprint.vector) == {"tempet", "text"}  # headline and lead
+    assert candidate.fingerprint.at == 200.0
     assert store.recent_candidates(since=250.0) == []
 
 
@@ -182,7 +207,7 @@ def test_story_lookups(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1"), entry("https://b.fr/2")])
     first, second = store.pending_items()
     story, _ = complete(store, first.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
-    assert store.story_alerts(story) == [("r", "ops", "normal")]
+    assert store.story_channels(story) == {"ops": ("r", "normal")}
     assert store.story_outlets(story) == {"A"}
     # the first item is known by its address: a page naming it as canonical joins its story
     assert store.story_of_url("https://www.a.fr/1?utm_source=x", other_than=second.id) == story
@@ -205,3 +230,37 @@ def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
         assert db.execute("SELECT summary FROM items").fetchone() == ("",)
     assert store.recent_candidates(since=0) == []
     assert store_entries(store, [entry("https://a.fr/1")]) == 0  # still known: not new again
+
+
+def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    v2 = SCHEMA.replace("    merged_into INTEGER  -- set when a later article bridged it into an "
+                        "older story\n", "").replace("last_seen REAL NOT NULL,\n", "last_seen REAL NOT NULL\n")
+    v2 = v2.replace("    subject TEXT NOT NULL DEFAULT '',  -- '' for a story's alert, the item's id "
+                    "for a follow-up\n    UNIQUE (story_id, channel, kind, subject)  -- one alert "
+                    "per story and channel\n", "    UNIQUE (story_id, rule, channel, kind, outlet)\n")
+    v2 = v2.replace("CREATE INDEX stories_merged ON stories(merged_into) WHERE merged_into IS NOT "
+                    "NULL;\n", "")
+    assert "merged_into" not in v2 and "subject" not in v2
+    with sqlite3.connect(path) as db:
+        db.executescript(v2 + """
+            INSERT INTO feeds (url, name) VALUES ('https://a.fr/rss', 'A');
+            INSERT INTO stories (id, title, first_seen, last_seen) VALUES (1, 'Tempête', 1, 1);
+            INSERT INTO items (id, feed_url, title, summary, seen_at, state, story_id,
+                               processed_at) VALUES (1, 'https://a.fr/rss', 'Tempête', 's', 1,
+                               'done', 1, 100);
+            INSERT INTO articles VALUES (1, 'texte', '{"title": ["tempete"], "hash": null,
+                "minhash": null, "shingles": 0, "at": 1.0, "names": [], "keywords": ["vent"]}');
+            INSERT INTO alerts (story_id, item_id, rule, channel, title, payload, next_attempt,
+                                expires_at, created_at)
+                VALUES (1, 1, 'r', 'ops', 'T', '{}', 1, 9e9, 1), (1, 1, 's', 'ops', 'T', '{}', 1,
+                        9e9, 1);
+            PRAGMA user_version = 2;""")
+    store = Store(path)
+    try:
+        assert len(store.due_alerts(10.0)) == 2  # both kept, though one story and one channel
+        (candidate,) = store.recent_candidates(since=0)
+        assert candidate.fingerprint.vector == vector("tempete", "vent")
+        assert candidate.fingerprint.kind == "news"
+    finally:
+        store.close()

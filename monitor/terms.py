@@ -1,0 +1,82 @@
+"""Weighted terms of a news text, for telling whether two articles tell one story. Pure.
+
+A term is a French word stemmed (Snowball: « présidente », « présidents » → `president`), then
+unaccented: stemming comes first because folding changes the stems. Its weight is how rare the
+word is in French at large (wordfreq's Zipf scale: 7 for « le », 0 for a word it never saw), not
+in the articles seen so far: a weight that depends on what arrived before would make which story
+an article joins depend on the order of arrival. Words as common as « faire » say nothing about
+which story it is and are left out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+import Stemmer
+import wordfreq
+
+from monitor.text import ELISIONS, fold_word
+
+COMMON = 5.6  # Zipf frequency at or above which a word is left out (« faire » 5.9, « France » 6.0)
+RAREST = 7.0  # the weight of a word wordfreq never saw: names, places, coinages
+TITLE_BOOST = 2.0  # a headline word says more about the story than a word of the summary
+_WORD = re.compile(r"[^\W_]+(?:['’ʼ](?=[^\W_]))?")
+_STEMMER = Stemmer.Stemmer("french")
+
+Vector = dict[str, float]
+
+
+@lru_cache(maxsize=131072)
+def term(word: str) -> tuple[str, float] | None:
+    """(stem, weight) of one word, None when it is too common to tell stories apart. Digits
+    weigh as a rare word: « 109 milliards », « 11 ans » pin a story down."""
+    lower = word.lower()
+    if lower.isdigit():
+        return (lower, RAREST / 2) if len(lower) >= 2 else None
+    zipf = wordfreq.zipf_frequency(lower, "fr", wordlist="small")
+    if zipf >= COMMON or len(lower) < 2:
+        return None
+    return fold_word(_STEMMER.stemWord(lower)), max(0.5, RAREST - zipf)
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, elided articles (« l’ », « qu’ ») dropped."""
+    out = []
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if word[-1] in "'’ʼ":
+            if fold_word(word[:-1]) in ELISIONS:
+                continue
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+def vector(title: str, lead: str, ignore: frozenset[str] = frozenset()) -> Vector:
+    """The weighted terms of a headline and its lead, scaled to unit length (so the dot product
+    of two vectors is their cosine). A term counts once per part: a long lead repeating a word
+    is not more about it. `ignore`: folded words to leave out (the outlet's own name)."""
+    weights: Vector = {}
+    for part, boost in ((lead, 1.0), (title, TITLE_BOOST)):
+        seen = set()
+        for word in words(part):
+            found = term(word) if fold_word(word) not in ignore else None
+            if found and found[0] not in seen:
+                seen.add(found[0])
+                weights[found[0]] = weights.get(found[0], 0.0) + found[1] * boost
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return {t: round(w / norm, 4) for t, w in weights.items()} if norm else {}
+
+
+def cosine(a: Vector, b: Vector) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b[t] for t, w in a.items() if t in b)
+
+
+def top_terms(v: Vector, count: int) -> tuple[str, ...]:
+    """The `count` heaviest terms (ties by the term itself, so the choice never depends on the
+    order of the words): what an article is indexed and looked up by."""
+    return tuple(sorted(v, key=lambda t: (-v[t], t))[:count])

@@ -1,0 +1,35 @@
+"""Dossier, section and live pages are told from news by their address and headline."""
+
+import pytest
+
+from monitor.evergreen import DOSSIER, LIVE, NEWS, kind
+
+CASES = [
+    ("https://www.bfmtv.com/paris/essonne/meurtre-de-louise-11-ans_DN-202502100481.html",
+     "Meurtre de Louise, 11 ans", DOSSIER),
+    ("https://www.bfmtv.com/tech/direct-sommet-de-l-ia_LN-202502100220.html",
+     "Sommet de l'IA : les annonces", LIVE),
+    ("https://www.bfmtv.com/paris/meurtre-de-louise-l-arme-reste-introuvable_AN-202502100318.html",
+     "Meurtre de Louise: l'arme du crime reste introuvable", NEWS),
+    ("https://www.exemple.fr/international/", "International", DOSSIER),
+    ("https://www.exemple.fr/", "Accueil", DOSSIER),
+    ("https://www.exemple.fr/dossier/guerre-en-ukraine", "Guerre en Ukraine", DOSSIER),
+    ("https://www.exemple.fr/tag/donald-trump/", "Donald Trump", DOSSIER),
+    ("https://www.exemple.fr/live/2025/02/10/sommet-ia", "Le sommet de l'IA", LIVE),
+    ("https://www.exemple.fr/monde/trump-annonce-des-droits-de-douane", "Trump et l'acier", NEWS),
+    ("https://www.exemple.fr/societe/article-20250210", "Une collégienne", NEWS),
+    ("http://127.0.0.1:8000/articles/tempete.html", "Tempête", NEWS),
+    ("https://www.exemple.fr/a/b", "DIRECT. Sommet de l'IA : Macron ouvre la journée", LIVE),
+    ("https://www.exemple.fr/a/b-c-d-e", "EN DIRECT - Guerre en Ukraine", LIVE),
+    (None, "Une dépêche sans lien", NEWS),
+]
+
+
+@pytest.mark.parametrize(("url", "title", "expected"), CASES)
+def test_kind(url: str | None, title: str, expected: str) -> None:
+    assert kind(url, title) == expected
+
+
+def test_a_directory_named_like_a_headline_is_news() -> None:
+    assert kind("https://www.exemple.fr/les-etats-unis-livrent-des-missiles-a-kiev/",
+                "Les États-Unis livrent des missiles à Kiev") == NEWS
