@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from monitor.dedup import fingerprint
-from monitor.schema import SCHEMA
-from monitor.terms import vector
 from monitor.models import Alert, Article, Entry, StoryAssignment
+from monitor.schema import SCHEMA
 from monitor.store import SCHEMA_VERSION, Store, entry_keys
+from monitor.terms import vector
 
 FEED_A = "https://a.fr/rss"
 FEED_B = "https://b.fr/rss"
@@ -235,7 +235,8 @@ def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
 def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) -> None:
     path = tmp_path / "v2.db"
     v2 = SCHEMA.replace("    merged_into INTEGER  -- set when a later article bridged it into an "
-                        "older story\n", "").replace("last_seen REAL NOT NULL,\n", "last_seen REAL NOT NULL\n")
+                        "older story\n", "")
+    v2 = v2.replace("last_seen REAL NOT NULL,\n", "last_seen REAL NOT NULL\n")
     v2 = v2.replace("    subject TEXT NOT NULL DEFAULT '',  -- '' for a story's alert, the item's id "
                     "for a follow-up\n    UNIQUE (story_id, channel, kind, subject)  -- one alert "
                     "per story and channel\n", "    UNIQUE (story_id, rule, channel, kind, outlet)\n")
