@@ -9,6 +9,7 @@ publication comes from the feed, since trafilatura's date has no time of day.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,17 +62,86 @@ def _extract(html: bytes, url: str | None, language: str | None = None) -> _Page
     if tree is None:
         return None
     page_language = tree.get("lang") or None
+    meta = extract_meta_json(tree, examine_meta(tree))
+    title = meta.title or extract_title(tree)
+    _prune_furniture(tree)
     options = dict(url=url, include_comments=False, include_tables=False, with_metadata=False,
                    deduplicate=False, favor_precision=True,
                    target_language=_known_language(tree, page_language or language))
     document = trafilatura.bare_extraction(tree, fast=True, **options)
     if document is None or len(document.text or "") < FALLBACK_BELOW_CHARS:
         document = trafilatura.bare_extraction(tree, **options)
-    meta = extract_meta_json(tree, examine_meta(tree))
-    return _Page(text=(document.text or "") if document else "",
-                 title=meta.title or extract_title(tree), description=meta.description,
+    return _Page(text=_drop_furniture_lines(document.text or "") if document else "",
+                 title=title, description=meta.description,
                  canonical_url=meta.url or extract_url(tree), author=meta.author,
                  language=page_language)
+
+
+# Page furniture trafilatura keeps: the box describing the source outlet of a translated article
+# (Courrier international: "Source de l'article", with what the outlet thinks of Trump), captions
+# and photo credits, screen-reader-only labels ("Passer la publicité"), "Lire aussi" links and
+# boxes, paywall and newsletter prompts, publication-date lines. By class or id, before
+# trafilatura reads the page; never an element holding the <h1> or a quarter of the page's text,
+# since the same words also name page wrappers ("fig-article-has-no-source", a "legend" body).
+_FURNITURE_CLASS = re.compile(
+    r"(?:^|[\s_-])source(?:[\s_-]|$)|caption|legend|credit|sr-only|sronly|screen-reader|a11y"
+    r"|visually-?hidden|lire|read-?more|body-link|capsule|popin|playlist|publisheddate|info-publi"
+    r"|fecha|date-?publi|(?:^|\s)(?:paywall|others|framed|catcher)(?:\s|$)")
+_CLASS_WORDS = ("source", "caption", "legend", "credit", "sr-only", "sronly", "screen-reader", "a11y",
+                "hidden", "lire", "read", "body-link", "capsule", "popin", "playlist", "publisheddate",
+                "info-publi", "fecha", "date", "paywall", "others", "framed", "catcher")  # cheap pre-test
+_FURNITURE_ID = re.compile(r"(?:^|[\s_-])source(?:[\s_-]|$)|^paywall$")
+_NEVER_PRUNED = {"html", "head", "body", "main", "article"}
+_MAX_FURNITURE_SHARE = 0.25
+
+
+def _is_furniture(element: HtmlElement) -> bool:
+    if element.tag == "figcaption" or element.get("data-capsule") is not None:
+        return True
+    names = (element.get("class") or "").lower()
+    if names and any(word in names for word in _CLASS_WORDS) and _FURNITURE_CLASS.search(names):
+        return True
+    ident = (element.get("id") or "").lower()
+    return bool(ident) and _FURNITURE_ID.search(ident) is not None
+
+
+def _prune_furniture(tree: HtmlElement) -> None:
+    from trafilatura.xml import delete_element
+
+    found = [element for element in tree.xpath("//figcaption | //*[@class or @id or @data-capsule]")
+             if element.tag not in _NEVER_PRUNED and _is_furniture(element)]
+    if not found:
+        return
+    limit = _MAX_FURNITURE_SHARE * len(tree.text_content())
+    for element in found:
+        if (element.getparent() is None or element.find(".//h1") is not None
+                or len(element.text_content()) > limit):
+            continue
+        delete_element(element)  # its tail text (the sentence after an inline link) stays
+
+
+# furniture lines in plain <p>: dropped when a whole line of at most 160 characters
+_FURNITURE_LINE = re.compile(r"""^(?:
+    (?:[àa]\s+)?lire\s+(?:aussi|[ée]galement)\b.* | voir\s+aussi\b.*
+  | (?:cr[ée]dits?|copyright)\s*(?:photos?)?\s*:.* | photos?\s*(?:\(cc\))?\s*:.* | image\s+illus\S*\s*:.*
+  | il\s+vous\s+reste\s+\d+(?:[.,]\d+)?\s*%.* | .*la\s+suite\s+est\s+r[ée]serv[ée]e\s+aux\s+abonn[ée]s.*
+  | cet\s+article\s+est\s+paru\s+dans\s+notre\s+newsletter.* | (?:inscrivez|abonnez)-vous\b.*
+  | passer\s+la\s+publicit[ée] | voir\s+les\s+contributions | \d+\s+commentaires? | commenter
+  | back\s+to\s+top | temps\s+de\s+lecture\b.*
+  | (?:article\s+)?(?:publi[ée]e?|mis\s+[àa]\s+jour|modifi[ée]e?|cr[ée]{2}e?)\s*(?:le\b|:).{0,40}
+  | par(?:\s+[A-ZÉÈÀÂÎÔ][\w’'.-]*){1,3}
+)$""", re.X | re.I)
+
+
+def _drop_furniture_lines(text: str) -> str:
+    return "\n".join(line for line in text.split("\n") if not _is_furniture_line(line.strip()))
+
+
+def _is_furniture_line(line: str) -> bool:
+    if not line or len(line) > 160 or not _FURNITURE_LINE.match(line):
+        return False
+    words = line.split()  # "Par Jacques Munier", not "Par ailleurs": every word capitalised
+    return words[0].lower() != "par" or all(word[:1].isupper() for word in words[1:])
 
 
 def _known_language(tree: HtmlElement, language: str | None) -> str | None:

@@ -65,3 +65,15 @@ def test_language_hint_for_trafilatura() -> None:
     assert hint(f"<html lang='zz'>{body}") is None  # no such language
     assert hint("<html lang='fr'><head><meta property='og:locale' content='en_US'></head>"
                 f"{body}") is None
+
+
+def test_boxes_captions_and_reading_links_around_the_text_are_left_out() -> None:
+    entry = Entry("https://revue-presse.example/rss", None,
+                  "https://revue-presse.example/monde/chili-cuivre-santa-rosa", "Au Chili", "",
+                  None)
+    article = extract(entry, page("revue-presse-source.html"), "Revue de presse")
+    assert article.source == "page"
+    assert "À quatre heures du matin" in article.text and "un dialogue sans exclusive" in article.text
+    for furniture in ("Source de l’article", "Donald Trump", "El Diario del Norte", "Lire aussi",
+                      "ruée vers le lithium", "Passer la publicité", "Photo Ana Pérez"):
+        assert furniture not in article.text, furniture

@@ -93,3 +93,15 @@ def test_backtest_counts_alerts_per_story_and_sends_nothing(tmp_path: Path, site
     assert "budget: 1 alert(s) (stories), 1 matching article(s)" in lines
     assert any("Le Monde: Washington autorise la livraison" in line for line in lines)
     assert site.got("POST") == []
+
+
+def test_the_box_about_the_source_outlet_is_not_the_article(tmp_path: Path) -> None:
+    """A press review's « Source de l’article » box says what the translated outlet thinks of
+    Trump: a rule on Trump must not fire on an article about copper mines."""
+    rules = tmp_path / "trump.yaml"
+    rules.write_text("rules:\n  - {name: trump, any: [Trump]}\n  - {name: cuivre, any: [cuivre]}\n",
+                     encoding="utf-8")
+    page = FIXTURES / "pages" / "revue-presse-source.html"
+    result = monitor_in(tmp_path, "rules", "test", str(rules), "--file", str(page))
+    assert result.returncode == 0, result.stderr
+    assert "MATCH cuivre" in result.stdout and "MATCH trump" not in result.stdout
