@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.dedup import Fingerprint, StoryIndex, fingerprint, same_story  # noqa: E402
+from monitor.dedup import Fingerprint, fingerprint, same_story  # noqa: E402
 from monitor.extract import extract  # noqa: E402
 from monitor.models import Article, Entry  # noqa: E402
 from monitor.rules import load  # noqa: E402
+from monitor.storyindex import StoryIndex  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "articles"
 FIXTURES = ROOT / "tests" / "fixtures" / "pages"
@@ -112,26 +113,38 @@ def bench_matching(quick: bool) -> list[tuple[str, ...]]:
 
 
 def bench_stories(quick: bool) -> list[tuple[str, ...]]:
-    """Clustering quality on the labelled set, then assignment speed with 1,000 and 100,000
-    stored articles against comparing with every stored article (the baseline)."""
+    """Clustering quality on the labelled sets (ours; the real day of 2025-02-10, summaries only;
+    the real pages, full text), the same stories whatever the order of arrival, then assignment
+    speed with 1,000 and 100,000 stored articles against comparing with every stored article."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from stories_eval import evaluate, load
+    from stories_eval import evaluate, load, load_real_day, load_real_pages, shuffled_orders
 
-    items = load()
-    score = evaluate(items)
-    groups = len({item.group for item in items})
-    rows = [("story clustering", f"{groups} groups, {len(items)} articles (bench/data)",
-             f"pairwise precision {score.precision:.3f}", f"recall {score.recall:.3f}")]
-    queries = [fingerprint(item.article, item.article.published.timestamp()) for item in items]
+    sets = [("ours (bench/data/stories.yaml)", load)]
+    if (ROOT.parent / "shared" / "data" / "feeds").is_dir():
+        sets += [("real day 2025-02-10, summaries", load_real_day),
+                 ("real pages, full text", load_real_pages)]
+    rows = []
+    for name, loader in sets:
+        items = loader()
+        score = evaluate(items)
+        partitions = {evaluate(items, order=order).partition
+                      for order in shuffled_orders(len(items), 2 if quick else 5)}
+        rows.append((f"stories: {name}",
+                     f"{len(items)} articles, {len({i.group for i in items})} labelled stories",
+                     f"pairwise P {score.precision:.3f} R {score.recall:.3f}",
+                     f"B-cubed F1 {score.bcubed_f1:.3f}; {score.stories} found, shuffled: "
+                     f"{'same' if partitions == {score.partition} else 'DIFFERENT'}"))
+    queries = [fingerprint(item.article, item.article.published.timestamp()) for item in load()
+               if item.article.published]
     rng = random.Random(3)
-    words = sorted({w for q in queries for w in q.keywords | q.title_words})
+    words = sorted({term for q in queries for term in q.vector})
     now = max(q.at for q in queries)
     for stored in (1_000, 100_000):
         filler = [_filler(rng, words, now) for _ in range(stored)]
         index = StoryIndex(72 * 3600)
         started = time.perf_counter()
         for number, fp in enumerate(filler):
-            index.add(number, fp, seed=True, now=now)
+            index.add(number, fp, now=now)
         build = time.perf_counter() - started
         rounds = 3 if quick else 10
         started = time.perf_counter()
@@ -152,17 +165,20 @@ def bench_stories(quick: bool) -> list[tuple[str, ...]]:
 
 
 def _filler(rng: random.Random, words: list[str], now: float) -> Fingerprint:
-    """A stored article of another story: its own text, and words drawn as news vocabulary is,
-    mostly from a large vocabulary (30,000 words), one in ten from the queries' own words."""
+    """A stored article of another story: its own text, and terms drawn as news vocabulary is,
+    mostly from a large vocabulary (30,000 words), one in ten from the queries' own terms."""
     import numpy as np
 
-    def draw(count: int) -> frozenset[str]:
-        return frozenset(rng.choice(words) if rng.random() < 0.1 else f"w{rng.randrange(30_000)}"
-                         for _ in range(count))
+    from monitor.dedup import TOP_TERMS
+    from monitor.terms import top_terms
 
+    weights = {rng.choice(words) if rng.random() < 0.1 else f"w{rng.randrange(30_000)}":
+               rng.uniform(0.5, 4.0) for _ in range(20)}
+    norm = sum(w * w for w in weights.values()) ** 0.5
+    vector = {term: w / norm for term, w in weights.items()}
     values = np.array([rng.getrandbits(32) for _ in range(64)], dtype="<u8")
-    return Fingerprint(draw(6), f"{rng.getrandbits(64):x}", values.tobytes(), 200,
-                       now - rng.uniform(0, 48 * 3600), draw(5), draw(30))
+    return Fingerprint(vector, f"{rng.getrandbits(64):x}", values.tobytes(), 200,
+                       now - rng.uniform(0, 48 * 3600), top=top_terms(vector, TOP_TERMS))
 
 
 SCRIPTS = {  # section: (full run's arguments, --quick's)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import itertools
 import random
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,10 +30,12 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from monitor import extract, feeds
-from monitor.dedup import fingerprint
-from monitor.models import Article
-from monitor.storyindex import StoryIndex
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, not an installed copy
+
+from monitor import extract, feeds  # noqa: E402
+from monitor.dedup import fingerprint  # noqa: E402
+from monitor.models import Article  # noqa: E402
+from monitor.storyindex import StoryIndex  # noqa: E402
 
 HERE = Path(__file__).parent
 OURS = HERE / "data" / "stories.yaml"
@@ -122,10 +125,13 @@ class Score:
     stories: int  # clusters found
     false_joins: list[tuple[str, str]]
     missed: list[tuple[str, str]]
+    partition: frozenset[frozenset[int]]  # the stories found, as sets of item numbers
 
 
 def cluster(items: Sequence[Labelled], window: float = WINDOW) -> list[int]:
-    """The story of each item, assigned one by one in the order given, as the pipeline does."""
+    """The story of each item, assigned one by one in the order given, as the pipeline does.
+    They all arrive now: the index forgets by time of arrival, and a week of items arriving at
+    once forgets nothing."""
     index = StoryIndex(window)
     assigned: list[int] = []
     for number, item in enumerate(items):
@@ -133,7 +139,7 @@ def cluster(items: Sequence[Labelled], window: float = WINDOW) -> list[int]:
         assignment = index.assign(fp)
         story = assignment.story_id if assignment.story_id is not None else number
         index.merge(story, assignment.merged)
-        index.add(story, fp)
+        index.add(story, fp, now=0.0)
         assigned.append(story)
     return [index.story(story) for story in assigned]
 
@@ -158,8 +164,12 @@ def evaluate(items: Sequence[Labelled], window: float = WINDOW,
             false_joins.append(pair)
         if same_label and not same_cluster:
             missed.append(pair)
+    groups: dict[int, set[int]] = {}
+    for number, found_in in enumerate(clusters):
+        groups.setdefault(found_in, set()).add(number)
     return Score(both / joined if joined else 1.0, both / together if together else 1.0,
-                 bcubed_f1(labels, clusters), len(set(clusters)), false_joins, missed)
+                 bcubed_f1(labels, clusters), len(groups), false_joins, missed,
+                 frozenset(frozenset(group) for group in groups.values()))
 
 
 def bcubed_f1(labels: Sequence[str], clusters: Sequence[int]) -> float:

@@ -371,7 +371,7 @@ def _entry(row: sqlite3.Row) -> Entry:
 def _dump_fingerprint(fp: Fingerprint) -> str:
     return json.dumps({"vector": fp.vector, "hash": fp.text_hash,
                        "minhash": fp.minhash.hex() if fp.minhash else None,
-                       "shingles": fp.shingles, "at": fp.at, "names": sorted(fp.names),
+                       "shingles": fp.shingles, "at": fp.at,
                        "kind": fp.kind}, ensure_ascii=False)
 
 
@@ -383,5 +383,5 @@ def _load_fingerprint(raw: str) -> Fingerprint:
         vector = terms.vector(" ".join(data["title"]), " ".join(data["keywords"]))
     return Fingerprint(vector, data["hash"],
                        bytes.fromhex(data["minhash"]) if data["minhash"] else None,
-                       data["shingles"], data["at"], frozenset(data["names"]),
+                       data["shingles"], data["at"],
                        data.get("kind", "news"), terms.top_terms(vector, TOP_TERMS))

@@ -16,6 +16,7 @@ an undated item seen today must not push out its story.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from monitor import evergreen
 from monitor.dedup import NEW_STORY, Fingerprint, same_story
 from monitor.models import StoryAssignment
 
+MIN_TOP_SHARED = 2  # heaviest terms in common for the words to be compared at all
 LSH_BANDS, LSH_ROWS = 21, 3  # 63 of the 64 values; a pair with Jaccard 0.3 meets in a band
 # with probability 1 - (1 - 0.3**3)**21 = 0.44, at 0.5 in 0.94, at 0.7 in 1.00: loose on purpose,
 # LSH only proposes candidates and containment decides (datasketch's choice for threshold 0.3)
@@ -71,11 +73,12 @@ class StoryIndex:
         if fp.kind != evergreen.NEWS:
             return StoryAssignment(None, fp.kind)
         best: dict[int, tuple[str, float]] = {}
-        for key in self._candidates(fp):
+        by_text, by_terms = self._candidates(fp)
+        for key in by_text | by_terms:
             story_id, member = self._members[key]
             if abs(member.at - fp.at) > self.window:
                 continue
-            verdict = same_story(fp, member)
+            verdict = same_story(fp, member, texts=key in by_text)
             if verdict:
                 story_id = self.story(story_id)
                 if story_id not in best or verdict[1] > best[story_id][1]:
@@ -116,17 +119,20 @@ class StoryIndex:
             if other != into:
                 self._merged[other] = into
 
-    def _candidates(self, fp: Fingerprint) -> set[int]:
-        found: set[int] = set(self._by_hash.get(fp.text_hash, ())) if fp.text_hash else set()
+    def _candidates(self, fp: Fingerprint) -> tuple[set[int], set[int]]:
+        """The articles with the same or a similar text (hash, LSH), and those sharing two of
+        its heaviest terms (among their own heaviest: symmetric)."""
+        by_text: set[int] = set(self._by_hash.get(fp.text_hash, ())) if fp.text_hash else set()
         for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
             held = band.get(bucket)
             if isinstance(held, int):
-                found.add(held)
+                by_text.add(held)
             elif held:
-                found.update(held)
+                by_text.update(held)
+        hits: Counter[int] = Counter()
         for term in fp.top:
-            found.update(self._by_term.get(term, ()))
-        return found
+            hits.update(self._by_term.get(term, ()))
+        return by_text, {key for key, count in hits.items() if count >= MIN_TOP_SHARED}
 
     def _evict(self, horizon: float) -> None:
         while self._order and self._order[0][0] < horizon:

@@ -37,9 +37,9 @@ ITEMS = [
      "artificielle avant le sommet de Paris."),
     ("sommet", 14, "Le Figaro", "Intelligence artificielle : 109 milliards d’euros pour la France",
      "Emmanuel Macron a chiffré les investissements annoncés avant le sommet mondial de l’IA."),
-    ("sommet", 30, "franceinfo", "Le sommet de l’IA s’ouvre au Grand Palais à Paris",
-     "Chefs d’État et patrons de la tech se retrouvent à Paris pour le sommet sur "
-     "l’intelligence artificielle."),
+    ("sommet", 30, "franceinfo", "Sommet de l’IA : à quoi serviront les 109 milliards d’euros",
+     "Data centers, calcul, formation : le détail des investissements dans l’intelligence "
+     "artificielle annoncés par Emmanuel Macron pour le sommet."),
     ("basilique", 5, "franceinfo", "Procès de l’attentat de la basilique de Nice : l’accusé amnésique",
      "Brahim Aouissaoui comparaît devant la cour d’assises spéciale de Paris."),
     ("basilique", 9, "Libération", "Attentat de la basilique de Nice : ouverture du procès",

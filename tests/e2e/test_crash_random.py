@@ -15,12 +15,14 @@ from tests.e2e.test_run import FEED, Daemon
 from tests.servers import Route, Site, wait_for
 
 FEEDS, ITEMS = 8, 5
-PLACES = ["Kiev", "Odessa", "Kharkiv", "Lviv", "Dnipro", "Zaporijjia", "Mykolaïv", "Tchernihiv"]
-WHAT = ["frappe", "convoi", "sommet", "livraison", "visite"]
+# Forty stories that share nothing but the rule's word: one made-up name each (a syllable per
+# feed, one per item), so story clustering keeps them apart and each deserves its alert.
+FEED_SYLLABLES = ["Bra", "Kel", "Dor", "Mav", "Tul", "Zen", "Pok", "Ril"]
+ITEM_SYLLABLES = ["vik", "lone", "muth", "sard", "gova"]
 
 
 def title(feed: int, item: int) -> str:
-    return f"Tomahawk : {WHAT[item]} à {PLACES[feed]}"
+    return f"Tomahawk chez {FEED_SYLLABLES[feed]}{ITEM_SYLLABLES[item]}"
 
 
 def test_random_sigkills_lose_nothing(tmp_path, site: Site) -> None:

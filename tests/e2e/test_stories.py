@@ -1,5 +1,6 @@
-"""Three outlets carry one story: one alert per rule and channel, follow-ups saying who else
-reported it, and `monitor stories` showing the story with its outlets and why each joined."""
+"""Three outlets carry one story that two rules match: one message per channel naming both
+rules, follow-ups saying who else reported it, and `monitor stories` showing the story with its
+outlets and why each joined."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ OUTLETS = [
 ]
 
 
-def test_three_outlets_one_story_one_alert_per_rule_and_channel(tmp_path, site: Site) -> None:
+def test_three_outlets_one_story_one_message_per_channel_naming_every_rule(tmp_path, site: Site) -> None:
     feeds = []
     for slug, outlet, time, title, page in OUTLETS:
         site.routes[f"/{slug}.xml"] = Route(FEED.format(
@@ -47,9 +48,10 @@ def test_three_outlets_one_story_one_alert_per_rule_and_channel(tmp_path, site: 
         headlines = [m for m in messages if not m["title"].startswith("Aussi repris par")]
         followups = sorted(m["title"].split(" : ")[0] for m in messages
                            if m["title"].startswith("Aussi repris par"))
-        assert len(headlines) == 2, headlines  # one per rule, not one per outlet
-        # two other outlets joined, each announced once per rule
-        assert len(followups) == 4 and len(set(followups)) == 2
+        assert len(headlines) == 1, headlines  # one per story, not one per rule or outlet
+        assert "tomahawk" in headlines[0]["message"] and "ukraine" in headlines[0]["message"]
+        # two other outlets joined, each announced once
+        assert len(followups) == 2 and len(set(followups)) == 2
 
     listing = monitor("stories", "--config", str(config))
     assert listing.returncode == 0
