@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,41 @@ def test_feeds_are_taken_host_by_host_in_turn() -> None:
     order = [feed.url for _, feed in _interleave_hosts(list(enumerate(feeds)))]
     assert order == ["https://a.fr/1", "https://b.fr/1", "https://c.fr/1", "https://a.fr/2",
                      "https://a.fr/3"]
+
+
+DEVELOPING = [  # (hours after the first, title): one story told over three days
+    (0, "Missiles Tomahawk : Washington autorise leur livraison à Kiev"),
+    (6, "Missiles Tomahawk pour Kiev : Moscou dénonce la décision de Washington"),
+    (12, "Missiles Tomahawk : Kiev salue la livraison autorisée par Washington"),
+    (19, "Livraison de missiles Tomahawk à Kiev : le Pentagone précise le calendrier"),
+    (26, "Missiles Tomahawk : premiers lanceurs livrés à Kiev par Washington"),
+    (33, "Tomahawk : Kiev reçoit ses premiers missiles de Washington"),
+    (41, "Missiles Tomahawk livrés à Kiev : le Kremlin promet une riposte"),
+    (48, "Missiles Tomahawk à Kiev : l’Otan soutient la livraison de Washington"),
+    (56, "Missiles Tomahawk : Kiev forme ses artilleurs aux lanceurs de Washington"),
+    (63, "Missiles Tomahawk : Washington livre un second lot à Kiev"),
+    (70, "Missiles Tomahawk à Kiev : trois jours après la décision de Washington"),
+]
+
+
+def test_a_developing_story_alerts_once_then_follows_up_for_three_days(tmp_path, site: Site) -> None:
+    config, rules = setup(tmp_path, site, free_port())
+    clock = Clock()
+    start = clock.now
+    items = ""
+    for number, (hours, title) in enumerate(DEVELOPING):
+        clock.now = start + hours * 3600
+        published = formatdate(clock.now, usegmt=True)
+        items = (f"<item><title>{title}</title><link>{site.base}/suite-{number}</link>"
+                 f"<description>{title}. Les missiles Tomahawk de Washington pour Kiev."
+                 f"</description><pubDate>{published}</pubDate></item>") + items
+        site.routes["/feed.xml"] = Route(
+            f"<?xml version='1.0'?><rss version='2.0'><channel><title>Le Monde</title>{items}"
+            "</channel></rss>".encode())
+        asyncio.run(one_pass(config, rules, clock))
+    with sqlite3.connect(config.database) as db:
+        kinds = db.execute("SELECT kind, COUNT(*), COUNT(DISTINCT story_id) FROM alerts "
+                           "WHERE channel = 'ops' GROUP BY kind ORDER BY kind").fetchall()
+        stories = db.execute("SELECT COUNT(DISTINCT story_id) FROM items").fetchone()[0]
+    assert kinds == [("alert", 1, 1), ("followup", 10, 1)]  # one headline, ten follow-ups
+    assert stories == 1
