@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monitor import evergreen, terms
+from monitor import events, evergreen, terms
 from monitor.models import Article
 from monitor.text import fold, fold_word
 
@@ -51,6 +51,7 @@ class Fingerprint:
     at: float  # when it was published (else first seen), as a POSIX timestamp
     kind: str = evergreen.NEWS  # dossier and live pages never join a story (`evergreen`)
     top: tuple[str, ...] = field(default=())  # heaviest terms: what the index looks it up by
+    events: frozenset[str] = frozenset()  # the events its headline and lead name (`events`)
 
 
 TOP_TERMS = 10  # two articles of one story share at least one of their heaviest terms
@@ -71,7 +72,8 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     vector = terms.vector(article.title, lead, outlet)  # « - Témoins BFMTV » is no story
     return Fingerprint(vector, text_hash, signature, len(shingles), at,
                        evergreen.kind(article.url, article.title),
-                       terms.top_terms(vector, TOP_TERMS))
+                       terms.top_terms(vector, TOP_TERMS),
+                       events.event_keys(f"{article.title}. {lead}"))
 
 
 # MinHash permutations h -> a*h + b mod 2**64 with odd a (a bijection, so no collisions are added)
@@ -120,4 +122,7 @@ def same_story(a: Fingerprint, b: Fingerprint, texts: bool = True) -> tuple[str,
     similarity = terms.cosine(a.vector, b.vector)
     if similarity >= threshold(a, b) and len(a.vector.keys() & b.vector.keys()) >= MIN_SHARED:
         return "similar-words", round(similarity, 3)
+    named = a.events & b.events
+    if named:
+        return f"same-event {min(named)}", round(similarity, 3)
     return None

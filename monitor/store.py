@@ -372,7 +372,7 @@ def _dump_fingerprint(fp: Fingerprint) -> str:
     return json.dumps({"vector": fp.vector, "hash": fp.text_hash,
                        "minhash": fp.minhash.hex() if fp.minhash else None,
                        "shingles": fp.shingles, "at": fp.at,
-                       "kind": fp.kind}, ensure_ascii=False)
+                       "kind": fp.kind, "events": sorted(fp.events)}, ensure_ascii=False)
 
 
 def _load_fingerprint(raw: str) -> Fingerprint:
@@ -384,4 +384,5 @@ def _load_fingerprint(raw: str) -> Fingerprint:
     return Fingerprint(vector, data["hash"],
                        bytes.fromhex(data["minhash"]) if data["minhash"] else None,
                        data["shingles"], data["at"],
-                       data.get("kind", "news"), terms.top_terms(vector, TOP_TERMS))
+                       data.get("kind", "news"), terms.top_terms(vector, TOP_TERMS),
+                       frozenset(data.get("events", ())))

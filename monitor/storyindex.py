@@ -7,10 +7,11 @@ stories are the same whatever the order of arrival. An article that links to two
 them (a later report bridging two threads of one event); the oldest story keeps its id.
 
 Lookups do not compare an article with all the others: MinHash LSH (bands of the signature)
-finds near-copies of its text, and an inverted index of each article's heaviest terms finds the
-articles sharing one of them. Both are symmetric too (`a` finds `b` exactly when `b` would have
-found `a`). Articles added more than two windows ago are forgotten, by the clock of their adding:
-an undated item seen today must not push out its story.
+finds near-copies of its text, and inverted indexes of each article's heaviest terms and of the
+events it names find the articles sharing two of those terms or one event. All are symmetric
+too (`a` finds `b` exactly when `b` would have found `a`). Articles added more than two
+windows ago are forgotten, by the clock of their adding: an undated item seen today must not
+push out its story.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class StoryIndex:
         # article, and a set for each cost 6 KB per article over 21 bands
         self._bands: list[dict[bytes, int | set[int]]] = [{} for _ in range(LSH_BANDS)]
         self._by_term: dict[str, set[int]] = {}
+        self._by_event: dict[str, set[int]] = {}
         self._merged: dict[int, int] = {}  # story → the story it was merged into
         self._order: list[tuple[float, int]] = []  # (added, key), a heap for eviction
         self._next = 0
@@ -73,8 +75,8 @@ class StoryIndex:
         if fp.kind != evergreen.NEWS:
             return StoryAssignment(None, fp.kind)
         best: dict[int, tuple[str, float]] = {}
-        by_text, by_terms = self._candidates(fp)
-        for key in by_text | by_terms:
+        by_text, by_words = self._candidates(fp)
+        for key in by_text | by_words:
             story_id, member = self._members[key]
             if abs(member.at - fp.at) > self.window:
                 continue
@@ -111,6 +113,8 @@ class StoryIndex:
                 held.add(key)
         for term in fp.top:
             self._by_term.setdefault(term, set()).add(key)
+        for event in fp.events:
+            self._by_event.setdefault(event, set()).add(key)
         heapq.heappush(self._order, (added, key))
 
     def merge(self, into: int, others: Iterable[int]) -> None:
@@ -121,7 +125,7 @@ class StoryIndex:
 
     def _candidates(self, fp: Fingerprint) -> tuple[set[int], set[int]]:
         """The articles with the same or a similar text (hash, LSH), and those sharing two of
-        its heaviest terms (among their own heaviest: symmetric)."""
+        its heaviest terms (among their own heaviest: symmetric) or an event it names."""
         by_text: set[int] = set(self._by_hash.get(fp.text_hash, ())) if fp.text_hash else set()
         for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
             held = band.get(bucket)
@@ -132,7 +136,10 @@ class StoryIndex:
         hits: Counter[int] = Counter()
         for term in fp.top:
             hits.update(self._by_term.get(term, ()))
-        return by_text, {key for key, count in hits.items() if count >= MIN_TOP_SHARED}
+        by_words = {key for key, count in hits.items() if count >= MIN_TOP_SHARED}
+        for event in fp.events:
+            by_words.update(self._by_event.get(event, ()))
+        return by_text, by_words
 
     def _evict(self, horizon: float) -> None:
         while self._order and self._order[0][0] < horizon:
@@ -148,6 +155,8 @@ class StoryIndex:
                     held.discard(key)
             for term in fp.top:
                 _discard(self._by_term, term, key)
+            for event in fp.events:
+                _discard(self._by_event, event, key)
 
 
 def _discard(postings: dict[str, set[int]], name: str, key: int) -> None:

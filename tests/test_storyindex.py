@@ -93,16 +93,16 @@ def test_the_same_items_give_the_same_stories_in_any_order_of_arrival(order: lis
 
 def test_an_article_that_bridges_two_stories_merges_them_into_the_older() -> None:
     index = StoryIndex(WINDOW)
-    first = fp(article(0, "A", "Sommet de l’IA : Emmanuel Macron annonce 109 milliards d’euros",
-                       "Des investissements dans l’intelligence artificielle."))
-    second = fp(article(1, "B", "Le sommet de l’IA s’ouvre au Grand Palais à Paris",
-                        "Chefs d’État et patrons de la tech se retrouvent à Paris."))
+    first = fp(article(0, "A", "Missiles Tomahawk : Washington autorise leur livraison",
+                       "Le Pentagone donne son feu vert aux missiles de croisière."))
+    second = fp(article(1, "B", "Kiev : Zelensky remercie les alliés pour les lanceurs",
+                        "Le président ukrainien salue l’aide militaire occidentale."))
     index.add(1, first)
     assert index.assign(second).story_id is None
     index.add(2, second)
-    bridge = fp(article(2, "C", "Sommet de l’IA au Grand Palais : Macron annonce 109 milliards",
-                        "Chefs d’État et patrons de la tech à Paris pour l’intelligence "
-                        "artificielle."))
+    bridge = fp(article(2, "C", "Missiles Tomahawk livrés : Zelensky remercie Washington",
+                        "Le président ukrainien salue le feu vert du Pentagone aux missiles "
+                        "de croisière et aux lanceurs."))
     assignment = index.assign(bridge)
     assert (assignment.story_id, assignment.merged) == (1, (2,))
     index.merge(1, assignment.merged)

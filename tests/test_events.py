@@ -1,0 +1,29 @@
+"""Events named in headlines and leads: the key two articles of one story share."""
+
+import pytest
+
+from monitor.events import event_keys
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    ("Sommet de l’IA : Emmanuel Macron annonce 109 milliards d’euros", {"sommet:ia"}),
+    ("À la veille du sommet pour l’action sur l’IA, les start-up s’impatientent", {"sommet:ia"}),
+    ("Le sommet international sur l’IA s’ouvre à Paris", {"sommet:ia"}),
+    # nouns of one kind name one event: the murder and the death of Louise
+    ("Meurtre de Louise, 11 ans : ce que l’on sait", {"mort:louis"}),
+    ("Mort de Louise en Essonne : la ville renforce la sécurité", {"mort:louis"}),
+    ("Procès de l’attentat de la basilique de Nice", {"attentat:basil"}),
+    ("Tempête Ciaran : des records de vent", {"meteo:ciaran"}),
+])
+def test_an_event_noun_and_what_it_is_about(text: str, keys: set[str]) -> None:
+    assert event_keys(text) == keys
+
+
+@pytest.mark.parametrize("text", [
+    "Rejet de la motion de censure : Éric Lombard salue le compromis",  # not past a colon
+    "La motion de censure du gouvernement rejetée",  # too vague to tell which censure
+    "Podcast, épisode 3 : la semaine en bref",  # a number says nothing of the event
+    "Le gouvernement présente son plan",
+])
+def test_no_event_where_nothing_tells_which(text: str) -> None:
+    assert event_keys(text) == frozenset()
