@@ -88,8 +88,9 @@ def test_daemon_with_no_feeds_idles_until_stopped(tmp_path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("feeds: []\nrules: []\n")
     daemon = Daemon(config)
-    try:
-        time.sleep(1.5)
+    try:  # ready (its signal handlers set) once it says it idles; slow to start on a busy machine
+        wait_for(lambda: "no feeds configured: idle" in daemon.log() or not daemon.alive())
+        time.sleep(0.5)
         assert daemon.alive()
         code = daemon.stop()
     finally:
