@@ -49,7 +49,7 @@ class Fingerprint:
     minhash: bytes | None  # NUM_PERM uint64 values; None when too few shingles
     shingles: int  # how many distinct shingles the minhash summarises
     at: float  # when it was published (else first seen), as a POSIX timestamp
-    kind: str = evergreen.NEWS  # dossier and live pages never join a story (`evergreen`)
+    kind: str = evergreen.NEWS  # dossiers, lives and bulletins never join a story (`evergreen`)
     top: tuple[str, ...] = field(default=())  # heaviest terms: what the index looks it up by
     events: frozenset[str] = frozenset()  # the events its headline and lead name (`events`)
 
@@ -71,7 +71,7 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     outlet = frozenset(fold_word(word) for word in terms.words(article.outlet))
     vector = terms.vector(article.title, lead, outlet)  # « - Témoins BFMTV » is no story
     return Fingerprint(vector, text_hash, signature, len(shingles), at,
-                       evergreen.kind(article.url, article.title),
+                       evergreen.kind(article.url, article.title, article.summary),
                        terms.top_terms(vector, TOP_TERMS),
                        events.event_keys(f"{article.title}. {lead}"))
 

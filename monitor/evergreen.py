@@ -1,10 +1,14 @@
-"""Items of a feed that are not news: dossier and topic pages, section indexes, live pages. Pure.
+"""Items of a feed that are not one story's news: dossier and topic pages, section indexes, live
+pages, and bulletins that go over several stories. Pure.
 
 A topic page (« Guerre Israël-Hamas », « Meurtre de Louise, 11 ans ») is republished with a fresh
 date whenever its topic moves, and shares the words of every story of that topic: let it join
 stories and it glues unrelated ones together. A live page is rewritten all day: what it says when
-first seen is not what it will say. Both stay out of story clustering; a topic page raises no
-alert either (it is not news), a live page does, as a story of its own.
+first seen is not what it will say. A bulletin (« JT du Sud du samedi 8 février », « LE POINT
+DE MIDI - l'essentiel de l'actualité », a podcast listing its subjects) names several stories in
+passing: on the labelled real day, two such items glued 37 pairs of unrelated articles into the
+AI summit. All stay out of story clustering; a topic page raises no alert either (it is not
+news), a live page or a bulletin does, as a story of its own.
 
 Told apart by the address and the headline, as outlets publish them: the path of a section, tag
 or dossier, BFMTV's page codes (`_DN-` dossier, `_LN-` live), « DIRECT » / « EN DIRECT » / « LIVE ».
@@ -15,7 +19,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-NEWS, DOSSIER, LIVE = "news", "dossier", "live"
+NEWS, DOSSIER, LIVE, BULLETIN = "news", "dossier", "live", "bulletin"
 
 _DOSSIER_SEGMENTS = frozenset({
     "dossier", "dossiers", "tag", "tags", "theme", "themes", "thematique", "sujet", "sujets",
@@ -25,12 +29,18 @@ _DOSSIER_SEGMENTS = frozenset({
 _LIVE_SEGMENTS = frozenset({"live", "direct", "en-direct", "lives"})
 _BFM_CODE = re.compile(r"_([A-Z]{2})-\d{6,}")  # BFMTV: _AN- article, _DN- dossier, _LN- live
 _LIVE_TITLE = re.compile(r"^\s*(?:EN\s+)?(?:DIRECT|LIVE)\b|^\s*(?:VIDÉO|VIDEO)?\s*EN DIRECT\b")
+# A newscast, a round-up, or a podcast whose headline lists its subjects (« A, B et C »).
+_BULLETIN = re.compile(
+    r"^\s*(?:JT|(?:LE )?JOURNAL DE \d{1,2} ?H|LE POINT DE \w+|LE BRIEF|REVUE DE PRESSE|LA MATINALE)\b"
+    r"|l[’']essentiel de l[’']actu|^\s*PODCAST\b[^,]*,[^,]*\bet\b", re.IGNORECASE)
 
 
-def kind(url: str | None, title: str) -> str:
-    """`news`, `dossier` (topic, tag or section page) or `live`."""
+def kind(url: str | None, title: str, summary: str = "") -> str:
+    """`news`, `dossier` (topic, tag or section page), `live` or `bulletin`."""
     if _LIVE_TITLE.search(title):
         return LIVE
+    if _BULLETIN.search(title) or _BULLETIN.search(summary[:120]):
+        return BULLETIN
     if not url:
         return NEWS
     try:

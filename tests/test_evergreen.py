@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.evergreen import DOSSIER, LIVE, NEWS, kind
+from monitor.evergreen import BULLETIN, DOSSIER, LIVE, NEWS, kind
 
 CASES = [
     ("https://www.bfmtv.com/paris/essonne/meurtre-de-louise-11-ans_DN-202502100481.html",
@@ -28,6 +28,19 @@ CASES = [
 @pytest.mark.parametrize(("url", "title", "expected"), CASES)
 def test_kind(url: str | None, title: str, expected: str) -> None:
     assert kind(url, title) == expected
+
+
+@pytest.mark.parametrize(("title", "summary", "expected"), [
+    ("JT du Sud du samedi 8 février", "Retrouvez votre JT du Sud sur BFM Var.", BULLETIN),
+    ("Journal de 20h du 8 février", "", BULLETIN),
+    ("Le PS souhaite défendre une France métissée",
+     "LE POINT DE MIDI - Retrouvez l’essentiel de l’actualité parue ce lundi.", BULLETIN),
+    ("PODCAST. Sommet de l'IA, une nouvelle star de la voile et 24h de course", "", BULLETIN),
+    ("PODCAST. Meurtre de Louise : la traque du suspect", "", NEWS),  # one story
+    ("Le journal de Mickey fête ses 90 ans", "", NEWS),
+])
+def test_bulletins_going_over_several_stories(title: str, summary: str, expected: str) -> None:
+    assert kind("https://www.exemple.fr/a/b-c-d-e", title, summary) == expected
 
 
 def test_a_directory_named_like_a_headline_is_news() -> None:
