@@ -73,7 +73,7 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     return Fingerprint(vector, text_hash, signature, len(shingles), at,
                        evergreen.kind(article.url, article.title, article.summary),
                        terms.top_terms(vector, TOP_TERMS),
-                       events.event_keys(f"{article.title}. {lead}"))
+                       events.event_keys(article.title, lead))
 
 
 # MinHash permutations h -> a*h + b mod 2**64 with odd a (a bijection, so no collisions are added)

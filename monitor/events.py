@@ -11,8 +11,11 @@ where no threshold on the words' similarity could.
 A key is the class of the event noun and the stem of the first telling word after it, past
 prepositions, articles and vague adjectives (« sommet international sur l'IA » →
 `sommet:ia`). Nouns of one kind share a class, so « meurtre de Louise » and « mort de Louise »
-name one event. The key is a property of the article alone, so the stories it builds do not
-depend on the order of arrival.
+name one event. Headlines also name their story in a kicker before a colon (« Super Bowl : »,
+« Neige-verglas : »): a kicker of two words or more, one of them rare in French, is a key too
+(`kicker:bowl super`); a common one (« Intelligence artificielle : », « Guerre en Ukraine : »)
+names a subject, not a story, and is not. Keys are properties of the article alone, so the
+stories they build do not depend on the order of arrival.
 """
 
 from __future__ import annotations
@@ -60,9 +63,32 @@ _REACH = 6  # words after the event noun within which its subject must come
 _VAGUE = 5.3  # Zipf frequency from which a word is too common to name an event's subject
 # (« gouvernement », 5.4: the censure of which government is the whole question)
 _STEMMER = Stemmer.Stemmer("french")
+_KICKER_WORDS = 6  # a longer text before the colon is a sentence, not a kicker
+_RARE_KICKER = 3.5  # the weight (`terms`) one of its words must reach: Zipf 3.5 or rarer
+# Kickers that say what kind of piece it is, not which story.
+_GENRES = frozenset("""
+video info bfmtv exclusif direct tribune edito podcast portrait reportage analyse decryptage
+entretien grand recit enquete temoignage sondage chronique infographie carte quiz replay
+""".split())
 
 
-def event_keys(text: str) -> frozenset[str]:
+def event_keys(title: str, lead: str) -> frozenset[str]:
+    """The keys of the events a headline and its lead name."""
+    return _named_events(f"{title}. {lead}") | _kicker(title)
+
+
+def _kicker(title: str) -> frozenset[str]:
+    head, colon, _ = title.partition(":")
+    words = [word for word in terms.words(head) if fold_word(word) not in _GENRES]
+    if not colon or not 2 <= len(words) <= _KICKER_WORDS:
+        return frozenset()
+    found = [term for term in map(terms.term, words) if term is not None]
+    if len(found) < 2 or max(weight for _, weight in found) < _RARE_KICKER:
+        return frozenset()
+    return frozenset({"kicker:" + " ".join(sorted({stem for stem, _ in found}))})
+
+
+def _named_events(text: str) -> frozenset[str]:
     """`class:subject` keys of the events `text` names."""
     keys = set()
     for clause in _CLAUSE.split(text):

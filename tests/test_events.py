@@ -13,10 +13,10 @@ from monitor.events import event_keys
     ("Meurtre de Louise, 11 ans : ce que l’on sait", {"mort:louis"}),
     ("Mort de Louise en Essonne : la ville renforce la sécurité", {"mort:louis"}),
     ("Procès de l’attentat de la basilique de Nice", {"attentat:basil"}),
-    ("Tempête Ciaran : des records de vent", {"meteo:ciaran"}),
+    ("Tempête Ciaran : des records de vent", {"meteo:ciaran", "kicker:ciaran tempet"}),
 ])
 def test_an_event_noun_and_what_it_is_about(text: str, keys: set[str]) -> None:
-    assert event_keys(text) == keys
+    assert event_keys(text, "") == keys
 
 
 @pytest.mark.parametrize("text", [
@@ -26,4 +26,18 @@ def test_an_event_noun_and_what_it_is_about(text: str, keys: set[str]) -> None:
     "Le gouvernement présente son plan",
 ])
 def test_no_event_where_nothing_tells_which(text: str) -> None:
-    assert event_keys(text) == frozenset()
+    assert event_keys(text, "") == frozenset()
+
+
+@pytest.mark.parametrize(("title", "keys"), [
+    ("Super Bowl : Kendrick Lamar à l’honneur", {"kicker:bowl sup"}),
+    ("Neige-verglas : trois départements en vigilance orange",
+     {"kicker:neig vergl", "meteo:orang"}),
+    # a kicker of common words names a subject followed for months, not a story
+    ("Intelligence artificielle : Mistral lance son assistant", set()),
+    ("Guerre en Ukraine : Kiev demande des missiles", set()),
+    ("Gaza : trois otages libérés", set()),  # one word
+    ("Le président a annoncé samedi soir, dans un long discours : rien", set()),  # a sentence
+])
+def test_a_rare_kicker_names_its_story(title: str, keys: set[str]) -> None:
+    assert event_keys(title, "") == keys
