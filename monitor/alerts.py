@@ -87,19 +87,38 @@ def followups(article: Article, alerted: Mapping[str, tuple[str, str]], now: flo
     within the hour (`digest`), at once (`message`), or not at all (`off`)."""
     if mode == "off" or not alerted:
         return []
-    hold = (now // digest_every + 1) * digest_every if mode == "digest" else None
-    if new_outlet:
-        title = f"Aussi repris par {article.outlet} : {article.title}"
-        line = f"{article.outlet} reprend l’histoire : {article.title}"
-    else:
-        title = f"Suite ({article.outlet}) : {article.title}"
-        line = f"{article.outlet} poursuit l’histoire : {article.title}"
+    hold = followup_hold(now, mode, digest_every)
     out = []
     for channel, (rule, priority) in alerted.items():
-        payload = {"title": title, "url": article.url, "outlet": article.outlet,
-                   "published": _when(article, zone), "rule": rule, "description": "",
-                   "priority": priority, "terms": [], "rules": [],
-                   "excerpt": [(line, False)]}
+        title, payload = followup_payload(article.title, article.url, article.outlet,
+                                          _when(article, zone), rule, priority, new_outlet)
         out.append(Alert(rule, channel, title, payload, priority, kind="followup",
                          outlet=article.outlet, hold_until=hold))
     return out
+
+
+def followup_hold(now: float, mode: str, digest_every: float = 3600.0) -> float | None:
+    """Until when a follow-up waits: the next digest, or not at all (`message`)."""
+    return (now // digest_every + 1) * digest_every if mode == "digest" else None
+
+
+def followup_payload(title: str, url: str | None, outlet: str, published: str, rule: str,
+                     priority: str, new_outlet: bool) -> tuple[str, dict[str, Any]]:
+    """The title and payload of a follow-up: who else reported the story, or who went on."""
+    if new_outlet:
+        heading = f"Aussi repris par {outlet} : {title}"
+        line = f"{outlet} reprend l’histoire : {title}"
+    else:
+        heading = f"Suite ({outlet}) : {title}"
+        line = f"{outlet} poursuit l’histoire : {title}"
+    return heading, {"title": heading, "url": url, "outlet": outlet, "published": published,
+                     "rule": rule, "description": "", "priority": priority, "terms": [],
+                     "rules": [], "excerpt": [(line, False)]}
+
+
+def demoted(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A headline whose story was merged, before it was sent, into a story that already has
+    its headline on that channel: the follow-up it becomes."""
+    return followup_payload(payload["title"], payload.get("url"), payload.get("outlet", ""),
+                            payload.get("published", ""), payload.get("rule", ""),
+                            payload.get("priority", "normal"), new_outlet=True)

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,31 @@ class OutboxQueries:
                             row["title"], json.loads(row["payload"]), bool(row["batch"]),
                             row["attempts"], row["expires_at"], row["story_id"] or 0)
                 for row in rows]
+
+    def merged_headlines(self) -> list[tuple[int, int | None, dict[str, Any]]]:
+        """(id, item, payload) of pending headlines whose story has become one (by a merge) with
+        a story that already has a headline, queued or sent, on the same channel."""
+        rows = self._db.execute(
+            "SELECT a.id, a.item_id, a.payload FROM alerts a JOIN stories s ON s.id = a.story_id "
+            "WHERE a.status = 'pending' AND a.kind = 'alert' AND EXISTS (SELECT 1 FROM alerts b "
+            "JOIN stories t ON t.id = b.story_id WHERE b.kind = 'alert' AND b.id < a.id "
+            "AND b.channel = a.channel AND b.status IN ('pending', 'sent') "
+            "AND coalesce(t.merged_into, t.id) = coalesce(s.merged_into, s.id))").fetchall()
+        return [(row[0], row[1], json.loads(row[2])) for row in rows]
+
+    def demote(self, alert_id: int, item_id: int | None, title: str, payload: dict[str, Any],
+               hold_until: float | None) -> None:
+        """A queued headline becomes a follow-up (held for the digest until `hold_until`)."""
+        with self.transaction() as db:
+            db.execute("UPDATE alerts SET kind = 'followup', subject = ?, title = ?, payload = ?, "
+                       "batch = ?, next_attempt = max(next_attempt, coalesce(?, 0)) WHERE id = ?",
+                       (str(item_id or alert_id), title, json.dumps(payload, ensure_ascii=False),
+                        hold_until is not None, hold_until, alert_id))
+
+    def drop(self, alert_id: int) -> None:
+        """A queued alert that will never be wanted (a demoted headline, follow-ups off)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM alerts WHERE id = ? AND status = 'pending'", (alert_id,))
 
     def mark_sent(self, ids: Sequence[int], now: float) -> None:
         with self.transaction() as db:

@@ -318,6 +318,7 @@ class Pipeline:
     async def deliver_due(self) -> tuple[int, int]:
         """Send every due alert; channels in parallel, one message at a time within a channel.
         Returns (alerts sent, alerts failed)."""
+        self._demote_merged()
         due = self.store.due_alerts(self.clock())
         by_channel: dict[str, list[QueuedAlert]] = {}
         for alert in due:
@@ -325,6 +326,19 @@ class Pipeline:
         results = await asyncio.gather(*(self._deliver_channel(name, queued)
                                          for name, queued in by_channel.items()))
         return sum(r[0] for r in results), sum(r[1] for r in results)
+
+    def _demote_merged(self) -> None:
+        """Headlines of stories that a later article merged into a story with a headline on
+        the same channel become follow-ups before they are sent: stories found apart in one
+        burst of articles (`monitor once`, a first poll) and bridged by a later one alert once."""
+        mode = self.config.dedup.followups
+        for alert_id, item_id, payload in self.store.merged_headlines():
+            if mode == "off":
+                self.store.drop(alert_id)
+                continue
+            title, body = alerts.demoted(payload)
+            self.store.demote(alert_id, item_id, title, body,
+                              alerts.followup_hold(self.clock(), mode))
 
     async def _deliver_channel(self, name: str, queued: list[QueuedAlert]) -> tuple[int, int]:
         channel = self.notifier.channel(name)
