@@ -82,7 +82,8 @@ def _kicker(title: str) -> frozenset[str]:
     words = [word for word in terms.words(head) if fold_word(word) not in _GENRES]
     if not colon or not 2 <= len(words) <= _KICKER_WORDS:
         return frozenset()
-    found = [term for term in map(terms.term, words) if term is not None]
+    found = [term for term in map(terms.term, words)  # « Super Bowl 2025 » is « Super Bowl »
+             if term is not None and not term[0].isdigit()]
     if len(found) < 2 or max(weight for _, weight in found) < _RARE_KICKER:
         return frozenset()
     return frozenset({"kicker:" + " ".join(sorted({stem for stem, _ in found}))})

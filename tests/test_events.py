@@ -31,6 +31,7 @@ def test_no_event_where_nothing_tells_which(text: str) -> None:
 
 @pytest.mark.parametrize(("title", "keys"), [
     ("Super Bowl : Kendrick Lamar à l’honneur", {"kicker:bowl sup"}),
+    ("PORTRAIT. Super Bowl 2025 : Patrick Mahomes", {"kicker:bowl sup"}),  # not the genre, year
     ("Neige-verglas : trois départements en vigilance orange",
      {"kicker:neig vergl", "meteo:orang"}),
     # a kicker of common words names a subject followed for months, not a story
