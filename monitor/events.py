@@ -58,6 +58,7 @@ europeenne national nationale grand grande nouveau nouvelle nouvel premier premi
 derniere historique annuel annuelle extraordinaire action l selon apres avant lors depuis
 lundi mardi mercredi jeudi vendredi samedi dimanche hier demain aujourd hui soir matin
 """.split())
+_PREPOSITIONS = frozenset("de du des d sur pour au aux contre en entre avec dans".split())  # not « a »: avoir
 _CLAUSE = re.compile(r"[.:;!?,«»\"“”()\[\]—–|]+|\s-\s")  # a subject never lies past these
 _REACH = 6  # words after the event noun within which its subject must come
 _VAGUE = 5.3  # Zipf frequency from which a word is too common to name an event's subject
@@ -98,12 +99,18 @@ def _named_events(text: str) -> frozenset[str]:
             kind = EVENT_NOUNS.get(word)
             if kind is None:
                 continue
-            for subject in words[position + 1:position + 1 + _REACH]:
+            after = words[position + 1:position + 1 + _REACH]
+            for index, subject in enumerate(after):
                 if subject in _PASSED:
                     continue
-                if subject not in EVENT_NOUNS and _telling(subject):
+                if subject in EVENT_NOUNS:
+                    break
+                if _telling(subject):
                     keys.add(f"{kind}:{_STEMMER.stemWord(subject)}")
-                break
+                    break
+                # a vague word then a preposition: « sommet de Paris sur l'IA » is about the IA
+                if index + 1 == len(after) or after[index + 1] not in _PREPOSITIONS:
+                    break
     return frozenset(keys)
 
 

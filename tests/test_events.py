@@ -9,6 +9,8 @@ from monitor.events import event_keys
     ("Sommet de l’IA : Emmanuel Macron annonce 109 milliards d’euros", {"sommet:ia"}),
     ("À la veille du sommet pour l’action sur l’IA, les start-up s’impatientent", {"sommet:ia"}),
     ("Le sommet international sur l’IA s’ouvre à Paris", {"sommet:ia"}),
+    # past a place too common to tell which summit, to what it is about
+    ("En marge du sommet de Paris sur l’intelligence artificielle", {"sommet:intelligent"}),
     # nouns of one kind name one event: the murder and the death of Louise
     ("Meurtre de Louise, 11 ans : ce que l’on sait", {"mort:louis"}),
     ("Mort de Louise en Essonne : la ville renforce la sécurité", {"mort:louis"}),
@@ -24,6 +26,7 @@ def test_an_event_noun_and_what_it_is_about(text: str, keys: set[str]) -> None:
     "La motion de censure du gouvernement rejetée",  # too vague to tell which censure
     "Podcast, épisode 3 : la semaine en bref",  # a number says nothing of the event
     "Le gouvernement présente son plan",
+    "Le sommet de Paris a commencé",  # « a » is a verb here, not « à »
 ])
 def test_no_event_where_nothing_tells_which(text: str) -> None:
     assert event_keys(text, "") == frozenset()
