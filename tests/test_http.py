@@ -117,3 +117,23 @@ def test_unsupported_schemes_are_refused() -> None:
 def test_connection_refused_is_a_fetch_error() -> None:
     with pytest.raises(FetchError, match="cannot connect"):
         get("http://127.0.0.1:9/feed")
+
+
+def test_a_name_that_does_not_resolve_is_remembered_for_a_while() -> None:
+    """Every article of an outlet whose name fails would otherwise ask the resolver again."""
+    async def twice() -> list[str]:
+        http = client()
+        errors = []
+        try:
+            for path in ("/a", "/b"):
+                try:
+                    await http.get(f"http://no-such-outlet.invalid{path}", max_size=1000)
+                except FetchError as error:
+                    errors.append(str(error))
+        finally:
+            await http.close()
+        return errors
+
+    first, second = asyncio.run(twice())
+    assert first.startswith("cannot resolve no-such-outlet.invalid") and "remembered" not in first
+    assert second == f"{first} (remembered for 60s)"
