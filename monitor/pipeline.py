@@ -234,7 +234,8 @@ class Pipeline:
     async def _complete(self, item: PendingItem, article: Article, fingerprint: Fingerprint) -> int:
         """Match, assign to a story, and commit the item with its alerts. Returns alerts queued.
         A story alerts once per channel, naming every rule that matched; its later articles are
-        follow-ups on the channels it alerted on. A dossier page raises nothing: it is no news."""
+        follow-ups on the channels it alerted on, and so are live pages and bulletins about it
+        (they stay out of its story). A dossier page raises nothing: it is no news."""
         assert self._stories is not None
         matches = await self._match(item, article)
         assignment = self._assign(item, article, fingerprint)
@@ -243,6 +244,8 @@ class Pipeline:
         if fingerprint.kind != evergreen.DOSSIER:
             planned = alerts.plan(article, matches, notify.priority, notify.zone)
         story = assignment.story_id
+        if story is None and fingerprint.kind in (evergreen.LIVE, evergreen.BULLETIN):
+            story = self._stories.related(fingerprint)  # a live page on a story that alerted
         if story is not None:
             alerted = self.store.story_channels(story)
             for merged in assignment.merged:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor import evergreen
 from monitor.dedup import NEW_STORY, Fingerprint, same_story
@@ -74,6 +74,21 @@ class StoryIndex:
         """The story the article belongs to, and the other stories it bridges into that one."""
         if fp.kind != evergreen.NEWS:
             return StoryAssignment(None, fp.kind)
+        best = self._linked(fp)
+        if not best:
+            return StoryAssignment(None, NEW_STORY)
+        into, *others = sorted(best)
+        reason, score = max(best.values(), key=lambda verdict: verdict[1])
+        return StoryAssignment(into, reason, score, tuple(others))
+
+    def related(self, fp: Fingerprint) -> int | None:
+        """The story a live page or a bulletin speaks of, judged as if it were news, for its
+        alert only: it neither joins nor bridges stories."""
+        best = self._linked(replace(fp, kind=evergreen.NEWS))
+        return max(best, key=lambda story: (best[story][1], -story)) if best else None
+
+    def _linked(self, fp: Fingerprint) -> dict[int, tuple[str, float]]:
+        """story → the strongest verdict linking `fp` to one of its indexed articles."""
         best: dict[int, tuple[str, float]] = {}
         by_text, by_words = self._candidates(fp)
         for key in by_text | by_words:
@@ -85,11 +100,7 @@ class StoryIndex:
                 story_id = self.story(story_id)
                 if story_id not in best or verdict[1] > best[story_id][1]:
                     best[story_id] = verdict
-        if not best:
-            return StoryAssignment(None, NEW_STORY)
-        into, *others = sorted(best)
-        reason, score = max(best.values(), key=lambda verdict: verdict[1])
-        return StoryAssignment(into, reason, score, tuple(others))
+        return best
 
     def add(self, story_id: int, fp: Fingerprint, now: float | None = None) -> None:
         """Index an article; `now` is when (default: its publication time). Dossier and live

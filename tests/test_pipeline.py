@@ -370,3 +370,33 @@ def test_stories_merged_before_delivery_send_one_headline(tmp_path, site: Site) 
     assert [kind for (kind,) in before] == ["alert", "alert", "followup"]  # found apart first
     assert [kind for kind, _ in after] == ["alert", "followup", "followup"]
     assert after[1][1].startswith("Aussi repris par") and "Zelensky remercie les alliés" in after[1][1]
+
+
+def test_a_live_page_on_a_story_that_alerted_is_a_follow_up(tmp_path, site: Site) -> None:
+    news = ("Sommet de l’IA : Emmanuel Macron annonce 109 milliards d’euros",
+            "Le chef de l’État promet des investissements avant le sommet de l’IA à Paris.")
+    live = ("DIRECT. Sommet de l’IA : suivez la première journée au Grand Palais",
+            "Chefs d’État et patrons réunis pour le sommet de l’IA à Paris.")
+    other_live = ("DIRECT. Tempête Éowyn : suivez l’évolution de la situation",
+                  "Des rafales à 150 km/h attendues en Irlande.")
+    hook = free_port()
+    path = write_config(tmp_path, [{"name": "Le Fil", "url": site.url("/feed.xml")}],
+                        {"ops": f"json://127.0.0.1:{hook}/hook"}, ["ops"],
+                        "rules:\n  - {name: veille, any: [sommet, tempête]}\n", workers=0)
+    config, rules = app.load(path)
+    clock = Clock()
+    published = []
+    for number, (title, summary) in enumerate([news, live, other_live]):
+        published.append(f"<item><title>{title}</title><link>{site.base}/l{number}</link>"
+                          f"<description>{summary}</description></item>")
+        site.routes["/feed.xml"] = Route(
+            f"<?xml version='1.0'?><rss version='2.0'><channel><title>Le Fil</title>"
+            f"{''.join(published)}</channel></rss>".encode())
+        clock.now += 600
+        asyncio.run(one_pass(config, rules, clock))
+    with sqlite3.connect(config.database) as db:
+        rows = db.execute("SELECT kind, title FROM alerts ORDER BY id").fetchall()
+        stories = db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]
+    assert [kind for kind, _ in rows] == ["alert", "followup", "alert"]
+    assert "suivez la première journée" in rows[1][1] and "Éowyn" in rows[2][1]
+    assert stories == 3  # the live pages stay stories of their own
