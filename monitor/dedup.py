@@ -18,6 +18,7 @@ keys (guid, canonical URL) stop it at the door.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -38,6 +39,13 @@ SIMILAR = 0.45  # cosine of headline-and-lead terms at which two articles are on
 PER_DAY = 0.05  # added to SIMILAR per day between them: a story moves on, its words stay
 MIN_SHARED = 2  # terms in common: one rare word (« Tomahawk ») is a subject, not a story
 NEW_STORY = "new"  # the reason recorded for an article that starts a story
+# A headline's leading genre label: « REPORTAGE. », « EN IMAGES. », « INFO BFMTV - ». Not any
+# capitals: « LVMH : », « PSG - OM » are what the story is about.
+_LABEL = re.compile(
+    r"^(?:(?:EN IMAGES|VID[ÉE]OS?|REPORTAGE|INFO [A-Z0-9 ]+|EXCLUSIF|ENQU[ÊE]TE|TRIBUNE|[ÉE]DITO"
+    r"|PORTRAIT|D[ÉE]CRYPTAGE|(?:GRAND )?ENTRETIEN|INTERVIEW|T[ÉE]MOIGNAGE|R[ÉE]CIT|ANALYSE"
+    r"|CHRONIQUE|INFOGRAPHIE|CARTE|QUIZ|REPLAY|SONDAGE(?: [A-Z0-9]+)?|PHOTOS?|AUDIO)"
+    r"\s*[.:–—-]\s+)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +66,8 @@ TOP_TERMS = 10  # two articles of one story share at least one of their heaviest
 
 
 def fingerprint(article: Article, seen_at: float) -> Fingerprint:
-    body = article.text if article.source == "page" else f"{article.title} {article.summary}"
+    title = _LABEL.sub("", article.title)  # the same article is « EN IMAGES. » in another feed
+    body = article.text if article.source == "page" else f"{title} {article.summary}"
     words = fold(body).text.split()
     folded = " ".join(words)
     text_hash = hashlib.sha256(folded.encode()).hexdigest() if len(folded) >= MIN_EXACT_CHARS else None
@@ -69,11 +78,11 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     if article.source == "page" and len(lead) < LEAD_CHARS // 2:
         lead = f"{lead} {article.text[:LEAD_CHARS]}"
     outlet = frozenset(fold_word(word) for word in terms.words(article.outlet))
-    vector = terms.vector(article.title, lead, outlet)  # « - Témoins BFMTV » is no story
+    vector = terms.vector(title, lead, outlet)  # « - Témoins BFMTV » is no story
     return Fingerprint(vector, text_hash, signature, len(shingles), at,
                        evergreen.kind(article.url, article.title, article.summary),
                        terms.top_terms(vector, TOP_TERMS),
-                       events.event_keys(article.title, lead))
+                       events.event_keys(title, lead))
 
 
 # MinHash permutations h -> a*h + b mod 2**64 with odd a (a bijection, so no collisions are added)

@@ -131,3 +131,14 @@ def test_assignment_is_measured_on_the_labelled_set() -> None:
     score = evaluate(items)
     assert score.precision == 1.0, score.false_joins
     assert score.recall >= 0.9, score.missed
+
+
+def test_a_genre_label_does_not_change_the_fingerprint() -> None:
+    """One article is « EN IMAGES. Super Bowl : … » in one feed and « Super Bowl : … » in
+    another: whichever feed is read first, it must link to the same articles."""
+    plain = fp(feed_only("Super Bowl : du show sur la pelouse", "Les Eagles ont gagné."))
+    labelled = fp(feed_only("EN IMAGES. Super Bowl : du show sur la pelouse",
+                            "Les Eagles ont gagné."))
+    assert (labelled.vector, labelled.events) == (plain.vector, plain.events)
+    kicker = fp(feed_only("LVMH : le bureau d’analyse relève son objectif", "La Bourse."))
+    assert "lvmh" in kicker.vector  # capitals that name the subject are not a label
