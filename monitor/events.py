@@ -94,7 +94,8 @@ def _named_events(text: str) -> frozenset[str]:
     """`class:subject` keys of the events `text` names."""
     keys = set()
     for clause in _CLAUSE.split(text):
-        words = [fold_word(word) for word in terms.words(clause)]
+        raw = terms.words(clause)
+        words = [fold_word(word) for word in raw]
         for position, word in enumerate(words):
             kind = EVENT_NOUNS.get(word)
             if kind is None:
@@ -108,6 +109,8 @@ def _named_events(text: str) -> frozenset[str]:
                 if _telling(subject):
                     keys.add(f"{kind}:{_STEMMER.stemWord(subject)}")
                     break
+                if raw[position + 1 + index][:1].isupper():  # a place: « sommet de Paris »
+                    keys.add(f"{kind}:{subject}")
                 # a vague word then a preposition: « sommet de Paris sur l'IA » is about the IA
                 if index + 1 == len(after) or after[index + 1] not in _PREPOSITIONS:
                     break
