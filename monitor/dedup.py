@@ -99,7 +99,7 @@ def minhash(shingles: Iterable[str]) -> bytes:
     hashes = np.frombuffer(b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest()
                                     for s in shingles), "<u8")
     with np.errstate(over="ignore"):  # wrapping around is the modulo
-        return (hashes[:, None] * _A + _B).min(axis=0).astype("<u8").tobytes()
+        return bytes((hashes[:, None] * _A + _B).min(axis=0).astype("<u8").tobytes())
 
 
 def text_containment(a: Fingerprint, b: Fingerprint) -> float:
