@@ -37,7 +37,7 @@ _CLASSES = {
     "attentat": "attentat attentats attaque attaques fusillade fusillades tuerie",
     "sommet": "sommet sommets conference forum g7 g20 cop",
     "meteo": "vigilance tempete tempetes intemperies inondations inondation crue crues "
-             "canicule episode orages orage",
+             "canicule episode orages orage chute chutes",
     "accident": "accident accidents crash naufrage naufrages explosion explosions incendie "
                 "incendies effondrement deraillement seisme eruption avalanche",
     "vote": "election elections scrutin referendum vote primaire motion motions censure "

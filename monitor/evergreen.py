@@ -7,8 +7,10 @@ stories and it glues unrelated ones together. A live page is rewritten all day: 
 first seen is not what it will say. A bulletin (« JT du Sud du samedi 8 février », « LE POINT
 DE MIDI - l'essentiel de l'actualité », a podcast listing its subjects) names several stories in
 passing: on the labelled real day, two such items glued 37 pairs of unrelated articles into the
-AI summit. All stay out of story clustering; a topic page raises no alert either (it is not
-news), a live page or a bulletin does, as a story of its own.
+AI summit, and the weather of the day (« un ciel très nuageux ce samedi avec de la neige sur le
+Massif central ») glued itself to the snow episode. All stay out of story clustering; a topic
+page raises no alert either (it is not news), a live page or a bulletin does, as a story of its
+own.
 
 Told apart by the address and the headline, as outlets publish them: the path of a section, tag
 or dossier, BFMTV's page codes (`_DN-` dossier, `_LN-` live), « DIRECT » / « EN DIRECT » / « LIVE ».
@@ -35,11 +37,21 @@ _BULLETIN = re.compile(
     r"|l[’']essentiel de l[’']actu|^\s*PODCAST\b[^,]*,[^,]*\bet\b", re.IGNORECASE)
 
 
+# The weather of the day: a day in the headline, the sky or the temperatures in it or its lead.
+_FORECAST_DAY = re.compile(r"\b(?:ce|cette) (?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
+                           r"|week-end|matinée|après-midi|nuit)\b|\baujourd.hui\b|\bdemain\b",
+                           re.IGNORECASE)
+_SKY = re.compile(r"\b(?:nuages?|nuageux|ensoleill\w*|soleil|éclaircies|grisaille|températures?)\b"
+                  r"|\d ?°C", re.IGNORECASE)
+
+
 def kind(url: str | None, title: str, summary: str = "") -> str:
     """`news`, `dossier` (topic, tag or section page), `live` or `bulletin`."""
     if _LIVE_TITLE.search(title):
         return LIVE
     if _BULLETIN.search(title) or _BULLETIN.search(summary[:120]):
+        return BULLETIN
+    if _FORECAST_DAY.search(title) and (_SKY.search(title) or _SKY.search(summary[:200])):
         return BULLETIN
     if not url:
         return NEWS

@@ -17,6 +17,7 @@ from monitor.events import event_keys
     ("Mort de Louise en Essonne : la ville renforce la sécurité", {"mort:louis"}),
     ("Procès de l’attentat de la basilique de Nice", {"attentat:basil"}),
     ("Tempête Ciaran : des records de vent", {"meteo:ciaran", "kicker:ciaran tempet"}),
+    ("D’importantes chutes de neige attendues sur le Massif central", {"meteo:neig"}),
 ])
 def test_an_event_noun_and_what_it_is_about(text: str, keys: set[str]) -> None:
     assert event_keys(text, "") == keys

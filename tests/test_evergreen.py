@@ -38,6 +38,11 @@ def test_kind(url: str | None, title: str, expected: str) -> None:
     ("PODCAST. Sommet de l'IA, une nouvelle star de la voile et 24h de course", "", BULLETIN),
     ("PODCAST. Meurtre de Louise : la traque du suspect", "", NEWS),  # one story
     ("Le journal de Mickey fête ses 90 ans", "", NEWS),
+    # the weather of the day, not the snow episode it mentions
+    ("Un ciel très nuageux ce samedi avec de la neige sur le sud du Massif central",
+     "Les températures seront comprises entre 4°C et 15°C ce samedi 8 février.", BULLETIN),
+    ("De grosses chutes de neige attendues ce samedi sur le sud du Massif central",
+     "Une goutte froide provoque des pluies intenses sur le Var.", NEWS),
 ])
 def test_bulletins_going_over_several_stories(title: str, summary: str, expected: str) -> None:
     assert kind("https://www.exemple.fr/a/b-c-d-e", title, summary) == expected
