@@ -65,6 +65,7 @@ _VAGUE = 5.3  # Zipf frequency from which a word is too common to name an event'
 # (« gouvernement », 5.4: the censure of which government is the whole question)
 _STEMMER = Stemmer.Stemmer("french")
 _KICKER_WORDS = 6  # a longer text before the colon is a sentence, not a kicker
+_KICKER_END = re.compile(r":|,\s")
 _RARE_KICKER = 3.5  # the weight (`terms`) one of its words must reach: Zipf 3.5 or rarer
 # Kickers that say what kind of piece it is, not which story.
 _GENRES = frozenset("""
@@ -79,10 +80,17 @@ def event_keys(title: str, lead: str) -> frozenset[str]:
 
 
 def _kicker(title: str) -> frozenset[str]:
-    head, colon, _ = title.partition(":")
-    words = [word for word in terms.words(head) if fold_word(word) not in _GENRES]
-    if not colon or not 2 <= len(words) <= _KICKER_WORDS:
+    """The headline's kicker, before its first colon or comma (« Super Bowl : », « Super Bowl,
+    des stars… »), as a key when it names something rare enough."""
+    end = _KICKER_END.search(title)
+    if end is None:
         return frozenset()
+    words = [word for word in terms.words(title[:end.start()]) if fold_word(word) not in _GENRES]
+    return _name_key(words) if len(words) <= _KICKER_WORDS else frozenset()
+
+
+def _name_key(words: list[str]) -> frozenset[str]:
+    """`kicker:` key of two words or more, one of them rare in French; none for common ones."""
     found = [term for term in map(terms.term, words)  # « Super Bowl 2025 » is « Super Bowl »
              if term is not None and not term[0].isdigit()]
     if len(found) < 2 or max(weight for _, weight in found) < _RARE_KICKER:
