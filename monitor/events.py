@@ -116,6 +116,7 @@ def _named_events(text: str) -> frozenset[str]:
                     break
                 if _telling(subject):
                     keys.add(f"{kind}:{_STEMMER.stemWord(subject)}")
+                    keys |= _name_key(_capitalised(raw, position + 1 + index))
                     break
                 if raw[position + 1 + index][:1].isupper():  # a place: « sommet de Paris »
                     keys.add(f"{kind}:{subject}")
@@ -123,6 +124,17 @@ def _named_events(text: str) -> frozenset[str]:
                 if index + 1 == len(after) or after[index + 1] not in _PREPOSITIONS:
                     break
     return frozenset(keys)
+
+
+def _capitalised(raw: list[str], start: int) -> list[str]:
+    """The capitalised words from `start` on: a name such as « Super Bowl » after « match du »,
+    keyed like the kicker that names it."""
+    name = []
+    for word in raw[start:start + 3]:
+        if not word[:1].isupper():
+            break
+        name.append(word)
+    return name
 
 
 @lru_cache(maxsize=65536)
