@@ -93,8 +93,9 @@ class StoryIndex:
         by_text, by_words = self._candidates(fp)
         for key in by_text | by_words:
             story_id, member = self._members[key]
-            if abs(member.at - fp.at) > self.window:
-                continue
+            gap = abs(member.at - fp.at)
+            if gap > self.window and not (gap <= 2 * self.window and fp.events & member.events):
+                continue  # a named event keeps its story together twice as long
             verdict = same_story(fp, member, texts=key in by_text)
             if verdict:
                 story_id = self.story(story_id)
