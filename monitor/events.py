@@ -57,7 +57,8 @@ sa ses leur leurs international internationale internationaux mondial mondiale e
 europeenne national nationale grand grande nouveau nouvelle nouvel premier premiere dernier
 derniere historique annuel annuelle extraordinaire action l selon apres avant lors depuis
 lundi mardi mercredi jeudi vendredi samedi dimanche hier demain aujourd hui soir matin
-rouge orange jaune verte
+rouge orange jaune verte deux trois quatre cinq six sept huit neuf dix premiers premieres
+plusieurs nouveaux nouvelles derniers dernieres
 """.split())  # and the colour of a weather warning: « vigilance orange neige-verglas » is the snow
 _PREPOSITIONS = frozenset("de du des d sur pour au aux contre en entre avec dans".split())  # not « a »: avoir
 _CLAUSE = re.compile(r"[.:;!?,«»\"“”()\[\]—–|]+|\s-\s")  # a subject never lies past these
