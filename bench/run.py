@@ -117,11 +117,12 @@ def bench_stories(quick: bool) -> list[tuple[str, ...]]:
     the real pages, full text), the same stories whatever the order of arrival, then assignment
     speed with 1,000 and 100,000 stored articles against comparing with every stored article."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from stories_eval import evaluate, load, load_real_day, load_real_pages, shuffled_orders
+    from stories_eval import HELD_OUT, evaluate, load, load_real_day, load_real_pages, shuffled_orders
 
     sets = [("ours (bench/data/stories.yaml)", load)]
     if (ROOT.parent / "shared" / "data" / "feeds").is_dir():
         sets += [("real day 2025-02-10, summaries", load_real_day),
+                 ("held out, 2024-01-18, summaries", lambda: load_real_day(HELD_OUT)),
                  ("real pages, full text", load_real_pages)]
     rows = []
     for name, loader in sets:

@@ -6,6 +6,8 @@ Sets:
   hard negatives; mostly full text);
 - `real-day`: the 2025-02-10 capture of 68 French feeds (../shared/data/feeds), labelled in
   bench/data/real_day.yaml by URL; titles and summaries only, as the daemon saw that day;
+- `held-out`: the 2024-01-18 capture of two feeds, labelled the same way in
+  bench/data/held_out.yaml after the method was tuned, to check it does not only fit that day;
 - `pages`: the French article pages of ../shared/data/articles, full text through our
   extraction, labelled in bench/data/real_pages.yaml by file name.
 
@@ -41,6 +43,7 @@ HERE = Path(__file__).parent
 OURS = HERE / "data" / "stories.yaml"
 REAL_DAY = HERE / "data" / "real_day.yaml"
 REAL_PAGES = HERE / "data" / "real_pages.yaml"
+HELD_OUT = HERE / "data" / "held_out.yaml"  # another day, never used to tune
 SHARED = HERE.parent.parent / "shared" / "data"
 PARIS = ZoneInfo("Europe/Paris")
 WINDOW = 72 * 3600.0  # dedup.window's default
