@@ -62,7 +62,7 @@ class Fingerprint:
     events: frozenset[str] = frozenset()  # the events its headline and lead name (`events`)
 
 
-TOP_TERMS = 10  # two articles of one story share at least one of their heaviest terms
+TOP_TERMS = 10  # what the index looks an article up by (storyindex: two of them in common)
 
 
 def fingerprint(article: Article, seen_at: float) -> Fingerprint:
