@@ -115,8 +115,7 @@ class HttpClient:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            async with asyncio.timeout(self._limits.timeout):
-                return await self._follow(url, headers, max_size)
+            return await self._follow(url, headers, max_size)
         except aiohttp.ConnectionTimeoutError:
             raise FetchError(f"no connection within {self._limits.connect_timeout:g}s") from None
         except TimeoutError:
@@ -125,16 +124,23 @@ class HttpClient:
             raise FetchError(_describe(error)) from error
 
     async def _follow(self, url: str, headers: dict[str, str], max_size: int) -> Response:
+        """The request and its redirects. The total deadline starts once the first request has
+        its slots: time spent queueing behind other pages of a busy host is not the request's.
+        The host's slot is taken first, so a queue for one host holds none of the global ones."""
         start, permanent = url, True
+        deadline: float | None = None
         for _ in range(MAX_REDIRECTS + 1):
             host = _check_url(url, self._limits.allow_private_addresses)
-            async with self._global, self._hosts[host], self._open().get(
-                    url, headers=headers, allow_redirects=False) as response:
-                if response.status in _REDIRECTS and "location" in response.headers:
-                    permanent = permanent and response.status in _PERMANENT
-                    url = urljoin(url, response.headers["location"])
-                    continue
-                body = await _read(response, max_size)
+            async with self._hosts[host], self._global:
+                if deadline is None:
+                    deadline = asyncio.get_running_loop().time() + self._limits.timeout
+                async with asyncio.timeout_at(deadline), self._open().get(
+                        url, headers=headers, allow_redirects=False) as response:
+                    if response.status in _REDIRECTS and "location" in response.headers:
+                        permanent = permanent and response.status in _PERMANENT
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    body = await _read(response, max_size)
             return Response(url=url, status=response.status, body=body,
                             headers={k.lower(): v for k, v in response.headers.items()},
                             permanent_url=url if permanent and url != start else None)

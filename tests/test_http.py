@@ -137,3 +137,21 @@ def test_a_name_that_does_not_resolve_is_remembered_for_a_while() -> None:
     first, second = asyncio.run(twice())
     assert first.startswith("cannot resolve no-such-outlet.invalid") and "remembered" not in first
     assert second == f"{first} (remembered for 60s)"
+
+
+def test_waiting_for_a_busy_host_does_not_count_against_the_deadline(site: Site) -> None:
+    """Three pages of one host, one at a time (per_host 1), each taking 0.8 s to send, under a
+    2 s deadline: the third waits 1.6 s for its turn, then gets its own 2 s."""
+    site.routes["/slow"] = Route(b"0123456789", content_type="text/html", trickle=0.8)
+
+    async def three() -> list[object]:
+        http = HttpClient(Limits(user_agent="monitor/test", timeout=2.0, connect_timeout=2.0,
+                                 concurrency=8, per_host=1, allow_private_addresses=True))
+        try:
+            return await asyncio.gather(*(http.get(site.url("/slow"), max_size=1000)
+                                          for _ in range(3)), return_exceptions=True)
+        finally:
+            await http.close()
+
+    results = asyncio.run(three())
+    assert [getattr(result, "body", result) for result in results] == [b"0123456789"] * 3
