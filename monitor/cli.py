@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,16 @@ log = logging.getLogger("monitor")
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader already gone is found here, not in a traceback at exit
+        return code
+    except BrokenPipeError:  # « monitor stories | head -1 »: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     # `once` and `rules` report for themselves; their log stays on errors unless asked for more.
     quieter = 2 if args.command in ("once", "rules") else 0

@@ -65,3 +65,27 @@ def test_version_and_help() -> None:
     assert result.returncode == 0
     for command in ("run", "once", "check"):
         assert command in result.stdout
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
+    """`monitor feeds | head -1` on a long list: the reader goes after one line."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.e2e.helpers import environment
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"database": str(tmp_path / "m.db"), "rules": [], "feeds": [
+        {"name": f"Fil numéro {n} au nom assez long", "url": f"https://exemple{n}.fr/rss.xml"}
+        for n in range(3000)]}), encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "feeds", "--config", str(config)],
+                               cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=environment())
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith(b"FEED")
+    process.stdout.close()  # like `head -1`
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, error
+    assert "Traceback" not in error and "BrokenPipe" not in error
