@@ -46,10 +46,17 @@ def retry(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) ->
         return EXIT_INVALID
     store = Store(config.database)
     try:
+        statuses = store.statuses(args.ids)
         count = store.requeue(now=time.time(), max_age=config.notify.max_age, ids=args.ids,
                               dead=args.dead)
     finally:
         store.close()
+    for alert_id in args.ids:
+        status = statuses.get(alert_id)
+        if status != "dead":
+            reason = {None: "no such alert", "sent": "already sent, not sent again",
+                      "pending": "already waiting to be sent"}[status]
+            print(f"monitor: alert {alert_id}: {reason}", file=sys.stderr)
     print(f"{count} alert(s) requeued; the daemon (or the next `monitor once`) sends them",
           file=out)
     return EXIT_OK if count else EXIT_FAILED

@@ -127,13 +127,19 @@ class OutboxQueries:
 
     def requeue(self, *, now: float, max_age: float, ids: Sequence[int] = (),
                 dead: bool = False) -> int:
-        """Put alerts back in line now, with a new age limit; returns how many."""
+        """Put dead-lettered alerts back in line now, with a new age limit; returns how many.
+        A sent alert is never requeued: it would reach its readers twice."""
         with self.transaction() as db:
             if dead:
                 return db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
                                   "expires_at = ? WHERE status = 'dead'",
                                   (now, now + max_age)).rowcount
             return sum(db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
-                                  "expires_at = ? WHERE id = ? AND status != 'pending'",
+                                  "expires_at = ? WHERE id = ? AND status = 'dead'",
                                   (now, now + max_age, alert_id)).rowcount for alert_id in ids)
+
+    def statuses(self, ids: Sequence[int]) -> dict[int, str]:
+        """alert id → its status, for the ids that exist."""
+        return {row[0]: row[1] for alert_id in ids for row in self._db.execute(
+            "SELECT id, status FROM alerts WHERE id = ?", (alert_id,))}
 

@@ -73,3 +73,17 @@ def test_notify_test_reports_each_url(tmp_path: Path, site: Site) -> None:
     assert "FAILED: A Connection error occurred" in lines["down"]
     assert monitor_in(tmp_path, "notify", "test", "ok", "--config", str(config)).returncode == 0
     assert monitor_in(tmp_path, "notify", "test", "nope", "--config", str(config)).returncode == 2
+
+
+def test_a_sent_alert_is_not_sent_again_by_retry(tmp_path: Path, site: Site) -> None:
+    port = free_port()
+    config = newsroom(tmp_path, site, port)
+    with Site(port=port) as catcher:
+        assert monitor_in(tmp_path, "once", "--config", str(config)).returncode == 0
+        assert len(catcher.got("POST", "/hook")) == 2
+        again = monitor_in(tmp_path, "alerts", "retry", "1", "999", "--config", str(config))
+        assert again.returncode == 1 and again.stdout.startswith("0 alert(s) requeued")
+        assert again.stderr.splitlines() == [
+            "monitor: alert 1: already sent, not sent again", "monitor: alert 999: no such alert"]
+        assert monitor_in(tmp_path, "once", "--config", str(config)).returncode == 0
+        assert len(catcher.got("POST", "/hook")) == 2
