@@ -130,8 +130,15 @@ class Daemon:
         if processed:
             log.info("completed %d item(s), %d alert(s) queued", processed, queued)
         queued += self.pipeline.check_stale()
-        if queued:
-            await self.deliver()
+        if queued and not self._delivering.locked():
+            # at once, but beside the tick: a slow channel's backlog never holds up polling
+            # (a delivery under way picks the new alerts up at its next round)
+            self._spawn(self.deliver)
+
+    def _spawn(self, job: Callable[[], Awaitable[None]]) -> None:
+        task = asyncio.create_task(self._guarded(job))
+        self._running.add(task)  # held until it has run: shutdown waits for it too
+        task.add_done_callback(self._running.discard)
 
     async def prune(self) -> None:
         config = self.pipeline.config

@@ -164,3 +164,39 @@ def test_sighup_reloads_rules(tmp_path, site: Site) -> None:
     assert code == 0, err
     assert "rules reloaded (SIGHUP): 1 rule(s)" in err
     assert [a["title"] for a in posted_alerts(site)] == ["Grève des contrôleurs"]
+
+
+def test_a_slow_channel_never_holds_up_polling(tmp_path, site: Site) -> None:
+    """Five alerts to a webhook that takes 2 s an answer: while they drain, a new item is
+    polled and completed."""
+    names = ["Bravik", "Kellone", "Dormuth", "Mavsard", "Tulgova", "Zenrik"]
+
+    def serve(count: int) -> None:
+        items = "".join(f"<item><title>Tomahawk chez {name}</title><link>{site.base}/t{n}</link>"
+                        f"<description>Tomahawk chez {name}.</description></item>"
+                        for n, name in enumerate(names[:count]))
+        site.routes["/feed.xml"] = Route(FEED.format(items=items).encode())
+
+    serve(5)
+    site.post_delay = 2.0
+    config = write_config(tmp_path, [{"name": "Le Fil", "url": site.url("/feed.xml")}],
+                          {"hook": f"json://{site.base.split('//')[1]}/hook"}, ["hook"],
+                          "rules:\n  - {name: tomahawk, any: [tomahawk]}\n",
+                          poll={"interval": "1s", "tick": "1s"}, workers=0)
+    database = tmp_path / "state" / "monitor.db"
+
+    def completed() -> int:
+        if not database.exists():
+            return 0
+        with sqlite3.connect(database) as db:
+            return db.execute("SELECT COUNT(*) FROM items WHERE state = 'done'").fetchone()[0]
+
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: site.got("POST", "/hook") or not daemon.alive())
+        serve(6)  # a new item while four alerts still wait for the slow webhook
+        wait_for(lambda: completed() == 6 or not daemon.alive(), timeout=30)
+        assert len(site.got("POST", "/hook")) < 5, "polling waited for the delivery backlog"
+        assert daemon.stop() == 0, daemon.log()
+    finally:
+        daemon.close()
