@@ -24,7 +24,7 @@ from monitor.app import load_rules
 from monitor.errors import InvalidInput
 from monitor.health import HealthServer
 from monitor.pipeline import Pipeline
-from monitor.rules import rule_files
+from monitor.rules import RuleSet, rule_files
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,21 @@ def rules_signature(paths: list[Path]) -> tuple:
     return tuple(signature)
 
 
+def _emptied(old: RuleSet, new: RuleSet) -> list[str]:
+    """Rule files that had rules and are now blank: more likely caught mid-save than meant."""
+    def files(rules: RuleSet) -> set[str]:
+        return {rule.origin.rsplit(":", 1)[0] for rule in rules.rules}
+
+    blank = []
+    for name in sorted(files(old) - files(new)):
+        try:
+            if not Path(name).read_text(encoding="utf-8").strip():
+                blank.append(name)
+        except OSError:  # removed: that is meant
+            continue
+    return blank
+
+
 class Daemon:
     def __init__(self, pipeline: Pipeline, service: systemd.Notifier | None = None) -> None:
         self.pipeline = pipeline
@@ -57,6 +72,7 @@ class Daemon:
         self._running: set[asyncio.Task] = set()
         self._delivering = asyncio.Lock()
         self._rules_signature = rules_signature(pipeline.config.rules)
+        self._settling: tuple | None = None  # a change seen once, reloaded when it holds
         self._last_beat: float | None = None  # monotonic time the scheduler last ran a job
 
     def health(self) -> tuple[bool, str]:
@@ -88,13 +104,28 @@ class Daemon:
                       "running", reason, len(error.problems), len(self.pipeline.rules))
             self.systemd.ready(f"rules not reloaded: {len(error.problems)} problem(s)")
             return False
+        blank = _emptied(self.pipeline.rules, rules)
+        if blank:
+            log.warning("rules not reloaded (%s): %s became empty (a save in progress?); the "
+                        "previous %d rule(s) keep running; write `rules: []` in a file to empty "
+                        "it on purpose", reason, ", ".join(blank), len(self.pipeline.rules))
+            self.systemd.ready("rules not reloaded: a rule file became empty")
+            return False
         self.pipeline.rules = rules
         log.info("rules reloaded (%s): %d rule(s)", reason, len(rules))
         self.systemd.ready(f"{len(rules)} rule(s) loaded")
         return True
 
     async def watch_rules(self) -> None:
-        if rules_signature(self.pipeline.config.rules) != self._rules_signature:
+        """Reload once a change has held for a whole watch tick: an editor that truncates a
+        file then writes it is not caught in between."""
+        current = rules_signature(self.pipeline.config.rules)
+        if current == self._rules_signature:
+            self._settling = None
+        elif current != self._settling:
+            self._settling = current
+        else:
+            self._settling = None
             self.reload_rules("rule files changed")
 
     def _metrics(self) -> bytes:

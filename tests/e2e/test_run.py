@@ -200,3 +200,21 @@ def test_a_slow_channel_never_holds_up_polling(tmp_path, site: Site) -> None:
         assert daemon.stop() == 0, daemon.log()
     finally:
         daemon.close()
+
+
+def test_a_rule_file_caught_empty_mid_save_keeps_the_running_rules(tmp_path, site: Site) -> None:
+    config, rule_file = reload_setup(tmp_path, site, watch=True)
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: any(r.path == "/a0" for r in site.got("GET")))
+        rule_file.write_text("")  # an editor truncates the file, and stops there
+        wait_for(lambda: "became empty" in daemon.log() or not daemon.alive())
+        rule_file.write_text("rules:\n  - {name: greve, any: [grève]}\n")  # then writes it
+        wait_for(lambda: "rules reloaded" in daemon.log() or not daemon.alive())
+        code = daemon.stop()
+    finally:
+        daemon.close()
+    err = daemon.log()
+    assert code == 0, err
+    assert "the previous 1 rule(s) keep running" in err and "0 rule(s)" not in err
+    assert "rules reloaded (rule files changed): 1 rule(s)" in err
