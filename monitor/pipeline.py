@@ -354,7 +354,16 @@ class Pipeline:
         for send in sends:
             if self.stopping:
                 break
-            title, body, fmt = self._render(name, send)
+            try:
+                title, body, fmt = self._render(name, send)
+            except Exception as error:  # this alert's fault alone: the others still go out
+                ids = [alert.id for alert in send.alerts]
+                reason = f"cannot render: {type(error).__name__}: {error}"
+                self.store.mark_failed(ids, error=reason, retry_at=None)
+                self.metrics.alerts.labels(name, "dead").inc(len(ids))
+                log.error("%d alert(s) to %r dead-lettered: %s", len(ids), name, reason)
+                failed += len(ids)
+                continue
             priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
             result = await asyncio.to_thread(self.notifier.send, name, title, body, fmt, priority)
             now = self.clock()

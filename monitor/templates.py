@@ -91,10 +91,34 @@ def source_of(value: str, base: Path) -> str:
     return value
 
 
+def samples() -> dict[str, dict[str, Any]]:
+    """One alert of each kind a channel's template renders: a template that works on matches
+    but fails on a follow-up (no terms) would fail that alert when it comes."""
+    from monitor.alerts import followup_payload
+
+    _, followup = followup_payload(SAMPLE["title"], SAMPLE["url"], "franceinfo", SAMPLE["published"],
+                                   SAMPLE["rule"], "normal", new_outlet=True)
+    stale = {"title": "Flux silencieux : Le Monde", "url": "https://www.lemonde.fr/rss/une.xml",
+             "outlet": "Le Monde", "published": "", "rule": "feed-stale", "description": "",
+             "priority": "normal", "terms": [],
+             "excerpt": [("Aucun nouvel article depuis 48 h.", False)]}
+    return {"match": SAMPLE, "follow-up": followup, "stale-feed": stale}
+
+
 def check(value: str, base: Path) -> str | None:
-    """None when the template (text or file) compiles and renders the sample alert, else why."""
+    """None when the template (text or file) compiles and renders a sample of every kind of
+    alert, else why."""
     try:
-        _strict.from_string(source_of(value, base)).render(**_context(SAMPLE, "html"))
+        template = _strict.from_string(source_of(value, base))
+        for kind, sample in samples().items():
+            try:
+                template.render(**_context(sample, "html"))
+            except TemplateError as error:
+                line = getattr(error, "lineno", None)
+                return (f"template error{f' at line {line}' if line else ''} on a {kind} alert: "
+                        f"{error.message or error}")
+            except Exception as error:  # a template can raise anything (« terms[0] » on none)
+                return f"template fails on a {kind} alert: {type(error).__name__}: {error}"
     except OSError as error:
         return f"cannot read the template: {error.strerror or error}"
     except TemplateError as error:

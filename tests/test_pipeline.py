@@ -400,3 +400,31 @@ def test_a_live_page_on_a_story_that_alerted_is_a_follow_up(tmp_path, site: Site
     assert [kind for kind, _ in rows] == ["alert", "followup", "alert"]
     assert "suivez la première journée" in rows[1][1] and "Éowyn" in rows[2][1]
     assert stories == 3  # the live pages stay stories of their own
+
+
+def test_an_alert_that_cannot_be_rendered_fails_alone(tmp_path, site: Site) -> None:
+    """A channel template that passed the load check fails on one real alert: that alert is
+    dead-lettered with the reason, and the alert after it is delivered."""
+    items = [("Tomahawk : Kiev reçoit les premiers missiles", "Livraison à Kiev."),
+             ("Tomahawk : le Sénat américain vote le budget des missiles", "Vote à Washington.")]
+    site.routes["/feed.xml"] = Route(
+        ("<?xml version='1.0'?><rss version='2.0'><channel><title>Le Fil</title>" + "".join(
+            f"<item><title>{title}</title><link>{site.base}/r{n}</link><description>{summary}"
+            f"</description></item>" for n, (title, summary) in enumerate(items))
+         + "</channel></rss>").encode())
+    with Site() as catcher:
+        template = "{% if 'Kiev' in title %}{{ 1 // 0 }}{% endif %}{{ title }}"
+        path = write_config(tmp_path, [{"name": "Le Fil", "url": site.url("/feed.xml")}], {},
+                            ["ops"], "rules:\n  - {name: tomahawk, any: [tomahawk]}\n", workers=0,
+                            notify={"channels": {"ops": {
+                                "urls": f"json://{catcher.base.split('//')[1]}/hook",
+                                "template": template}}, "default": ["ops"]})
+        config, rules = app.load(path)
+        asyncio.run(one_pass(config, rules, Clock()))
+        delivered = [json.loads(r.body)["title"] for r in catcher.got("POST", "/hook")]
+    with sqlite3.connect(config.database) as db:
+        rows = db.execute("SELECT title, status, last_error FROM alerts ORDER BY id").fetchall()
+    assert delivered == [items[1][0]]
+    dead = [row for row in rows if row[1] == "dead"]
+    assert [row[0] for row in dead] == [items[0][0]]
+    assert dead[0][2].startswith("cannot render: ZeroDivisionError")

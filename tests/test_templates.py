@@ -51,3 +51,12 @@ def test_digest_groups_by_rule() -> None:
     assert lines[0] == "**tomahawk-ukraine** — Missiles pour Kiev"
     assert lines[1].startswith("- [Washington autorise") and lines[2].startswith("- [Encore")
     assert "**otan**" in lines and lines[-1].startswith("- [Sommet de l’OTAN](https://x.fr/otan)")
+
+
+def test_the_load_check_renders_every_kind_of_alert(tmp_path) -> None:
+    """A template that works on a match but not on a follow-up (no terms) is refused at load."""
+    from monitor.templates import check
+
+    assert check("{{ title }} {{ terms | join(', ') }}", tmp_path) is None
+    problem = check("{{ terms[0].upper() }}", tmp_path)
+    assert problem is not None and "follow-up alert" in problem
