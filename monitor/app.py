@@ -14,6 +14,7 @@ from monitor import logs
 from monitor import rules as rules_module
 from monitor.config import CONSOLE, Config, NetworkConfig
 from monitor.http import HttpClient, Limits
+from monitor.lock import exclusive
 from monitor.notify import Notifier, secret_parts
 from monitor.pipeline import Pipeline
 from monitor.rules import RuleSet
@@ -51,15 +52,16 @@ def http_limits(network: NetworkConfig) -> Limits:
 @asynccontextmanager
 async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = None,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Pipeline]:
-    store = Store(config.database)
-    http = HttpClient(http_limits(config.network))
-    workers = Workers(config.workers)
-    notifier = Notifier(config.notify.channels, base=config_module.source_dir(config),
-                        out=out or sys.stdout, timeout=config.notify.timeout)
-    try:
-        yield Pipeline(config, rules, store, http, workers, notifier, clock)
-    finally:
-        await http.close()
-        workers.close()
-        store.close()
+    with exclusive(config.database):  # a second daemon, or `once` beside one, stops here
+        store = Store(config.database)
+        http = HttpClient(http_limits(config.network))
+        workers = Workers(config.workers)
+        notifier = Notifier(config.notify.channels, base=config_module.source_dir(config),
+                            out=out or sys.stdout, timeout=config.notify.timeout)
+        try:
+            yield Pipeline(config, rules, store, http, workers, notifier, clock)
+        finally:
+            await http.close()
+            workers.close()
+            store.close()
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from monitor import __version__, logs
 from monitor.errors import InvalidInput
+from monitor.lock import Busy
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -73,6 +74,9 @@ def _main(argv: list[str] | None) -> int:
         return asyncio.run(_run(config, rules))
     except KeyboardInterrupt:
         return 130
+    except Busy as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return EXIT_INVALID
 
 
 def _invalid(error: InvalidInput) -> int:

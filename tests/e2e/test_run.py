@@ -218,3 +218,30 @@ def test_a_rule_file_caught_empty_mid_save_keeps_the_running_rules(tmp_path, sit
     assert code == 0, err
     assert "the previous 1 rule(s) keep running" in err and "0 rule(s)" not in err
     assert "rules reloaded (rule files changed): 1 rule(s)" in err
+
+
+def test_a_second_process_on_the_same_database_refuses_to_start(tmp_path, site: Site) -> None:
+    """A second daemon, or a cron `monitor once` beside the daemon, would build its own story
+    index and send what is due a second time: it stops with one line instead."""
+    from tests.e2e.helpers import monitor_in
+
+    feeds = serve_newsroom(site)
+    config = write_config(tmp_path, feeds, {"hook": f"json://{site.base.split('//')[1]}/hook",
+                                            "mail": "json://127.0.0.1:9/unused"},
+                          ["hook"], RULES.replace("[hook, mail]", "[hook]"))
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: len(posted_alerts(site)) >= 4 or not daemon.alive())
+        for command in ("once", "run"):
+            second = monitor_in(tmp_path, command, "--config", str(config), timeout=60)
+            assert second.returncode == 2, second.stderr
+            assert second.stderr.strip().splitlines()[-1] == (
+                f"monitor: {tmp_path / 'state' / 'monitor.db'}: another monitor (pid "
+                f"{daemon.process.pid}) is working on this database; stop it first, or give "
+                "this one a `database:` of its own")
+        assert daemon.stop() == 0, daemon.log()
+    finally:
+        daemon.close()
+    assert len(posted_alerts(site)) == 4  # nothing sent twice
+    again = monitor_in(tmp_path, "once", "--config", str(config), timeout=60)
+    assert again.returncode == 0, again.stderr  # the lock went with the daemon
