@@ -30,9 +30,10 @@ class WorkerFailed(Exception):
     """The task's worker crashed or went past its deadline."""
 
 
-# What workers run, imported once by the fork server. (monitor.extract imports trafilatura only
-# when it extracts, so the daemon, which imports monitor.analysis too, never loads it.)
-_PRELOAD = ["trafilatura", "monitor.analysis", "monitor.feeds"]
+# What workers run, imported once by the fork server, which first asks to die with the daemon
+# (monitor.orphan). (monitor.extract imports trafilatura only when it extracts, so the daemon,
+# which imports monitor.analysis too, never loads it.)
+_PRELOAD = ["monitor.orphan", "trafilatura", "monitor.analysis", "monitor.feeds"]
 
 
 def _warm_up() -> None:
@@ -43,6 +44,9 @@ def _warm_up() -> None:
     and let it run less often (a page makes many objects): 6% of an article's time on the French
     corpus."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from monitor.orphan import die_with_parent  # and with the fork server, if it goes
+
+    die_with_parent()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
 

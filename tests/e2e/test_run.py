@@ -50,6 +50,9 @@ class Daemon:
             self.process.wait()
         self._log.close()
 
+    def group_gone(self) -> bool:
+        return not self.group_alive()
+
     def group_alive(self) -> bool:
         """Whether any process of the daemon's group (its workers, their fork server) remains."""
         try:
