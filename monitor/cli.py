@@ -12,12 +12,13 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import __version__, logs
-from monitor.errors import InvalidInput
+from monitor.errors import InvalidInput, UnusableDatabase
 from monitor.lock import Busy
 
 if TYPE_CHECKING:
@@ -36,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         code = _main(argv)
         sys.stdout.flush()  # a reader already gone is found here, not in a traceback at exit
         return code
+    except (Busy, UnusableDatabase) as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except sqlite3.DatabaseError as error:  # damage found past opening: `check` names the file
+        print(f"monitor: the database is damaged ({error}); `monitor check` says which file",
+              file=sys.stderr)
+        return EXIT_INVALID
     except BrokenPipeError:  # « monitor stories | head -1 »: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
@@ -64,6 +72,9 @@ def _main(argv: list[str] | None) -> int:
             print(f"{len(error.problems)} problem(s) found", file=sys.stderr)
         return code
     if args.command == "check":
+        from monitor.store import Store
+
+        Store.verify(config.database)
         files = len({rule.origin.rsplit(":", 1)[0] for rule in rules.rules})
         print(f"{path}: OK: {len(config.feeds)} feed(s), {len(rules)} rule(s) in {files} "
               f"file(s), {len(config.notify.channels)} channel(s)")
@@ -74,9 +85,6 @@ def _main(argv: list[str] | None) -> int:
         return asyncio.run(_run(config, rules))
     except KeyboardInterrupt:
         return 130
-    except Busy as error:
-        print(f"monitor: {error}", file=sys.stderr)
-        return EXIT_INVALID
 
 
 def _invalid(error: InvalidInput) -> int:

@@ -38,3 +38,11 @@ class FetchError(MonitorError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnusableDatabase(MonitorError):
+    """The database file cannot be opened, written or read: its path, why, and what to do."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: the database cannot be used ({reason}); check the permissions "
+                         "of the file and its folder, or move the file aside to start afresh")

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor import terms
 from monitor.dedup import TOP_TERMS, Fingerprint
+from monitor.errors import UnusableDatabase
 from monitor.feeds import canonical_url, identity
 from monitor.models import Alert, Article, Entry, StoryAssignment
 from monitor.outbox import OutboxQueries
@@ -74,6 +75,12 @@ def url_key(url: str) -> str:
     return "url:" + identity(url)
 
 
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
 def _ts(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment else None
 
@@ -82,14 +89,35 @@ class Store(OutboxQueries):
     """One connection, used from the event loop's thread only."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except (sqlite3.Error, OSError) as error:
+            raise UnusableDatabase(path, _reason(error)) from error
+
+    @staticmethod
+    def verify(path: Path) -> None:
+        """Read-only: the file (if there is one yet) is a database this monitor can use, whole.
+        Raises UnusableDatabase."""
+        if not path.exists():
+            return
+        try:
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise UnusableDatabase(path, f"written by a newer monitor, schema {version}")
+                found = db.execute("PRAGMA quick_check").fetchone()[0]
+                if found != "ok":
+                    raise UnusableDatabase(path, f"damaged: {found}")
+        except sqlite3.Error as error:
+            raise UnusableDatabase(path, _reason(error)) from error
 
     def close(self) -> None:
         self._db.close()
@@ -107,7 +135,7 @@ class Store(OutboxQueries):
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} was written by a newer monitor (schema {version})")
+            raise UnusableDatabase(self.path, f"written by a newer monitor, schema {version}")
         # one script, one transaction each: a crash leaves no half-made schema
         if version == 0:
             self._db.executescript(
