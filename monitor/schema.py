@@ -1,7 +1,7 @@
 """The database's tables, and the scripts that upgrade an older database to them (each run in
 one transaction by `Store`; `PRAGMA user_version` says which schema a file has)."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE feeds (
@@ -88,6 +88,14 @@ CREATE INDEX alerts_story ON alerts(story_id);
 CREATE INDEX alerts_created ON alerts(created_at);
 CREATE INDEX stories_last_seen ON stories(last_seen);
 CREATE INDEX stories_merged ON stories(merged_into) WHERE merged_into IS NOT NULL;
+-- Which target (one URL of a channel, or its Apprise config file) already has an alert: a
+-- channel whose second URL is down must not get the first one again at every retry.
+CREATE TABLE deliveries (
+    alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+    target TEXT NOT NULL,  -- a digest of the URL: no secret in the database
+    delivered_at REAL NOT NULL,
+    PRIMARY KEY (alert_id, target)
+) WITHOUT ROWID;
 """
 
 UPGRADES = {  # from schema N to N + 1
@@ -124,4 +132,5 @@ INSERT INTO alerts (id, story_id, item_id, rule, channel, kind, outlet, priority
            rule || '/' || outlet FROM alerts_v2;
 DROP TABLE alerts_v2;
 """,
+    3: SCHEMA[SCHEMA.index("CREATE TABLE deliveries"):],
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.dedup import fingerprint
+from monitor.errors import UnusableDatabase
 from monitor.models import Alert, Article, Entry, StoryAssignment
 from monitor.schema import SCHEMA
 from monitor.store import SCHEMA_VERSION, Store, entry_keys
@@ -63,7 +64,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE items ADD COLUMN text TEXT; ALTER TABLE items ADD COLUMN fingerprint TEXT;
             UPDATE items SET (text, fingerprint) =
                 (SELECT text, fingerprint FROM articles WHERE item_id = items.id);
-            DROP TABLE articles; DROP INDEX stories_merged;
+            DROP TABLE articles; DROP INDEX stories_merged; DROP TABLE deliveries;
             ALTER TABLE stories DROP COLUMN merged_into; PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
@@ -81,7 +82,7 @@ def test_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(RuntimeError, match="newer monitor"):
+    with pytest.raises(UnusableDatabase, match="written by a newer monitor, schema 99"):
         Store(path)
 
 
@@ -234,8 +235,9 @@ def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
 
 def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) -> None:
     path = tmp_path / "v2.db"
-    v2 = SCHEMA.replace("    merged_into INTEGER  -- set when a later article bridged it into an "
-                        "older story\n", "")
+    v2 = SCHEMA[:SCHEMA.index("-- Which target")]  # no deliveries table before version 4
+    v2 = v2.replace("    merged_into INTEGER  -- set when a later article bridged it into an "
+                    "older story\n", "")
     v2 = v2.replace("last_seen REAL NOT NULL,\n", "last_seen REAL NOT NULL\n")
     v2 = v2.replace("    subject TEXT NOT NULL DEFAULT '',  -- '' for a story's alert, the item's id "
                     "for a follow-up\n    UNIQUE (story_id, channel, kind, subject)  -- one alert "
