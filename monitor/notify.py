@@ -8,6 +8,7 @@ any secret part of them is scrubbed from the error text we store and log.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import sys
@@ -70,6 +71,10 @@ NOTIFY_TYPES = {"low": apprise.NotifyType.INFO, "normal": apprise.NotifyType.INF
                 "high": apprise.NotifyType.WARNING}
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def default_format(urls: Sequence[str]) -> str:
     """HTML for e-mail, Markdown for chat services that render it, plain text otherwise."""
     schemes = {url.split("://", 1)[0].lower() for url in urls}
@@ -78,6 +83,16 @@ def default_format(urls: Sequence[str]) -> str:
     if schemes and schemes <= _MARKDOWN_SCHEMES:
         return "markdown"
     return "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One place a channel delivers to: one of its URLs, or its Apprise config file. Delivery
+    state is kept per target, so a retry goes only where the message has not arrived."""
+
+    key: str  # a digest of the URL (or file and tag): stored, so no secret in it
+    shown: str  # masked, for people
+    urls: tuple[str, ...]  # empty: the channel's config file
 
 
 class Notifier:
@@ -122,23 +137,34 @@ class Notifier:
             return SendResult(False, problem)
         return self._notify(service, config, title, body, fmt, priority)
 
-    def test(self, channel: str) -> list[tuple[str, SendResult]]:
-        """Send a test message through each URL of a channel, one at a time."""
+    def targets(self, channel: str) -> list[Target]:
         if channel == CONSOLE:
-            return [("console", self.send(CONSOLE, "monitor : test", "Message de test."))]
-        config = self._channels[channel]
-        targets: list[tuple[str, list[str]]] = [(masked(url), [url]) for url in config.urls]
+            return [Target(CONSOLE, CONSOLE, ())]
+        config = self._channels.get(channel)
+        if config is None:
+            return [Target(f"missing:{channel}", channel, ())]
+        found = [Target(_digest(url), masked(url), (url,)) for url in config.urls]
         if config.config is not None:
-            targets.append((f"{config.config}" + (f" [tag {config.tag}]" if config.tag else ""), []))
-        results = []
-        for shown, urls in targets:
-            service, problem = self._service(config, urls, with_file=not urls)
-            result = SendResult(False, problem) if problem else self._notify(
-                service, config, "monitor : test",
-                f"Message de test du canal « {channel} » : s'il vous parvient, le canal fonctionne.",
-                "text", "normal")
-            results.append((shown, result))
-        return results
+            file = f"{config.config}" + (f" [tag {config.tag}]" if config.tag else "")
+            found.append(Target(_digest(file), file, ()))
+        return found
+
+    def send_to(self, channel: str, target: Target, title: str, body: str, fmt: str = "text",
+                priority: str = "normal") -> SendResult:
+        """Send to one target of a channel (`targets`)."""
+        config = self._channels.get(channel)
+        if channel == CONSOLE or config is None:
+            return self.send(channel, title, body, fmt, priority)
+        service, problem = self._service(config, target.urls, with_file=not target.urls)
+        if problem:
+            return SendResult(False, problem)
+        return self._notify(service, config, title, body, fmt, priority)
+
+    def test(self, channel: str) -> list[tuple[str, SendResult]]:
+        """Send a test message through each target of a channel, one at a time."""
+        body = f"Message de test du canal « {channel} » : s'il vous parvient, le canal fonctionne."
+        return [(target.shown, self.send_to(channel, target, "monitor : test", body, "text"))
+                for target in self.targets(channel)]
 
     def _service(self, config: ChannelConfig, urls: Sequence[str],
                  with_file: bool = True) -> tuple[apprise.Apprise, str | None]:

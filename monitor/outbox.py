@@ -88,6 +88,20 @@ class OutboxQueries:
         with self.transaction() as db:
             db.execute("DELETE FROM alerts WHERE id = ? AND status = 'pending'", (alert_id,))
 
+    def delivered(self, ids: Sequence[int]) -> dict[int, set[str]]:
+        """alert id → the targets that already have it."""
+        found: dict[int, set[str]] = {alert_id: set() for alert_id in ids}
+        for alert_id in ids:
+            for (target,) in self._db.execute(
+                    "SELECT target FROM deliveries WHERE alert_id = ?", (alert_id,)):
+                found[alert_id].add(target)
+        return found
+
+    def record_delivery(self, ids: Sequence[int], target: str, now: float) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, target, delivered_at) "
+                           "VALUES (?, ?, ?)", [(alert_id, target, now) for alert_id in ids])
+
     def mark_sent(self, ids: Sequence[int], now: float) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE alerts SET status = 'sent', attempts = attempts + 1, "

@@ -11,7 +11,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from monitor import (
@@ -354,22 +354,20 @@ class Pipeline:
         for send in sends:
             if self.stopping:
                 break
+            ids = [alert.id for alert in send.alerts]
             try:
-                title, body, fmt = self._render(name, send)
-            except Exception as error:  # this alert's fault alone: the others still go out
-                ids = [alert.id for alert in send.alerts]
+                errors = await self._send_to_targets(name, send)
+            except _RenderFailed as failure:  # this alert's fault alone: the others still go out
+                error = failure.__cause__
                 reason = f"cannot render: {type(error).__name__}: {error}"
                 self.store.mark_failed(ids, error=reason, retry_at=None)
                 self.metrics.alerts.labels(name, "dead").inc(len(ids))
                 log.error("%d alert(s) to %r dead-lettered: %s", len(ids), name, reason)
                 failed += len(ids)
                 continue
-            priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
-            result = await asyncio.to_thread(self.notifier.send, name, title, body, fmt, priority)
             now = self.clock()
             self._sent_at.setdefault(name, []).append(now)
-            ids = [alert.id for alert in send.alerts]
-            if result.ok:
+            if not errors:
                 self.store.mark_sent(ids, now)
                 self.metrics.alerts.labels(name, "sent").inc(len(ids))
                 sent += len(ids)
@@ -378,11 +376,35 @@ class Pipeline:
             attempts = max(alert.attempts for alert in send.alerts) + 1
             expired = now >= min(alert.expires_at for alert in send.alerts)
             retry_at = None if expired else schedule.alert_retry_at(now, attempts)
-            self.store.mark_failed(ids, error=result.error or "failed", retry_at=retry_at)
+            error = "; ".join(errors)
+            self.store.mark_failed(ids, error=error, retry_at=retry_at)
             self.metrics.alerts.labels(name, "dead" if expired else "failed").inc(len(ids))
             log.warning("%d alert(s) to %r failed (attempt %d%s): %s", len(ids), name, attempts,
-                        ", dead-lettered" if expired else "", result.error)
+                        ", dead-lettered" if expired else "", error)
         return sent, failed
+
+    async def _send_to_targets(self, name: str, send: delivery.Send) -> list[str]:
+        """Send to each target of the channel what it does not have yet; each success is
+        recorded at once, so a retry after a partial failure goes only where it failed.
+        Returns the failures, as `target: reason`."""
+        delivered = self.store.delivered([alert.id for alert in send.alerts])
+        priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
+        errors = []
+        for target in self.notifier.targets(name):
+            missing = tuple(a for a in send.alerts if target.key not in delivered[a.id])
+            if not missing:
+                continue
+            try:
+                title, body, fmt = self._render(name, replace(send, alerts=missing))
+            except Exception as error:  # a template can raise anything
+                raise _RenderFailed from error
+            result = await asyncio.to_thread(self.notifier.send_to, name, target, title, body,
+                                             fmt, priority)
+            if result.ok:
+                self.store.record_delivery([a.id for a in missing], target.key, self.clock())
+            else:
+                errors.append(f"{target.shown}: {result.error or 'failed'}")
+        return errors
 
     def _render(self, channel: str, send: delivery.Send) -> tuple[str, str, str]:
         fmt = self.notifier.format_of(channel)
@@ -441,6 +463,10 @@ class Pipeline:
         report.queued += self.check_stale()
         report.sent, report.failed = await self.deliver_due()
         return report
+
+
+class _RenderFailed(Exception):
+    """The message of an alert could not be rendered (its cause says why)."""
 
 
 def _interleave_hosts(numbered: list[tuple[int, FeedConfig]]) -> list[tuple[int, FeedConfig]]:

@@ -109,7 +109,7 @@ notify:
         "(scheme 'notaservice')",
         f"{path}:7: notify.channels.team.config: {tmp_path / 'apprise.yml'}: no usable Apprise "
         "URL tagged 'b'",
-        f"{path}:8: notify.channels.mail.template: template error: 'titel' is undefined",
+        f"{path}:8: notify.channels.mail.template: template error on a match alert: 'titel' is undefined",
         f"{path}:9: notify.default[1]: unknown channel 'nowhere'",
         f"{path}:10: notify.priority.high[0]: unknown channel 'telegram'",
     ]

@@ -428,3 +428,31 @@ def test_an_alert_that_cannot_be_rendered_fails_alone(tmp_path, site: Site) -> N
     dead = [row for row in rows if row[1] == "dead"]
     assert [row[0] for row in dead] == [items[0][0]]
     assert dead[0][2].startswith("cannot render: ZeroDivisionError")
+
+
+def test_a_channel_with_one_url_down_retries_that_url_only(tmp_path, site: Site) -> None:
+    """Two URLs on one channel, the second down: the first gets the alert once, however many
+    retries the second needs; when the second comes back, it gets it too, once."""
+    down = free_port()
+    with Site() as working:
+        path = write_config(tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")}], {},
+                            ["ops"], RULES, workers=0, notify={"channels": {"ops": {"urls": [
+                                f"json://{working.base.split('//')[1]}/hook",
+                                f"json://127.0.0.1:{down}/hook"]}}, "default": ["ops"]})
+        site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
+        config, rules = app.load(path)
+        clock = Clock()
+        asyncio.run(one_pass(config, rules, clock))
+        for _ in range(3):  # retries while the second URL stays down
+            clock.now += 3600
+            asyncio.run(one_pass(config, rules, clock, feeds=[]))
+        assert len(working.got("POST", "/hook")) == 1
+        with sqlite3.connect(config.database) as db:
+            status, error = db.execute("SELECT status, last_error FROM alerts").fetchone()
+        assert status == "pending" and f"127.0.0.1:{down}" in error
+        with Site(port=down) as back:
+            clock.now += 3600
+            asyncio.run(one_pass(config, rules, clock, feeds=[]))
+            assert len(back.got("POST", "/hook")) == 1
+        assert len(working.got("POST", "/hook")) == 1
+    assert alert_rows(config) == [("sent", 5, False)]

@@ -32,10 +32,11 @@ def test_user_templates_are_sandboxed_and_checked(tmp_path: Path) -> None:
     assert check("{{ title }} — {{ outlet }}", tmp_path) is None
     assert render(SAMPLE, "text", "[{{ rule }}] {{ title }}") == \
         "[tomahawk-ukraine] Washington autorise la livraison de missiles Tomahawk à l’Ukraine"
-    assert check("{{ titel }}", tmp_path) == "template error: 'titel' is undefined"
+    assert check("{{ titel }}", tmp_path) == "template error on a match alert: 'titel' is undefined"
     assert check("{% if %}", tmp_path).startswith("template error at line 1:")
     assert check("{{ ''.__class__.__mro__ }}", tmp_path) == \
-        "template error: access to attribute '__class__' of 'str' object is unsafe."
+        "template error on a match alert: access to attribute '__class__' of 'str' object is " \
+        "unsafe."
     (tmp_path / "slack.j2").write_text("*{{ title }}*\n{{ url }}")
     assert check("slack.j2", tmp_path) is None
     assert check("missing.j2", tmp_path).startswith("cannot read the template")
