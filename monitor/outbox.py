@@ -117,11 +117,24 @@ class OutboxQueries:
                 "next_attempt = COALESCE(?, next_attempt) WHERE id = ?",
                 [(error, retry_at, retry_at, alert_id) for alert_id in ids])
 
-    def hold(self, ids: Sequence[int], until: float) -> None:
-        """Keep alerts for a digest at `until` (digest time, end of quiet hours, rate window)."""
+    def hold(self, ids: Sequence[int], until: float, max_age: float) -> None:
+        """Keep alerts for a digest at `until` (digest time, end of quiet hours, rate window).
+        Their age counts from then: they fall due at `until`, not before."""
         with self.transaction() as db:
-            db.executemany("UPDATE alerts SET batch = 1, next_attempt = ? WHERE id = ?",
-                           [(until, alert_id) for alert_id in ids])
+            db.executemany("UPDATE alerts SET batch = 1, next_attempt = ?, "
+                           "expires_at = max(expires_at, ?) WHERE id = ?",
+                           [(until, until + max_age, alert_id) for alert_id in ids])
+
+    def expire(self, now: float) -> list[int]:
+        """Dead-letter the pending alerts past their age limit, sent or not: after a long outage
+        yesterday's news is not sent as if it were today's. Returns their ids."""
+        with self.transaction() as db:
+            ids = [row[0] for row in db.execute(
+                "SELECT id FROM alerts WHERE status = 'pending' AND expires_at <= ?", (now,))]
+            db.executemany("UPDATE alerts SET status = 'dead', last_error = coalesce(last_error "
+                           "|| '; ', '') || 'expired: past notify.max_age before it could be "
+                           "sent' WHERE id = ?", [(alert_id,) for alert_id in ids])
+        return ids
 
     def outbox(self, *, status: str | None, since: float, limit: int = 200) -> list[OutboxRow]:
         """Alerts created since `since`, newest first; status `failed` is pending after a

@@ -322,6 +322,10 @@ class Pipeline:
         """Send every due alert; channels in parallel, one message at a time within a channel.
         Returns (alerts sent, alerts failed)."""
         self._demote_merged()
+        expired = self.store.expire(self.clock())
+        if expired:
+            log.warning("%d alert(s) dead-lettered: past notify.max_age before they could be "
+                        "sent", len(expired))
         due = self.store.due_alerts(self.clock())
         by_channel: dict[str, list[QueuedAlert]] = {}
         for alert in due:
@@ -349,7 +353,7 @@ class Pipeline:
         sends, holds = delivery.plan(queued, channel, now, self.config.notify.zone,
                                      self._sent_in_window(name, channel, now))
         for hold in holds:
-            self.store.hold(hold.ids, hold.until)
+            self.store.hold(hold.ids, hold.until, self.config.notify.max_age)
         sent = failed = 0
         for send in sends:
             if self.stopping:
@@ -373,14 +377,14 @@ class Pipeline:
                 sent += len(ids)
                 continue
             failed += len(ids)
-            attempts = max(alert.attempts for alert in send.alerts) + 1
-            expired = now >= min(alert.expires_at for alert in send.alerts)
-            retry_at = None if expired else schedule.alert_retry_at(now, attempts)
             error = "; ".join(errors)
-            self.store.mark_failed(ids, error=error, retry_at=retry_at)
-            self.metrics.alerts.labels(name, "dead" if expired else "failed").inc(len(ids))
-            log.warning("%d alert(s) to %r failed (attempt %d%s): %s", len(ids), name, attempts,
-                        ", dead-lettered" if expired else "", error)
+            for alert in send.alerts:  # each alert's own age: a digest mixes old and new
+                retry_at = schedule.alert_retry_at(now, alert.attempts + 1)
+                expired = retry_at >= alert.expires_at  # no retry in time: dead now
+                self.store.mark_failed([alert.id], error=error,
+                                       retry_at=None if expired else retry_at)
+                self.metrics.alerts.labels(name, "dead" if expired else "failed").inc()
+            log.warning("%d alert(s) to %r failed: %s", len(ids), name, error)
         return sent, failed
 
     async def _send_to_targets(self, name: str, send: delivery.Send) -> list[str]:

@@ -34,13 +34,14 @@ def store_entries(store: Store, entries, feed: str = FEED_A, now: float = 100.0)
                                 last_modified=None, body_hash="h", entries=entries)
 
 
-def complete(store: Store, item_id: int, story_id=None, alerts=()) -> tuple[int, int]:
+def complete(store: Store, item_id: int, story_id=None, alerts=(),
+             max_age: float = 24 * 3600.0) -> tuple[int, int]:
     article = Article("https://a.fr/1", "Tempête", "s", "texte", None, "A", "page")
     reason = "new" if story_id is None else "same-text"
     return store.complete_item(item_id, now=200.0, article=article,
                                fingerprint=fingerprint(article, 200.0),
                                assignment=StoryAssignment(story_id, reason),
-                               matched=[a.rule for a in alerts], alerts=alerts)
+                               matched=[a.rule for a in alerts], alerts=alerts, max_age=max_age)
 
 
 def test_schema_is_created_once_with_its_version(tmp_path: Path, store: Store) -> None:
@@ -185,12 +186,29 @@ def test_hold_for_a_digest(store: Store) -> None:
     (item,) = store.pending_items()
     complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
     (alert,) = store.due_alerts(300.0)
-    store.hold([alert.id], until=5000.0)
+    store.hold([alert.id], until=5000.0, max_age=3600.0)
     assert store.due_alerts(4999.0) == []
     (held,) = store.due_alerts(5000.0)
     assert held.batch
     store.mark_sent([held.id], 5001.0)
     assert store.outbox(status="sent", since=0)[0].delivered_at == 5001.0
+
+
+def test_a_held_alert_ages_from_when_it_falls_due(store: Store) -> None:
+    """Held at 22:00 for the 08:00 digest with a 6 h age limit: still alive at 08:00 (a failure
+    then is retried), dead only 6 h after it fell due."""
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.pending_items()
+    hour = 3600.0
+    complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})], max_age=6 * hour)
+    (alert,) = store.due_alerts(300.0)
+    store.hold([alert.id], until=10 * hour, max_age=6 * hour)
+    assert store.expire(10 * hour) == []
+    (held,) = store.due_alerts(10 * hour)
+    assert held.expires_at == 16 * hour
+    assert store.expire(16 * hour) == [alert.id]
+    (dead,) = store.outbox(status="dead", since=0)
+    assert dead.last_error.startswith("expired")
 
 
 def test_recent_candidates_respect_the_window(store: Store) -> None:
