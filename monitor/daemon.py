@@ -34,6 +34,7 @@ HEARTBEAT = 5.0
 PRUNE_EVERY = 3600.0
 HEALTH_STALE = 30.0  # /healthz fails when the scheduler has run no job for this long
 DRAIN_SECONDS = 60.0
+DRAIN_MARGIN = 15.0  # beyond notify.timeout, for the outbox to record a send that finished
 
 
 def rules_signature(paths: list[Path]) -> tuple:
@@ -219,7 +220,10 @@ class Daemon:
             self.pipeline.stopping = True
             scheduler.pause()
             if self._running:
-                done, pending = await asyncio.wait(set(self._running), timeout=DRAIN_SECONDS)
+                # longer than one send may take: a send cut off after it went out, before
+                # the outbox recorded it, would go out again after the restart
+                drain = max(DRAIN_SECONDS, self.pipeline.config.notify.timeout + DRAIN_MARGIN)
+                done, pending = await asyncio.wait(set(self._running), timeout=drain)
                 for task in pending:
                     task.cancel()
             scheduler.shutdown(wait=False)

@@ -370,7 +370,8 @@ class Pipeline:
                 failed += len(ids)
                 continue
             now = self.clock()
-            self._sent_at.setdefault(name, []).append(now)
+            if channel is not None and channel.rate_limit:  # counted only where it limits
+                self._sent_at.setdefault(name, []).append(now)
             if not errors:
                 self.store.mark_sent(ids, now)
                 self.metrics.alerts.labels(name, "sent").inc(len(ids))
