@@ -35,9 +35,11 @@ class FetchError(MonitorError):
     """A network fetch failed; the message says why in a few words, never with secrets.
     `retry_after`: seconds the server asked us to wait (429/503 with Retry-After)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None,
+                 transient: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.transient = transient  # worth trying again later: timeouts, 5xx, network, DNS
 
 
 class UnusableDatabase(MonitorError):

@@ -117,11 +117,14 @@ class HttpClient:
         try:
             return await self._follow(url, headers, max_size)
         except aiohttp.ConnectionTimeoutError:
-            raise FetchError(f"no connection within {self._limits.connect_timeout:g}s") from None
+            raise FetchError(f"no connection within {self._limits.connect_timeout:g}s",
+                             transient=True) from None
         except TimeoutError:
-            raise FetchError(f"no complete answer within {self._limits.timeout:g}s") from None
+            raise FetchError(f"no complete answer within {self._limits.timeout:g}s",
+                             transient=True) from None
         except (aiohttp.ClientError, ValueError) as error:
-            raise FetchError(_describe(error)) from error
+            raise FetchError(_describe(error), transient=not isinstance(
+                error, (aiohttp.InvalidURL, ValueError))) from error
 
     async def _follow(self, url: str, headers: dict[str, str], max_size: int) -> Response:
         """The request and its redirects. The total deadline starts once the first request has
@@ -241,7 +244,7 @@ async def _read(response: aiohttp.ClientResponse, max_size: int) -> bytes:
     if not 200 <= status < 300:
         retry_after = retry_after_seconds(response.headers.get("retry-after")) \
             if status in (429, 503) else None
-        raise FetchError(f"HTTP {status}", retry_after)
+        raise FetchError(f"HTTP {status}", retry_after, transient=status >= 500 or status == 429)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_size:
         raise FetchError(f"body of {int(declared)} bytes is over the {max_size} byte cap")

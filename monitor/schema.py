@@ -1,7 +1,7 @@
 """The database's tables, and the scripts that upgrade an older database to them (each run in
 one transaction by `Store`; `PRAGMA user_version` says which schema a file has)."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE feeds (
@@ -38,11 +38,14 @@ CREATE TABLE items (
     story_reason TEXT,
     story_score REAL,
     matched_rules TEXT,
-    processed_at REAL
+    processed_at REAL,
+    page_tries INTEGER NOT NULL DEFAULT 0,  -- fetches of its page that failed for a while
+    page_retry_at REAL  -- completed from its summary; its page is tried again then
 );
 CREATE INDEX items_new ON items(state) WHERE state = 'new';
 CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
 CREATE INDEX items_story ON items(story_id);
+CREATE INDEX items_page_retry ON items(page_retry_at) WHERE page_retry_at IS NOT NULL;
 -- What retention removes lives in a table of its own: deleting its oldest rows frees whole pages,
 -- which new rows then reuse; slimming rows of `items` in place left pages part-empty for good.
 CREATE TABLE articles (
@@ -133,4 +136,9 @@ INSERT INTO alerts (id, story_id, item_id, rule, channel, kind, outlet, priority
 DROP TABLE alerts_v2;
 """,
     3: SCHEMA[SCHEMA.index("CREATE TABLE deliveries"):],
+    4: """
+ALTER TABLE items ADD COLUMN page_tries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN page_retry_at REAL;
+CREATE INDEX items_page_retry ON items(page_retry_at) WHERE page_retry_at IS NOT NULL;
+""",
 }
