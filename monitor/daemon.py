@@ -161,6 +161,7 @@ class Daemon:
         processed, queued = await self.pipeline.process_pending()
         if processed:
             log.info("completed %d item(s), %d alert(s) queued", processed, queued)
+        queued += await self.pipeline.retry_pages()
         queued += self.pipeline.check_stale()
         if queued and not self._delivering.locked():
             # at once, but beside the tick: a slow channel's backlog never holds up polling

@@ -123,8 +123,9 @@ class HttpClient:
             raise FetchError(f"no complete answer within {self._limits.timeout:g}s",
                              transient=True) from None
         except (aiohttp.ClientError, ValueError) as error:
-            raise FetchError(_describe(error), transient=not isinstance(
-                error, (aiohttp.InvalidURL, ValueError))) from error
+            reason = _describe(error)  # refused addresses and bad URLs stay so; the rest may pass
+            raise FetchError(reason, transient=not reason.startswith(("refused", "invalid URL"))
+                             ) from error
 
     async def _follow(self, url: str, headers: dict[str, str], max_size: int) -> Response:
         """The request and its redirects. The total deadline starts once the first request has

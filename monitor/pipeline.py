@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
                "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+PAGE_RETRIES = 3  # more fetches of a page that failed for a while, PAGE_RETRY_AFTER apart, doubling
+PAGE_RETRY_AFTER = 900.0
 BATCH = 32  # items in progress at once: pages fetched concurrently, each committed when ready
 _PRIORITY_ORDER = ["low", "normal", "high"]
 
@@ -224,14 +226,15 @@ class Pipeline:
             for task in done:
                 item = in_flight.pop(task)
                 try:
-                    article, fingerprint = task.result()
-                    queued += await self._complete(item, article, fingerprint)
+                    article, fingerprint, transient = task.result()
+                    queued += await self._complete(item, article, fingerprint, transient)
                     processed += 1
                 except Exception:  # a bug on one item must not stop the others; it stays new
                     log.exception("item %d: not completed; retried at the next tick", item.id,
                                   extra={"item": item.id})
 
-    async def _complete(self, item: PendingItem, article: Article, fingerprint: Fingerprint) -> int:
+    async def _complete(self, item: PendingItem, article: Article, fingerprint: Fingerprint,
+                        page_failed: bool = False) -> int:
         """Match, assign to a story, and commit the item with its alerts. Returns alerts queued.
         A story alerts once per channel, naming every rule that matched; its later articles are
         follow-ups on the channels it alerted on, and so are live pages and bulletins about it
@@ -257,7 +260,8 @@ class Pipeline:
         story_id, count = self.store.complete_item(
             item.id, now=self.clock(), article=article, fingerprint=fingerprint,
             assignment=assignment, matched=[m.rule for m in matches], alerts=planned,
-            max_age=notify.max_age)
+            max_age=notify.max_age,
+            page_retry_at=self.clock() + PAGE_RETRY_AFTER if page_failed else None)
         self._stories.merge(story_id, assignment.merged)
         self._stories.add(story_id, fingerprint, self.clock())
         self.metrics.articles.labels(article.source).inc()
@@ -298,8 +302,10 @@ class Pipeline:
                             "absent", item.id, error)
         return rules.evaluate(scan, labels)
 
-    async def _analyse(self, item: PendingItem) -> tuple:
-        html = None
+    async def _analyse(self, item: PendingItem) -> tuple[Article, Fingerprint, bool]:
+        """The article, its fingerprint, and whether its page failed in a way worth another
+        try later (a timeout, a 5xx, the network)."""
+        html, transient = None, False
         if item.entry.link:
             try:
                 page = await self.http.get(item.entry.link, accept=PAGE_ACCEPT,
@@ -308,13 +314,59 @@ class Pipeline:
             except FetchError as error:
                 log.info("item %d: page unavailable (%s); using the feed's summary",
                          item.id, error)
+                transient = error.transient
+        article, fingerprint = await self._extract(item, html)
+        return article, fingerprint, transient
+
+    async def _extract(self, item: PendingItem, html: bytes | None) -> tuple[Article, Fingerprint]:
+        tags = self._tags.get(item.entry.feed_url, ())
         try:
-            return await self.workers.run(analysis.analyse, item.entry, html, item.outlet,
-                                          self._tags.get(item.entry.feed_url, ()), item.seen_at)
+            return await self.workers.run(analysis.analyse, item.entry, html, item.outlet, tags,
+                                          item.seen_at)
         except WorkerFailed as error:
             log.warning("item %d: extraction failed (%s); using the feed's summary", item.id, error)
-            return analysis.analyse(item.entry, None, item.outlet,
-                                    self._tags.get(item.entry.feed_url, ()), item.seen_at)
+            return analysis.analyse(item.entry, None, item.outlet, tags, item.seen_at)
+
+    async def retry_pages(self) -> int:
+        """Pages that failed for a while (PAGE_RETRIES more tries, PAGE_RETRY_AFTER apart and
+        doubling) are fetched again: the full text replaces the summary, and a rule that matches
+        it but did not match the summary alerts, on the channels its story has not alerted on.
+        Returns alerts queued."""
+        notify = self.config.notify
+        queued = 0
+        for due in self.store.pages_to_retry(self.clock()):
+            item = due.item
+            try:
+                page = await self.http.get(item.entry.link or "", accept=PAGE_ACCEPT,
+                                           max_size=self.config.network.max_page_size)
+            except FetchError as error:
+                again = error.transient and due.tries + 1 < PAGE_RETRIES
+                self.store.page_failed(item.id, self.clock() + PAGE_RETRY_AFTER * 2 ** (
+                    due.tries + 1) if again else None)
+                log.info("item %d: page still unavailable (%s)%s", item.id, error,
+                         "" if again else "; keeping the summary")
+                continue
+            article, fingerprint = await self._extract(item, page.body)
+            if article.source != "page":
+                log.info("item %d: its page holds no article; keeping the summary", item.id)
+                self.store.page_failed(item.id, None)
+                continue
+            matches = await self._match(item, article)
+            new = [match for match in matches if match.rule not in due.matched]
+            planned: list[Alert] = []
+            if new:
+                alerted = self.store.story_channels(due.story_id)
+                planned = [alert for alert in alerts.plan(article, new, notify.priority,
+                                                          notify.zone)
+                           if alert.channel not in alerted]
+            queued += self.store.refresh_article(
+                item.id, story_id=due.story_id, now=self.clock(), article=article,
+                fingerprint=fingerprint, matched=[match.rule for match in matches],
+                alerts=planned, max_age=notify.max_age)
+            log.info("item %d: page fetched at last; rules %s", item.id,
+                     ",".join(match.rule for match in matches) or "none",
+                     extra={"item": item.id})
+        return queued
 
     # -- delivery --------------------------------------------------------------------------
 
@@ -465,6 +517,7 @@ class Pipeline:
         report = PassReport()
         report.polls = await self.poll_all(feeds_to_poll)
         report.processed, report.queued = await self.process_pending()
+        report.queued += await self.retry_pages()
         report.queued += self.check_stale()
         report.sent, report.failed = await self.deliver_due()
         return report

@@ -54,6 +54,16 @@ class PendingItem:
     seen_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class RetryItem:
+    """An item completed from its summary, whose page is to be fetched again."""
+
+    item: PendingItem
+    story_id: int
+    matched: tuple[str, ...]  # the rules its summary matched
+    tries: int
+
+
 def entry_keys(entry: Entry) -> list[str]:
     """Identity keys: the same guid, or the same canonical URL (any scheme), is the same item.
     A guid that is a URL counts as one; any other guid is only unique within its feed; an item
@@ -73,6 +83,24 @@ def entry_keys(entry: Entry) -> list[str]:
 
 def url_key(url: str) -> str:
     return "url:" + identity(url)
+
+
+def _queue(db: sqlite3.Connection, story_id: int, item_id: int, alerts: Sequence[Alert],
+           now: float, max_age: float) -> int:
+    """Queue alerts in the outbox (inside the caller's transaction); returns how many were new:
+    an alert whose story × channel (a follow-up: × item) is queued already is not again."""
+    queued = 0
+    for alert in alerts:
+        queued += db.execute(
+            "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, kind, outlet, "
+            "priority, title, payload, batch, next_attempt, expires_at, created_at, "
+            "subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (story_id, item_id, alert.rule, alert.channel, alert.kind, alert.outlet,
+             alert.priority, alert.title, json.dumps(alert.payload, ensure_ascii=False),
+             alert.hold_until is not None, alert.hold_until or now,
+             max(now, alert.hold_until or now) + max_age, now,
+             str(item_id) if alert.kind == "followup" else "")).rowcount
+    return queued
 
 
 def _reason(error: BaseException) -> str:
@@ -321,10 +349,12 @@ class Store(OutboxQueries):
     def complete_item(self, item_id: int, *, now: float, article: Article,
                       fingerprint: Fingerprint, assignment: StoryAssignment,
                       matched: Sequence[str], alerts: Sequence[Alert],
-                      max_age: float = 24 * 3600.0) -> tuple[int, int]:
+                      max_age: float = 24 * 3600.0,
+                      page_retry_at: float | None = None) -> tuple[int, int]:
         """Write an item's article, story and alerts together. Returns (story id, alerts queued);
         an alert whose story × channel (a follow-up: story × channel × item) is already queued is
-        not queued again. The stories the article bridges are merged into its story."""
+        not queued again. The stories the article bridges are merged into its story.
+        `page_retry_at`: completed from its summary, its page is to be fetched again then."""
         with self.transaction() as db:
             story_id = assignment.story_id
             if story_id is None:
@@ -340,27 +370,49 @@ class Store(OutboxQueries):
             db.execute(
                 "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
                 "canonical_url = ?, story_id = ?, story_reason = ?, story_score = ?, "
-                "matched_rules = ?, processed_at = ? WHERE id = ?",
+                "matched_rules = ?, processed_at = ?, page_retry_at = ? WHERE id = ?",
                 (article.outlet, article.language, article.source, article.canonical_url,
                  story_id, assignment.reason, assignment.score, json.dumps(list(matched)), now,
-                 item_id))
+                 page_retry_at, item_id))
             db.execute("INSERT OR REPLACE INTO articles (item_id, text, fingerprint) "
                        "VALUES (?, ?, ?)", (item_id, article.text, _dump_fingerprint(fingerprint)))
             if article.canonical_url:
                 db.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
                            (url_key(article.canonical_url), item_id))
-            queued = 0
-            for alert in alerts:
-                queued += db.execute(
-                    "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, kind, outlet, "
-                    "priority, title, payload, batch, next_attempt, expires_at, created_at, "
-                    "subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (story_id, item_id, alert.rule, alert.channel, alert.kind, alert.outlet,
-                     alert.priority, alert.title, json.dumps(alert.payload, ensure_ascii=False),
-                     alert.hold_until is not None, alert.hold_until or now,
-                     max(now, alert.hold_until or now) + max_age, now,
-                     str(item_id) if alert.kind == "followup" else "")).rowcount
+            queued = _queue(db, story_id, item_id, alerts, now, max_age)
         return story_id, queued
+
+    def pages_to_retry(self, now: float, limit: int = 100) -> list[RetryItem]:
+        """Items completed from their summary whose page is due to be fetched again."""
+        rows = self._db.execute(
+            "SELECT items.*, feeds.name AS feed_name FROM items "
+            "LEFT JOIN feeds ON feeds.url = items.feed_url "
+            "WHERE page_retry_at IS NOT NULL AND page_retry_at <= ? ORDER BY page_retry_at "
+            "LIMIT ?", (now, limit)).fetchall()
+        return [RetryItem(PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
+                                      row["seen_at"]),
+                          row["story_id"], tuple(json.loads(row["matched_rules"] or "[]")),
+                          row["page_tries"]) for row in rows]
+
+    def page_failed(self, item_id: int, retry_at: float | None) -> None:
+        """Its page failed again: tried once more at `retry_at`, or never (None)."""
+        with self.transaction() as db:
+            db.execute("UPDATE items SET page_tries = page_tries + 1, page_retry_at = ? "
+                       "WHERE id = ?", (retry_at, item_id))
+
+    def refresh_article(self, item_id: int, *, story_id: int, now: float, article: Article,
+                        fingerprint: Fingerprint, matched: Sequence[str],
+                        alerts: Sequence[Alert], max_age: float) -> int:
+        """Its page came at last: the article's full text and the rules it matches replace
+        the summary's, with the alerts they raise. Returns alerts queued."""
+        with self.transaction() as db:
+            db.execute("UPDATE items SET source = ?, canonical_url = coalesce(?, canonical_url), "
+                       "matched_rules = ?, page_tries = page_tries + 1, page_retry_at = NULL "
+                       "WHERE id = ?", (article.source, article.canonical_url,
+                                        json.dumps(list(matched)), item_id))
+            db.execute("INSERT OR REPLACE INTO articles (item_id, text, fingerprint) "
+                       "VALUES (?, ?, ?)", (item_id, article.text, _dump_fingerprint(fingerprint)))
+            return _queue(db, story_id, item_id, alerts, now, max_age)
 
     def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
         """Every article completed since `since` (a timestamp), oldest first, with its story."""

@@ -14,7 +14,7 @@ import pytest
 from monitor import app
 from monitor.config import FeedConfig
 from tests.e2e.helpers import write_config
-from tests.servers import Route, Site, free_port
+from tests.servers import FIXTURES, Route, Site, free_port
 
 RULES = "rules:\n  - name: tomahawk\n    any: [tomahawk]\n"
 FEED = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Le Monde</title>
@@ -456,3 +456,33 @@ def test_a_channel_with_one_url_down_retries_that_url_only(tmp_path, site: Site)
             assert len(back.got("POST", "/hook")) == 1
         assert len(working.got("POST", "/hook")) == 1
     assert alert_rows(config) == [("sent", 5, False)]
+
+
+def test_a_page_that_failed_for_a_while_is_fetched_again_and_can_alert(tmp_path, site: Site) -> None:
+    """The page answers 503 at first: the item is completed from its summary, which matches no
+    rule. Fifteen minutes later the page is there, and a rule matching its text alerts."""
+    site.routes["/feed.xml"] = Route(
+        f"<?xml version='1.0'?><rss version='2.0'><channel><title>Le Fil</title><item><title>"
+        f"Conseil de défense à l’Élysée</title><link>{site.base}/page</link><description>Réunion "
+        f"autour du président.</description></item></channel></rss>".encode())
+    site.routes["/page"] = Route(b"", status=503)
+    with Site() as catcher:
+        path = write_config(tmp_path, [{"name": "Le Fil", "url": site.url("/feed.xml")}],
+                            {"ops": f"json://{catcher.base.split('//')[1]}/hook"}, ["ops"],
+                            "rules:\n  - {name: tomahawk, any: [tomahawk]}\n", workers=0)
+        config, rules = app.load(path)
+        clock = Clock()
+        asyncio.run(one_pass(config, rules, clock))
+        assert catcher.got("POST", "/hook") == []
+        site.routes["/page"] = Route((FIXTURES / "pages" / "lemonde-tomahawk.html").read_bytes(),
+                                     content_type="text/html; charset=utf-8")
+        clock.now += 600  # not yet due
+        asyncio.run(one_pass(config, rules, clock, feeds=[]))
+        assert catcher.got("POST", "/hook") == []
+        clock.now += 600
+        asyncio.run(one_pass(config, rules, clock, feeds=[]))
+        (posted,) = catcher.got("POST", "/hook")
+    assert json.loads(posted.body)["title"] == "Conseil de défense à l’Élysée"
+    with sqlite3.connect(config.database) as db:
+        assert db.execute("SELECT source, matched_rules, page_retry_at FROM items").fetchone() == \
+            ("page", '["tomahawk"]', None)
