@@ -97,7 +97,8 @@ def main() -> None:
     args = parser.parse_args()
     feeds = sorted(FEEDS.glob(f"{CAPTURE}*.xml"))
     if not feeds:
-        raise SystemExit(f"no {CAPTURE}*.xml under {FEEDS}: this bench needs ../shared")
+        print(f"realday: needs {CAPTURE}*.xml under {FEEDS} (absent): skipped")
+        return
     server = serve(FEEDS)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     print(f"monitor once on {len(feeds)} real feeds of 2025-02-10 (summaries only), "

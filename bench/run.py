@@ -3,12 +3,14 @@
     python bench/run.py [--quick] [--only SECTION ...]
 
 Sections: rule matching (10 → 10,000 terms) against one big regular expression alternation;
-story clustering quality on the labelled set and assignment speed with 1,000 and 100,000
-stored articles against comparing with every one; then, each in its own script and process,
+story clustering quality on the labelled sets (ours, a real week, a held-out day, real pages)
+and assignment speed with 1,000 and 100,000 stored articles against comparing with every one;
+then, each in its own script and process,
 extraction quality and speed (bench/extraction.py), the article pipeline with 1 and 2 workers
 (bench/pipeline.py), polling a feed farm of 1,000 and 10,000 feeds side by side with `reader`
-and the home-grown loop (bench/farm.py), alert latency (bench/latency.py) and the scale of
-state at 100,000 articles (bench/state.py). The corpus is `../shared/data/articles/` when
+and the home-grown loop (bench/farm.py), alert latency (bench/latency.py), the scale of
+state at 100,000 articles (bench/state.py) and `monitor once` on the real day of 68 feeds with
+shuffled feed orders (bench/realday.py). The corpus is `../shared/data/articles/` when
 present (real French pages), else the project's own fixtures; each section says which.
 About 7 minutes in full on 2 cores, 1 with --quick.
 """
@@ -189,6 +191,7 @@ SCRIPTS = {  # section: (full run's arguments, --quick's)
              [["--feeds", "200", "--homegrown-feeds", "20"]]),
     "latency": ([["--items", "30"]], [["--items", "10"]]),
     "state": ([["--articles", "100000"]], [["--articles", "10000"]]),
+    "realday": ([["--runs", "5"]], [["--runs", "2"]]),
 }
 
 
