@@ -36,7 +36,7 @@ def test_sigkill_mid_delivery_loses_nothing(tmp_path, site: Site) -> None:
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(timeout=30)
         # its workers and their fork server go with it, SIGKILL or not
-        wait_for(lambda: not first.group_alive(), timeout=10)
+        first.wait_for_group_gone()
     finally:
         first.close()
     assert len(titles(site)) < len(SUBJECTS)  # killed mid-way

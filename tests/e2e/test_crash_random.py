@@ -44,7 +44,7 @@ def test_random_sigkills_lose_nothing(tmp_path, site: Site) -> None:
             if daemon.alive():
                 daemon.process.send_signal(signal.SIGKILL)
                 daemon.process.wait(timeout=30)
-                wait_for(daemon.group_gone, timeout=10)  # no orphaned worker
+                daemon.wait_for_group_gone()  # no orphaned worker or fork server
                 kills += 1
         finally:
             daemon.close()

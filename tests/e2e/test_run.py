@@ -53,6 +53,23 @@ class Daemon:
     def group_gone(self) -> bool:
         return not self.group_alive()
 
+    def wait_for_group_gone(self, timeout: float = 30.0) -> None:
+        """Wait until no process of the daemon's group is left; name the survivors if any."""
+        try:
+            wait_for(self.group_gone, timeout=timeout)
+        except AssertionError:
+            raise AssertionError(f"left behind: {self.group_commands()}") from None
+
+    def group_commands(self) -> list[str]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and os.getpgid(int(proc.name)) == self.process.pid:
+                    found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, ValueError):
+                continue
+        return found
+
     def group_alive(self) -> bool:
         """Whether any process of the daemon's group (its workers, their fork server) remains."""
         try:
