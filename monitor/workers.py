@@ -16,13 +16,17 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from monitor import orphan
+
 log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
 
@@ -31,9 +35,9 @@ class WorkerFailed(Exception):
 
 
 # What workers run, imported once by the fork server, which first asks to die with the daemon
-# (monitor.orphan). (monitor.extract imports trafilatura only when it extracts, so the daemon,
+# (monitor.orphan_guard). (monitor.extract imports trafilatura only when it extracts, so the daemon,
 # which imports monitor.analysis too, never loads it.)
-_PRELOAD = ["monitor.orphan", "trafilatura", "monitor.analysis", "monitor.feeds"]
+_PRELOAD = ["monitor.orphan_guard", "trafilatura", "monitor.analysis", "monitor.feeds"]
 
 
 def _warm_up() -> None:
@@ -44,9 +48,7 @@ def _warm_up() -> None:
     and let it run less often (a page makes many objects): 6% of an article's time on the French
     corpus."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from monitor.orphan import die_with_parent  # and with the fork server, if it goes
-
-    die_with_parent()
+    orphan.arm_worker()  # dies with the fork server, which dies with the daemon
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
 
@@ -61,6 +63,7 @@ class Workers:
         if self._processes == 0:
             return function(*args)
         if self._pool is None:
+            os.environ[orphan.PARENT] = str(os.getpid())  # the fork server checks its parent
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
             self._pool = ProcessPoolExecutor(
