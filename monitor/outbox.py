@@ -10,6 +10,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.models import Alert
+
 
 @dataclass(frozen=True, slots=True)
 class QueuedAlert:
@@ -91,10 +93,10 @@ class OutboxQueries:
     def delivered(self, ids: Sequence[int]) -> dict[int, set[str]]:
         """alert id → the targets that already have it."""
         found: dict[int, set[str]] = {alert_id: set() for alert_id in ids}
-        for alert_id in ids:
-            for (target,) in self._db.execute(
-                    "SELECT target FROM deliveries WHERE alert_id = ?", (alert_id,)):
-                found[alert_id].add(target)
+        marks = ",".join("?" * len(ids))
+        for alert_id, target in self._db.execute(
+                f"SELECT alert_id, target FROM deliveries WHERE alert_id IN ({marks})", list(ids)):
+            found[alert_id].add(target)
         return found
 
     def record_delivery(self, ids: Sequence[int], target: str, now: float) -> None:
@@ -170,3 +172,20 @@ class OutboxQueries:
         return {row[0]: row[1] for alert_id in ids for row in self._db.execute(
             "SELECT id, status FROM alerts WHERE id = ?", (alert_id,))}
 
+
+def queue_alerts(db: sqlite3.Connection, story_id: int, item_id: int,
+                 alerts: Sequence[Alert], now: float, max_age: float) -> int:
+    """Queue alerts in the outbox (inside the caller's transaction); returns how many were new:
+    an alert whose story × channel (a follow-up: × item) is queued already is not again."""
+    queued = 0
+    for alert in alerts:
+        queued += db.execute(
+            "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, kind, outlet, "
+            "priority, title, payload, batch, next_attempt, expires_at, created_at, "
+            "subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (story_id, item_id, alert.rule, alert.channel, alert.kind, alert.outlet,
+             alert.priority, alert.title, json.dumps(alert.payload, ensure_ascii=False),
+             alert.hold_until is not None, alert.hold_until or now,
+             max(now, alert.hold_until or now) + max_age, now,
+             str(item_id) if alert.kind == "followup" else "")).rowcount
+    return queued

@@ -21,7 +21,7 @@ from monitor.dedup import TOP_TERMS, Fingerprint
 from monitor.errors import UnusableDatabase
 from monitor.feeds import canonical_url, identity
 from monitor.models import Alert, Article, Entry, StoryAssignment
-from monitor.outbox import OutboxQueries
+from monitor.outbox import OutboxQueries, queue_alerts
 from monitor.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 from monitor.storyindex import Candidate
 
@@ -83,24 +83,6 @@ def entry_keys(entry: Entry) -> list[str]:
 
 def url_key(url: str) -> str:
     return "url:" + identity(url)
-
-
-def _queue(db: sqlite3.Connection, story_id: int, item_id: int, alerts: Sequence[Alert],
-           now: float, max_age: float) -> int:
-    """Queue alerts in the outbox (inside the caller's transaction); returns how many were new:
-    an alert whose story × channel (a follow-up: × item) is queued already is not again."""
-    queued = 0
-    for alert in alerts:
-        queued += db.execute(
-            "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, kind, outlet, "
-            "priority, title, payload, batch, next_attempt, expires_at, created_at, "
-            "subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (story_id, item_id, alert.rule, alert.channel, alert.kind, alert.outlet,
-             alert.priority, alert.title, json.dumps(alert.payload, ensure_ascii=False),
-             alert.hold_until is not None, alert.hold_until or now,
-             max(now, alert.hold_until or now) + max_age, now,
-             str(item_id) if alert.kind == "followup" else "")).rowcount
-    return queued
 
 
 def _reason(error: BaseException) -> str:
@@ -379,7 +361,7 @@ class Store(OutboxQueries):
             if article.canonical_url:
                 db.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
                            (url_key(article.canonical_url), item_id))
-            queued = _queue(db, story_id, item_id, alerts, now, max_age)
+            queued = queue_alerts(db, story_id, item_id, alerts, now, max_age)
         return story_id, queued
 
     def pages_to_retry(self, now: float, limit: int = 100) -> list[RetryItem]:
@@ -412,7 +394,7 @@ class Store(OutboxQueries):
                                         json.dumps(list(matched)), item_id))
             db.execute("INSERT OR REPLACE INTO articles (item_id, text, fingerprint) "
                        "VALUES (?, ?, ?)", (item_id, article.text, _dump_fingerprint(fingerprint)))
-            return _queue(db, story_id, item_id, alerts, now, max_age)
+            return queue_alerts(db, story_id, item_id, alerts, now, max_age)
 
     def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
         """Every article completed since `since` (a timestamp), oldest first, with its story."""

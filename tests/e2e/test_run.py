@@ -79,12 +79,17 @@ class Daemon:
         return True
 
 
+def newsroom_config(tmp_path: Path, site: Site) -> Path:
+    """The local newsroom's feeds, alerts to a webhook on `site`."""
+    return write_config(tmp_path, serve_newsroom(site),
+                        {"hook": f"json://{site.base.split('//')[1]}/hook",
+                         "mail": "json://127.0.0.1:9/unused"},
+                        ["hook"], RULES.replace("[hook, mail]", "[hook]"))
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_daemon_alerts_then_stops_cleanly(tmp_path, site: Site, signum: int) -> None:
-    feeds = serve_newsroom(site)
-    config = write_config(tmp_path, feeds, {"hook": f"json://{site.base.split('//')[1]}/hook",
-                                            "mail": "json://127.0.0.1:9/unused"},
-                          ["hook"], RULES.replace("[hook, mail]", "[hook]"))
+    config = newsroom_config(tmp_path, site)
     daemon = Daemon(config)
     try:
         wait_for(lambda: len(posted_alerts(site)) >= 4 or not daemon.alive())
@@ -245,10 +250,7 @@ def test_a_second_process_on_the_same_database_refuses_to_start(tmp_path, site: 
     index and send what is due a second time: it stops with one line instead."""
     from tests.e2e.helpers import monitor_in
 
-    feeds = serve_newsroom(site)
-    config = write_config(tmp_path, feeds, {"hook": f"json://{site.base.split('//')[1]}/hook",
-                                            "mail": "json://127.0.0.1:9/unused"},
-                          ["hook"], RULES.replace("[hook, mail]", "[hook]"))
+    config = newsroom_config(tmp_path, site)
     daemon = Daemon(config)
     try:
         wait_for(lambda: len(posted_alerts(site)) >= 4 or not daemon.alive())
