@@ -18,7 +18,6 @@ keys (guid, canonical URL) stop it at the door.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -39,13 +38,7 @@ SIMILAR = 0.45  # cosine of headline-and-lead terms at which two articles are on
 PER_DAY = 0.05  # added to SIMILAR per day between them: a story moves on, its words stay
 MIN_SHARED = 2  # terms in common: one rare word (« Tomahawk ») is a subject, not a story
 NEW_STORY = "new"  # the reason recorded for an article that starts a story
-# A headline's leading genre label: « REPORTAGE. », « EN IMAGES. », « INFO BFMTV - ». Not any
-# capitals: « LVMH : », « PSG - OM » are what the story is about.
-_LABEL = re.compile(
-    r"^(?:(?:EN IMAGES|VID[ÉE]OS?|REPORTAGE|INFO [A-Z0-9 ]+|EXCLUSIF|ENQU[ÊE]TE|TRIBUNE|[ÉE]DITO"
-    r"|PORTRAIT|D[ÉE]CRYPTAGE|(?:GRAND )?ENTRETIEN|INTERVIEW|T[ÉE]MOIGNAGE|R[ÉE]CIT|ANALYSE"
-    r"|CHRONIQUE|INFOGRAPHIE|CARTE|QUIZ|REPLAY|SONDAGE(?: [A-Z0-9]+)?|PHOTOS?|AUDIO)"
-    r"\s*[.:–—-]\s+)+")
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +59,7 @@ TOP_TERMS = 10  # what the index looks an article up by (storyindex: two of them
 
 
 def fingerprint(article: Article, seen_at: float) -> Fingerprint:
-    title = _LABEL.sub("", article.title)  # the same article is « EN IMAGES. » in another feed
+    title = terms.headline(article.title)  # the same article is « EN IMAGES. » in another feed
     body = article.text if article.source == "page" else f"{title} {article.summary}"
     words = fold(body).text.split()
     folded = " ".join(words)

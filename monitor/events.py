@@ -75,11 +75,7 @@ _STEMMER = Stemmer.Stemmer("french")
 _KICKER_WORDS = 6  # a longer text before the colon is a sentence, not a kicker
 _KICKER_END = re.compile(r":|,\s")
 _RARE_KICKER = 3.5  # the weight (`terms`) one of its words must reach: Zipf 3.5 or rarer
-# Words of a kicker that say what kind of piece it is, not which story (« GRAND ENTRETIEN - »).
-_GENRES = frozenset("""
-video info bfmtv exclusif direct tribune edito podcast portrait reportage analyse decryptage
-entretien grand recit enquete temoignage sondage chronique infographie carte quiz replay
-""".split())
+
 
 
 def event_keys(title: str, lead: str) -> frozenset[str]:
@@ -90,10 +86,11 @@ def event_keys(title: str, lead: str) -> frozenset[str]:
 def _kicker(title: str) -> frozenset[str]:
     """The headline's kicker, before its first colon or comma (« Super Bowl : », « Super Bowl,
     des stars… »), as a key when it names something rare enough."""
+    title = terms.headline(title)  # « PORTRAIT. Super Bowl : » is « Super Bowl : »
     end = _KICKER_END.search(title)
     if end is None:
         return frozenset()
-    words = [word for word in terms.words(title[:end.start()]) if fold_word(word) not in _GENRES]
+    words = terms.words(title[:end.start()])
     return _name_key(words) if len(words) <= _KICKER_WORDS else frozenset()
 
 

@@ -30,6 +30,18 @@ _WORD = re.compile(r"[^\W_]+(?:['’ʼ](?=[^\W_]))?")
 _STEMMER = Stemmer.Stemmer("french")
 
 Vector = dict[str, float]
+# A headline's leading genre label: « REPORTAGE. », « EN IMAGES. », « INFO BFMTV - ». Not any
+# capitals: « LVMH : », « PSG - OM » are what the story is about.
+_LABEL = re.compile(
+    r"^(?:(?:EN IMAGES|VID[ÉE]OS?|REPORTAGE|INFO [A-Z0-9 ]+|EXCLUSIF|ENQU[ÊE]TE|TRIBUNE|[ÉE]DITO"
+    r"|PORTRAIT|D[ÉE]CRYPTAGE|(?:GRAND )?ENTRETIEN|INTERVIEW|T[ÉE]MOIGNAGE|R[ÉE]CIT|ANALYSE"
+    r"|CHRONIQUE|INFOGRAPHIE|CARTE|QUIZ|REPLAY|SONDAGE(?: [A-Z0-9]+)?|PHOTOS?|AUDIO)"
+    r"\s*[.:–—-]\s+)+")
+
+
+def headline(title: str) -> str:
+    """The headline without its leading genre label: what the story, not the section, says."""
+    return _LABEL.sub("", title)
 
 
 @lru_cache(maxsize=131072)
