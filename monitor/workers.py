@@ -34,6 +34,10 @@ class WorkerFailed(Exception):
     """The task's worker crashed or went past its deadline."""
 
 
+class _PoolBroke(Exception):
+    """The pool a task ran on was killed or broke under it."""
+
+
 # What workers run, imported once by the fork server, which first asks to die with the daemon
 # (monitor.orphan_guard). (monitor.extract imports trafilatura only when it extracts, so the daemon,
 # which imports monitor.analysis too, never loads it.)
@@ -58,17 +62,37 @@ class Workers:
         self._processes = processes  # 0: run inline, in this process (tests, debugging)
         self._deadline = deadline
         self._pool: ProcessPoolExecutor | None = None
+        # No more tasks in the pool than it has processes: a task's deadline counts its own
+        # work, not a queue, and killing the pool for a hung task breaks only those running.
+        self._slots = asyncio.Semaphore(max(1, processes))
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` in a worker. A task whose pool broke under it (another task hung or
+        its worker died) runs once more on the new pool, so one bad page does not drop the
+        pages beside it; a task that hangs, or breaks the pool twice, fails."""
         if self._processes == 0:
             return function(*args)
+        async with self._slots:
+            for attempt in range(2):
+                pool = self._open()
+                try:
+                    return await self._run_on(pool, function, *args)
+                except _PoolBroke:
+                    if attempt:
+                        raise WorkerFailed("worker process died") from None
+        raise AssertionError("unreachable")
+
+    def _open(self) -> ProcessPoolExecutor:
         if self._pool is None:
             os.environ[orphan.PARENT] = str(os.getpid())  # the fork server checks its parent
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
             self._pool = ProcessPoolExecutor(
                 self._processes, mp_context=context, initializer=_warm_up)
-        pool = self._pool
+        return self._pool
+
+    async def _run_on(self, pool: ProcessPoolExecutor, function: Callable[..., T],
+                      *args: Any) -> T:
         future = asyncio.get_running_loop().run_in_executor(pool, function, *args)
         try:
             return await asyncio.wait_for(future, self._deadline)
@@ -79,7 +103,16 @@ class Workers:
             raise WorkerFailed(f"ran past {self._deadline:g}s") from None
         except BrokenProcessPool:
             self._discard(pool)
-            raise WorkerFailed("worker process died") from None
+            raise _PoolBroke from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if pool is self._pool or (task is not None and task.cancelling()):
+                raise  # the caller's own cancellation
+            raise _PoolBroke from None  # cancelled by the pool's shutdown
+        except Exception:
+            if pool is self._pool:
+                raise  # the function's own error
+            raise _PoolBroke from None  # the pool was torn down under it
 
     def pids(self) -> list[int]:
         """The worker processes' ids (for measuring them)."""
@@ -88,7 +121,7 @@ class Workers:
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         if self._pool is pool:
             self._pool = None
-        for process in list(getattr(pool, "_processes", {}).values()):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()  # a hung worker never returns on its own
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -78,3 +78,27 @@ def test_ctrl_c_leaves_the_workers_to_the_daemon() -> None:
 
 def test_no_processes_runs_inline() -> None:
     assert asyncio.run(Workers(0).run(os.getpid)) == os.getpid()
+
+
+def test_a_hung_worker_costs_only_its_own_task() -> None:
+    """Killing the pool to stop a hung task breaks the tasks beside it, running or queued:
+    they are run again on the new pool, not failed with it."""
+    async def scenario() -> None:
+        workers = Workers(2, deadline=2.0)
+        try:
+            await workers.run(os.getpid)  # the pool is up
+            hung = asyncio.ensure_future(workers.run(time.sleep, 60))
+            await asyncio.sleep(0.2)
+            others = [workers.run(_slow_square, n) for n in range(6)]
+            results = await asyncio.gather(hung, *others, return_exceptions=True)
+            assert isinstance(results[0], WorkerFailed)
+            assert results[1:] == [n * n for n in range(6)]
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
+
+
+def _slow_square(n: int) -> int:
+    time.sleep(0.8)
+    return n * n
