@@ -43,6 +43,8 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 PAGE_RETRIES = 3  # more fetches of a page that failed for a while, PAGE_RETRY_AFTER apart, doubling
 PAGE_RETRY_AFTER = 900.0
+ITEM_RETRY_AFTER = 60.0  # an item whose completion raised waits this long, doubling up to 6 h
+ITEM_RETRY_MAX = 6 * 3600.0
 BATCH = 32  # items in progress at once: pages fetched concurrently, each committed when ready
 
 
@@ -211,7 +213,8 @@ class Pipeline(Dispatch):
         exhausted = False
         while True:
             if not (self.stopping or exhausted) and len(in_flight) < BATCH:
-                fresh = self.store.pending_items(BATCH - len(in_flight), after=last_started)
+                fresh = self.store.pending_items(BATCH - len(in_flight), after=last_started,
+                                                 now=self.clock())
                 exhausted = not fresh
                 for item in fresh:
                     last_started = item.id
@@ -226,8 +229,10 @@ class Pipeline(Dispatch):
                     queued += await self._complete(item, article, fingerprint, transient)
                     processed += 1
                 except Exception:  # a bug on one item must not stop the others; it stays new
-                    log.exception("item %d: not completed; retried at the next tick", item.id,
-                                  extra={"item": item.id})
+                    tries = self.store.item_failed(item.id, self.clock(), ITEM_RETRY_AFTER,
+                                                   ITEM_RETRY_MAX)
+                    log.exception("item %d: not completed (%d failed attempt(s)); tried again "
+                                  "later", item.id, tries, extra={"item": item.id})
 
     async def _complete(self, item: PendingItem, article: Article, fingerprint: Fingerprint,
                         page_failed: bool = False) -> int:

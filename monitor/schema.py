@@ -1,7 +1,7 @@
 """The database's tables, and the scripts that upgrade an older database to them (each run in
 one transaction by `Store`; `PRAGMA user_version` says which schema a file has)."""
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE feeds (
@@ -40,7 +40,9 @@ CREATE TABLE items (
     matched_rules TEXT,
     processed_at REAL,
     page_tries INTEGER NOT NULL DEFAULT 0,  -- fetches of its page that failed for a while
-    page_retry_at REAL  -- completed from its summary; its page is tried again then
+    page_retry_at REAL,  -- completed from its summary; its page is tried again then
+    tries INTEGER NOT NULL DEFAULT 0,  -- attempts to complete it that raised
+    retry_at REAL  -- not before then, after such an attempt
 );
 CREATE INDEX items_new ON items(state) WHERE state = 'new';
 CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
@@ -140,5 +142,10 @@ DROP TABLE alerts_v2;
 ALTER TABLE items ADD COLUMN page_tries INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN page_retry_at REAL;
 CREATE INDEX items_page_retry ON items(page_retry_at) WHERE page_retry_at IS NOT NULL;
+""",
+    # An item whose completion raised waits before it is tried again (it was retried every tick).
+    5: """
+ALTER TABLE items ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN retry_at REAL;
 """,
 }

@@ -267,14 +267,16 @@ class Store(OutboxQueries):
 
     # -- items and stories -----------------------------------------------------------------
 
-    def pending_items(self, limit: int = 1000, after: int = 0) -> list[PendingItem]:
+    def pending_items(self, limit: int = 1000, after: int = 0,
+                      now: float = float("inf")) -> list[PendingItem]:
         """Items seen but not yet processed, oldest first (including any a crash interrupted);
-        only those after item `after`, to page through them."""
+        only those after item `after`, to page through them, and not waiting to be retried
+        at `now`."""
         rows = self._db.execute(
             "SELECT items.*, feeds.name AS feed_name FROM items "
             "LEFT JOIN feeds ON feeds.url = items.feed_url "
-            "WHERE state = 'new' AND items.id > ? ORDER BY items.id LIMIT ?",
-            (after, limit)).fetchall()
+            "WHERE state = 'new' AND items.id > ? AND coalesce(retry_at, 0) <= ? "
+            "ORDER BY items.id LIMIT ?", (after, now, limit)).fetchall()
         return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
                             row["seen_at"]) for row in rows]
 
@@ -375,6 +377,16 @@ class Store(OutboxQueries):
                                       row["seen_at"]),
                           row["story_id"], tuple(json.loads(row["matched_rules"] or "[]")),
                           row["page_tries"]) for row in rows]
+
+    def item_failed(self, item_id: int, now: float, first_wait: float, max_wait: float) -> int:
+        """Completing it raised: it stays new, tried again after `first_wait`, doubling up to
+        `max_wait`. Returns how many attempts have failed."""
+        with self.transaction() as db:
+            db.execute("UPDATE items SET tries = tries + 1, "
+                       "retry_at = ? + min(?, ? * (1 << min(tries, 30))) WHERE id = ?",
+                       (now, max_wait, first_wait, item_id))
+            row = db.execute("SELECT tries FROM items WHERE id = ?", (item_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     def page_failed(self, item_id: int, retry_at: float | None) -> None:
         """Its page failed again: tried once more at `retry_at`, or never (None)."""

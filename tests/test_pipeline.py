@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import app
+from monitor import analysis, app
 from monitor.config import FeedConfig
 from tests.e2e.helpers import write_config
 from tests.servers import FIXTURES, Route, Site, free_port
@@ -491,3 +491,35 @@ def test_a_page_that_failed_for_a_while_is_fetched_again_and_can_alert(tmp_path,
     with sqlite3.connect(config.database) as db:
         assert db.execute("SELECT source, matched_rules, page_retry_at FROM items").fetchone() == \
             ("page", '["tomahawk"]', None)
+
+
+def test_an_item_whose_completion_raises_waits_before_its_next_try(tmp_path, site: Site,
+                                                                    monkeypatch) -> None:
+    """A bug on one article leaves it new, and tried again a minute later, then two: not at
+    every tick, and never dropped."""
+    config, rules = setup(tmp_path, site, site_port(site))
+    clock = Clock()
+    real = analysis.analyse
+    failing = {"/a1"}
+    tries: list[float] = []
+
+    def analyse(entry, *args):
+        if any(entry.link.endswith(path) for path in failing):
+            tries.append(clock.now)
+            raise RuntimeError("a bug")
+        return real(entry, *args)
+
+    monkeypatch.setattr(analysis, "analyse", analyse)
+    assert asyncio.run(one_pass(config, rules, clock)).processed == 1
+    clock.now += 30
+    assert asyncio.run(one_pass(config, rules, clock, feeds=[])).processed == 0  # not yet
+    clock.now += 31
+    assert asyncio.run(one_pass(config, rules, clock, feeds=[])).processed == 0  # failed again
+    assert len(tries) == 2
+    with sqlite3.connect(config.database) as db:
+        assert db.execute("SELECT state, tries, retry_at FROM items WHERE link LIKE '%/a1'"
+                          ).fetchone() == ("new", 2, clock.now + 120)
+    failing.clear()
+    clock.now += 120
+    report = asyncio.run(one_pass(config, rules, clock, feeds=[]))
+    assert (report.processed, report.sent) == (1, 1)

@@ -67,7 +67,8 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
                 (SELECT text, fingerprint FROM articles WHERE item_id = items.id);
             DROP TABLE articles; DROP INDEX stories_merged; DROP TABLE deliveries;
             DROP INDEX items_page_retry; ALTER TABLE items DROP COLUMN page_tries;
-            ALTER TABLE items DROP COLUMN page_retry_at;
+            ALTER TABLE items DROP COLUMN page_retry_at; ALTER TABLE items DROP COLUMN tries;
+            ALTER TABLE items DROP COLUMN retry_at;
             ALTER TABLE stories DROP COLUMN merged_into; PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
