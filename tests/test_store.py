@@ -257,8 +257,10 @@ def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
 def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) -> None:
     path = tmp_path / "v2.db"
     v2 = SCHEMA[:SCHEMA.index("-- Which target")]  # no deliveries table before version 4
-    v2 = v2.replace("    processed_at REAL,\n", "    processed_at REAL\n")  # nor page retries (5)
-    v2 = "\n".join(line for line in v2.splitlines() if "page_" not in line) + "\n"
+    v2 = v2.replace("    processed_at REAL,\n", "    processed_at REAL\n")
+    v2 = "\n".join(line for line in v2.splitlines()  # nor page retries (5), item retries (6)
+                   if not any(column in line for column in ("page_", " tries ", " retry_at "))
+                   ) + "\n"
     v2 = v2.replace("    merged_into INTEGER  -- set when a later article bridged it into an "
                     "older story\n", "")
     v2 = v2.replace("last_seen REAL NOT NULL,\n", "last_seen REAL NOT NULL\n")
