@@ -80,8 +80,9 @@ class HttpClient:
     bench/farm.py), which is what a daemon polling thousands of feeds spends its time on. Create
     it inside the running event loop, close it after."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         self._limits = limits
+        self._circuits = _Circuits(clock)
         self._global = asyncio.Semaphore(limits.concurrency)
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(limits.per_host))
@@ -135,20 +136,63 @@ class HttpClient:
         deadline: float | None = None
         for _ in range(MAX_REDIRECTS + 1):
             host = _check_url(url, self._limits.allow_private_addresses)
+            server = urlsplit(url).netloc  # its circuit: one per server, port included
             async with self._hosts[host], self._global:
+                self._circuits.check(server)  # checked once queued: it may have opened meanwhile
                 if deadline is None:
                     deadline = asyncio.get_running_loop().time() + self._limits.timeout
-                async with asyncio.timeout_at(deadline), self._open().get(
-                        url, headers=headers, allow_redirects=False) as response:
-                    if response.status in _REDIRECTS and "location" in response.headers:
-                        permanent = permanent and response.status in _PERMANENT
-                        url = urljoin(url, response.headers["location"])
-                        continue
-                    body = await _read(response, max_size)
+                try:
+                    async with asyncio.timeout_at(deadline), self._open().get(
+                            url, headers=headers, allow_redirects=False) as response:
+                        self._circuits.answered(server)
+                        if response.status in _REDIRECTS and "location" in response.headers:
+                            permanent = permanent and response.status in _PERMANENT
+                            url = urljoin(url, response.headers["location"])
+                            continue
+                        body = await _read(response, max_size)
+                except (TimeoutError, aiohttp.ClientConnectionError) as error:
+                    if not isinstance(getattr(error, "os_error", None), _Refused):
+                        self._circuits.failed(server)
+                    raise
             return Response(url=url, status=response.status, body=body,
                             headers={k.lower(): v for k, v in response.headers.items()},
                             permanent_url=url if permanent and url != start else None)
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+class _Circuits:
+    """Per server (host and port), a circuit breaker: after FAILURES connection failures in a
+    row (refused, reset, timed out), requests to it fail at once for OPEN_FOR seconds, doubling
+    up to MAX_OPEN while it keeps failing; any answer closes it. Without it, a dead outlet with
+    100 articles queued costs 100 connection timeouts, two at a time, and holds its lanes for
+    minutes."""
+
+    FAILURES = 5
+    OPEN_FOR = 60.0
+    MAX_OPEN = 900.0
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._failures: dict[str, int] = {}  # server → connection failures in a row
+        self._open_until: dict[str, float] = {}
+
+    def check(self, server: str) -> None:
+        until = self._open_until.get(server)
+        if until is not None and until > self._clock():
+            raise FetchError(f"{server} unreachable: {self._failures[server]} connection failures "
+                             f"in a row; not tried again for {until - self._clock():.0f}s",
+                             transient=True)
+
+    def answered(self, server: str) -> None:
+        self._failures.pop(server, None)
+        self._open_until.pop(server, None)
+
+    def failed(self, server: str) -> None:
+        failures = self._failures[server] = self._failures.get(server, 0) + 1
+        if failures >= self.FAILURES:
+            doublings = min(failures - self.FAILURES, 10)
+            self._open_until[server] = self._clock() + min(self.MAX_OPEN,
+                                                         self.OPEN_FOR * 2 ** doublings)
 
 
 class _Refused(OSError):

@@ -155,3 +155,68 @@ def test_waiting_for_a_busy_host_does_not_count_against_the_deadline(site: Site)
 
     results = asyncio.run(three())
     assert [getattr(result, "body", result) for result in results] == [b"0123456789"] * 3
+
+
+def test_a_dead_host_costs_five_connections_then_fails_fast_until_it_answers(site: Site) -> None:
+    """A host that drops every connection: after five failures in a row its circuit opens and
+    its other pages fail at once, while another host is served. A minute later one request
+    goes through (and fails: two minutes more); an answer then closes the circuit."""
+    accepted: list[bool] = []  # per connection, whether it was answered
+    connections: list[int] = []  # how many there were at points of the scenario
+    answering = [False]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(answering[0])
+        if answering[0]:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nback")
+            await writer.drain()
+        writer.close()
+
+    async def scenario() -> list[object]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        dead = f"http://localhost:{server.sockets[0].getsockname()[1]}"
+        now = [0.0]
+        http = HttpClient(Limits(user_agent="monitor/test", timeout=2.0, connect_timeout=2.0,
+                                 concurrency=8, per_host=1, allow_private_addresses=True),
+                          clock=lambda: now[0])
+
+        async def fetch(url: str) -> object:
+            try:
+                return (await http.get(url, max_size=1000)).body
+            except FetchError as error:
+                return str(error)
+
+        try:
+            seen: list[object] = list(await asyncio.gather(
+                *(fetch(f"{dead}/{n}") for n in range(20))))
+            seen.append(await fetch(site.url("/ok")))
+            connections.append(len(accepted))
+            now[0] += 61
+            seen.append(await fetch(f"{dead}/late"))
+            connections.append(len(accepted))
+            seen.append(await fetch(f"{dead}/later"))
+            connections.append(len(accepted))
+            now[0] += 121
+            answering[0] = True
+            seen.append(await fetch(f"{dead}/back"))
+            answering[0] = False
+            seen += [await fetch(f"{dead}/closed") for _ in range(2)]  # counted from zero again
+            server.close()
+            return seen
+        finally:
+            await http.close()
+
+    site.routes["/ok"] = Route(b"fine")
+    seen = asyncio.run(scenario())
+    fast = "unreachable: 5 connection failures in a row; not tried again for 60s"
+    assert seen[:20].count("connection broken") == 5
+    assert sum(str(s).endswith(fast) for s in seen[:20]) == 15
+    assert seen[20] == b"fine"
+    assert seen[21] == "connection broken"
+    assert str(seen[22]).endswith("6 connection failures in a row; not tried again for 120s")
+    assert seen[23:] == [b"back", "connection broken", "connection broken"]
+    after_20, after_late, after_later = connections
+    per_request = after_late - after_20  # (aiohttp tries a dropped connection twice)
+    assert after_20 == 5 * per_request and after_later == after_late
+    assert accepted[after_later:] == [True] + [False] * 2 * per_request
