@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import apprise
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from monitor import __version__, templates, yamlsource
+from monitor import __version__, schedule, templates, yamlsource
 from monitor.channels import ChannelConfig
 from monitor.errors import InvalidInput, Problem
 
@@ -120,6 +120,7 @@ class NotifyConfig(_Strict):
     ops: list[str] | None = None  # channels for operational alerts; default: `ops`, else console
     timezone: str = "Europe/Paris"  # for quiet hours, digest times and dates in alerts
     max_age: Duration = 24 * 3600.0  # an alert still undelivered after this is dead-lettered
+    max_retry_delay: Duration = schedule.ALERT_MAX_RETRY  # a failed send waits 10 s, doubling to this
     timeout: Duration = 60.0  # total deadline of one send
 
     @field_validator("timezone")

@@ -99,7 +99,8 @@ class Dispatch:
             failed += len(ids)
             reasons = "; ".join(errors)
             for alert in send.alerts:  # each alert's own age: a digest mixes old and new
-                retry_at = schedule.alert_retry_at(now, alert.attempts + 1)
+                retry_at = schedule.alert_retry_at(
+                    now, alert.attempts + 1, max_delay=self.config.notify.max_retry_delay)
                 expired = retry_at >= alert.expires_at  # no retry in time: dead now
                 self.store.mark_failed([alert.id], error=reasons,
                                        retry_at=None if expired else retry_at)

@@ -20,8 +20,9 @@ def next_check(now: float, interval: float, failures: int, max_backoff: float,
     return now + delay + spread
 
 
-def alert_retry_at(now: float, attempts: int, rng: random.Random | None = None) -> float:
-    """After `attempts` failed sends: ~10 s, doubling, capped at 10 min, with full jitter in
-    the upper half so a recovering service is not hit by every alert at once."""
-    delay = min(ALERT_FIRST_RETRY * 2 ** max(0, attempts - 1), ALERT_MAX_RETRY)
+def alert_retry_at(now: float, attempts: int, rng: random.Random | None = None,
+                   max_delay: float = ALERT_MAX_RETRY) -> float:
+    """After `attempts` failed sends: ~10 s, doubling, capped at `max_delay`, with full jitter
+    in the upper half so a recovering service is not hit by every alert at once."""
+    delay = min(ALERT_FIRST_RETRY * 2 ** max(0, min(attempts, 60) - 1), max_delay)
     return now + delay * (rng or random).uniform(0.5, 1.0)

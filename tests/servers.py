@@ -51,6 +51,8 @@ class Site:
         self.requests: list[Request] = []
         self.fail_posts = 0  # answer this many POSTs with a 500 before accepting them
         self.post_delay = 0.0  # seconds before answering a POST (a slow webhook)
+        self.flapping: dict[str, int] = {}  # path → POSTs so far: every other one gets a 500
+        self.refused: list[Request] = []  # POSTs answered with a 500
         self._lock = threading.Lock()
         site = self
 
@@ -60,11 +62,14 @@ class Site:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def _record(self) -> Request:
+            def _read(self) -> Request:
                 length = int(self.headers.get("Content-Length") or 0)
-                request = Request(self.command, self.path,
-                                  {k.lower(): v for k, v in self.headers.items()},
-                                  self.rfile.read(length) if length else b"")
+                return Request(self.command, self.path,
+                               {k.lower(): v for k, v in self.headers.items()},
+                               self.rfile.read(length) if length else b"")
+
+            def _record(self) -> Request:
+                request = self._read()
                 with site._lock:
                     site.requests.append(request)
                 return request
@@ -136,12 +141,18 @@ class Site:
                     pass  # the client gave up, as it should
 
             def do_POST(self) -> None:
-                self._record()
-                if site.post_delay:
-                    time.sleep(site.post_delay)
-                with site._lock:
+                request = self._read()
+                with site._lock:  # recorded with its fate: a reader never sees one without it
                     failing = site.fail_posts > 0
                     site.fail_posts -= failing
+                    if self.path in site.flapping:
+                        failing = site.flapping[self.path] % 2 == 0
+                        site.flapping[self.path] += 1
+                    site.requests.append(request)
+                    if failing:
+                        site.refused.append(request)
+                if site.post_delay:
+                    time.sleep(site.post_delay)
                 if failing:
                     self._send(500, b'{"error": "try again"}', {"Content-Type": "application/json"})
                     return
