@@ -44,6 +44,7 @@ class RuleSpec(BaseModel):
     all: list[Any] = Field(default_factory=list)
     any: list[Any] = Field(default_factory=list)
     none: list[Any] = Field(default_factory=list)
+    near: Any = None  # shorthand for all: [{near: …}]
     entities: dict[str, list[str]] = Field(default_factory=dict)
     fields: list[FieldName] = Field(default_factory=lambda: list(FIELDS), min_length=1)
     plural: bool = False
@@ -270,10 +271,14 @@ class _Compiler:
             if terms:
                 children = [self.term(term, (op, i)) for i, term in enumerate(terms)]
                 parts.append(Group(op, tuple(c for c in children if c)))
+        if spec.near is not None:
+            near = self.near(spec.near, ("near",))
+            if near:
+                parts.append(near)
         for label, names in spec.entities.items():
             parts.append(self.entity(label, names, ("entities", label)))
-        if not (spec.all or spec.any or spec.entities):
-            self.fail((), "a rule needs at least one term in 'all', 'any' or 'entities'")
+        if not (spec.all or spec.any or spec.entities or spec.near is not None):
+            self.fail((), "a rule needs at least one term in 'all', 'any', 'near' or 'entities'")
         for index, channel in enumerate(spec.notify or ()):
             if known is not None and channel not in known:
                 self.fail(("notify", index), f"unknown channel '{channel}' (see notify.channels)")

@@ -152,7 +152,7 @@ def test_every_problem_in_every_file_with_line_and_field(tmp_path: Path) -> None
     messages = [str(p) for p in error.value.problems]
     assert messages == [
         f"{a}:5: rules[1].anyy: unknown key",
-        f"{a}:6: rules[2]: a rule needs at least one term in 'all', 'any' or 'entities'",
+        f"{a}:6: rules[2]: a rule needs at least one term in 'all', 'any', 'near' or 'entities'",
         f"{a}:9: rules[3].any[0]: term '!!!' has no letters or digits",
         f"{a}:12: rules[4].notify[1]: unknown channel 'slack' (see notify.channels)",
         f"{b}:2: rules[0].name: rule 'dup' is already defined at {a}:2",
@@ -246,6 +246,26 @@ rules:
     assert matched(rules, article(text=far + ". L'Ukraine attend ses Tomahawk.")) == ["r"]
     # in one field: a title term and a text term are not "near"
     assert matched(rules, article(title="Tomahawk", text="Ukraine")) == []
+
+
+def test_a_top_level_near_is_shorthand_for_all_near(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: r
+    near: {terms: [Tomahawk, Ukraine], within: 5}
+    none: [jeu]
+""")
+    assert matched(rules, article(text="Des Tomahawk livrés bientôt à l’Ukraine")) == ["r"]
+    assert matched(rules, article(text="Des Tomahawk, dit-on à Washington depuis des semaines, "
+                                       "arriveront un jour en Ukraine")) == []
+    assert matched(rules, article(text="Un jeu : des Tomahawk pour l’Ukraine")) == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: r\n    near: {terms: [a], within: 3}\n")
+    with pytest.raises(InvalidInput) as error:
+        load([bad], CHANNELS, ["console"])
+    assert [str(p) for p in error.value.problems] == [
+        f"{bad}:3: rules[0].near.terms: expected a list of at least two words "
+        "or phrases"]
 
 
 def test_near_with_three_terms(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ GOOD = [
     {"name": "a", "any": "désescalade"},
     {"name": "a", "all": [2019, {"phrase": "x y"}, {"term": "x", "plural": True, "min_count": 2}]},
     {"name": "a", "any": [{"regex": "a+b"}, {"near": {"terms": ["a", "b"], "within": 3}}]},
+    {"name": "a", "near": {"terms": ["a", "b"], "within": 3}},
     {"name": "a", "any": [{"all": ["a", {"any": ["b", "c"]}]}], "none": [{"none": ["d"]}]},
     {"name": "a", "entities": {"PER": ["Zelensky"]}, "priority": "high", "feeds": "Le Monde"},
 ]
