@@ -88,7 +88,7 @@ async def run_once(directory: Path, port: int, rules_file: Path, workers: int,
             pipeline.store.record_success(feed, now=now, next_check=now + 60, etag=None,
                                           last_modified=None, body_hash=None, entries=entries)
             started = time.perf_counter()
-            processed, _ = await pipeline.process_pending()
+            processed = (await pipeline.process_pending()).processed
             rates.append(articles / (time.perf_counter() - started))
             assert processed == articles, (processed, articles)
     return rates[0], rates[1]

@@ -63,6 +63,7 @@ def run_once(feeds: list[Path], base: str, seed: int) -> dict[str, object]:
             "database": "monitor.db", "rules": "rules/",
             "network": {"allow_private_addresses": True},
             "dedup": {"followups": "digest"},
+            "poll": {"backfill": "all"},  # the day is 2025's: every item counts as news
             "feeds": [{"name": path.stem.removeprefix(CAPTURE), "url": f"{base}/{path.name}"}
                       for path in order],
             "notify": {"channels": {}, "default": ["console"]},

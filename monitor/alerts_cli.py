@@ -96,13 +96,14 @@ def feeds_table(config: Config, out: TextIO = sys.stdout) -> int:
             continue
         next_poll = "now" if state.next_check <= now else _when(state.next_check)
         status = "disabled" if not feed.enabled else ("FAILING" if state.failures else (
-            "silent" if state.stale_since else "ok"))
+            "silent" if state.stale_since else "malformed" if state.warning else "ok"))
+        problem = state.last_error if state.failures else state.warning
         rows.append((state.failures, feed.name, status, _when(state.last_success),
-                     state.failures, (state.last_error or "")[:50], counts.get(feed.url, 0),
+                     state.failures, (problem or "")[:60], counts.get(feed.url, 0),
                      next_poll))
     rows.sort(key=lambda row: -row[0])
     print(f"{'FEED':<32} {'STATUS':<9} {'LAST SUCCESS':<19}  {'FAILS':>5}  {'ITEMS 24H':>9}  "
-          f"{'NEXT POLL':<19}  LAST ERROR", file=out)
+          f"{'NEXT POLL':<19}  PROBLEM", file=out)
     for _, name, status, success, failures, error, items, next_poll in rows:
         print(f"{name[:32]:<32} {status:<9} {success:<19}  {failures:>5}  {items:>9}  "
               f"{next_poll:<19}  {error}", file=out)

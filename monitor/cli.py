@@ -99,14 +99,22 @@ async def _once(config: Config, rules: RuleSet) -> int:
 
     async with app.open_pipeline(config, rules) as pipeline:
         report = await pipeline.run_pass(pipeline.enabled_feeds())
-    for poll in report.failed_feeds:
-        print(f"monitor: feed '{poll.feed}' failed: {poll.error}", file=sys.stderr)
+    for poll in report.polls:
+        if poll.status == "failed":
+            print(f"monitor: feed '{poll.feed}' failed: {poll.error}", file=sys.stderr)
+        elif poll.status == "malformed":
+            print(f"monitor: feed '{poll.feed}' is malformed: {poll.error} ({poll.entries} "
+                  "entries read all the same)", file=sys.stderr)
     counts = {status: sum(p.status == status for p in report.polls)
-              for status in ("new", "not-modified", "unchanged", "failed")}
-    print(f"monitor: polled {len(report.polls)} feed(s) ({counts['new']} changed, "
+              for status in ("new", "malformed", "not-modified", "unchanged", "failed")}
+    print(f"monitor: polled {len(report.polls)} feed(s) ({counts['new'] + counts['malformed']} "
+          "changed, "
           f"{counts['not-modified'] + counts['unchanged']} unchanged, {counts['failed']} failed); "
           f"{report.processed} new item(s); {report.queued} alert(s) queued, {report.sent} sent, "
           f"{report.failed} failed", file=sys.stderr)
+    if report.old:
+        print(f"monitor: {report.old} old item(s) stored without alerts (listed by a feed's "
+              "first poll, published before poll.backfill)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -65,7 +65,21 @@ def parse_size(value: Any) -> int:
     return size
 
 
+def parse_backfill(value: Any) -> float | None:
+    """`poll.backfill`: a duration, `0` (nothing listed before the first poll alerts) or `all`
+    (everything it lists may alert) → seconds, or None for all."""
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return None
+    if value in (0, "0", "0s"):
+        return 0.0
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a duration such as 24h, nor 0 or all") from None
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Backfill = Annotated[float | None, BeforeValidator(parse_backfill)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
@@ -89,6 +103,9 @@ class PollConfig(_Strict):
     stale_after: Duration | None = None  # alert when a feed has had no new item for this long
     max_backoff: Duration = 6 * 3600.0
     tick: Duration = 15.0  # how often the scheduler looks for due feeds
+    # On a feed's first poll, what it lists from before this raises no alert (0: nothing, all:
+    # everything may alert); those items are still stored, matched and put in their stories.
+    backfill: Backfill = 24 * 3600.0
 
 
 class DedupConfig(_Strict):
@@ -100,6 +117,7 @@ class FeedConfig(_Strict):
     name: str = Field(min_length=1)
     url: str
     interval: Duration | None = None
+    backfill: Backfill | Literal["default"] = "default"  # default: poll.backfill
     tags: list[str] = Field(default_factory=list)  # for rules' `tags:` filter
     stale_after: Duration | None = None  # default: poll.stale_after
     enabled: bool = True
@@ -179,6 +197,9 @@ class Config(_Strict):
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval or self.poll.interval
+
+    def feed_backfill(self, feed: FeedConfig) -> float | None:
+        return self.poll.backfill if feed.backfill == "default" else feed.backfill
 
 
 def default_path(env: Mapping[str, str] | None = None) -> Path:

@@ -158,7 +158,7 @@ class Daemon:
             polls = await self.pipeline.poll_all(due)
             failed = sum(poll.status == "failed" for poll in polls)
             log.info("polled %d feed(s), %d failed", len(polls), failed)
-        processed, queued = await self.pipeline.process_pending()
+        processed, queued, _ = await self.pipeline.process_pending()
         if processed:
             log.info("completed %d item(s), %d alert(s) queued", processed, queued)
         queued += await self.pipeline.retry_pages()

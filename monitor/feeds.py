@@ -95,9 +95,27 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
                                         for raw in result.entries) if entry)
     title = _plain(result.feed.get("title", ""))
     if not entries and (not result.get("version") or not body.strip()):
+        page = _page_instead(body)
+        if page:
+            return ParsedFeed(title, (), error=page)
         what = "empty document" if not body.strip() else (reason or "not an RSS or Atom feed")
         return ParsedFeed(title, (), error=f"unreadable feed: {_short(what)}")
     return ParsedFeed(title, entries, warning=_short(reason) if reason else None)
+
+
+def _page_instead(body: bytes) -> str | None:
+    """What a web page served instead of a feed is, in words a user can act on (the parser's
+    own message about it is a line and column of XML)."""
+    head = body[:4096].lstrip().lower()
+    if not head.startswith((b"<!doctype html", b"<html")) and b"<html" not in head[:512]:
+        return None
+    start = body[:100_000].lower()
+    if any(mark in start for mark in (b"challenge-platform", b"cf-chl", b"cf_chl",
+                                      b"<title>just a moment")):
+        return ("a Cloudflare challenge page, not a feed: the site turns robots away "
+                "(ask it to allow this one, or find another address for the feed)")
+    return ("a web page, not a feed: is this the site's address rather than its feed's? "
+            "(`monitor feeds add` finds the feed a page links to)")
 
 
 def _entry(raw: Mapping, base: str, feed_url: str, language: str | None) -> Entry | None:

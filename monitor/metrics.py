@@ -11,8 +11,9 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 class Metrics:
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
-        self.polls = Counter("monitor_polls", "Feed polls by outcome (new, not-modified, "
-                             "unchanged, failed).", ["status"], registry=registry)
+        self.polls = Counter("monitor_polls", "Feed polls by outcome (new, malformed: "
+                             "read in spite of errors, not-modified, unchanged, failed).",
+                             ["status"], registry=registry)
         self.not_modified_ratio = Gauge("monitor_poll_not_modified_ratio",
                                         "Share of successful polls answered 304 Not Modified.",
                                         registry=registry)

@@ -12,11 +12,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from monitor import (
     alerts,
     analysis,
+    backfill,
     entities,
     evergreen,
     feeds,
@@ -52,22 +54,27 @@ BATCH = 32  # items in progress at once: pages fetched concurrently, each commit
 class PollResult:
     feed: str
     url: str
-    status: str  # "new", "not-modified", "unchanged", "failed"
+    status: str  # "new", "malformed" (entries read in spite of errors), "not-modified",
+    # "unchanged", "failed"
     new_items: int = 0
-    error: str | None = None
+    error: str | None = None  # why it failed, or what was wrong with a malformed one
+    entries: int = 0  # entries read
+
+
+class Completed(NamedTuple):
+    processed: int  # items completed
+    queued: int  # alerts queued
+    old: int  # items completed that were listed by a feed's first poll as old news: no alert
 
 
 @dataclass
 class PassReport:
     polls: list[PollResult] = field(default_factory=list)
     processed: int = 0
+    old: int = 0
     queued: int = 0
     sent: int = 0
     failed: int = 0
-
-    @property
-    def failed_feeds(self) -> list[PollResult]:
-        return [poll for poll in self.polls if poll.status == "failed"]
 
 
 class Pipeline(Dispatch):
@@ -160,17 +167,24 @@ class Pipeline(Dispatch):
             return self._failed(feed, f"parser failed: {error}")
         if parsed.error:
             return self._failed(feed, parsed.error)
+        self.store.feed_warning(feed.url, parsed.warning)
         if parsed.warning:
-            log.debug("feed %r: %s", feed.name, parsed.warning)
+            log.warning("feed %r is malformed: %s (%d entries read all the same)", feed.name,
+                        parsed.warning, len(parsed.entries), extra={"feed": feed.name})
+        old = frozenset[int]()
+        if state.last_success is None:  # its first poll: what it lists is not all news
+            old = backfill.old_entries(parsed.entries, self.clock(),
+                                       self.config.feed_backfill(feed))
         new = self._succeeded(feed, etag, modified, body_hash, parsed.entries, fresh_for,
-                              response.permanent_url)
+                              response.permanent_url, old)
         log.info("feed %r: %d entries, %d new", feed.name, len(parsed.entries), new,
                  extra={"feed": feed.name})
-        return PollResult(feed.name, feed.url, "new", new)
+        return PollResult(feed.name, feed.url, "malformed" if parsed.warning else "new", new,
+                          parsed.warning, len(parsed.entries))
 
     def _succeeded(self, feed: FeedConfig, etag: str | None, modified: str | None,
                    body_hash: str | None, entries: Sequence = (), fresh_for: float | None = None,
-                   moved_to: str | None = None) -> int:
+                   moved_to: str | None = None, old: frozenset[int] = frozenset()) -> int:
         """Record a good poll; the next one waits at least as long as the server said its answer
         stays fresh (Cache-Control max-age), within `poll.max_backoff`."""
         now = self.clock()
@@ -180,7 +194,7 @@ class Pipeline(Dispatch):
             next_check = max(next_check, now + min(fresh_for, max_backoff))
         return self.store.record_success(
             feed.url, now=now, etag=etag, last_modified=modified, body_hash=body_hash,
-            entries=entries, next_check=next_check, moved_to=moved_to)
+            entries=entries, next_check=next_check, moved_to=moved_to, old=old)
 
     def _failed(self, feed: FeedConfig, error: str,
                 retry_after: float | None = None) -> PollResult:
@@ -199,15 +213,14 @@ class Pipeline(Dispatch):
 
     # -- items -----------------------------------------------------------------------------
 
-    async def process_pending(self) -> tuple[int, int]:
+    async def process_pending(self) -> Completed:
         """Complete every new item. Up to BATCH items are fetched and extracted at once, and each
-        is committed as soon as it is ready, so one slow site delays its own articles only.
-        Returns (items completed, alerts queued)."""
+        is committed as soon as it is ready, so one slow site delays its own articles only."""
         window = self.config.dedup.window
         if self._stories is None:  # built once from the store, then kept up to date
             self._stories = StoryIndex.of(
                 window, self.store.recent_candidates(self.clock() - 2 * window), self.clock())
-        processed = queued = 0
+        processed = queued = old = 0
         in_flight: dict[asyncio.Task, PendingItem] = {}
         last_started = 0  # an item that fails stays new, for the next pass, not this one
         exhausted = False
@@ -220,7 +233,7 @@ class Pipeline(Dispatch):
                     last_started = item.id
                     in_flight[asyncio.create_task(self._analyse(item))] = item
             if not in_flight:
-                return processed, queued
+                return Completed(processed, queued, old)
             done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 item = in_flight.pop(task)
@@ -228,6 +241,7 @@ class Pipeline(Dispatch):
                     article, fingerprint, transient = task.result()
                     queued += await self._complete(item, article, fingerprint, transient)
                     processed += 1
+                    old += item.old
                 except Exception:  # a bug on one item must not stop the others; it stays new
                     tries = self.store.item_failed(item.id, self.clock(), ITEM_RETRY_AFTER,
                                                    ITEM_RETRY_MAX)
@@ -245,12 +259,12 @@ class Pipeline(Dispatch):
         assignment = self._assign(item, article, fingerprint)
         notify = self.config.notify
         planned: list[Alert] = []
-        if fingerprint.kind != evergreen.DOSSIER:
+        if fingerprint.kind != evergreen.DOSSIER and not item.old:
             planned = alerts.plan(article, matches, notify.priority, notify.zone)
         story = assignment.story_id
         if story is None and fingerprint.kind in (evergreen.LIVE, evergreen.BULLETIN):
             story = self._stories.related(fingerprint)  # a live page on a story that alerted
-        if story is not None:
+        if story is not None and not item.old:
             alerted = self.store.story_channels(story)
             for merged in assignment.merged:
                 alerted = self.store.story_channels(merged) | alerted
@@ -355,7 +369,7 @@ class Pipeline(Dispatch):
             matches = await self._match(item, article)
             new = [match for match in matches if match.rule not in due.matched]
             planned: list[Alert] = []
-            if new:
+            if new and not item.old:
                 alerted = self.store.story_channels(due.story_id)
                 planned = [alert for alert in alerts.plan(article, new, notify.priority,
                                                           notify.zone)
@@ -403,7 +417,7 @@ class Pipeline(Dispatch):
     async def run_pass(self, feeds_to_poll: Sequence[FeedConfig]) -> PassReport:
         report = PassReport()
         report.polls = await self.poll_all(feeds_to_poll)
-        report.processed, report.queued = await self.process_pending()
+        report.processed, report.queued, report.old = await self.process_pending()
         report.queued += await self.retry_pages()
         report.queued += self.check_stale()
         report.sent, report.failed = await self.deliver_due()

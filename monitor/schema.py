@@ -1,7 +1,7 @@
 """The database's tables, and the scripts that upgrade an older database to them (each run in
 one transaction by `Store`; `PRAGMA user_version` says which schema a file has)."""
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
 SCHEMA = """
 CREATE TABLE feeds (
@@ -18,7 +18,8 @@ CREATE TABLE feeds (
     last_success REAL,
     last_new_item REAL,
     stale_since REAL,
-    added_at REAL
+    added_at REAL,
+    warning TEXT  -- what was wrong with its last parsed document, entries read all the same
 );
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
@@ -42,7 +43,8 @@ CREATE TABLE items (
     page_tries INTEGER NOT NULL DEFAULT 0,  -- fetches of its page that failed for a while
     page_retry_at REAL,  -- completed from its summary; its page is tried again then
     tries INTEGER NOT NULL DEFAULT 0,  -- attempts to complete it that raised
-    retry_at REAL  -- not before then, after such an attempt
+    retry_at REAL,  -- not before then, after such an attempt
+    old INTEGER NOT NULL DEFAULT 0  -- listed by its feed's first poll, older than poll.backfill
 );
 CREATE INDEX items_new ON items(state) WHERE state = 'new';
 CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
@@ -148,4 +150,8 @@ CREATE INDEX items_page_retry ON items(page_retry_at) WHERE page_retry_at IS NOT
 ALTER TABLE items ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN retry_at REAL;
 """,
+    # Old news listed by a feed's first poll: stored and matched, never alerted on.
+    6: "ALTER TABLE items ADD COLUMN old INTEGER NOT NULL DEFAULT 0;",
+    # A feed read in spite of errors (truncated, invalid XML) says so.
+    7: "ALTER TABLE feeds ADD COLUMN warning TEXT;",
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +44,7 @@ class FeedState:
     last_new_item: float | None = None
     stale_since: float | None = None
     added_at: float | None = None
+    warning: str | None = None  # its last parsed document was malformed, yet entries were read
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class PendingItem:
     entry: Entry
     outlet: str
     seen_at: float
+    old: bool = False  # listed by its feed's first poll, from before poll.backfill: no alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,11 +230,14 @@ class Store(OutboxQueries):
 
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
                        last_modified: str | None, body_hash: str | None,
-                       entries: Sequence[Entry] = (), moved_to: str | None = None) -> int:
+                       entries: Sequence[Entry] = (), moved_to: str | None = None,
+                       old: Collection[int] = ()) -> int:
         """A good poll: new validators, failures reset, and its unseen entries stored as `new`
-        items in the same transaction. Returns how many entries were new."""
+        items in the same transaction (those whose index is in `old` never alert). Returns how
+        many entries were new."""
         with self.transaction() as db:
-            new = sum(self._insert_entry(db, entry, now) for entry in entries)
+            new = sum(self._insert_entry(db, entry, now, index in old)
+                      for index, entry in enumerate(entries))
             db.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
                 "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
@@ -242,6 +247,11 @@ class Store(OutboxQueries):
                  url))
         return new
 
+    def feed_warning(self, url: str, warning: str | None) -> None:
+        """What was wrong with the document just parsed (None: nothing)."""
+        with self.transaction() as db:
+            db.execute("UPDATE feeds SET warning = ? WHERE url = ?", (warning, url))
+
     def record_failure(self, url: str, *, now: float, next_check: float, error: str) -> None:
         with self.transaction() as db:
             db.execute(
@@ -249,7 +259,7 @@ class Store(OutboxQueries):
                 "next_check = ? WHERE url = ?", (error, now, next_check, url))
 
     @staticmethod
-    def _insert_entry(db: sqlite3.Connection, entry: Entry, now: float) -> bool:
+    def _insert_entry(db: sqlite3.Connection, entry: Entry, now: float, old: bool) -> bool:
         keys = entry_keys(entry)
         if not keys:
             return False
@@ -257,10 +267,10 @@ class Store(OutboxQueries):
         if db.execute(f"SELECT 1 FROM item_keys WHERE key IN ({marks})", keys).fetchone():
             return False
         cursor = db.execute(
-            "INSERT INTO items (feed_url, guid, link, title, summary, published, seen_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO items (feed_url, guid, link, title, summary, published, seen_at, old) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.feed_url, entry.guid, entry.link, entry.title, entry.summary,
-             _ts(entry.published), now))
+             _ts(entry.published), now, old))
         db.executemany("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
                        [(key, cursor.lastrowid) for key in keys])
         return True
@@ -278,7 +288,7 @@ class Store(OutboxQueries):
             "WHERE state = 'new' AND items.id > ? AND coalesce(retry_at, 0) <= ? "
             "ORDER BY items.id LIMIT ?", (after, now, limit)).fetchall()
         return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
-                            row["seen_at"]) for row in rows]
+                            row["seen_at"], bool(row["old"])) for row in rows]
 
     def story_channels(self, story_id: int) -> dict[str, tuple[str, str]]:
         """channel → (rules, priority) of the alerts a story (and the stories merged into it)
@@ -374,7 +384,7 @@ class Store(OutboxQueries):
             "WHERE page_retry_at IS NOT NULL AND page_retry_at <= ? ORDER BY page_retry_at "
             "LIMIT ?", (now, limit)).fetchall()
         return [RetryItem(PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
-                                      row["seen_at"]),
+                                      row["seen_at"], bool(row["old"])),
                           row["story_id"], tuple(json.loads(row["matched_rules"] or "[]")),
                           row["page_tries"]) for row in rows]
 
@@ -433,7 +443,7 @@ def _feed(row: sqlite3.Row) -> FeedState:
     return FeedState(row["url"], row["name"], row["etag"], row["last_modified"],
                      row["body_hash"], row["next_check"], row["failures"], row["last_error"],
                      row["last_success"], row["fetch_url"] or row["url"], row["last_attempt"],
-                     row["last_new_item"], row["stale_since"], row["added_at"])
+                     row["last_new_item"], row["stale_since"], row["added_at"], row["warning"])
 
 
 def _entry(row: sqlite3.Row) -> Entry:

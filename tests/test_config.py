@@ -51,6 +51,20 @@ feeds:
     assert [config.feed_interval(f) for f in config.feeds] == [120, 900]
 
 
+def test_backfill_defaults_to_a_day_and_each_feed_may_say_otherwise(tmp_path: Path) -> None:
+    config = load(write(tmp_path, """
+feeds:
+  - {name: A, url: "https://a.fr/rss"}
+  - {name: B, url: "https://b.fr/rss", backfill: all}
+  - {name: C, url: "https://c.fr/rss", backfill: 0}
+  - {name: D, url: "https://d.fr/rss", backfill: 2h}
+"""), {})
+    assert [config.feed_backfill(f) for f in config.feeds] == [86400, None, 0, 7200]
+    path = write(tmp_path, "poll: {backfill: always}\n")
+    assert problems(path) == [
+        f"{path}:1: poll.backfill: 'always' is not a duration such as 24h, nor 0 or all"]
+
+
 def test_env_substitution_with_default_and_missing(tmp_path: Path) -> None:
     path = write(tmp_path, """
 notify:

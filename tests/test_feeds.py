@@ -77,6 +77,7 @@ def test_truncated_feed_still_gives_its_entries() -> None:
     feed = parse(fixture("figaro-truncated.xml"), BASE + "/feed.xml")
     assert feed.error is None
     assert feed.entries[0].title == "Tempête Ciaran : la Bretagne placée en vigilance rouge"
+    assert feed.warning  # and what is wrong with it, for the user
 
 
 def test_rss1_rdf_and_relative_links() -> None:
@@ -98,7 +99,6 @@ def test_relative_link_in_rss2_resolves_against_the_feed_url() -> None:
 @pytest.mark.parametrize("body", [
     b"",
     b"   ",
-    b"<!DOCTYPE html><html><head><title>Accueil</title></head><body><p>Bienvenue</p></body></html>",
     b"\x00\x01\x02binary junk\xff\xfe",
     b"/etc/hostname",  # never read as a path
 ])
@@ -106,6 +106,18 @@ def test_unreadable_documents_are_errors(body: bytes) -> None:
     feed = parse(body, BASE + "/feed.xml")
     assert feed.error and feed.error.startswith("unreadable feed")
     assert feed.entries == ()
+
+
+def test_a_page_served_instead_of_a_feed_is_named_as_such() -> None:
+    home = b"<!DOCTYPE html><html><head><title>Accueil</title></head><body>Bienvenue</body></html>"
+    challenge = (b"<!DOCTYPE html><html lang=\"en-US\"><head><title>Just a moment...</title>"
+                 b"<script src=\"/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1\">"
+                 b"</script></head><body></body></html>")
+    assert parse(home, BASE + "/feed.xml").error.startswith(
+        "a web page, not a feed: is this the site's address rather than its feed's?")
+    assert parse(challenge, BASE + "/feed.xml").error.startswith(
+        "a Cloudflare challenge page, not a feed: the site turns robots away")
+
 
 
 def test_a_valid_empty_feed_is_not_an_error() -> None:

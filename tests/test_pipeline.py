@@ -132,7 +132,7 @@ def test_a_failing_feed_backs_off_and_does_not_stop_the_others(tmp_path, site: S
     with sqlite3.connect(config.database) as db:
         failures, error = db.execute("SELECT failures, last_error FROM feeds WHERE name = 'Cassé'"
                                      ).fetchone()
-    assert failures == 4 and error.startswith("unreadable feed")
+    assert failures == 4 and error.startswith("a web page, not a feed")
 
 
 def test_an_unchanged_body_is_not_parsed_again(tmp_path, site: Site) -> None:

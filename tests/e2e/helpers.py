@@ -27,6 +27,8 @@ def write_config(directory: Path, feeds: list[dict], channels: dict[str, str],
         "feeds": feeds,
         "notify": {"channels": channels, "default": default},
         **extra,
+        # Fixtures are dated: every item of a first poll may alert, unless a test says otherwise.
+        "poll": {"backfill": "all", **extra.get("poll", {})},
     }
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")

@@ -72,12 +72,13 @@ def test_a_hostile_farm_beside_a_good_feed(tmp_path, site: Site) -> None:
 
     assert result.returncode == 0, result.stderr
     failed = {line.split("'")[1]: line.split("failed: ", 1)[1]
-              for line in result.stderr.splitlines() if line.startswith("monitor: feed '")}
+              for line in result.stderr.splitlines()
+              if line.startswith("monitor: feed '") and "' failed: " in line}
     assert failed["slow"] == "no complete answer within 5s"
     assert failed["endless"] == "body is over the 2000000 byte cap"
     assert failed["bomb"] == "body is over the 2000000 byte cap"
     assert failed["loop"] == "more than 5 redirects"
-    assert failed["html"].startswith("unreadable feed")
+    assert failed["html"].startswith("a web page, not a feed")
     assert failed["empty"] == "unreadable feed: empty document"
     assert set(failed) == {"slow", "endless", "bomb", "loop", "html", "empty"}
     # Wrong or missing charsets are survived, and decoded right.

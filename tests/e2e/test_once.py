@@ -90,7 +90,9 @@ def test_one_alert_per_story_and_rule_then_nothing_on_the_second_run(newsroom) -
 
     assert first.returncode == 0, first.stderr
     assert "feed 'Ouest-France' failed: HTTP 500" in first.stderr
-    assert "feed 'Le Figaro' failed" not in first.stderr  # truncated, yet its item is read
+    assert "feed 'Le Figaro' failed" not in first.stderr  # truncated, yet its items are read
+    assert "monitor: feed 'Le Figaro' is malformed: " in first.stderr  # and the user is told
+    assert "(2 entries read all the same)" in first.stderr
     hook = posted_alerts(site)
     assert Counter(rule_of(alert["message"]) for alert in hook) == {
         "tomahawk-ukraine": 1, "zelensky-budapest": 1, "desescalade": 1, "tempete": 1}
@@ -138,6 +140,10 @@ def test_one_alert_per_story_and_rule_then_nothing_on_the_second_run(newsroom) -
     assert conditional["/feeds/lemonde-une.xml"]["if-modified-since"] == \
         "Mon, 24 Nov 2025 09:15:00 GMT"
     assert "0 new item(s)" in second.stderr
+    table = monitor("feeds", "--config", str(config)).stdout.splitlines()
+    figaro = next(line for line in table if line.startswith("Le Figaro"))
+    assert figaro.split()[2] == "malformed"
+    assert next(line for line in table if line.startswith("franceinfo")).split()[1] == "ok"
 
 
 def test_user_agent_names_the_project(newsroom) -> None:
