@@ -49,6 +49,11 @@ def http_limits(network: NetworkConfig) -> Limits:
                   allow_private_addresses=network.allow_private_addresses)
 
 
+def notifier(config: Config, out: TextIO) -> Notifier:
+    return Notifier(config.notify.channels, base=config_module.source_dir(config), out=out,
+                    timeout=config.notify.timeout)
+
+
 @asynccontextmanager
 async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = None,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Pipeline]:
@@ -56,10 +61,9 @@ async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = Non
         store = Store(config.database)
         http = HttpClient(http_limits(config.network))
         workers = Workers(config.workers)
-        notifier = Notifier(config.notify.channels, base=config_module.source_dir(config),
-                            out=out or sys.stdout, timeout=config.notify.timeout)
         try:
-            yield Pipeline(config, rules, store, http, workers, notifier, clock)
+            yield Pipeline(config, rules, store, http, workers, notifier(config, out or sys.stdout),
+                           clock)
         finally:
             await http.close()
             workers.close()

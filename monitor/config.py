@@ -181,7 +181,7 @@ class Config(_Strict):
     database: Path = Path("monitor.db")
     rules: list[Path] = Field(default_factory=lambda: [Path("rules")])
     workers: int = Field(2, ge=0, le=64)  # processes for parsing and extraction; 0 = in-process
-    watch_rules: bool = True  # reload rule files when they change (SIGHUP always reloads)
+    watch_rules: bool = True  # reload config and rule files when they change (and on SIGHUP)
     retention: Duration = 90 * 86400.0  # after this, articles keep only what identifies them
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     poll: PollConfig = Field(default_factory=PollConfig)

@@ -2,9 +2,9 @@
 
 Schedules live in the database (each feed's `next_check`), not in APScheduler: its in-memory jobs
 are only clocks: one polls whatever feeds are due and completes their items, one drains the alert
-outbox, one watches the rule files (SIGHUP reloads them too). Stopping sets `pipeline.stopping`,
-waits for the step in progress to commit, then shuts the scheduler down (APScheduler would cancel
-running coroutines mid-step).
+outbox, one watches config.yaml and the rule files (SIGHUP reloads them too). Stopping sets
+`pipeline.stopping`, waits for the step in progress to commit, then shuts the scheduler down
+(APScheduler would cancel running coroutines mid-step).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import systemd
-from monitor.app import load_rules
+from monitor.app import load_config, load_rules, notifier
+from monitor.config import Config
 from monitor.errors import InvalidInput
 from monitor.health import HealthServer
 from monitor.pipeline import Pipeline
@@ -29,7 +30,9 @@ from monitor.rules import RuleSet, rule_files
 log = logging.getLogger(__name__)
 
 DELIVERY_TICK = 5.0
-RULES_WATCH_TICK = 2.0
+WATCH_TICK = 2.0
+# Settings a running daemon cannot take up: they shape what it opened at start.
+RESTART_NEEDED = ("database", "workers", "http", "network", "watch_rules")
 HEARTBEAT = 5.0
 PRUNE_EVERY = 3600.0
 HEALTH_STALE = 30.0  # /healthz fails when the scheduler has run no job for this long
@@ -37,11 +40,12 @@ DRAIN_SECONDS = 60.0
 DRAIN_MARGIN = 15.0  # beyond notify.timeout, for the outbox to record a send that finished
 
 
-def rules_signature(paths: list[Path]) -> tuple:
-    """What changes when a rule file is added, removed or edited (names, sizes, mtimes)."""
-    files, _ = rule_files(paths)
+def files_signature(config: Config) -> tuple:
+    """What changes when config.yaml or a rule file is added, removed or edited (names, sizes,
+    mtimes)."""
+    files, _ = rule_files(config.rules)
     signature = []
-    for file in files:
+    for file in [config.path, *files]:
         try:
             stat = file.stat()
         except OSError:
@@ -72,7 +76,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task] = set()
         self._delivering = asyncio.Lock()
-        self._rules_signature = rules_signature(pipeline.config.rules)
+        self._signature = files_signature(pipeline.config)
         self._settling: tuple | None = None  # a change seen once, reloaded when it holds
         self._last_beat: float | None = None  # monotonic time the scheduler last ran a job
 
@@ -90,44 +94,60 @@ class Daemon:
         self._last_beat = time.monotonic()
         self.systemd.watchdog()
 
-    def reload_rules(self, reason: str = "SIGHUP") -> bool:
-        """Load every rule file again and swap the new set in whole, or keep the running one
-        when any file is invalid. New rules apply to items completed from now on."""
-        config = self.pipeline.config
-        self._rules_signature = rules_signature(config.rules)
+    def reload(self, reason: str = "SIGHUP") -> bool:
+        """Load config.yaml and every rule file again and swap them in whole, or keep the
+        running ones when anything is invalid. Feeds, channels, poll and dedup settings and
+        rules apply at once (new rules to items completed from now on); the settings in
+        RESTART_NEEDED wait for a restart."""
+        running = self.pipeline.config
         self.systemd.reloading()
         try:
+            config = load_config(running.path)
+            self._signature = files_signature(config)
             rules = load_rules(config)
         except InvalidInput as error:
+            self._signature = files_signature(running)
             for problem in error.problems:
-                log.error("rules not reloaded: %s", problem)
-            log.error("rules not reloaded (%s): %d problem(s); the previous %d rule(s) keep "
-                      "running", reason, len(error.problems), len(self.pipeline.rules))
-            self.systemd.ready(f"rules not reloaded: {len(error.problems)} problem(s)")
+                log.error("not reloaded: %s", problem)
+            log.error("config and rules not reloaded (%s): %d problem(s); the running config "
+                      "and its %d rule(s) keep running", reason, len(error.problems),
+                      len(self.pipeline.rules))
+            self.systemd.ready(f"not reloaded: {len(error.problems)} problem(s)")
             return False
         blank = _emptied(self.pipeline.rules, rules)
         if blank:
-            log.warning("rules not reloaded (%s): %s became empty (a save in progress?); the "
-                        "previous %d rule(s) keep running; write `rules: []` in a file to empty "
-                        "it on purpose", reason, ", ".join(blank), len(self.pipeline.rules))
-            self.systemd.ready("rules not reloaded: a rule file became empty")
+            log.warning("config and rules not reloaded (%s): %s became empty (a save in "
+                        "progress?); the previous %d rule(s) keep running; write `rules: []` in "
+                        "a file to empty it on purpose", reason, ", ".join(blank),
+                        len(self.pipeline.rules))
+            self.systemd.ready("not reloaded: a rule file became empty")
             return False
-        self.pipeline.rules = rules
-        log.info("rules reloaded (%s): %d rule(s)", reason, len(rules))
-        self.systemd.ready(f"{len(rules)} rule(s) loaded")
+        waiting = [key for key in RESTART_NEEDED if getattr(config, key) != getattr(running, key)]
+        if config.poll.tick != running.poll.tick:
+            waiting.append("poll.tick")
+        if waiting:
+            log.warning("%s changed: taken up at the next restart", ", ".join(waiting))
+        config = config.model_copy(update={
+            **{key: getattr(running, key) for key in RESTART_NEEDED},
+            "poll": config.poll.model_copy(update={"tick": running.poll.tick})})
+        self.pipeline.reconfigure(config, rules, notifier(config, self.pipeline.notifier.out))
+        feeds = len(self.pipeline.enabled_feeds())
+        log.info("config and rules reloaded (%s): %d feed(s), %d channel(s), %d rule(s)",
+                 reason, feeds, len(config.notify.channels), len(rules))
+        self.systemd.ready(f"{feeds} feed(s), {len(rules)} rule(s)")
         return True
 
-    async def watch_rules(self) -> None:
+    async def watch_files(self) -> None:
         """Reload once a change has held for a whole watch tick: an editor that truncates a
         file then writes it is not caught in between."""
-        current = rules_signature(self.pipeline.config.rules)
-        if current == self._rules_signature:
+        current = files_signature(self.pipeline.config)
+        if current == self._signature:
             self._settling = None
         elif current != self._settling:
             self._settling = current
         else:
             self._settling = None
-            self.reload_rules("rule files changed")
+            self.reload("files changed")
 
     def _metrics(self) -> bytes:
         self.pipeline.refresh_gauges()
@@ -187,7 +207,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
-        loop.add_signal_handler(signal.SIGHUP, self.reload_rules)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         config = self.pipeline.config
         scheduler = AsyncIOScheduler(event_loop=loop)
         options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
@@ -201,8 +221,8 @@ class Daemon:
         scheduler.add_job(self._guarded, "interval", args=[self.prune], seconds=PRUNE_EVERY,
                           next_run_time=datetime.now(), id="prune", **options)
         if config.watch_rules:
-            scheduler.add_job(self._guarded, "interval", args=[self.watch_rules],
-                              seconds=RULES_WATCH_TICK, id="watch-rules", **options)
+            scheduler.add_job(self._guarded, "interval", args=[self.watch_files],
+                              seconds=WATCH_TICK, id="watch-files", **options)
         endpoint = None
         if config.http is not None:
             endpoint = HealthServer(config.http.listen, self.health, self._metrics)

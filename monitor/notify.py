@@ -102,7 +102,7 @@ class Notifier:
                  out: TextIO | None = None, timeout: float = 60.0) -> None:
         self._channels = dict(channels)
         self._base = base
-        self._out = out or sys.stdout
+        self.out = out or sys.stdout
         self._timeout = timeout
         self._templates = {name: templates.source_of(channel.template, base)
                            for name, channel in self._channels.items() if channel.template}
@@ -126,8 +126,8 @@ class Notifier:
     def send(self, channel: str, title: str, body: str, fmt: str = "text",
              priority: str = "normal") -> SendResult:
         if channel == CONSOLE:
-            self._out.write(f"\n== {title}\n{body}\n")
-            self._out.flush()
+            self.out.write(f"\n== {title}\n{body}\n")
+            self.out.flush()
             return SendResult(True)
         config = self._channels.get(channel)
         if config is None:

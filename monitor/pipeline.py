@@ -83,17 +83,26 @@ class Pipeline(Dispatch):
                  clock: Callable[[], float] = time.time, metrics: Metrics | None = None) -> None:
         self.config = config
         self.rules = rules  # swapped whole on reload; read once per item
+        self.notifier = notifier
         self.store = store
         self.http = http
         self.workers = workers
-        self.notifier = notifier
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.stopping = False  # set on shutdown: finish the current step, start no new one
-        self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
         self._sent_at: dict[str, list[float]] = {}  # channel → when messages went out
         self._stories: StoryIndex | None = None
-        store.sync_feeds(((feed.url, feed.name) for feed in config.feeds), clock())
+        self.reconfigure(config, rules, notifier)
+
+    def reconfigure(self, config: Config, rules: RuleSet, notifier: Notifier) -> None:
+        """Take up a new config (at start, and when it is reloaded): feeds added are due at
+        once, feeds removed are no longer polled (their items and stories stay)."""
+        window_changed = config.dedup.window != self.config.dedup.window
+        self.config, self.rules, self.notifier = config, rules, notifier
+        self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
+        if window_changed:
+            self._stories = None  # rebuilt from the store with the new window
+        self.store.sync_feeds(((feed.url, feed.name) for feed in config.feeds), self.clock())
 
     # -- polling ---------------------------------------------------------------------------
 

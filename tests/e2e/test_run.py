@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.helpers import PROJECT, environment, posted_alerts, write_config
 from tests.e2e.test_once import RULES, serve_newsroom
@@ -162,9 +163,9 @@ def test_rule_files_are_reloaded_when_they_change(tmp_path, site: Site) -> None:
         daemon.close()
     err = daemon.log()
     assert code == 0, err
-    assert "rules not reloaded: " in err and "invalid regular expression" in err
-    assert "the previous 1 rule(s) keep running" in err
-    assert "rules reloaded (rule files changed): 1 rule(s)" in err
+    assert "not reloaded: " in err and "invalid regular expression" in err
+    assert "the running config and its 1 rule(s) keep running" in err
+    assert "config and rules reloaded (files changed): 1 feed(s), 1 channel(s), 1 rule(s)" in err
     # The new rule applies to new items only: the strike seen before the reload gives no alert.
     assert [a["title"] for a in posted_alerts(site)] == ["Nouvelle grève à la RATP"]
 
@@ -187,8 +188,42 @@ def test_sighup_reloads_rules(tmp_path, site: Site) -> None:
         daemon.close()
     err = daemon.log()
     assert code == 0, err
-    assert "rules reloaded (SIGHUP): 1 rule(s)" in err
+    assert "config and rules reloaded (SIGHUP): 1 feed(s), 1 channel(s), 1 rule(s)" in err
     assert [a["title"] for a in posted_alerts(site)] == ["Grève des contrôleurs"]
+
+
+def test_sighup_reloads_feeds_and_channels_and_keeps_a_broken_config_out(tmp_path, site) -> None:
+    """A feed and a channel added to config.yaml are taken up on SIGHUP, without a restart; a
+    config with a mistake is refused whole, and the running one goes on; a setting that needs a
+    restart says so."""
+    config, _ = reload_setup(tmp_path, site, watch=False)
+    site.routes["/other.xml"] = Route(FEED.format(items=ITEM.format(
+        title="Tempête sur la Manche", base=site.base, slug="b0")).encode())
+    settings = yaml.safe_load(config.read_text())
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: any(r.path == "/a0" for r in site.got("GET")))
+        broken = {**settings, "feeds": [*settings["feeds"], {"name": "Autre", "url": "ftp://x"}]}
+        config.write_text(yaml.safe_dump(broken, allow_unicode=True))
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: "config and rules not reloaded" in daemon.log() or not daemon.alive())
+        settings["feeds"].append({"name": "Autre", "url": site.url("/other.xml")})
+        settings["notify"]["channels"]["desk"] = f"json://{site.base.split('//')[1]}/desk"
+        settings["notify"]["default"] = ["desk"]
+        settings["workers"] = 1
+        config.write_text(yaml.safe_dump(settings, allow_unicode=True))
+        daemon.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: len(site.got("POST", "/desk")) >= 1 or not daemon.alive())
+        code = daemon.stop()
+    finally:
+        daemon.close()
+    err = daemon.log()
+    assert code == 0, err
+    assert "feeds[1].url: 'ftp://x' is not an http(s) URL" in err
+    assert "config and rules reloaded (SIGHUP): 2 feed(s), 2 channel(s), 1 rule(s)" in err
+    assert "workers changed: taken up at the next restart" in err
+    assert [a["title"] for a in posted_alerts(site, "/desk")] == ["Tempête sur la Manche"]
+    assert site.got("POST", "/hook") == []
 
 
 def test_a_slow_channel_never_holds_up_polling(tmp_path, site: Site) -> None:
@@ -242,7 +277,7 @@ def test_a_rule_file_caught_empty_mid_save_keeps_the_running_rules(tmp_path, sit
     err = daemon.log()
     assert code == 0, err
     assert "the previous 1 rule(s) keep running" in err and "0 rule(s)" not in err
-    assert "rules reloaded (rule files changed): 1 rule(s)" in err
+    assert "config and rules reloaded (files changed): 1 feed(s), 1 channel(s), 1 rule(s)" in err
 
 
 def test_a_second_process_on_the_same_database_refuses_to_start(tmp_path, site: Site) -> None:
