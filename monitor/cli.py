@@ -151,7 +151,7 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
     except InvalidInput as error:
         return _invalid(error)
     if args.command == "feeds":
-        return alerts_cli.feeds_table(config)
+        return _feeds(args, config)
     if args.command == "stories":
         from monitor import stories_cli
 
@@ -161,6 +161,23 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
     if args.alerts_command == "retry":
         return alerts_cli.retry(args, config)
     return alerts_cli.list_alerts(args, config)
+
+
+def _feeds(args: argparse.Namespace, config: Config) -> int:
+    from monitor import alerts_cli, feeds_cli
+
+    try:
+        if args.feeds_command == "add":
+            return feeds_cli.add(args, config)
+        if args.feeds_command == "remove":
+            return feeds_cli.remove(args, config)
+        if args.feeds_command == "import":
+            return feeds_cli.import_opml(args, config)
+        if args.feeds_command == "export":
+            return feeds_cli.export_opml(config)
+    except InvalidInput as error:
+        return _invalid(error)
+    return alerts_cli.feeds_table(config)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -213,8 +230,26 @@ def _parser() -> argparse.ArgumentParser:
                                       help="requeue alerts by ID, or every dead one")
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--dead", action="store_true", help="requeue every dead-lettered alert")
-    commands.add_parser("feeds", parents=[common],
-                        help="each feed: last success, last error, failures, items, next poll")
+    feeds = commands.add_parser(
+        "feeds", parents=[common],
+        help="each feed: status, last success, failures, items, next poll; add, remove, "
+             "import, export")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", metavar="COMMAND")
+    add = feed_commands.add_parser(
+        "add", parents=[common],
+        help="add a feed to config.yaml, given its URL or a page of its site")
+    add.add_argument("url", help="the feed's address, or a page that links it")
+    add.add_argument("--name", help="its name (default: the feed's title)")
+    add.add_argument("--tags", help="comma-separated tags, for rules' `tags:` filter")
+    remove = feed_commands.add_parser("remove", parents=[common],
+                                      help="remove a feed from config.yaml")
+    remove.add_argument("feed", help="its name (or URL)")
+    import_ = feed_commands.add_parser(
+        "import", parents=[common],
+        help="add the feeds of an OPML file (folders become tags; known feeds are skipped)")
+    import_.add_argument("file", help="an OPML file, as feed readers export")
+    feed_commands.add_parser("export", parents=[common],
+                             help="print the feeds as OPML 2.0 (tags become folders)")
     stories = commands.add_parser("stories", parents=[common],
                                   help="recent stories and their outlets (--json: every article)")
     stories.add_argument("--since", default="24h", help="seen since (default: 24h)")
