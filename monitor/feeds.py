@@ -167,8 +167,11 @@ def _plain(html: str) -> str:
     return _SPACES.sub(" ", html).strip()
 
 
+_EXPAT_PLACE = re.compile(r"^<unknown>:(\d+):\d+: ")  # the XML parser's "where", for people
+
+
 def _short(text: str, limit: int = 200) -> str:
-    text = _SPACES.sub(" ", text).strip()
+    text = _EXPAT_PLACE.sub(r"line \1: ", _SPACES.sub(" ", text).strip())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

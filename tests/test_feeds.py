@@ -77,7 +77,7 @@ def test_truncated_feed_still_gives_its_entries() -> None:
     feed = parse(fixture("figaro-truncated.xml"), BASE + "/feed.xml")
     assert feed.error is None
     assert feed.entries[0].title == "Tempête Ciaran : la Bretagne placée en vigilance rouge"
-    assert feed.warning  # and what is wrong with it, for the user
+    assert feed.warning == "line 18: unclosed CDATA section"  # and what is wrong, for people
 
 
 def test_rss1_rdf_and_relative_links() -> None:
