@@ -64,27 +64,55 @@ def _main(argv: list[str] | None) -> int:
         return _rules(args, path)
     if args.command in ("alerts", "notify", "feeds", "stories"):
         return _outbox(args, path)
+    if args.command == "check":
+        return _check(path)
     try:
         config, rules = app.load(path)
     except InvalidInput as error:
-        code = _invalid(error)
-        if args.command == "check":
-            print(f"{len(error.problems)} problem(s) found", file=sys.stderr)
-        return code
-    if args.command == "check":
-        from monitor.store import Store
-
-        Store.verify(config.database)
-        files = len({rule.origin.rsplit(":", 1)[0] for rule in rules.rules})
-        print(f"{path}: OK: {len(config.feeds)} feed(s), {len(rules)} rule(s) in {files} "
-              f"file(s), {len(config.notify.channels)} channel(s)")
-        return EXIT_OK
+        return _invalid(error)
     try:
         if args.command == "once":
             return asyncio.run(_once(config, rules))
         return asyncio.run(_run(config, rules))
     except KeyboardInterrupt:
         return 130
+
+
+def _check(path: Path) -> int:
+    """Every problem of the config and of every rule file at once (the rules are checked even
+    when the config has problems: against no channel list then), then the database."""
+    from monitor import app
+    from monitor import config as config_module
+    from monitor import rules as rules_module
+    from monitor.config import CONSOLE
+    from monitor.store import Store
+
+    problems = []
+    config = None
+    try:
+        config = app.load_config(path)
+    except InvalidInput as error:
+        problems += error.problems
+    rules = None
+    try:
+        if config is not None:
+            rules = app.load_rules(config)
+        else:
+            rules_module.load(config_module.rule_paths(path), None, [CONSOLE])
+    except InvalidInput as error:
+        problems += error.problems
+    if problems or config is None or rules is None:
+        _invalid(InvalidInput(problems))
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return EXIT_INVALID
+    Store.verify(config.database)
+    files = len({rule.origin.rsplit(":", 1)[0] for rule in rules.rules})
+    used = {*config.notify.default, *config.notify.ops_channels(),
+            *(channel for rule in rules.rules for channel in rule.channels)}
+    console = " (and the console)" if CONSOLE in used else ""
+    print(f"{path}: OK: {len(config.feeds)} feed(s), {len(rules)} rule(s) in {files} "
+          f"file(s), {len(config.notify.channels)} channel(s){console}")
+    return EXIT_OK
 
 
 def _invalid(error: InvalidInput) -> int:

@@ -222,8 +222,9 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
     try:
         config = Config.model_validate({**data, "path": path})
     except ValidationError as error:
-        raise InvalidInput(source.validation_problems(error)) from None
-    problems = _cross_check(config, source)
+        raise InvalidInput(_with_source_problems(source, source.validation_problems(error))
+                           ) from None
+    problems = _with_source_problems(source, _cross_check(config, source))
     if problems:
         raise InvalidInput(problems)
     base = path.resolve().parent
@@ -231,6 +232,29 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
         "database": base / config.database,
         "rules": [base / rules for rules in config.rules],
     })
+
+
+def _with_source_problems(source: yamlsource.Source, problems: list[Problem]) -> list[Problem]:
+    """The reading's problems, then the others, but one per field: an unset ${VAR} left a
+    value that the validation would report again."""
+    reported = [problem.field for problem in source.problems]
+    return [*source.problems, *(p for p in problems if not any(
+        p.field == field or p.field.startswith((f"{field}.", f"{field}[")) for field in reported))]
+
+
+def rule_paths(path: Path) -> list[Path]:
+    """Where a config file says its rules are, read as well as the file allows (for `check`,
+    which reports the rules' problems even when the config has some)."""
+    base = path.resolve().parent
+    try:
+        data = yamlsource.load(path, {}).data
+    except InvalidInput:
+        data = None
+    listed = data.get("rules", "rules") if isinstance(data, dict) else "rules"
+    listed = [listed] if isinstance(listed, str) else listed
+    if not isinstance(listed, list):
+        return [base / "rules"]
+    return [base / item for item in listed if isinstance(item, str)]
 
 
 def source_dir(config: Config) -> Path:

@@ -13,6 +13,7 @@ a term found (or a regex) are evaluated: 10,000 terms cost about what 10 do.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -208,6 +209,7 @@ def load(paths: Iterable[Path], channels: Iterable[str] | None, default: Iterabl
         except InvalidInput as error:
             problems.extend(error.problems)
             continue
+        problems.extend(source.problems)
         for index, spec in _validate(source, problems):
             path = ("rules", index)
             origin = f"{source.file}:{source.line_of(path)}"
@@ -248,6 +250,16 @@ def _validate(source: yamlsource.Source, problems: list[Problem]) -> list[tuple[
             specs.append((index, RuleSpec.model_validate(item)))
         except ValidationError as error:
             problems.extend(source.validation_problems(error, at=("rules", index)))
+            if isinstance(item, dict) and all(e["type"] == "extra_forbidden"
+                                               for e in error.errors()):
+                # Only unknown keys: the rest is still checked, for its own problems (the
+                # file fails to load all the same).
+                known = {key: value for key, value in item.items()
+                         if key in RuleSpec.model_fields}
+                if not {"all", "any", "near", "entities"} & set(known):
+                    continue  # a misspelt term key: "needs a term" would say it again
+                with contextlib.suppress(ValidationError):
+                    specs.append((index, RuleSpec.model_validate(known)))
     return specs
 
 

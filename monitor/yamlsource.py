@@ -36,6 +36,9 @@ class Source:
     file: str
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    # What is wrong but did not stop the reading (a duplicate key, an unset ${VAR}): reported
+    # with the problems found later, so that one does not hide the others.
+    problems: list[Problem] = field(default_factory=list)
 
     def line_of(self, path: Path_) -> int | None:
         """Line of the value at `path`, or of its nearest ancestor that was written down."""
@@ -71,7 +74,8 @@ def dotted(path: Path_) -> str:
 
 
 def load(file: Path, env: Mapping[str, str] | None = None) -> Source:
-    """Parse `file` safely; raise InvalidInput naming the line of any YAML or `${VAR}` error."""
+    """Parse `file` safely; raise InvalidInput naming the line of a YAML error that stops the
+    reading. Lesser problems (duplicate keys, unset `${VAR}`s) are in `source.problems`."""
     env = os.environ if env is None else env
     name = str(file)
     try:
@@ -89,11 +93,8 @@ def load(file: Path, env: Mapping[str, str] | None = None) -> Source:
     finally:
         loader.dispose()
     source = Source(name, None)
-    problems: list[Problem] = []
     if node is not None:
-        source.data = _build(node, (), source, loader, env, problems)
-    if problems:
-        raise InvalidInput(problems)
+        source.data = _build(node, (), source, loader, env, source.problems)
     return source
 
 

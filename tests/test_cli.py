@@ -12,20 +12,29 @@ def test_check_accepts_the_shipped_config() -> None:
 
 
 def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
+    """A duplicate key, an unknown key or a broken config hides no other problem: those of the
+    config and of every rule file come at once."""
     (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "a.yaml").write_text("rules:\n  - name: a\n    anyy: [x]\n")
+    rules = tmp_path / "rules" / "a.yaml"
+    rules.write_text("rules:\n  - name: a\n    any: [x]\n    any: [y]\n  - name: b\n"
+                     "    colour: red\n    any: [{regex: '('}]\n  - name: c\n")
     config = tmp_path / "config.yaml"
-    config.write_text("feeds: []\nnotify:\n  default: [nowhere]\n")
+    config.write_text("database: x.db\ndatabase: y.db\ncolour: blue\npoll:\n  interval: soon\n"
+                      "notify:\n  default: [nowhere]\n")
     result = monitor("check", "--config", str(config))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"{config}:3: notify.default[0]: unknown channel 'nowhere'",
-        "1 problem(s) found",
+        f"{config}:2: database: duplicate key (the earlier value would be ignored)",
+        f"{config}:3: colour: unknown key",
+        f"{config}:5: poll.interval: 'soon' is not a duration such as 30s, 10m, 2h, 3d",
+        f"{rules}:4: rules[0].any: duplicate key (the earlier value would be ignored)",
+        f"{rules}:6: rules[1].colour: unknown key",
+        f"{rules}:7: rules[1].any[0].regex: invalid regular expression: missing ), unterminated "
+        "subpattern at position 0",
+        f"{rules}:8: rules[2]: a rule needs at least one term in 'all', 'any', 'near' or "
+        "'entities'",
+        "7 problem(s) found",
     ]
-    config.write_text("feeds: []\n")
-    result = monitor("check", "--config", str(config))
-    assert result.returncode == 2
-    assert result.stderr.splitlines()[0] == f"{tmp_path / 'rules' / 'a.yaml'}:3: rules[0].anyy: unknown key"
 
 
 def test_empty_feeds_is_valid(tmp_path: Path) -> None:
