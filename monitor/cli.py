@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    # `once` and `rules` report for themselves; their log stays on errors unless asked for more.
-    quieter = 2 if args.command in ("once", "rules") else 0
-    verbosity = args.verbose - args.quiet - quieter
+    verbosity = args.verbose - args.quiet
+    if args.command in ("once", "rules"):
+        # They report for themselves: their log stays on errors, and -v shows what happened
+        # to each item (the rules it matched, its story and why).
+        verbosity = (args.verbose - 1 if args.verbose else -2) - args.quiet
     logs.setup({-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}.get(
         max(-2, min(verbosity, 2)), logging.DEBUG - 1), args.log_format)
     from monitor import app

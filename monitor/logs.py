@@ -10,8 +10,9 @@ import sys
 from datetime import UTC, datetime
 
 FIELDS = ("feed", "item", "rule", "channel")
+# Libraries whose DEBUG (and INFO) lines are about themselves: shown only at -vv.
 _NOISY = ("aiohttp", "apscheduler", "trafilatura", "htmldate", "charset_normalizer",
-          "asyncio")
+          "asyncio", "apprise", "tzlocal", "markdown", "courlan", "justext")
 
 
 class JsonFormatter(logging.Formatter):

@@ -39,3 +39,16 @@ def test_secrets_never_reach_the_log(capsys, restore_logging) -> None:
                                         "%s", "user:s3cretpassw0rd@smtp")
     err = capsys.readouterr().err
     assert "SECRET" not in err and "s3cret" not in err and "****" in err
+
+
+def test_debug_is_ours_until_asked_for_everything(capsys, restore_logging) -> None:
+    """-v (DEBUG) shows the daemon's debug lines, not Apprise's or tzlocal's; -vv shows all."""
+    logs.setup(logging.DEBUG, "text")
+    for name in ("apprise", "tzlocal", "monitor.pipeline"):
+        logging.getLogger(name).debug("from %s", name)
+    assert [line.split(": ", 1)[1] for line in capsys.readouterr().err.splitlines()] == \
+        ["from monitor.pipeline"]
+    logs.setup(logging.DEBUG - 1, "text")
+    logging.getLogger("apprise").debug("from apprise")
+    assert capsys.readouterr().err.rstrip().endswith("from apprise")
+    logs.setup(logging.INFO, "text")  # the libraries quiet again

@@ -49,9 +49,12 @@ def test_the_first_poll_alerts_on_fresh_items_only(tmp_path, site: Site) -> None
 
     # Later polls: a new item alerts even when it says it is three days old.
     serve(site, item("n2", "Tomahawk : Moscou menace les Pays-Bas", 72, site.base), fresh, *old)
-    second = monitor_in(tmp_path, "once", "-c", str(config))
+    second = monitor_in(tmp_path, "once", "-v", "--log-format", "text", "-c", str(config))
     assert second.returncode == 0, second.stderr
     assert "old item" not in second.stderr
+    # -v says, per item that matched, its rules and story (and no library's debug lines)
+    assert "'Tomahawk : Moscou menace les Pays-Bas': rules tomahawk, story " in second.stderr
+    assert "DEBUG" not in second.stderr
     assert json.loads(site.got("POST", "/hook")[-1].body)["title"] == \
         "Tomahawk : Moscou menace les Pays-Bas"
     assert len(site.got("POST", "/hook")) == 2
