@@ -14,8 +14,10 @@ import logging
 import os
 import sqlite3
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from monitor import __version__, logs
 from monitor.errors import InvalidInput, UnusableDatabase
@@ -141,11 +143,26 @@ async def _once(config: Config, rules: RuleSet) -> int:
           "changed, "
           f"{counts['not-modified'] + counts['unchanged']} unchanged, {counts['failed']} failed); "
           f"{report.processed} new item(s); {report.queued} alert(s) queued, {report.sent} sent, "
-          f"{report.failed} failed", file=sys.stderr)
+          f"{report.failed} failed{_held(report.held, config.notify.zone)}", file=sys.stderr)
     if report.old:
         print(f"monitor: {report.old} old item(s) stored without alerts (listed by a feed's "
               "first poll, published before poll.backfill)", file=sys.stderr)
     return EXIT_OK
+
+
+def _held(held: list[tuple[str, int, float]], zone: ZoneInfo) -> str:
+    """`, 17 held (hook: 12 until 10:00, mail: 5 until 10:00)`: what waits for a digest, the end
+    of quiet hours or a rate window."""
+    if not held:
+        return ""
+    today = datetime.now(zone).date()
+
+    def when(at: float) -> str:
+        moment = datetime.fromtimestamp(at, zone)
+        return f"{moment:%H:%M}" if moment.date() == today else f"{moment:%d/%m %H:%M}"
+
+    parts = ", ".join(f"{channel}: {count} until {when(at)}" for channel, count, at in held)
+    return f", {sum(count for _, count, _ in held)} held ({parts})"
 
 
 async def _run(config: Config, rules: RuleSet) -> int:

@@ -56,6 +56,13 @@ class OutboxQueries:
         return self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
                                 ).fetchone()[0]
 
+    def held(self, now: float) -> list[tuple[str, int, float]]:
+        """(channel, alerts, when the first goes out) of the alerts waiting for a digest, the
+        end of quiet hours or a rate window (not those waiting to be retried)."""
+        return [(row[0], row[1], row[2]) for row in self._db.execute(
+            "SELECT channel, COUNT(*), min(next_attempt) FROM alerts WHERE status = 'pending' "
+            "AND attempts = 0 AND next_attempt > ? GROUP BY channel ORDER BY channel", (now,))]
+
     def due_alerts(self, now: float, limit: int = 1000) -> list[QueuedAlert]:
         rows = self._db.execute(
             "SELECT * FROM alerts WHERE status = 'pending' AND next_attempt <= ? "

@@ -75,6 +75,7 @@ class PassReport:
     queued: int = 0
     sent: int = 0
     failed: int = 0
+    held: list[tuple[str, int, float]] = field(default_factory=list)  # see Store.held
 
 
 class Pipeline(Dispatch):
@@ -430,6 +431,7 @@ class Pipeline(Dispatch):
         report.queued += await self.retry_pages()
         report.queued += self.check_stale()
         report.sent, report.failed = await self.deliver_due()
+        report.held = self.store.held(self.clock())
         return report
 
 

@@ -7,6 +7,7 @@ and the real `monitor once` command in a subprocess.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 
@@ -93,6 +94,10 @@ def test_one_alert_per_story_and_rule_then_nothing_on_the_second_run(newsroom) -
     assert "feed 'Le Figaro' failed" not in first.stderr  # truncated, yet its items are read
     assert "monitor: feed 'Le Figaro' is malformed: " in first.stderr  # and the user is told
     assert "(2 entries read all the same)" in first.stderr
+    # the follow-ups wait for the hourly digest, and the summary says so
+    when = r"(\d\d/\d\d )?\d\d:\d\d"  # (the day too when it is not today)
+    assert re.search(rf"0 failed, 2 held \(hook: 1 until {when}, mail: 1 until {when}\)$",
+                     first.stderr.splitlines()[-1]), first.stderr
     hook = posted_alerts(site)
     assert Counter(rule_of(alert["message"]) for alert in hook) == {
         "tomahawk-ukraine": 1, "zelensky-budapest": 1, "desescalade": 1, "tempete": 1}
