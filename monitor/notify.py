@@ -109,7 +109,7 @@ class Notifier:
 
     def format_of(self, channel: str) -> str:
         if channel == CONSOLE:
-            return "markdown"
+            return "text"  # a terminal or a journal shows Markdown's stars as they are
         found = self._channels.get(channel)
         if found is None:
             return "text"

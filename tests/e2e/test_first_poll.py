@@ -69,3 +69,13 @@ def test_backfill_zero_alerts_only_on_what_appears_after_the_first_poll(tmp_path
     result = monitor_in(tmp_path, "once", "-c", str(config))
     assert "1 old item(s) stored without alerts" in result.stderr
     assert site.got("POST", "/hook") == []
+
+
+def test_the_console_channel_prints_plain_text(tmp_path, site: Site) -> None:
+    serve(site, item("n1", "Tomahawk pour Kiev : feu vert de Washington", 0.5, site.base))
+    config = write_config(tmp_path, [{"name": "Le Fil", "url": site.url("/feed.xml")}], {},
+                          ["console"], RULES, workers=0)
+    result = monitor_in(tmp_path, "once", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "== Tomahawk pour Kiev : feu vert de Washington" in result.stdout
+    assert "Tomahawk" in result.stdout and "**" not in result.stdout and "](" not in result.stdout
