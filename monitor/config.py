@@ -6,6 +6,7 @@ working directory (systemd starts it in /).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -271,6 +272,25 @@ def apprise_config_targets(path: Path, tag: str | None) -> int:
     return sum(1 for _ in services.find(tag)) if tag else len(services)
 
 
+def _apprise_refusal(url: str) -> str | None:
+    """Why Apprise will not take `url`, in its own words (tokens masked), or None."""
+    from monitor.notify import scrub  # (notify needs this module first)
+
+    with apprise.LogCapture(level=logging.WARNING) as captured:
+        accepted = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if accepted:
+        return None
+    reasons = [line.split(" - WARNING - ", 1)[1] for line in captured.getvalue().splitlines()
+               if " - WARNING - " in line]
+    scheme = url.split("://", 1)[0] if "://" in url else url[:12]
+    if not reasons:
+        return f"not a notification URL Apprise understands (scheme '{scheme}')"
+    reason = scrub("; ".join(dict.fromkeys(reasons)), [url])
+    if "From" in reason:
+        reason += " (give the sender: from=veille@example.org)"
+    return f"Apprise refuses it: {reason}"
+
+
 def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
     problems = []
     seen_names: dict[str, int] = {}
@@ -289,11 +309,9 @@ def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
     for name, channel in config.notify.channels.items():
         where = ("notify", "channels", name)
         for index, url in enumerate(channel.urls):
-            if not apprise.Apprise.instantiate(url, suppress_exceptions=True):
-                scheme = url.split("://", 1)[0] if "://" in url else url[:12]
-                problems.append(source.problem(
-                    (*where, "urls", index),
-                    f"not a notification URL Apprise understands (scheme '{scheme}')"))
+            refusal = _apprise_refusal(url)
+            if refusal:
+                problems.append(source.problem((*where, "urls", index), refusal))
         if channel.config is not None:
             found = apprise_config_targets(base / channel.config, channel.tag)
             if not found:

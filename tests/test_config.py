@@ -129,6 +129,19 @@ notify:
     ]
 
 
+def test_a_url_apprise_refuses_says_its_reason_without_the_secrets(tmp_path: Path) -> None:
+    path = write(tmp_path, """notify:
+  channels:
+    mail: "mailto://veilleur:motdepasse@127.0.0.1:1?to=redaction@example.org"
+    slack: "slack://T1JJ3T3L2/A1BRTD4JD"
+""")
+    assert problems(path) == [
+        f"{path}:3: notify.channels.mail.urls[0]: Apprise refuses it: Invalid ~From~ email "
+        "specified: Apprise <****@****> (give the sender: from=veille@example.org)",
+        f"{path}:4: notify.channels.slack.urls[0]: Apprise refuses it: An invalid Slack (third) "
+        "Token (None) was specified."]
+
+
 def test_channel_shape_mistakes(tmp_path: Path) -> None:
     path = write(tmp_path, """notify:
   channels:
