@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import sys
 import time
 from collections import Counter, defaultdict
@@ -129,14 +130,18 @@ def backtest(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout)
         progress.close()
     finally:
         store.close()
+    zone = config.notify.zone
     print(f"{total} stored article(s) since {args.since} ago; {len(rules)} rule(s); "
-          "nothing is sent", file=out)
+          f"nothing is sent; times in {config.notify.timezone}", file=out)
     for rule in rules.rules:
         count = articles[rule.name]
         print(f"\n{rule.name}: {len(stories[rule.name])} alert(s) (stories), "
               f"{count} matching article(s)", file=out)
-        for article in examples[rule.name][-args.top:][::-1]:
-            when = article.published.strftime("%Y-%m-%d %H:%M") if article.published else "?"
+        latest = heapq.nlargest(args.top, examples[rule.name], key=lambda article: (
+            article.published.timestamp() if article.published else float("-inf")))
+        for article in latest:
+            when = f"{article.published.astimezone(zone):%Y-%m-%d %H:%M %Z}" \
+                if article.published else "(undated)"
             print(f"  {when}  {article.outlet}: {article.title}", file=out)
             if article.url:
                 print(f"      {article.url}", file=out)

@@ -81,14 +81,19 @@ def test_backtest_counts_alerts_per_story_and_sends_nothing(tmp_path: Path, site
                           {"hook": catcher}, ["hook"], "rules: []\n")
     assert monitor_in(tmp_path, "once", "--config", str(config)).returncode == 0
     rules = tmp_path / "new.yaml"
-    rules.write_text(RULES, encoding="utf-8")
+    rules.write_text(RULES + "  - {name: tout, any: [a, le, la, les, de]}\n", encoding="utf-8")
 
     result = monitor_in(tmp_path, "rules", "backtest", str(rules), "--since", "1h",
                         "--config", str(config))
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "3 stored article(s) since 1h ago; 2 rule(s); nothing is sent"
+    assert lines[0] == ("3 stored article(s) since 1h ago; 3 rule(s); nothing is sent; times in "
+                        "Europe/Paris")
+    # latest first, in the config's time zone (the feed says +0100: Paris in November)
+    every = lines[lines.index("tout: 3 alert(s) (stories), 3 matching article(s)") + 1:]
+    assert [line.split("  ")[1] for line in every if not line.startswith("      ")] == [
+        "2025-11-24 09:12 CET", "2025-11-24 08:30 CET", "2025-11-24 07:45 CET"]
     assert "tomahawk-ukraine: 1 alert(s) (stories), 1 matching article(s)" in lines
     assert "budget: 1 alert(s) (stories), 1 matching article(s)" in lines
     assert any("Le Monde: Washington autorise la livraison" in line for line in lines)
