@@ -102,9 +102,9 @@ def feeds_table(config: Config, out: TextIO = sys.stdout) -> int:
                      state.failures, (problem or "")[:60], counts.get(feed.url, 0),
                      next_poll))
     rows.sort(key=lambda row: -row[0])
-    print(f"{'FEED':<32} {'STATUS':<9} {'LAST SUCCESS':<19}  {'FAILS':>5}  {'ITEMS 24H':>9}  "
+    print(f"{'FEED':<32} {'STATUS':<12} {'LAST SUCCESS':<19}  {'FAILS':>5}  {'ITEMS 24H':>9}  "
           f"{'NEXT POLL':<19}  PROBLEM", file=out)
     for _, name, status, success, failures, error, items, next_poll in rows:
-        print(f"{name[:32]:<32} {status:<9} {success:<19}  {failures:>5}  {items:>9}  "
+        print(f"{name[:32]:<32} {status:<12} {success:<19}  {failures:>5}  {items:>9}  "
               f"{next_poll:<19}  {error}", file=out)
     return EXIT_OK

@@ -213,18 +213,14 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
 def _feeds(args: argparse.Namespace, config: Config) -> int:
     from monitor import alerts_cli, feeds_cli
 
+    commands = {"add": feeds_cli.add, "remove": feeds_cli.remove,
+                "import": feeds_cli.import_opml, "export": feeds_cli.export_opml}
+    if args.feeds_command is None:
+        return alerts_cli.feeds_table(config)
     try:
-        if args.feeds_command == "add":
-            return feeds_cli.add(args, config)
-        if args.feeds_command == "remove":
-            return feeds_cli.remove(args, config)
-        if args.feeds_command == "import":
-            return feeds_cli.import_opml(args, config)
-        if args.feeds_command == "export":
-            return feeds_cli.export_opml(config)
+        return commands[args.feeds_command](args, config)
     except InvalidInput as error:
         return _invalid(error)
-    return alerts_cli.feeds_table(config)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -104,7 +104,7 @@ def import_opml(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
     return EXIT_OK
 
 
-def export_opml(config: Config, out: TextIO = sys.stdout) -> int:
+def export_opml(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
     out.write(opml.render([opml.OutlineFeed(feed.name, feed.url, list(feed.tags))
                            for feed in config.feeds]))
     return EXIT_OK
