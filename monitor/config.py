@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import apprise
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from monitor import __version__, schedule, templates, yamlsource
+from monitor import __version__, logs, schedule, templates, yamlsource
 from monitor.channels import ChannelConfig
 from monitor.errors import InvalidInput, Problem
 
@@ -272,16 +273,35 @@ def apprise_config_targets(path: Path, tag: str | None) -> int:
     return sum(1 for _ in services.find(tag)) if tag else len(services)
 
 
+@contextmanager
+def _apprise_warnings() -> Iterator[list[str]]:
+    """Apprise's warnings while in the block, kept (they never reach our log: see
+    logs.keep_apprise_apart)."""
+    logs.keep_apprise_apart()
+    logger = logging.getLogger("apprise")
+    found: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno == logging.WARNING:
+                found.append(record.getMessage())
+
+    handler = Keep(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield found
+    finally:
+        logger.removeHandler(handler)
+
+
 def _apprise_refusal(url: str) -> str | None:
     """Why Apprise will not take `url`, in its own words (tokens masked), or None."""
     from monitor.notify import scrub  # (notify needs this module first)
 
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with _apprise_warnings() as reasons:
         accepted = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if accepted:
         return None
-    reasons = [line.split(" - WARNING - ", 1)[1] for line in captured.getvalue().splitlines()
-               if " - WARNING - " in line]
     scheme = url.split("://", 1)[0] if "://" in url else url[:12]
     if not reasons:
         return f"not a notification URL Apprise understands (scheme '{scheme}')"

@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 FIELDS = ("feed", "item", "rule", "channel")
 # Libraries whose DEBUG (and INFO) lines are about themselves: shown only at -vv.
 _NOISY = ("aiohttp", "apscheduler", "trafilatura", "htmldate", "charset_normalizer",
-          "asyncio", "apprise", "tzlocal", "markdown", "courlan", "justext")
+          "asyncio", "tzlocal", "markdown", "courlan", "justext")
+
+
+def keep_apprise_apart() -> None:
+    """Apprise's log feeds the per-send capture stored (scrubbed) as an alert's last error: it
+    keeps WARNING whatever our verbosity, and never reaches our handlers, where its lines would
+    show tokens unscrubbed (and its debug chatter)."""
+    apprise_log = logging.getLogger("apprise")
+    apprise_log.setLevel(logging.WARNING)
+    apprise_log.propagate = False
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,6 +72,7 @@ def setup(level: int, fmt: str = "auto") -> None:
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.DEBUG if level <= logging.DEBUG - 1
                                          else logging.WARNING)
+    keep_apprise_apart()
 
 
 def hide(secrets: set[str]) -> None:

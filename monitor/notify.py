@@ -19,16 +19,12 @@ from typing import TextIO
 
 import apprise
 
-from monitor import templates
+from monitor import logs, templates
 from monitor.channels import ChannelConfig
 from monitor.config import CONSOLE
 
 log = logging.getLogger(__name__)
-# Apprise's own log feeds the per-send capture we store (scrubbed) as an alert's last error; it
-# must keep WARNING whatever our verbosity, and must not reach our log handlers unscrubbed.
-_apprise_log = logging.getLogger("apprise")
-_apprise_log.setLevel(logging.WARNING)
-_apprise_log.propagate = False
+logs.keep_apprise_apart()
 _URL_PARTS = re.compile(r"[/:@?&=#,]+")
 
 
