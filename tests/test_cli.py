@@ -9,6 +9,8 @@ def test_check_accepts_the_shipped_config() -> None:
     result = monitor("check", "--config", str(PROJECT / "config.yaml"))
     assert result.returncode == 0, result.stderr
     assert "OK: 9 feed(s)" in result.stdout
+    # its default channel is the console: counted, not "0 channel(s)" alone
+    assert result.stdout.rstrip().endswith("0 channel(s) (and the console)")
 
 
 def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
