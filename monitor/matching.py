@@ -8,17 +8,24 @@ node's evaluation returns the hits that make it true (its explanation), or None 
 
 from __future__ import annotations
 
-import re
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import regex
+
 from monitor.models import Article, Hit
 from monitor.text import Folded
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("title", "summary", "text")
 EntitySpans = Mapping[str, Sequence[tuple[int, int, str]]]  # field → (start, end, label)
 Occurrences = dict[str, list[tuple[int, int]]]  # folded term → [(start, end)] in folded text
+# A user's regular expression may backtrack for ever on some text ((a+)+$): each search stops
+# after this many seconds and counts as not found, named in `Scan.timeouts`.
+REGEX_TIME_LIMIT = 1.0
 
 
 @dataclass
@@ -31,6 +38,7 @@ class Scan:
     folded: dict[str, Folded]
     found: dict[str, Occurrences]
     labels: EntitySpans | None = None
+    timeouts: list[str] = field(default_factory=list)  # the regexes that ran out of time
     _regex_cache: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
     def occurrences(self, forms: Sequence[str], fields: frozenset[str]) -> list[tuple[str, int, int, int]]:
@@ -46,11 +54,20 @@ class Scan:
                     out.append((name, *folded.locate(start, end)))
         return out
 
-    def regex(self, pattern: re.Pattern[str], name: str) -> list[tuple[int, int]]:
+    def regex(self, pattern: regex.Pattern[str], name: str) -> list[tuple[int, int]]:
         key = (pattern.pattern, name)
         if key not in self._regex_cache:
-            self._regex_cache[key] = [m.span() for m in pattern.finditer(self.texts[name])
-                                      if m.end() > m.start()]
+            try:  # concurrent: the GIL is released, the daemon's other threads go on meanwhile
+                spans = [m.span() for m in pattern.finditer(
+                    self.texts[name], timeout=REGEX_TIME_LIMIT, concurrent=True)
+                    if m.end() > m.start()]
+            except TimeoutError:
+                log.warning("regex /%s/ gave up on the %s of %s after %.0f s (it backtracks "
+                            "without end on such text): counted as not found", pattern.pattern,
+                            name, self.article.url or self.article.title[:60], REGEX_TIME_LIMIT)
+                self.timeouts.append(f"/{pattern.pattern}/ ({name})")
+                spans = []
+            self._regex_cache[key] = spans
         return self._regex_cache[key]
 
 
@@ -91,7 +108,7 @@ class Pattern(Node):
     """A regular expression over the original text (case-insensitive unless it says otherwise)."""
 
     display: str
-    pattern: re.Pattern[str]
+    pattern: regex.Pattern[str]
 
     def evaluate(self, scan: Scan, fields: frozenset[str]) -> list[Hit] | None:
         hits = [Hit(self.display, name, start, end) for name in FIELDS if name in fields

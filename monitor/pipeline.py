@@ -163,12 +163,12 @@ class Pipeline(Dispatch):
         fresh_for = response.max_age
         if response.not_modified:
             self._succeeded(feed, etag, modified, state.body_hash, fresh_for=fresh_for,
-                            moved_to=response.permanent_url)
+                            moved_to=response.permanent_url, not_modified=True)
             return PollResult(feed.name, feed.url, "not-modified")
         body_hash = hashlib.sha256(response.body).hexdigest()
         if body_hash == state.body_hash:  # same bytes as last time: nothing to parse
             self._succeeded(feed, etag, modified, body_hash, fresh_for=fresh_for,
-                            moved_to=response.permanent_url)
+                            moved_to=response.permanent_url, not_modified=True)
             return PollResult(feed.name, feed.url, "unchanged")
         try:
             parsed = await self.workers.run(feeds.parse, response.body, response.url,
@@ -194,7 +194,8 @@ class Pipeline(Dispatch):
 
     def _succeeded(self, feed: FeedConfig, etag: str | None, modified: str | None,
                    body_hash: str | None, entries: Sequence = (), fresh_for: float | None = None,
-                   moved_to: str | None = None, old: frozenset[int] = frozenset()) -> int:
+                   moved_to: str | None = None, old: frozenset[int] = frozenset(),
+                   not_modified: bool = False) -> int:
         """Record a good poll; the next one waits at least as long as the server said its answer
         stays fresh (Cache-Control max-age), within `poll.max_backoff`."""
         now = self.clock()
@@ -204,7 +205,8 @@ class Pipeline(Dispatch):
             next_check = max(next_check, now + min(fresh_for, max_backoff))
         return self.store.record_success(
             feed.url, now=now, etag=etag, last_modified=modified, body_hash=body_hash,
-            entries=entries, next_check=next_check, moved_to=moved_to, old=old)
+            entries=entries, next_check=next_check, moved_to=moved_to, old=old,
+            not_modified=not_modified)
 
     def _failed(self, feed: FeedConfig, error: str,
                 retry_after: float | None = None) -> PollResult:

@@ -14,13 +14,13 @@ a term found (or a regex) are evaluated: 10,000 terms cost about what 10 do.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import ahocorasick
+import regex
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor import entities, templates, yamlsource
@@ -378,8 +378,8 @@ class _Compiler:
             self.fail(where, "expected a regular expression")
             return None
         try:
-            compiled = re.compile(pattern, re.IGNORECASE)
-        except re.error as error:
+            compiled = regex.compile(pattern, regex.IGNORECASE)
+        except regex.error as error:
             self.fail(where, f"invalid regular expression: {error}")
             return None
         if compiled.fullmatch(""):

@@ -1,7 +1,7 @@
 """The database's tables, and the scripts that upgrade an older database to them (each run in
 one transaction by `Store`; `PRAGMA user_version` says which schema a file has)."""
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 SCHEMA = """
 CREATE TABLE feeds (
@@ -19,7 +19,9 @@ CREATE TABLE feeds (
     last_new_item REAL,
     stale_since REAL,
     added_at REAL,
-    warning TEXT  -- what was wrong with its last parsed document, entries read all the same
+    warning TEXT,  -- what was wrong with its last parsed document, entries read all the same
+    polls INTEGER NOT NULL DEFAULT 0,  -- successful polls ...
+    not_modified INTEGER NOT NULL DEFAULT 0  -- ... of which answered 304 (or the same bytes)
 );
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
@@ -50,6 +52,7 @@ CREATE INDEX items_new ON items(state) WHERE state = 'new';
 CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
 CREATE INDEX items_story ON items(story_id);
 CREATE INDEX items_page_retry ON items(page_retry_at) WHERE page_retry_at IS NOT NULL;
+CREATE INDEX items_feed ON items(feed_url, seen_at);  -- a feed's latest items (the console)
 -- What retention removes lives in a table of its own: deleting its oldest rows frees whole pages,
 -- which new rows then reuse; slimming rows of `items` in place left pages part-empty for good.
 CREATE TABLE articles (
@@ -154,4 +157,10 @@ ALTER TABLE items ADD COLUMN retry_at REAL;
     6: "ALTER TABLE items ADD COLUMN old INTEGER NOT NULL DEFAULT 0;",
     # A feed read in spite of errors (truncated, invalid XML) says so.
     7: "ALTER TABLE feeds ADD COLUMN warning TEXT;",
+    # The console shows how often a feed's validators spare a download, and its latest items.
+    8: """
+ALTER TABLE feeds ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX items_feed ON items(feed_url, seen_at);
+""",
 }

@@ -231,7 +231,7 @@ class Store(OutboxQueries):
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
                        last_modified: str | None, body_hash: str | None,
                        entries: Sequence[Entry] = (), moved_to: str | None = None,
-                       old: Collection[int] = ()) -> int:
+                       old: Collection[int] = (), not_modified: bool = False) -> int:
         """A good poll: new validators, failures reset, and its unseen entries stored as `new`
         items in the same transaction (those whose index is in `old` never alert). Returns how
         many entries were new."""
@@ -241,10 +241,11 @@ class Store(OutboxQueries):
             db.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
                 "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
-                "fetch_url = COALESCE(?, fetch_url), "
+                "fetch_url = COALESCE(?, fetch_url), polls = polls + 1, "
+                "not_modified = not_modified + ?, "
                 "last_new_item = CASE WHEN ? THEN ? ELSE last_new_item END WHERE url = ?",
-                (etag, last_modified, body_hash, next_check, now, now, moved_to, new > 0, now,
-                 url))
+                (etag, last_modified, body_hash, next_check, now, now, moved_to, not_modified,
+                 new > 0, now, url))
         return new
 
     def feed_warning(self, url: str, warning: str | None) -> None:

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import matching
 from monitor.errors import InvalidInput
 from monitor.models import Article
 from monitor.rules import load
@@ -225,7 +226,7 @@ rules:
 
 
 @pytest.mark.parametrize(("regex", "message"), [
-    ("(unclosed", "invalid regular expression: missing ), unterminated subpattern at position 0"),
+    ("(unclosed", "invalid regular expression: missing ) at position 9"),
     ("a*", "this regular expression matches the empty text"),
 ])
 def test_bad_regex_is_a_load_error(tmp_path: Path, regex: str, message: str) -> None:
@@ -376,3 +377,19 @@ def test_entity_terms_need_the_right_kind_of_entity(tmp_path: Path) -> None:
     assert [m.rule for m in rules.match(item, labelled((0, 8, "PER"), (18, 23, "LOC")))] == ["r"]
     assert [m.rule for m in rules.match(item, labelled((0, 8, "ORG"), (18, 23, "LOC")))] == []
     assert [m.rule for m in rules.match(item, None)] == []
+
+
+def test_a_regex_that_backtracks_for_ever_gives_up_and_the_other_rules_still_match(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matching, "REGEX_TIME_LIMIT", 0.2)
+    rules = ruleset(tmp_path, """
+rules:
+  - name: catastrophic
+    any: [{regex: '(a+)+$'}]
+  - name: plain
+    any: [Ukraine]
+""")
+    hostile = article(title="Ukraine", text="a" * 50_000 + "!")
+    scan = rules.scan(hostile)
+    assert [m.rule for m in rules.evaluate(scan, None)] == ["plain"]
+    assert scan.timeouts == ["/(a+)+$/ (text)"]
