@@ -11,12 +11,11 @@ import asyncio
 import heapq
 import sys
 import time
-from collections import Counter, defaultdict
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from monitor import app, entities, extract
+from monitor import backtest as backtest_module
 from monitor import rules as rules_module
 from monitor.config import CONSOLE, Config, NetworkConfig, parse_duration
 from monitor.errors import FetchError
@@ -111,56 +110,44 @@ async def _fetch(url: str, network: NetworkConfig) -> bytes:
 
 def backtest(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
     rules = load_rules(args.rule_files, config)
-    since = time.time() - parse_duration(args.since)
     store = Store(config.database)
-    tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
     try:
-        total = store.count_completed(since)
-        articles: Counter[str] = Counter()
-        stories: dict[str, set[int]] = defaultdict(set)
-        examples: dict[str, list[Article]] = defaultdict(list)
-        progress = _Progress(total)
-        for done, (article, story_id) in enumerate(store.completed_articles(since), 1):
-            article = _with_tags(article, tags.get(article.feed_url, ()))
-            for match in rules.match(article, recogniser(rules)):
-                articles[match.rule] += 1
-                stories[match.rule].add(story_id)
-                examples[match.rule].append(article)
-            progress.update(done)
+        progress = _Progress()
+        found = backtest_module.run(store, rules, time.time() - parse_duration(args.since),
+                                    {feed.url: tuple(feed.tags) for feed in config.feeds},
+                                    progress.update)
         progress.close()
     finally:
         store.close()
     zone = config.notify.zone
-    print(f"{total} stored article(s) since {args.since} ago; {len(rules)} rule(s); "
+    print(f"{found.total} stored article(s) since {args.since} ago; {len(rules)} rule(s); "
           f"nothing is sent; times in {config.notify.timezone}", file=out)
     for rule in rules.rules:
-        count = articles[rule.name]
-        print(f"\n{rule.name}: {len(stories[rule.name])} alert(s) (stories), "
-              f"{count} matching article(s)", file=out)
-        latest = heapq.nlargest(args.top, examples[rule.name], key=lambda article: (
-            article.published.timestamp() if article.published else float("-inf")))
+        print(f"\n{rule.name}: {len(found.stories[rule.name])} alert(s) (stories), "
+              f"{found.articles[rule.name]} matching article(s)", file=out)
+        latest = heapq.nlargest(args.top, (a for a, _ in found.examples[rule.name]),
+                                key=lambda article: (article.published.timestamp()
+                                                     if article.published else float("-inf")))
         for article in latest:
             when = f"{article.published.astimezone(zone):%Y-%m-%d %H:%M %Z}" \
                 if article.published else "(undated)"
             print(f"  {when}  {article.outlet}: {article.title}", file=out)
             if article.url:
                 print(f"      {article.url}", file=out)
-    return EXIT_MATCH if articles else EXIT_NO_MATCH
-
-
-def _with_tags(article: Article, tags: tuple[str, ...]) -> Article:
-    return replace(article, tags=tags) if tags else article
+    return EXIT_MATCH if found.articles else EXIT_NO_MATCH
 
 
 class _Progress:
     """A one-line progress count on stderr, only when someone is watching (a terminal)."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.stream = total, stream
-        self.active = stream.isatty() and total >= 200
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.active = stream.isatty()
         self._last = 0.0
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, total: int) -> None:
+        self.total = total
+        self.active = self.active and total >= 200
         now = time.monotonic()
         if self.active and (now - self._last > 0.2 or done == self.total):
             self._last = now

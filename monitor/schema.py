@@ -53,6 +53,7 @@ CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NUL
 CREATE INDEX items_story ON items(story_id);
 CREATE INDEX items_page_retry ON items(page_retry_at) WHERE page_retry_at IS NOT NULL;
 CREATE INDEX items_feed ON items(feed_url, seen_at);  -- a feed's latest items (the console)
+CREATE INDEX items_matched ON items(processed_at) WHERE matched_rules != '[]';  -- rules' counts
 -- What retention removes lives in a table of its own: deleting its oldest rows frees whole pages,
 -- which new rows then reuse; slimming rows of `items` in place left pages part-empty for good.
 CREATE TABLE articles (
@@ -162,5 +163,6 @@ ALTER TABLE items ADD COLUMN retry_at REAL;
 ALTER TABLE feeds ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE feeds ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX items_feed ON items(feed_url, seen_at);
+CREATE INDEX items_matched ON items(processed_at) WHERE matched_rules != '[]';
 """,
 }

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor import terms
+from monitor.console_queries import ConsoleQueries
 from monitor.dedup import TOP_TERMS, Fingerprint
 from monitor.errors import UnusableDatabase
 from monitor.feeds import canonical_url, identity
@@ -97,7 +98,7 @@ def _ts(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment else None
 
 
-class Store(OutboxQueries):
+class Store(OutboxQueries, ConsoleQueries):
     """One connection, used from the event loop's thread only."""
 
     def __init__(self, path: Path) -> None:

@@ -71,6 +71,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE items DROP COLUMN retry_at; ALTER TABLE items DROP COLUMN old;
             ALTER TABLE feeds DROP COLUMN warning; ALTER TABLE feeds DROP COLUMN polls;
             ALTER TABLE feeds DROP COLUMN not_modified; DROP INDEX items_feed;
+            DROP INDEX items_matched;
             ALTER TABLE stories DROP COLUMN merged_into; PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
@@ -264,7 +265,7 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
     v2 = "\n".join(line for line in v2.splitlines()  # nor page retries (5), item retries (6)
                    if not any(column in line for column in (
                        "page_", " tries ", " retry_at ", " old ", " warning", " polls ",
-                       " not_modified ", "items_feed"))
+                       " not_modified ", "items_feed", "items_matched"))
                    ) + "\n"
     v2 = v2.replace("    merged_into INTEGER  -- set when a later article bridged it into an "
                     "older story\n", "")

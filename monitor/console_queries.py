@@ -1,0 +1,209 @@
+"""The web console's read queries (and its one write, retrying a dead alert, is the outbox's
+`requeue`). Part of `Store`: the SQL stays with the store; this module keeps it readable.
+
+Every query here is bounded (a period, a LIMIT, an indexed key) so that a page stays fast on a
+database of 100,000 articles: `bench/console.py` measures it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.text import fold_term
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """An item as the console lists it (a feed's latest, a story's members)."""
+
+    id: int
+    feed_url: str
+    outlet: str
+    title: str
+    link: str | None
+    published: float | None
+    seen_at: float
+    state: str  # new (not completed yet) or done
+    source: str | None  # page, feed (its summary), or None while new
+    rules: tuple[str, ...]
+    story_id: int | None
+    story_title: str | None
+    joined_by: str | None  # the signal that put it in its story
+    score: float | None
+    old: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRow:
+    id: int
+    title: str
+    first_seen: float
+    last_seen: float
+    articles: int
+    outlets: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert of the outbox with what the console shows beside it."""
+
+    id: int
+    story_id: int | None
+    story_title: str | None
+    rule: str
+    channel: str
+    kind: str
+    title: str
+    status: str  # pending, sent, dead (as stored; the console derives held and failed)
+    batch: bool
+    attempts: int
+    next_attempt: float
+    created_at: float
+    delivered_at: float | None
+    last_error: str | None
+
+
+_ITEM_COLUMNS = (
+    "i.id, i.feed_url, coalesce(i.outlet, f.name, i.feed_url) AS outlet, i.title, "
+    "coalesce(i.canonical_url, i.link) AS link, i.published, i.seen_at, i.state, i.source, "
+    "i.matched_rules, i.story_id, s.title AS story_title, i.story_reason, i.story_score, i.old")
+_ITEM_JOINS = ("FROM items i LEFT JOIN feeds f ON f.url = i.feed_url "
+               "LEFT JOIN stories s ON s.id = i.story_id")
+
+
+def _rules(raw: str | None) -> tuple[str, ...]:
+    return tuple(json.loads(raw)) if raw else ()
+
+
+def _item(row: sqlite3.Row) -> ItemRow:
+    return ItemRow(row["id"], row["feed_url"], row["outlet"], row["title"], row["link"],
+                   row["published"], row["seen_at"], row["state"], row["source"],
+                   _rules(row["matched_rules"]), row["story_id"], row["story_title"],
+                   row["story_reason"], row["story_score"], bool(row["old"]))
+
+
+class ConsoleQueries:
+    """Mixed into `Store`, whose connection it uses."""
+
+    _db: sqlite3.Connection
+
+    def feed_ids(self) -> dict[str, int]:
+        """feed URL → its number in the console's addresses (the row's id: stable)."""
+        return {row[1]: row[0] for row in self._db.execute("SELECT rowid, url FROM feeds")}
+
+    def feed_counters(self) -> dict[str, tuple[int, int]]:
+        """feed URL → (successful polls, of which nothing had changed: 304 or the same bytes)."""
+        return {row[0]: (row[1], row[2]) for row in self._db.execute(
+            "SELECT url, polls, not_modified FROM feeds")}
+
+    def feed_items(self, feed_url: str, limit: int = 100) -> list[ItemRow]:
+        """A feed's latest items, newest first."""
+        return [_item(row) for row in self._db.execute(
+            f"SELECT {_ITEM_COLUMNS} {_ITEM_JOINS} WHERE i.feed_url = ? "
+            "ORDER BY i.seen_at DESC, i.id DESC LIMIT ?", (feed_url, limit))]
+
+    def story(self, story_id: int) -> tuple[StoryRow, list[ItemRow]] | None:
+        """A story (followed to the story it was merged into) and its articles, oldest first."""
+        row = self._db.execute("SELECT coalesce(merged_into, id) FROM stories WHERE id = ?",
+                               (story_id,)).fetchone()
+        if row is None:
+            return None
+        found = self.stories_by_id([row[0]])
+        items = [_item(item) for item in self._db.execute(
+            f"SELECT {_ITEM_COLUMNS} {_ITEM_JOINS} WHERE i.story_id = ? "
+            "ORDER BY coalesce(i.processed_at, i.seen_at), i.id", (row[0],))]
+        return found[0], items
+
+    def stories_by_id(self, ids: Sequence[int]) -> list[StoryRow]:
+        out = []
+        for story_id in ids:
+            story = self._db.execute("SELECT * FROM stories WHERE id = ?", (story_id,)).fetchone()
+            if story is None:
+                continue
+            members = self._db.execute(
+                "SELECT outlet, matched_rules FROM items WHERE story_id = ? "
+                "ORDER BY processed_at", (story_id,)).fetchall()
+            out.append(_story(story, members))
+        return out
+
+    def recent_stories(self, *, since: float, rule: str | None = None, outlet: str | None = None,
+                       words: str = "", limit: int = 100) -> list[StoryRow]:
+        """Stories seen since `since`, latest first; only those with an article matching `rule`,
+        from `outlet`, or whose articles' titles hold every word of `words` (folded: case,
+        accents and elisions do not matter)."""
+        where, args = ["i.processed_at >= ?"], [since]
+        if rule:
+            where.append("i.matched_rules LIKE ?")
+            args.append(f'%{json.dumps(rule, ensure_ascii=False)}%')
+        if outlet:
+            where.append("i.outlet = ?")
+            args.append(outlet)
+        wanted = fold_term(words).split()
+        if wanted:
+            self._db.create_function("monitor_fold", 1, fold_term, deterministic=True)
+            where.extend("(' ' || monitor_fold(i.title) || ' ') LIKE ?" for _ in wanted)
+            args.extend(f"% {word} %" for word in wanted)
+        story_ids = [row[0] for row in self._db.execute(
+            "SELECT s.id FROM stories s WHERE s.merged_into IS NULL AND s.last_seen >= ? "
+            f"AND s.id IN (SELECT i.story_id FROM items i WHERE {' AND '.join(where)}) "
+            "ORDER BY s.last_seen DESC LIMIT ?", (since, *args, limit))]
+        return self.stories_by_id(story_ids)
+
+    def outlets(self, since: float) -> list[str]:
+        return [row[0] for row in self._db.execute(
+            "SELECT DISTINCT outlet FROM items WHERE processed_at >= ? AND outlet IS NOT NULL "
+            "ORDER BY outlet", (since,))]
+
+    def alert_rows(self, *, status: str | None = None, story_id: int | None = None,
+                   limit: int = 200) -> list[AlertRow]:
+        """The outbox, newest first: all of it, one status, or one story's alerts."""
+        where, args = "1", []
+        if status:
+            where, args = "a.status = ?", [status]
+        if story_id is not None:
+            where += " AND a.story_id IN (SELECT id FROM stories WHERE id = ?1 OR merged_into = ?1)"
+            where = where.replace("?1", "?")
+            args += [story_id, story_id]
+        rows = self._db.execute(
+            "SELECT a.*, s.title AS story_title FROM alerts a LEFT JOIN stories s "
+            f"ON s.id = a.story_id WHERE {where} ORDER BY a.id DESC LIMIT ?",
+            (*args, limit)).fetchall()
+        return [AlertRow(row["id"], row["story_id"], row["story_title"], row["rule"],
+                         row["channel"], row["kind"], row["title"], row["status"],
+                         bool(row["batch"]), row["attempts"], row["next_attempt"],
+                         row["created_at"], row["delivered_at"], row["last_error"])
+                for row in rows]
+
+    def alert_counts(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self._db.execute(
+            "SELECT status, COUNT(*) FROM alerts GROUP BY status")}
+
+    def rule_matches(self, since: float) -> list[tuple[float, tuple[str, ...]]]:
+        """(when completed, rules matched) of every item that matched a rule since `since`."""
+        return [(row[0], _rules(row[1])) for row in self._db.execute(
+            "SELECT processed_at, matched_rules FROM items WHERE matched_rules != '[]' "
+            "AND processed_at >= ?", (since,))]
+
+    def last_matches(self, rules: Sequence[str]) -> dict[str, float]:
+        """rule → when it last matched an item, at any time (for rules quiet this week)."""
+        found: dict[str, float] = {}
+        for rule in rules:
+            row = self._db.execute(
+                "SELECT max(processed_at) FROM items WHERE matched_rules != '[]' "
+                "AND matched_rules LIKE ?", (f'%{json.dumps(rule, ensure_ascii=False)}%',)
+            ).fetchone()
+            if row[0] is not None:
+                found[rule] = row[0]
+        return found
+
+
+def _story(story: sqlite3.Row, members: Sequence[Any]) -> StoryRow:
+    outlets = tuple(dict.fromkeys(member[0] for member in members if member[0]))
+    rules = tuple(dict.fromkeys(rule for member in members for rule in _rules(member[1])))
+    return StoryRow(story["id"], story["title"], story["first_seen"], story["last_seen"],
+                    len(members), outlets, rules)
