@@ -15,7 +15,7 @@ from monitor.store import Store
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
-def _when(stamp: float | None) -> str:
+def when(stamp: float | None) -> str:
     return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S") if stamp else "-"
 
 
@@ -32,7 +32,7 @@ def list_alerts(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
         moment = row.delivered_at if row.status == "sent" else (
             row.next_attempt if row.status in ("pending", "failed") else None)
         print(f"{row.id:>6}  {row.status:<8} {row.channel[:12]:<12} {row.rule[:20]:<20} "
-              f"{row.attempts:>5}  {_when(row.created_at):<19}  {_when(moment):<19}  "
+              f"{row.attempts:>5}  {when(row.created_at):<19}  {when(moment):<19}  "
               f"{row.title[:60]}", file=out)
         if row.last_error and row.status != "sent":
             print(f"{'':>8}last error: {row.last_error[:200]}", file=out)
@@ -77,34 +77,3 @@ def notify_test(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
             verdict = "ok" if result.ok else f"FAILED: {result.error}"
             print(f"{name}: {shown}: {verdict}", file=out)
     return EXIT_OK if not failures else EXIT_FAILED
-
-
-def feeds_table(config: Config, out: TextIO = sys.stdout) -> int:
-    """`monitor feeds`: the state of every configured feed, worst first."""
-    store = Store(config.database)
-    now = time.time()
-    try:
-        states = {state.url: state for state in store.feeds()}
-        counts = store.items_per_feed(now - 24 * 3600)
-    finally:
-        store.close()
-    rows = []
-    for feed in config.feeds:
-        state = states.get(feed.url)
-        if state is None:
-            rows.append((0, feed.name, "never polled", "-", 0, "-", 0, "now"))
-            continue
-        next_poll = "now" if state.next_check <= now else _when(state.next_check)
-        status = "disabled" if not feed.enabled else ("FAILING" if state.failures else (
-            "silent" if state.stale_since else "malformed" if state.warning else "ok"))
-        problem = state.last_error if state.failures else state.warning
-        rows.append((state.failures, feed.name, status, _when(state.last_success),
-                     state.failures, (problem or "")[:60], counts.get(feed.url, 0),
-                     next_poll))
-    rows.sort(key=lambda row: -row[0])
-    print(f"{'FEED':<32} {'STATUS':<12} {'LAST SUCCESS':<19}  {'FAILS':>5}  {'ITEMS 24H':>9}  "
-          f"{'NEXT POLL':<19}  PROBLEM", file=out)
-    for _, name, status, success, failures, error, items, next_poll in rows:
-        print(f"{name[:32]:<32} {status:<12} {success:<19}  {failures:>5}  {items:>9}  "
-              f"{next_poll:<19}  {error}", file=out)
-    return EXIT_OK

@@ -211,12 +211,12 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
 
 
 def _feeds(args: argparse.Namespace, config: Config) -> int:
-    from monitor import alerts_cli, feeds_cli
+    from monitor import feeds_cli
 
     commands = {"add": feeds_cli.add, "remove": feeds_cli.remove,
                 "import": feeds_cli.import_opml, "export": feeds_cli.export_opml}
     if args.feeds_command is None:
-        return alerts_cli.feeds_table(config)
+        return feeds_cli.table(config)
     try:
         return commands[args.feeds_command](args, config)
     except InvalidInput as error:

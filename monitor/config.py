@@ -17,7 +17,15 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import apprise
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor import __version__, logs, schedule, templates, yamlsource
 from monitor.channels import ChannelConfig
@@ -166,16 +174,54 @@ class NotifyConfig(_Strict):
         return list(found.urls) if found else []
 
 
-class HttpEndpointConfig(_Strict):
-    listen: str  # host:port of /healthz and /metrics, e.g. 127.0.0.1:9321
+class HttpAuthConfig(_Strict):
+    """Who may use the console: a password (its argon2 or bcrypt hash, made by `monitor console
+    hash-password`) typed on the login page, and/or a token, for the login page or for API clients
+    (`Authorization: Bearer …`). Give them as ${ENV} references."""
 
-    @field_validator("listen")
+    password_hash: str | None = None
+    token: str | None = Field(None, min_length=16)
+    session: Duration = 12 * 3600.0  # how long a login lasts
+
+    @field_validator("password_hash")
     @classmethod
-    def _address(cls, value: str) -> str:
+    def _hash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("$argon2", "$2a$", "$2b$", "$2y$")):
+            raise ValueError("expected an argon2 or bcrypt hash ($argon2id$… or $2b$…): make one "
+                             "with `monitor console hash-password`")
+        return value
+
+
+class HttpEndpointConfig(_Strict):
+    # host:port (or just the port: 127.0.0.1) of the console, /healthz and /metrics
+    listen: str
+    auth: HttpAuthConfig | None = None
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _address(cls, value: Any) -> str:
         from monitor.health import parse_listen
 
-        parse_listen(value)
+        host, port = parse_listen(str(value))
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @field_validator("auth")
+    @classmethod
+    def _some_secret(cls, value: HttpAuthConfig | None) -> HttpAuthConfig | None:
+        if value is not None and not value.password_hash and not value.token:
+            raise ValueError("give password_hash or token (or remove auth)")
         return value
+
+    @model_validator(mode="after")
+    def _loopback_or_login(self) -> HttpEndpointConfig:
+        from monitor.health import is_loopback, parse_listen
+
+        host, _ = parse_listen(self.listen)
+        if self.auth is None and not is_loopback(host):
+            raise ValueError(f"the console would listen on {host}, beyond this machine, with no "
+                             "login: set http.auth (password_hash or token), or listen on "
+                             "127.0.0.1")
+        return self
 
 
 class Config(_Strict):

@@ -10,15 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from monitor import app, config_edit, discovery, feeds, opml
+from monitor.alerts_cli import when
 from monitor.config import Config, NetworkConfig
 from monitor.errors import FetchError, InvalidInput
 from monitor.http import HttpClient
 from monitor.pipeline import FEED_ACCEPT
+from monitor.store import FeedState, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -152,3 +155,46 @@ def _taken_up(config: Config) -> str:
         return ("a running daemon takes the change up within seconds (it watches "
                 f"{config.path.name}); `systemctl reload monitor` (SIGHUP) does it at once")
     return "a running daemon takes the change up on `systemctl reload monitor` (SIGHUP)"
+
+
+# -- monitor feeds (the table) --------------------------------------------------------------------
+
+def feed_status(enabled: bool, state: FeedState | None) -> str:
+    """What `monitor feeds` and the console say of a feed, in the order worth attention."""
+    if state is None:
+        return "never polled"
+    if not enabled:
+        return "disabled"
+    if state.failures:
+        return "FAILING"
+    return "silent" if state.stale_since else "malformed" if state.warning else "ok"
+
+
+def table(config: Config, out: TextIO = sys.stdout) -> int:
+    """`monitor feeds`: the state of every configured feed, worst first."""
+    store = Store(config.database)
+    now = time.time()
+    try:
+        states = {state.url: state for state in store.feeds()}
+        counts = store.items_per_feed(now - 24 * 3600)
+    finally:
+        store.close()
+    rows = []
+    for feed in config.feeds:
+        state = states.get(feed.url)
+        if state is None:
+            rows.append((0, feed.name, "never polled", "-", 0, "-", 0, "now"))
+            continue
+        next_poll = "now" if state.next_check <= now else when(state.next_check)
+        status = feed_status(feed.enabled, state)
+        problem = state.last_error if state.failures else state.warning
+        rows.append((state.failures, feed.name, status, when(state.last_success),
+                     state.failures, (problem or "")[:60], counts.get(feed.url, 0),
+                     next_poll))
+    rows.sort(key=lambda row: -row[0])
+    print(f"{'FEED':<32} {'STATUS':<12} {'LAST SUCCESS':<19}  {'FAILS':>5}  {'ITEMS 24H':>9}  "
+          f"{'NEXT POLL':<19}  PROBLEM", file=out)
+    for _, name, status, success, failures, error, items, next_poll in rows:
+        print(f"{name[:32]:<32} {status:<12} {success:<19}  {failures:>5}  {items:>9}  "
+              f"{next_poll:<19}  {error}", file=out)
+    return EXIT_OK

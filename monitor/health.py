@@ -7,6 +7,7 @@ one request line and headers within a deadline and a size cap, answers, and clos
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Callable
 
@@ -16,10 +17,20 @@ _DEADLINE = 5.0
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    """`127.0.0.1:9321`, `[::1]:9321`, `0.0.0.0:9321`, or a port alone (then 127.0.0.1)."""
+    host, _, port = text.strip().rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{text!r} is not an address such as 127.0.0.1:9321")
-    return host.strip("[]"), int(port)
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HealthServer:

@@ -31,8 +31,8 @@ def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
         f"{config}:5: poll.interval: 'soon' is not a duration such as 30s, 10m, 2h, 3d",
         f"{rules}:4: rules[0].any: duplicate key (the earlier value would be ignored)",
         f"{rules}:6: rules[1].colour: unknown key",
-        f"{rules}:7: rules[1].any[0].regex: invalid regular expression: missing ), unterminated "
-        "subpattern at position 0",
+        f"{rules}:7: rules[1].any[0].regex: invalid regular expression: missing ) at "
+        "position 1",
         f"{rules}:8: rules[2]: a rule needs at least one term in 'all', 'any', 'near' or "
         "'entities'",
         "7 problem(s) found",
