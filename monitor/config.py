@@ -200,7 +200,7 @@ class HttpEndpointConfig(_Strict):
     @field_validator("listen", mode="before")
     @classmethod
     def _address(cls, value: Any) -> str:
-        from monitor.health import parse_listen
+        from monitor.listen import parse_listen
 
         host, port = parse_listen(str(value))
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -214,7 +214,7 @@ class HttpEndpointConfig(_Strict):
 
     @model_validator(mode="after")
     def _loopback_or_login(self) -> HttpEndpointConfig:
-        from monitor.health import is_loopback, parse_listen
+        from monitor.listen import is_loopback, parse_listen
 
         host, _ = parse_listen(self.listen)
         if self.auth is None and not is_loopback(host):

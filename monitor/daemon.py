@@ -23,9 +23,10 @@ from monitor import systemd
 from monitor.app import load_config, load_rules, notifier
 from monitor.config import Config
 from monitor.errors import InvalidInput
-from monitor.health import HealthServer
 from monitor.pipeline import Pipeline
 from monitor.rules import RuleSet, rule_files
+from monitor.web.server import Console, ConsoleServer
+from monitor.web.views import ReloadLog
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class Daemon:
         self._signature = files_signature(pipeline.config)
         self._settling: tuple | None = None  # a change seen once, reloaded when it holds
         self._last_beat: float | None = None  # monotonic time the scheduler last ran a job
+        self.reloads = ReloadLog()  # the last reload, as the console shows it
 
     def health(self) -> tuple[bool, str]:
         """/healthz: healthy while the scheduler runs its jobs and the database takes writes."""
@@ -107,6 +109,7 @@ class Daemon:
             rules = load_rules(config)
         except InvalidInput as error:
             self._signature = files_signature(running)
+            self.reloads.record(time.time(), reason, [str(p) for p in error.problems])
             for problem in error.problems:
                 log.error("not reloaded: %s", problem)
             log.error("config and rules not reloaded (%s): %d problem(s); the running config "
@@ -121,6 +124,8 @@ class Daemon:
                         "a file to empty it on purpose", reason, ", ".join(blank),
                         len(self.pipeline.rules))
             self.systemd.ready("not reloaded: a rule file became empty")
+            self.reloads.record(time.time(), reason, [f"{name}: became empty (a save in "
+                                                      "progress?)" for name in blank])
             return False
         waiting = [key for key in RESTART_NEEDED if getattr(config, key) != getattr(running, key)]
         if config.poll.tick != running.poll.tick:
@@ -131,6 +136,7 @@ class Daemon:
             **{key: getattr(running, key) for key in RESTART_NEEDED},
             "poll": config.poll.model_copy(update={"tick": running.poll.tick})})
         self.pipeline.reconfigure(config, rules, notifier(config, self.pipeline.notifier.out))
+        self.reloads.record(time.time(), reason)
         feeds = len(self.pipeline.enabled_feeds())
         log.info("config and rules reloaded (%s): %d feed(s), %d channel(s), %d rule(s)",
                  reason, feeds, len(config.notify.channels), len(rules))
@@ -225,7 +231,10 @@ class Daemon:
                               seconds=WATCH_TICK, id="watch-files", **options)
         endpoint = None
         if config.http is not None:
-            endpoint = HealthServer(config.http.listen, self.health, self._metrics)
+            endpoint = ConsoleServer(config.http.listen, Console(
+                config=lambda: self.pipeline.config, rules=lambda: self.pipeline.rules,
+                store=self.pipeline.store, health=self.health, metrics=self._metrics,
+                reloads=self.reloads))
             await endpoint.start()
         scheduler.start()
         feeds = len(self.pipeline.enabled_feeds())

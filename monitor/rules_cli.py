@@ -78,13 +78,13 @@ def _input_article(args: argparse.Namespace, config: Config | None) -> Article:
     if args.file is not None:
         data = Path(args.file).read_bytes()
         if data.lstrip()[:1] == b"<":
-            return _from_html(data, args.file)
+            return article_from_html(data, args.file)
         return Article(None, "", "", data.decode("utf-8", "replace"), None, args.file, "page")
     html = asyncio.run(_fetch(args.url, config.network if config else NetworkConfig()))
-    return _from_html(html, args.url)
+    return article_from_html(html, args.url)
 
 
-def _from_html(html: bytes, where: str) -> Article:
+def article_from_html(html: bytes, where: str) -> Article:
     """The page's title and main text, as the daemon would extract them."""
     import trafilatura
 

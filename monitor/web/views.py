@@ -1,0 +1,211 @@
+"""What each console page shows, as plain JSON-ready data: the HTML page renders it, its `/api/`
+twin returns it as is. Dates are ISO 8601 in `notify.timezone`; channel URLs are masked and
+errors scrubbed of their secrets before they get here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor import notify
+from monitor.config import CONSOLE, Config
+from monitor.console_queries import AlertRow, ItemRow, StoryRow
+from monitor.feeds_cli import feed_status
+from monitor.rules import RuleSet
+from monitor.store import Store
+
+DAY = 86400.0
+PERIODS = {"24h": DAY, "7j": 7 * DAY, "30j": 30 * DAY, "90j": 90 * DAY}
+_SEVERITY = {"FAILING": 0, "silent": 1, "malformed": 2, "never polled": 3, "ok": 4, "disabled": 5}
+ALERT_STATES = {"pending": "en attente", "held": "retenue", "failed": "en échec",
+                "sent": "envoyée", "dead": "abandonnée"}
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass
+class ReloadLog:
+    """The daemon's last reload of config.yaml and the rules, for the rules page."""
+
+    at: float | None = None
+    ok: bool = True
+    reason: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def record(self, at: float, reason: str, problems: Sequence[str] = ()) -> None:
+        self.at, self.ok, self.reason, self.problems = at, not problems, reason, list(problems)
+
+
+def iso(stamp: float | None, zone: ZoneInfo) -> str | None:
+    return datetime.fromtimestamp(stamp, zone).isoformat(timespec="seconds") \
+        if stamp is not None else None
+
+
+@lru_cache(maxsize=256)
+def _masked(url: str) -> str:
+    return notify.masked(url)
+
+
+def channel_targets(config: Config, channel: str) -> list[str]:
+    if channel == CONSOLE:
+        return ["console (sortie standard du démon)"]
+    found = config.notify.channels.get(channel)
+    if found is None:
+        return []
+    targets = [_masked(url) for url in found.urls]
+    if found.config is not None:
+        targets.append(f"fichier de configuration Apprise {found.config.name}")
+    return targets
+
+
+def all_urls(config: Config) -> list[str]:
+    return [url for channel in config.notify.channels.values() for url in channel.urls]
+
+
+# -- Flux ------------------------------------------------------------------------------------------
+
+def feeds_page(store: Store, config: Config, now: float) -> dict[str, Any]:
+    zone = config.notify.zone
+    states = {state.url: state for state in store.feeds()}
+    counts = store.items_per_feed(now - DAY)
+    ids = store.feed_ids()
+    counters = store.feed_counters()
+    secrets = all_urls(config)
+    rows = []
+    for feed in config.feeds:
+        state = states.get(feed.url)
+        polls, unchanged = counters.get(feed.url, (0, 0))
+        problem = (state.last_error if state.failures else state.warning) if state else None
+        rows.append({
+            "id": ids.get(feed.url), "name": feed.name, "url": feed.url, "tags": list(feed.tags),
+            "status": feed_status(feed.enabled, state),
+            "last_success": iso(state.last_success, zone) if state else None,
+            "failures": state.failures if state else 0,
+            "problem": notify.scrub(problem, secrets) if problem else None,
+            "items_24h": counts.get(feed.url, 0),
+            "next_poll": iso(max(state.next_check, now), zone) if state and feed.enabled else None,
+            "polls": polls, "not_modified": unchanged,
+            "not_modified_ratio": round(unchanged / polls, 3) if polls else None})
+    rows.sort(key=lambda row: (_SEVERITY.get(row["status"], 9), -row["failures"], row["name"]))
+    return {"feeds": rows, "timezone": config.notify.timezone}
+
+
+def _item(item: ItemRow, zone: ZoneInfo) -> dict[str, Any]:
+    return {"id": item.id, "title": item.title, "link": item.link, "outlet": item.outlet,
+            "published": iso(item.published, zone), "seen": iso(item.seen_at, zone),
+            "state": item.state, "source": item.source, "rules": list(item.rules),
+            "story": {"id": item.story_id, "title": item.story_title} if item.story_id else None,
+            "joined_by": item.joined_by, "score": item.score, "old": item.old}
+
+
+def feed_page(store: Store, config: Config, feed_id: int, now: float) -> dict[str, Any]:
+    urls = {number: url for url, number in store.feed_ids().items()}
+    url = urls.get(feed_id)
+    if url is None:
+        raise NotFound(f"aucun flux n° {feed_id}")
+    summary = next((row for row in feeds_page(store, config, now)["feeds"] if row["url"] == url),
+                   None)
+    if summary is None:  # in the database, no longer in config.yaml
+        state = store.feed(url)
+        summary = {"id": feed_id, "name": state.name, "url": url, "tags": [],
+                   "status": "retiré de config.yaml", "failures": state.failures}
+    zone = config.notify.zone
+    return {"feed": summary, "items": [_item(item, zone) for item in store.feed_items(url)],
+            "timezone": config.notify.timezone}
+
+
+# -- Sujets ----------------------------------------------------------------------------------------
+
+def _story(story: StoryRow, zone: ZoneInfo) -> dict[str, Any]:
+    return {"id": story.id, "title": story.title, "first_seen": iso(story.first_seen, zone),
+            "last_seen": iso(story.last_seen, zone), "articles": story.articles,
+            "outlets": list(story.outlets), "rules": list(story.rules)}
+
+
+def stories_page(store: Store, config: Config, rules: RuleSet, now: float, *, rule: str = "",
+                 outlet: str = "", period: str = "7j", words: str = "") -> dict[str, Any]:
+    since = now - PERIODS.get(period, PERIODS["7j"])
+    found = store.recent_stories(since=since, rule=rule or None, outlet=outlet or None,
+                                 words=words)
+    zone = config.notify.zone
+    return {"stories": [_story(story, zone) for story in found],
+            "filters": {"rule": rule, "outlet": outlet, "period": period, "q": words},
+            "choices": {"rules": [r.name for r in rules.rules], "outlets": store.outlets(since),
+                        "periods": list(PERIODS)},
+            "timezone": config.notify.timezone}
+
+
+def story_page(store: Store, config: Config, story_id: int, now: float) -> dict[str, Any]:
+    found = store.story(story_id)
+    if found is None:
+        raise NotFound(f"aucun sujet n° {story_id}")
+    story, items = found
+    zone = config.notify.zone
+    return {"story": _story(story, zone), "articles": [_item(item, zone) for item in items],
+            "alerts": [_alert(row, config, now) for row in store.alert_rows(story_id=story.id)],
+            "timezone": config.notify.timezone}
+
+
+# -- Alertes ---------------------------------------------------------------------------------------
+
+def alert_state(row: AlertRow, now: float) -> str:
+    if row.status == "pending" and row.attempts:
+        return "failed"
+    if row.status == "pending" and row.batch and row.next_attempt > now:
+        return "held"
+    return row.status
+
+
+def _alert(row: AlertRow, config: Config, now: float) -> dict[str, Any]:
+    zone = config.notify.zone
+    state = alert_state(row, now)
+    error = notify.scrub(row.last_error, all_urls(config)) if row.last_error else None
+    return {"id": row.id, "title": row.title, "kind": row.kind,
+            "story": {"id": row.story_id, "title": row.story_title} if row.story_id else None,
+            "rules": [rule for rule in row.rule.split(",") if rule], "channel": row.channel,
+            "targets": channel_targets(config, row.channel), "state": state,
+            "state_label": ALERT_STATES.get(state, state), "attempts": row.attempts,
+            "last_error": error, "created": iso(row.created_at, zone),
+            "next_attempt": iso(row.next_attempt, zone) if row.status == "pending" else None,
+            "delivered": iso(row.delivered_at, zone), "retryable": row.status == "dead"}
+
+
+def alerts_page(store: Store, config: Config, now: float, *, status: str = "") -> dict[str, Any]:
+    stored = {"held": "pending", "failed": "pending"}.get(status, status)
+    rows = [_alert(row, config, now) for row in store.alert_rows(status=stored or None)]
+    if status in ("held", "failed"):
+        rows = [row for row in rows if row["state"] == status]
+    return {"alerts": rows, "counts": store.alert_counts(), "filters": {"status": status},
+            "states": ALERT_STATES, "timezone": config.notify.timezone}
+
+
+# -- Règles ----------------------------------------------------------------------------------------
+
+def rules_page(store: Store, config: Config, rules: RuleSet, reload: ReloadLog,
+               now: float) -> dict[str, Any]:
+    day, week = Counter[str](), Counter[str]()
+    last: dict[str, float] = {}
+    for at, matched in store.rule_matches(now - 7 * DAY):
+        for rule in matched:
+            week[rule] += 1
+            day[rule] += at >= now - DAY
+            last[rule] = max(last.get(rule, 0.0), at)
+    quiet = [rule.name for rule in rules.rules if rule.name not in last]
+    last.update(store.last_matches(quiet))
+    zone = config.notify.zone
+    return {
+        "rules": [{"name": rule.name, "description": rule.description, "origin": rule.origin,
+                   "channels": list(rule.channels), "priority": rule.priority,
+                   "matches_24h": day[rule.name], "matches_7d": week[rule.name],
+                   "last_match": iso(last.get(rule.name), zone)} for rule in rules.rules],
+        "reload": {"at": iso(reload.at, zone), "ok": reload.ok, "reason": reload.reason,
+                   "problems": reload.problems},
+        "timezone": config.notify.timezone}
+

@@ -1,0 +1,242 @@
+"""The console over real HTTP on 127.0.0.1 (aiohttp's test server), against a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from monitor import matching
+from monitor.web import auth
+from monitor.web.server import Console, build
+from tests.web_fixtures import HOSTILE, NOW, SECRET, Newsroom, newsroom
+
+PAGES = ["/flux", "/flux/1", "/flux/2", "/sujets", "/sujets/1", "/alertes", "/regles", "/testeur"]
+
+
+def console(room: Newsroom) -> Console:
+    return Console(config=lambda: room.config, rules=lambda: room.rules, store=room.store,
+                   clock=lambda: NOW)
+
+
+def serve(room: Newsroom, test: Callable[[TestClient], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with TestClient(TestServer(build(console(room)))) as client:
+            await test(client)
+    asyncio.run(main())
+
+
+async def csrf_of(client: TestClient, page: str = "/alertes") -> str:
+    html = await (await client.get(page)).text()
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page carries a CSRF token"
+    return found.group(1)
+
+
+@pytest.fixture
+def room(tmp_path: Path) -> Newsroom:
+    return newsroom(tmp_path)
+
+
+def test_every_page_and_its_json_twin_answer_without_a_secret(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        for page in PAGES:
+            response = await client.get(page)
+            body = await response.text()
+            assert response.status == 200, page
+            assert response.headers["Content-Type"].startswith("text/html")
+            assert "Server-Timing" in response.headers
+            assert "script-src" not in response.headers["Content-Security-Policy"]  # none at all
+            assert SECRET not in body, page
+            if page != "/testeur":
+                api = await client.get(f"/api{page}")
+                assert api.status == 200, page
+                assert SECRET not in await api.text(), page
+        feeds = await (await client.get("/api/flux")).json()
+        assert [(f["name"], f["status"]) for f in feeds["feeds"]] == [
+            ("La Gazette", "FAILING"), ("Le Quotidien", "ok")]  # worst first
+        assert feeds["feeds"][1]["not_modified_ratio"] == 0.5
+        assert feeds["feeds"][0]["problem"] == "HTTP 503 from json://bot:****@x"
+        assert (await client.get("/sujets/999")).status == 404
+        assert (await client.get("/api/flux/999")).status == 404
+    serve(room, test)
+
+
+def test_a_feed_leads_to_its_items_and_their_story(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        feed = await (await client.get("/api/flux/1")).json()
+        titles = [item["title"] for item in feed["items"]]
+        assert "Missiles pour l'Ukraine" in titles
+        item = next(i for i in feed["items"] if i["title"] == "Missiles pour l'Ukraine")
+        assert item["rules"] == ["ukraine"] and item["story"]["id"] == room.story
+        story = await (await client.get(f"/api/sujets/{room.story}")).json()
+        assert sorted(story["story"]["outlets"]) == ["La Gazette", "Le Quotidien"]
+        assert [a["joined_by"] for a in story["articles"]] == ["nouveau", "titre"]
+        assert [a["state"] for a in story["alerts"]] == ["sent"]
+    serve(room, test)
+
+
+def test_stories_filter_by_rule_outlet_and_folded_words(room: Newsroom) -> None:
+    async def titles(client: TestClient, query: str) -> list[str]:
+        found = await (await client.get(f"/api/sujets?{query}")).json()
+        return [story["title"] for story in found["stories"]]
+
+    async def test(client: TestClient) -> None:
+        assert len(await titles(client, "")) == 2
+        assert await titles(client, "regle=tempete") == [HOSTILE]
+        assert await titles(client, "q=TEMPETE+brest") == [HOSTILE]  # case and accents folded
+        assert await titles(client, "q=ukraine") == ["Missiles pour l'Ukraine"]  # « l'Ukraine »
+        assert await titles(client, "source=La+Gazette") == ["Missiles pour l'Ukraine"]
+        assert await titles(client, "q=absent") == []
+    serve(room, test)
+
+
+def test_a_hostile_title_is_text_not_markup(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        for page in ["/flux/1", f"/sujets/{room.hostile_story}", "/alertes", "/sujets"]:
+            body = await (await client.get(page)).text()
+            assert "<script>document.title" not in body, page
+            assert "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;" in body, page
+    serve(room, test)
+
+
+def test_retrying_a_dead_alert_needs_the_csrf_token(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        url = f"/alertes/{room.dead_alert}/relancer"
+        refused = await client.post(url, data={"csrf": "forged"})
+        assert refused.status == 403
+        assert room.store.statuses([room.dead_alert]) == {room.dead_alert: "dead"}
+        cross = await client.post(url, data={"csrf": await csrf_of(client)},
+                                  headers={"Origin": "https://evil.example"})
+        assert cross.status == 403
+        done = await client.post(url, data={"csrf": await csrf_of(client)}, allow_redirects=False)
+        assert done.status == 303 and done.headers["Location"] == \
+            f"/alertes?relancee={room.dead_alert}"
+        assert room.store.statuses([room.dead_alert]) == {room.dead_alert: "pending"}
+        again = await (await client.post(f"/api/alertes/{room.sent_alert}/relancer",
+                                         json={})).json()
+        assert again == {"id": room.sent_alert, "requeued": False, "was": "sent"}
+    serve(room, test)
+
+
+def test_without_a_login_only_loopback_host_names_are_answered(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        rebound = await client.get("/flux", headers={"Host": "attacker.example:9321"})
+        assert rebound.status == 403
+        assert (await client.get("/flux", headers={"Host": "localhost:9321"})).status == 200
+    serve(room, test)
+
+
+def with_login(tmp_path: Path) -> Newsroom:
+    return newsroom(tmp_path, auth={"password_hash": auth.hash_password("correct horse"),
+                                    "token": "t" * 24})
+
+
+def test_with_a_login_pages_want_a_session_or_the_token(tmp_path: Path) -> None:
+    room = with_login(tmp_path)
+
+    async def test(client: TestClient) -> None:
+        page = await client.get("/alertes", allow_redirects=False)
+        assert page.status == 303 and page.headers["Location"] == "/login?next=%2Falertes"
+        assert (await client.get("/api/flux")).status == 401
+        assert (await client.get("/healthz")).status == 200  # probes stay open
+        bearer = await client.get("/api/flux", headers={"Authorization": "Bearer " + "t" * 24})
+        assert bearer.status == 200
+        token = await csrf_of(client, "/login")
+        wrong = await client.post("/login", data={"csrf": token, "secret": "guess",
+                                                  "next": "/alertes"})
+        assert wrong.status == 401
+        right = await client.post("/login", data={"csrf": token, "secret": "correct horse",
+                                                  "next": "/alertes"}, allow_redirects=False)
+        assert right.status == 303 and right.headers["Location"] == "/alertes"
+        assert "HttpOnly" in right.headers["Set-Cookie"]
+        assert (await client.get("/api/flux")).status == 200
+        elsewhere = await client.post("/login", data={"csrf": token, "secret": "t" * 24,
+                                                      "next": "//evil.example"},
+                                      allow_redirects=False)
+        assert elsewhere.headers["Location"] == "/flux"  # never off-site
+    serve(room, test)
+
+
+async def try_rules(client: TestClient, **payload: Any) -> tuple[int, dict[str, Any]]:
+    response: ClientResponse = await client.post("/api/testeur", json=payload)
+    return response.status, await response.json()
+
+
+def test_the_tester_marks_each_term_in_place(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        status, result = await try_rules(client, text="Des missiles pour l’Ukraine, dit Kiev.",
+                                      rules=["ukraine", "tempete"])
+        assert status == 200
+        assert [m["rule"] for m in result["matches"]] == ["ukraine"]
+        assert result["matches"][0]["hits"][0]["found"] == "Ukraine"
+        (text,) = result["fields"]
+        assert [part["text"] for part in text["segments"] if part["terms"]] == ["Ukraine"]
+        page = await (await client.post("/testeur", data={
+            "csrf": await csrf_of(client, "/testeur"), "text": "Tempête sur <b>Brest</b>",
+            "rules": "tempete"})).text()
+        assert '<mark title="tempête">Tempête</mark> sur &lt;b&gt;Brest&lt;/b&gt;' in page
+    serve(room, test)
+
+
+def test_a_rule_written_in_the_page_is_checked_like_a_file(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        status, result = await try_rules(client, text="Sommet à Budapest",
+                                      yaml="rules:\n  - name: essai\n    any: [Budapest]\n")
+        assert status == 200 and [m["rule"] for m in result["matches"]] == ["essai"]
+        assert result["matches"][0]["origin"] == "règle du testeur:2"
+        status, result = await try_rules(client, text="x",
+                                      yaml="rules:\n  - name: essai\n    any: [{regex: '(a'}]\n")
+        assert status == 400
+        assert result["errors"] == ["règle du testeur:3: rules[0].any[0].regex: invalid regular "
+                                    "expression: missing ) at position 2"]
+    serve(room, test)
+
+
+def test_a_catastrophic_regex_in_the_tester_gives_up_in_time(
+        room: Newsroom, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matching, "REGEX_TIME_LIMIT", 0.3)
+
+    async def test(client: TestClient) -> None:
+        started = time.monotonic()
+        status, result = await try_rules(client, text="a" * 100_000 + "!",
+                                      yaml="rules:\n  - name: piege\n    any: [{regex: '(a+)+$'}]\n")
+        assert status == 200 and result["matches"] == []
+        assert result["timeouts"] == ["/(a+)+$/ (text)"]
+        assert time.monotonic() - started < 30  # not the hours backtracking would take
+        assert (await client.get("/healthz")).status == 200  # and the server still answers
+    serve(room, test)
+
+
+def test_a_page_url_in_the_tester_goes_through_the_address_guard(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        status, result = await try_rules(client, url="http://127.0.0.1:9/page", rules=["ukraine"])
+        assert status == 400
+        assert "private" in result["errors"][0] or "loopback" in result["errors"][0]
+    serve(room, test)
+
+
+def test_the_backtest_runs_in_the_background_and_lists_the_stories(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        started = await client.post("/api/historique", json={"rules": ["ukraine"],
+                                                             "since": "3650d"})
+        assert started.status == 202
+        job = (await started.json())["id"]
+        for _ in range(200):
+            status = await (await client.get(f"/api/historique/{job}")).json()
+            if status["finished"]:
+                break
+            await asyncio.sleep(0.05)
+        assert status["error"] is None and status["articles"] == 3
+        assert [s["id"] for s in status["stories"]] == [room.story]
+        assert status["per_rule"] == [{"rule": "ukraine", "articles": 2, "stories": 1}]
+        page = await (await client.get(f"/historique/{job}")).text()
+        assert "Missiles pour l&#39;Ukraine" in page
+    serve(room, test)
