@@ -1,5 +1,6 @@
 """The `monitor` command: `run` (the daemon), `once` (one pass, then exit), `check` (validate),
-`rules test|backtest`, `alerts [retry]`, `notify test`, `feeds`, `stories`.
+`rules test|backtest`, `alerts [retry]`, `notify test`, `feeds`, `stories`, `console
+hash-password`.
 
 Exit codes: 0 done (for `once`, even when some feeds failed: they are named on stderr),
 2 invalid config or rules (each problem on one line as file:line: field: message); `rules`,
@@ -64,6 +65,8 @@ def _main(argv: list[str] | None) -> int:
     from monitor.config import default_path
 
     path = args.config or default_path()
+    if args.command == "console":
+        return _hash_password()
     if args.command == "rules":
         return _rules(args, path)
     if args.command in ("alerts", "notify", "feeds", "stories"):
@@ -80,6 +83,25 @@ def _main(argv: list[str] | None) -> int:
         return asyncio.run(_run(config, rules))
     except KeyboardInterrupt:
         return 130
+
+
+def _hash_password() -> int:
+    import getpass
+
+    from monitor.web.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("monitor: the two passwords differ", file=sys.stderr)
+            return EXIT_INVALID
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("monitor: a password of at least 8 characters, please", file=sys.stderr)
+        return EXIT_INVALID
+    print(hash_password(password))
+    return EXIT_OK
 
 
 def _check(path: Path) -> int:
@@ -305,5 +327,12 @@ def _parser() -> argparse.ArgumentParser:
         "test", parents=[common],
         help="send a test message through each URL of a channel (or all) and report")
     notify_test.add_argument("channel", nargs="?", help="a channel name (default: all)")
+    console = commands.add_parser("console", parents=[common], help="the web console's login")
+    console_commands = console.add_subparsers(dest="console_command", required=True,
+                                              metavar="COMMAND")
+    console_commands.add_parser(
+        "hash-password", parents=[common],
+        help="read a password (twice, not echoed; or one line on stdin) and print its argon2 "
+             "hash, for http.auth.password_hash")
     parser.set_defaults(config=None, verbose=0, quiet=0, log_format="auto")
     return parser
