@@ -127,8 +127,7 @@ class ConsoleServer:
     @property
     def port(self) -> int:
         assert self._runner is not None
-        site = self._runner.sites[0]
-        return site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined,union-attr]
+        return int(self._runner.addresses[0][1])
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False,
