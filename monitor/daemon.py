@@ -235,7 +235,12 @@ class Daemon:
                 config=lambda: self.pipeline.config, rules=lambda: self.pipeline.rules,
                 store=self.pipeline.store, health=self.health, metrics=self._metrics,
                 reloads=self.reloads))
-            await endpoint.start()
+            try:
+                await endpoint.start()
+            except OSError as error:  # the port taken: the alerts matter more than the console
+                log.error("console, /healthz and /metrics not started on %s: %s (the daemon "
+                          "goes on without them)", config.http.listen, error.strerror or error)
+                endpoint = None
         scheduler.start()
         feeds = len(self.pipeline.enabled_feeds())
         log.info("monitor running: %d feed(s), %d rule(s)%s", feeds, len(self.pipeline.rules),

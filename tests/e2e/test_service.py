@@ -13,6 +13,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 from tests.e2e.helpers import PROJECT, environment, write_config
 from tests.e2e.test_once import RULES, serve_newsroom
 from tests.e2e.test_run import Daemon
@@ -179,3 +181,23 @@ def test_systemd_unit() -> None:
                  "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
                  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"):
         assert line in unit, line
+
+
+def test_the_image_config_opens_the_console_only_behind_a_token(tmp_path) -> None:
+    """The Dockerfile's edits of config.yaml, applied here: the console listens beyond the
+    container, and the config is refused until MONITOR_CONSOLE_TOKEN is set."""
+    edits = re.findall(r"-e '([^']+)'", dockerfile())
+    assert len(edits) == 2
+    config = tmp_path / "config.yaml"
+    config.write_text((PROJECT / "config.yaml").read_text().replace("rules: rules/", "rules: []"))
+    subprocess.run(["sed", "-i", *(arg for edit in edits for arg in ("-e", edit)), str(config)],
+                   check=True)
+    loaded = yaml.safe_load(config.read_text())
+    assert loaded["http"] == {"listen": "0.0.0.0:9321",
+                              "auth": {"token": "${MONITOR_CONSOLE_TOKEN}"}}
+    check = [sys.executable, "-m", "monitor", "check", "--config", str(config)]
+    refused = subprocess.run(check, env=environment(), capture_output=True, text=True)
+    assert refused.returncode == 2 and "MONITOR_CONSOLE_TOKEN" in refused.stderr
+    accepted = subprocess.run(check, env=environment({"MONITOR_CONSOLE_TOKEN": "t" * 24}),
+                              capture_output=True, text=True)
+    assert accepted.returncode == 0, accepted.stderr
