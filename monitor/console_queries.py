@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.text import fold_term
+from monitor.text import title_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +136,16 @@ class ConsoleQueries:
         """Stories seen since `since`, latest first; only those with an article matching `rule`,
         from `outlet`, or whose articles' titles hold every word of `words` (folded: case,
         accents and elisions do not matter)."""
-        where, args = ["i.processed_at >= ?"], [since]
+        where, args = ["i.story_id IS NOT NULL", "i.processed_at >= ?"], [since]
         if rule:
             where.append("i.matched_rules LIKE ?")
             args.append(f'%{json.dumps(rule, ensure_ascii=False)}%')
         if outlet:
             where.append("i.outlet = ?")
             args.append(outlet)
-        wanted = fold_term(words).split()
-        if wanted:
-            self._db.create_function("monitor_fold", 1, fold_term, deterministic=True)
-            where.extend("(' ' || monitor_fold(i.title) || ' ') LIKE ?" for _ in wanted)
-            args.extend(f"% {word} %" for word in wanted)
+        wanted = title_words(words).split()
+        where.extend("i.title_words LIKE ?" for _ in wanted)
+        args.extend(f"% {word} %" for word in wanted)
         story_ids = [row[0] for row in self._db.execute(
             "SELECT s.id FROM stories s WHERE s.merged_into IS NULL AND s.last_seen >= ? "
             f"AND s.id IN (SELECT i.story_id FROM items i WHERE {' AND '.join(where)}) "
@@ -156,8 +154,8 @@ class ConsoleQueries:
 
     def outlets(self, since: float) -> list[str]:
         return [row[0] for row in self._db.execute(
-            "SELECT DISTINCT outlet FROM items WHERE processed_at >= ? AND outlet IS NOT NULL "
-            "ORDER BY outlet", (since,))]
+            "SELECT DISTINCT outlet FROM items WHERE story_id IS NOT NULL AND processed_at >= ? "
+            "AND outlet IS NOT NULL ORDER BY outlet", (since,))]
 
     def alert_rows(self, *, status: str | None = None, story_id: int | None = None,
                    limit: int = 200) -> list[AlertRow]:

@@ -29,6 +29,7 @@ CREATE TABLE items (
     guid TEXT,
     link TEXT,
     title TEXT NOT NULL,
+    title_words TEXT NOT NULL DEFAULT '',  -- its title folded (case, accents, elisions), spaced
     summary TEXT NOT NULL,
     published REAL,
     seen_at REAL NOT NULL,
@@ -164,5 +165,7 @@ ALTER TABLE feeds ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE feeds ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX items_feed ON items(feed_url, seen_at);
 CREATE INDEX items_matched ON items(processed_at) WHERE matched_rules != '[]';
+ALTER TABLE items ADD COLUMN title_words TEXT NOT NULL DEFAULT '';
+UPDATE items SET title_words = monitor_title_words(title);
 """,
 }

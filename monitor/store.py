@@ -25,6 +25,7 @@ from monitor.models import Alert, Article, Entry, StoryAssignment
 from monitor.outbox import OutboxQueries, queue_alerts
 from monitor.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 from monitor.storyindex import Candidate
+from monitor.text import title_words
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -111,6 +112,7 @@ class Store(OutboxQueries, ConsoleQueries):
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.create_function("monitor_title_words", 1, title_words, deterministic=True)
             self._migrate()
         except (sqlite3.Error, OSError) as error:
             raise UnusableDatabase(path, _reason(error)) from error
@@ -269,9 +271,10 @@ class Store(OutboxQueries, ConsoleQueries):
         if db.execute(f"SELECT 1 FROM item_keys WHERE key IN ({marks})", keys).fetchone():
             return False
         cursor = db.execute(
-            "INSERT INTO items (feed_url, guid, link, title, summary, published, seen_at, old) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry.feed_url, entry.guid, entry.link, entry.title, entry.summary,
+            "INSERT INTO items (feed_url, guid, link, title, title_words, summary, published, "
+            "seen_at, old) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.feed_url, entry.guid, entry.link, entry.title, title_words(entry.title),
+             entry.summary,
              _ts(entry.published), now, old))
         db.executemany("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
                        [(key, cursor.lastrowid) for key in keys])

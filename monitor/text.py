@@ -138,6 +138,13 @@ def fold_term(term: str) -> str:
     return fold(term).text
 
 
+def title_words(title: str) -> str:
+    """A title folded and framed by spaces, stored so that `LIKE '% word %'` finds a whole
+    folded word in plain SQL (folding each title at query time was too slow for the console)."""
+    folded = fold_term(title)
+    return f" {folded} " if folded else ""
+
+
 def plural_forms(folded: str, max_words: int = 4) -> list[str]:
     """A folded term in the singular and plural of its content words: `missile balistique` →
     also `missiles balistiques`; `cheval` → `chevaux`; `missiles` → also `missile`. Only the

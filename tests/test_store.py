@@ -52,7 +52,7 @@ def test_schema_is_created_once_with_its_version(tmp_path: Path, store: Store) -
 
 
 def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
-    store_entries(store, [entry("https://a.fr/1")])
+    store_entries(store, [entry("https://a.fr/1", title="Tempête sur l'Élysée")])
     (item,) = store.pending_items()
     text = " ".join(f"mot{n}" for n in range(300))
     article = Article("https://a.fr/1", "Tempête", "s", text, None, "A", "page")
@@ -71,12 +71,13 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE items DROP COLUMN retry_at; ALTER TABLE items DROP COLUMN old;
             ALTER TABLE feeds DROP COLUMN warning; ALTER TABLE feeds DROP COLUMN polls;
             ALTER TABLE feeds DROP COLUMN not_modified; DROP INDEX items_feed;
-            DROP INDEX items_matched;
+            DROP INDEX items_matched; ALTER TABLE items DROP COLUMN title_words;
             ALTER TABLE stories DROP COLUMN merged_into; PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert "text" not in [row[1] for row in db.execute("PRAGMA table_info(items)")]
+        assert db.execute("SELECT title_words FROM items").fetchone()[0] == " tempete sur elysee "
     (candidate,) = upgraded.recent_candidates(since=0)
     assert candidate.fingerprint.minhash is None  # version 1's signatures are not comparable
     assert candidate.fingerprint.vector == fingerprint(article, 0).vector
@@ -265,7 +266,7 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
     v2 = "\n".join(line for line in v2.splitlines()  # nor page retries (5), item retries (6)
                    if not any(column in line for column in (
                        "page_", " tries ", " retry_at ", " old ", " warning", " polls ",
-                       " not_modified ", "items_feed", "items_matched"))
+                       " not_modified ", "items_feed", "items_matched", "title_words"))
                    ) + "\n"
     v2 = v2.replace("    merged_into INTEGER  -- set when a later article bridged it into an "
                     "older story\n", "")
