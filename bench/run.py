@@ -192,6 +192,7 @@ SCRIPTS = {  # section: (full run's arguments, --quick's)
     "latency": ([["--items", "30"]], [["--items", "10"]]),
     "state": ([["--articles", "100000"]], [["--articles", "10000"]]),
     "realday": ([["--runs", "5"]], [["--runs", "2"]]),
+    "console": ([["--articles", "100000"]], [["--articles", "10000"]]),
 }
 
 

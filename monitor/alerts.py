@@ -5,10 +5,9 @@ Rendering waits for delivery, in the format of the channel (`templates`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.models import Alert, Article, Match
+from monitor.models import Alert, AlertPayload, Article, Match, RulePayload
 from monitor.text import snippet
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -17,7 +16,7 @@ _MARK = "\0"
 _PRIORITIES = ("low", "normal", "high")
 
 
-def plan(article: Article, matches: Sequence[Match],
+def for_matches(article: Article, matches: Sequence[Match],
          by_priority: Mapping[str, Sequence[str]] | None = None,
          zone: ZoneInfo = PARIS) -> list[Alert]:
     """One alert per channel, naming every rule routed to that channel that matched (a channel
@@ -35,28 +34,34 @@ def plan(article: Article, matches: Sequence[Match],
     return alerts
 
 
-def payload(article: Article, matches: Sequence[Match], zone: ZoneInfo = PARIS) -> dict[str, Any]:
+def payload_of(title: str, *, url: str | None, outlet: str, published: str, rule: str,
+               excerpt: list[tuple[str, bool]], priority: str = "normal", description: str = "",
+               rules: Sequence[RulePayload] = (), template: str | None = None) -> AlertPayload:
+    """The one place a payload is made: headlines, follow-ups and operational alerts alike, so
+    every template finds every key."""
+    data = AlertPayload(
+        title=title, url=url, outlet=outlet, published=published, rule=rule,
+        description=description, priority=priority,
+        terms=list(dict.fromkeys(term for r in rules for term in r["terms"])), rules=list(rules),
+        excerpt=excerpt)
+    if template:
+        data["template"] = template
+    return data
+
+
+def payload(article: Article, matches: Sequence[Match], zone: ZoneInfo = PARIS) -> AlertPayload:
     """What a message says: the article, and each rule with its terms (`rules`); `rule`,
     `description` and `terms` put them together for templates written for one rule."""
     lead = matches[0]
-    rules = [{"rule": m.rule, "description": m.description, "priority": m.priority,
-              "terms": list(dict.fromkeys(hit.term for hit in m.hits))} for m in matches]
-    data = {
-        "title": article.title or "(sans titre)",
-        "url": article.url,
-        "outlet": article.outlet,
-        "published": _when(article, zone),
-        "rule": ", ".join(r["rule"] for r in rules),
-        "description": " ; ".join(r["description"] for r in rules if r["description"]),
-        "priority": lead.priority,
-        "terms": list(dict.fromkeys(t for r in rules for t in r["terms"])),
-        "rules": rules,
-        "excerpt": excerpt(article, Match(lead.rule, tuple(h for m in matches for h in m.hits),
-                                          lead.channels)),
-    }
-    if lead.template:
-        data["template"] = lead.template
-    return data
+    rules = [RulePayload(rule=m.rule, description=m.description, priority=m.priority,
+                         terms=list(dict.fromkeys(hit.term for hit in m.hits))) for m in matches]
+    return payload_of(
+        article.title or "(sans titre)", url=article.url, outlet=article.outlet,
+        published=_when(article, zone), rule=", ".join(r["rule"] for r in rules),
+        description=" ; ".join(r["description"] for r in rules if r["description"]),
+        priority=lead.priority, rules=rules, template=lead.template,
+        excerpt=excerpt(article, Match(lead.rule, tuple(h for m in matches for h in m.hits),
+                                       lead.channels)))
 
 
 def _when(article: Article, zone: ZoneInfo) -> str:
@@ -103,7 +108,7 @@ def followup_hold(now: float, mode: str, digest_every: float = 3600.0) -> float 
 
 
 def followup_payload(title: str, url: str | None, outlet: str, published: str, rule: str,
-                     priority: str, new_outlet: bool) -> tuple[str, dict[str, Any]]:
+                     priority: str, new_outlet: bool) -> tuple[str, AlertPayload]:
     """The title and payload of a follow-up: who else reported the story, or who went on."""
     if new_outlet:
         heading = f"Aussi repris par {outlet} : {title}"
@@ -111,12 +116,11 @@ def followup_payload(title: str, url: str | None, outlet: str, published: str, r
     else:
         heading = f"Suite ({outlet}) : {title}"
         line = f"{outlet} poursuit l’histoire : {title}"
-    return heading, {"title": heading, "url": url, "outlet": outlet, "published": published,
-                     "rule": rule, "description": "", "priority": priority, "terms": [],
-                     "rules": [], "excerpt": [(line, False)]}
+    return heading, payload_of(heading, url=url, outlet=outlet, published=published, rule=rule,
+                               priority=priority, excerpt=[(line, False)])
 
 
-def demoted(payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def demoted(payload: AlertPayload) -> tuple[str, AlertPayload]:
     """A headline whose story was merged, before it was sent, into a story that already has
     its headline on that channel: the follow-up it becomes."""
     return followup_payload(payload["title"], payload.get("url"), payload.get("outlet", ""),

@@ -1,8 +1,9 @@
 """The long-running daemon: APScheduler ticks drive the pipeline until SIGTERM or Ctrl-C.
 
 Schedules live in the database (each feed's `next_check`), not in APScheduler: its in-memory jobs
-are only clocks: one polls whatever feeds are due and completes their items, one drains the alert
-outbox, one watches config.yaml and the rule files (SIGHUP reloads them too). Stopping sets
+are only clocks, one per runner: one polls whatever feeds are due, one completes new items, one
+drains the alert outbox (none waits for another: each also starts the next at once when it has
+left it work), and one watches config.yaml and the rule files (SIGHUP reloads them too). Stopping sets
 `pipeline.stopping`, waits for the step in progress to commit, then shuts the scheduler down
 (APScheduler would cancel running coroutines mid-step).
 """
@@ -76,6 +77,7 @@ class Daemon:
         self.systemd = service or systemd.Notifier()
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task] = set()
+        self._completing = asyncio.Lock()  # one run of each runner at a time
         self._delivering = asyncio.Lock()
         self._signature = files_signature(pipeline.config)
         self._settling: tuple | None = None  # a change seen once, reloaded when it holds
@@ -176,23 +178,38 @@ class Daemon:
         finally:
             self._running.discard(task)
 
-    async def tick(self) -> None:
+    async def poll(self) -> None:
         if self._stop.is_set():
             return
         due = self.pipeline.due_feeds()
+        new = 0
         if due:
             polls = await self.pipeline.poll_all(due)
             failed = sum(poll.status == "failed" for poll in polls)
+            new = sum(poll.new_items for poll in polls)
             log.info("polled %d feed(s), %d failed", len(polls), failed)
-        processed, queued, _ = await self.pipeline.process_pending()
-        if processed:
-            log.info("completed %d item(s), %d alert(s) queued", processed, queued)
-        queued += await self.pipeline.retry_pages()
-        queued += self.pipeline.check_stale()
-        if queued and not self._delivering.locked():
-            # at once, but beside the tick: a slow channel's backlog never holds up polling
-            # (a delivery under way picks the new alerts up at its next round)
-            self._spawn(self.deliver)
+        stale = self.pipeline.check_stale()
+        if new:
+            self._soon(self.complete, self._completing)
+        if stale:
+            self._soon(self.deliver, self._delivering)
+
+    async def complete(self) -> None:
+        if self._stop.is_set():
+            return
+        async with self._completing:
+            processed, queued, _ = await self.pipeline.process_pending()
+            if processed:
+                log.info("completed %d item(s), %d alert(s) queued", processed, queued)
+            queued += await self.pipeline.retry_pages()
+        if queued:
+            self._soon(self.deliver, self._delivering)
+
+    def _soon(self, job: Callable[[], Awaitable[None]], busy: asyncio.Lock) -> None:
+        """Start a runner at once, beside the caller, unless it is running (the run under way
+        picks the new work up at its next round)."""
+        if not busy.locked():
+            self._spawn(job)
 
     def _spawn(self, job: Callable[[], Awaitable[None]]) -> None:
         task = asyncio.create_task(self._guarded(job))
@@ -217,8 +234,11 @@ class Daemon:
         config = self.pipeline.config
         scheduler = AsyncIOScheduler(event_loop=loop)
         options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        scheduler.add_job(self._guarded, "interval", args=[self.tick], seconds=config.poll.tick,
-                          next_run_time=datetime.now(), id="tick", **options)
+        scheduler.add_job(self._guarded, "interval", args=[self.poll], seconds=config.poll.tick,
+                          next_run_time=datetime.now(), id="poll", **options)
+        scheduler.add_job(self._guarded, "interval", args=[self.complete],
+                          seconds=config.poll.tick, next_run_time=datetime.now(), id="complete",
+                          **options)
         scheduler.add_job(self._guarded, "interval", args=[self.deliver], seconds=DELIVERY_TICK,
                           id="deliver", **options)
         beat = min(HEARTBEAT, self.systemd.watchdog_interval or HEARTBEAT)

@@ -1,23 +1,20 @@
-"""The outbox's delivery: due alerts to their channels, each target of a channel on its own
-(a URL that failed is retried alone), held, demoted, expired or dead-lettered as their channel
-and age say. Part of `Pipeline`, which provides the store, the notifier, the config and the
-clock; polling and completing items never wait for it (the daemon runs it beside them).
+"""The dispatch runner: due alerts to their channels, each target of a channel on its own (a
+URL that failed is retried alone), held, demoted, expired or dead-lettered as `decide_delivery`,
+`decide_failure` and `decide_merged` say. Polling and completing items never wait for it (the
+daemon runs it beside them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 
-from monitor import alerts, delivery, schedule, templates
+from monitor import templates
 from monitor.channels import ChannelConfig, rate
-from monitor.config import Config
-from monitor.metrics import Metrics
-from monitor.notify import Notifier
-from monitor.outbox import QueuedAlert
-from monitor.store import Store
+from monitor.context import Context
+from monitor.deciders import Send, decide_delivery, decide_failure, decide_merged
+from monitor.models import QueuedAlert
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +25,21 @@ class _RenderFailed(Exception):
     """The message of an alert could not be rendered (its cause says why)."""
 
 
-class Dispatch:
-    config: Config
-    store: Store
-    notifier: Notifier
-    metrics: Metrics
-    clock: Callable[[], float]
-    stopping: bool
-    _sent_at: dict[str, list[float]]
+class DispatchRunner:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self._sent_at: dict[str, list[float]] = {}  # channel → when messages went out
 
     async def deliver_due(self) -> tuple[int, int]:
         """Send every due alert; channels in parallel, one message at a time within a channel.
         Returns (alerts sent, alerts failed)."""
+        ctx = self.context
         self._demote_merged()
-        expired = self.store.expire(self.clock())
+        expired = ctx.store.expire(ctx.clock())
         if expired:
             log.warning("%d alert(s) dead-lettered: past notify.max_age before they could be "
                         "sent", len(expired))
-        due = self.store.due_alerts(self.clock())
+        due = ctx.store.due_alerts(ctx.clock())
         by_channel: dict[str, list[QueuedAlert]] = {}
         for alert in due:
             by_channel.setdefault(alert.channel, []).append(alert)
@@ -54,28 +48,27 @@ class Dispatch:
         return sum(r[0] for r in results), sum(r[1] for r in results)
 
     def _demote_merged(self) -> None:
-        """Headlines of stories that a later article merged into a story with a headline on
-        the same channel become follow-ups before they are sent: stories found apart in one
-        burst of articles (`monitor once`, a first poll) and bridged by a later one alert once."""
-        mode = self.config.dedup.followups
-        for alert_id, item_id, payload in self.store.merged_headlines():
-            if mode == "off":
-                self.store.drop(alert_id)
-                continue
-            title, body = alerts.demoted(payload)
-            self.store.demote(alert_id, item_id, title, body,
-                              alerts.followup_hold(self.clock(), mode))
+        ctx = self.context
+        for demote in decide_merged(ctx.store.merged_headlines(), ctx.clock(),
+                                    ctx.config.dedup.followups):
+            if demote.payload is None:
+                ctx.store.drop(demote.alert_id)
+            else:
+                ctx.store.demote(demote.alert_id, demote.item_id, demote.title, demote.payload,
+                                 demote.hold_until)
 
     async def _deliver_channel(self, name: str, queued: list[QueuedAlert]) -> tuple[int, int]:
-        channel = self.notifier.channel(name)
-        now = self.clock()
-        sends, holds = delivery.plan(queued, channel, now, self.config.notify.zone,
-                                     self._sent_in_window(name, channel, now))
+        ctx = self.context
+        store, metrics = ctx.store, ctx.metrics
+        channel = ctx.notifier.channel(name)
+        now = ctx.clock()
+        sends, holds = decide_delivery(queued, channel, now, ctx.config.notify.zone,
+                                       self._sent_in_window(name, channel, now))
         for hold in holds:
-            self.store.hold(hold.ids, hold.until, self.config.notify.max_age)
+            store.hold(hold.ids, hold.until, ctx.config.notify.max_age)
         sent = failed = 0
         for send in sends:
-            if self.stopping:
+            if ctx.stopping:
                 break
             ids = [alert.id for alert in send.alerts]
             try:
@@ -83,39 +76,36 @@ class Dispatch:
             except _RenderFailed as failure:  # this alert's fault alone: the others still go out
                 cause = failure.__cause__
                 reason = f"cannot render: {type(cause).__name__}: {cause}"
-                self.store.mark_failed(ids, error=reason, retry_at=None)
-                self.metrics.alerts.labels(name, "dead").inc(len(ids))
+                store.mark_failed(ids, error=reason, retry_at=None)
+                metrics.alerts.labels(name, "dead").inc(len(ids))
                 log.error("%d alert(s) to %r dead-lettered: %s", len(ids), name, reason)
                 failed += len(ids)
                 continue
-            now = self.clock()
+            now = ctx.clock()
             if channel is not None and channel.rate_limit:  # counted only where it limits
                 self._sent_at.setdefault(name, []).append(now)
             if not errors:
-                self.store.mark_sent(ids, now)
-                self.metrics.alerts.labels(name, "sent").inc(len(ids))
+                store.mark_sent(ids, now)
+                metrics.alerts.labels(name, "sent").inc(len(ids))
                 sent += len(ids)
                 continue
             failed += len(ids)
             reasons = "; ".join(errors)
-            for alert in send.alerts:  # each alert's own age: a digest mixes old and new
-                retry_at = schedule.alert_retry_at(
-                    now, alert.attempts + 1, max_delay=self.config.notify.max_retry_delay)
-                expired = retry_at >= alert.expires_at  # no retry in time: dead now
-                self.store.mark_failed([alert.id], error=reasons,
-                                       retry_at=None if expired else retry_at)
-                self.metrics.alerts.labels(name, "dead" if expired else "failed").inc()
+            for retry in decide_failure(send, now, ctx.config.notify.max_retry_delay):
+                store.mark_failed([retry.alert_id], error=reasons, retry_at=retry.at)
+                metrics.alerts.labels(name, "failed" if retry.at else "dead").inc()
             log.warning("%d alert(s) to %r failed: %s", len(ids), name, reasons)
         return sent, failed
 
-    async def _send_to_targets(self, name: str, send: delivery.Send) -> list[str]:
+    async def _send_to_targets(self, name: str, send: Send) -> list[str]:
         """Send to each target of the channel what it does not have yet; each success is
         recorded at once, so a retry after a partial failure goes only where it failed.
         Returns the failures, as `target: reason`."""
-        delivered = self.store.delivered([alert.id for alert in send.alerts])
+        store, notifier = self.context.store, self.context.notifier
+        delivered = store.delivered([alert.id for alert in send.alerts])
         priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
         errors = []
-        for target in self.notifier.targets(name):
+        for target in notifier.targets(name):
             missing = tuple(a for a in send.alerts if target.key not in delivered[a.id])
             if not missing:
                 continue
@@ -123,22 +113,24 @@ class Dispatch:
                 title, body, fmt = self._render(name, replace(send, alerts=missing))
             except Exception as error:  # a template can raise anything
                 raise _RenderFailed from error
-            result = await asyncio.to_thread(self.notifier.send_to, name, target, title, body,
-                                             fmt, priority)
+            result = await asyncio.to_thread(notifier.send_to, name, target, title, body, fmt,
+                                             priority)
             if result.ok:
-                self.store.record_delivery([a.id for a in missing], target.key, self.clock())
+                store.record_delivery([a.id for a in missing], target.key,
+                                      self.context.clock())
             else:
                 errors.append(f"{target.shown}: {result.error or 'failed'}")
         return errors
 
-    def _render(self, channel: str, send: delivery.Send) -> tuple[str, str, str]:
-        fmt = self.notifier.format_of(channel)
+    def _render(self, channel: str, send: Send) -> tuple[str, str, str]:
+        notifier = self.context.notifier
+        fmt = notifier.format_of(channel)
         payloads = [alert.payload for alert in send.alerts]
         if send.digest and len(payloads) > 1:
             title, body = templates.render_digest(payloads, fmt)
             return title, body, fmt
         payload = payloads[0]
-        template = payload.get("template") or self.notifier.template_of(channel)
+        template = payload.get("template") or notifier.template_of(channel)
         return payload["title"], templates.render(payload, fmt, template), fmt
 
     def _sent_in_window(self, name: str, channel: ChannelConfig | None, now: float) -> int:

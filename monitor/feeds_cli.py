@@ -20,7 +20,7 @@ from monitor.alerts_cli import when
 from monitor.config import Config, NetworkConfig
 from monitor.errors import FetchError, InvalidInput
 from monitor.http import HttpClient
-from monitor.pipeline import FEED_ACCEPT
+from monitor.polling import FEED_ACCEPT
 from monitor.store import FeedState, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2

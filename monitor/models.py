@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, TypedDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,30 @@ class StoryAssignment:
     merged: tuple[int, ...] = ()  # other stories the article bridges: merged into `story_id`
 
 
+class RulePayload(TypedDict):
+    rule: str
+    description: str
+    priority: str
+    terms: list[str]
+
+
+class AlertPayload(TypedDict):
+    """What an alert's message says, kept in the outbox as JSON and rendered when sent, in its
+    channel's format; built by `alerts.payload_of` only."""
+
+    title: str
+    url: str | None
+    outlet: str
+    published: str  # local time, as messages show it
+    rule: str  # every rule named, comma-separated, the leading one first
+    description: str
+    priority: str
+    terms: list[str]
+    rules: list[RulePayload]
+    excerpt: list[tuple[str, bool]]  # (text, is a hit) segments
+    template: NotRequired[str]  # the leading rule's own template
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """One alert for one channel; the store queues at most one per story × rule × channel.
@@ -92,8 +116,63 @@ class Alert:
     rule: str
     channel: str
     title: str
-    payload: dict[str, Any]
+    payload: AlertPayload
     priority: str = "normal"
     kind: str = "alert"  # or "followup": another outlet joined a story that already alerted
     outlet: str = ""  # for a follow-up, the outlet it announces (one follow-up per outlet)
     hold_until: float | None = None  # wait for a digest until then
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    url: str  # the configured address, the feed's identity
+    name: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_check: float
+    failures: int
+    last_error: str | None
+    last_success: float | None
+    fetch_url: str  # where it is fetched from: the configured URL, or where it moved for good
+    last_attempt: float | None = None
+    last_new_item: float | None = None
+    stale_since: float | None = None
+    added_at: float | None = None
+    warning: str | None = None  # its last parsed document was malformed, yet entries were read
+
+
+@dataclass(frozen=True, slots=True)
+class PendingItem:
+    id: int
+    entry: Entry
+    outlet: str
+    seen_at: float
+    old: bool = False  # listed by its feed's first poll, from before poll.backfill: no alert
+
+
+@dataclass(frozen=True, slots=True)
+class RetryItem:
+    """An item completed from its summary, whose page is to be fetched again."""
+
+    item: PendingItem
+    story_id: int
+    matched: tuple[str, ...]  # the rules its summary matched
+    tries: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    """An alert waiting in the outbox. `batch`: it goes out in a digest (digest channel, quiet
+    hours, or over the rate limit)."""
+
+    id: int
+    channel: str
+    rule: str
+    priority: str
+    title: str
+    payload: AlertPayload
+    batch: bool
+    attempts: int
+    expires_at: float
+    story_id: int = 0

@@ -8,26 +8,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
 
-from monitor.models import Alert
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedAlert:
-    """An alert waiting in the outbox. `batch`: it goes out in a digest (digest channel, quiet
-    hours, or over the rate limit)."""
-
-    id: int
-    channel: str
-    rule: str
-    priority: str
-    title: str
-    payload: dict
-    batch: bool
-    attempts: int
-    expires_at: float
-    story_id: int = 0
+from monitor.models import Alert, AlertPayload, QueuedAlert
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +54,7 @@ class OutboxQueries:
                             row["attempts"], row["expires_at"], row["story_id"] or 0)
                 for row in rows]
 
-    def merged_headlines(self) -> list[tuple[int, int | None, dict[str, Any]]]:
+    def merged_headlines(self) -> list[tuple[int, int | None, AlertPayload]]:
         """(id, item, payload) of pending headlines whose story has become one (by a merge) with
         a story that already has a headline, queued or sent, on the same channel."""
         rows = self._db.execute(
@@ -83,7 +65,7 @@ class OutboxQueries:
             "AND coalesce(t.merged_into, t.id) = coalesce(s.merged_into, s.id))").fetchall()
         return [(row[0], row[1], json.loads(row[2])) for row in rows]
 
-    def demote(self, alert_id: int, item_id: int | None, title: str, payload: dict[str, Any],
+    def demote(self, alert_id: int, item_id: int | None, title: str, payload: AlertPayload,
                hold_until: float | None) -> None:
         """A queued headline becomes a follow-up (held for the digest until `hold_until`)."""
         with self.transaction() as db:

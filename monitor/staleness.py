@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from monitor.models import Alert
-from monitor.store import FeedState
+from monitor.alerts import payload_of
+from monitor.models import Alert, FeedState
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ def alerts(change: Change, channels: list[str], zone: ZoneInfo) -> list[Alert]:
     else:
         title = f"Flux rétabli : {change.name}"
         text = "De nouveaux articles arrivent de nouveau."
-    payload = {"title": title, "url": state.fetch_url, "outlet": change.name, "published": "",
-               "rule": "feed-stale" if change.stale else "feed-recovered", "description": "",
-               "priority": "normal", "terms": [], "excerpt": [(text, False)]}
-    return [Alert(payload["rule"], channel, title, payload) for channel in channels]
+    rule = "feed-stale" if change.stale else "feed-recovered"
+    payload = payload_of(title, url=state.fetch_url, outlet=change.name, published="",
+                         rule=rule, excerpt=[(text, False)])
+    return [Alert(rule, channel, title, payload) for channel in channels]

@@ -12,7 +12,6 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,51 +20,21 @@ from monitor.console_queries import ConsoleQueries
 from monitor.dedup import TOP_TERMS, Fingerprint
 from monitor.errors import UnusableDatabase
 from monitor.feeds import canonical_url, identity
-from monitor.models import Alert, Article, Entry, StoryAssignment
+from monitor.models import (
+    Alert,
+    Article,
+    Entry,
+    FeedState,
+    PendingItem,
+    RetryItem,
+    StoryAssignment,
+)
 from monitor.outbox import OutboxQueries, queue_alerts
 from monitor.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 from monitor.storyindex import Candidate
 from monitor.text import title_words
 
 BUSY_TIMEOUT_MS = 30_000
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    url: str  # the configured address, the feed's identity
-    name: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    next_check: float
-    failures: int
-    last_error: str | None
-    last_success: float | None
-    fetch_url: str  # where it is fetched from: the configured URL, or where it moved for good
-    last_attempt: float | None = None
-    last_new_item: float | None = None
-    stale_since: float | None = None
-    added_at: float | None = None
-    warning: str | None = None  # its last parsed document was malformed, yet entries were read
-
-
-@dataclass(frozen=True, slots=True)
-class PendingItem:
-    id: int
-    entry: Entry
-    outlet: str
-    seen_at: float
-    old: bool = False  # listed by its feed's first poll, from before poll.backfill: no alert
-
-
-@dataclass(frozen=True, slots=True)
-class RetryItem:
-    """An item completed from its summary, whose page is to be fetched again."""
-
-    item: PendingItem
-    story_id: int
-    matched: tuple[str, ...]  # the rules its summary matched
-    tries: int
 
 
 def entry_keys(entry: Entry) -> list[str]:

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from monitor.alerts import excerpt, plan
+from monitor.alerts import excerpt, for_matches
 from monitor.models import Article, Hit, Match
 
 TEXT = ("Les États-Unis ont autorisé lundi la livraison de missiles Tomahawk à l’Ukraine, "
@@ -25,7 +25,7 @@ def tomahawk_match(channels=("ops", "mail"), priority="normal") -> Match:
 
 
 def test_one_alert_per_channel_carrying_what_the_message_needs() -> None:
-    alerts = plan(tomahawk_article(), [tomahawk_match()])
+    alerts = for_matches(tomahawk_article(), [tomahawk_match()])
     assert [a.channel for a in alerts] == ["ops", "mail"]
     alert = alerts[0]
     assert (alert.rule, alert.title, alert.priority) == \
@@ -48,10 +48,10 @@ def test_one_alert_per_channel_carrying_what_the_message_needs() -> None:
 
 
 def test_priority_adds_channels() -> None:
-    alerts = plan(tomahawk_article(), [tomahawk_match(("ops",), "high")],
+    alerts = for_matches(tomahawk_article(), [tomahawk_match(("ops",), "high")],
                   by_priority={"high": ["telegram", "ops"]})
     assert [(a.channel, a.priority) for a in alerts] == [("ops", "high"), ("telegram", "high")]
-    assert plan(tomahawk_article(), [tomahawk_match(("ops",))],
+    assert for_matches(tomahawk_article(), [tomahawk_match(("ops",))],
                 by_priority={"high": ["telegram"]})[0].channel == "ops"
 
 
@@ -62,7 +62,7 @@ def test_excerpt_prefers_the_text_then_summary_then_title() -> None:
 
 
 def test_no_date_no_link() -> None:
-    (alert,) = plan(tomahawk_article(published=None, url=None), [tomahawk_match(("ops",))])
+    (alert,) = for_matches(tomahawk_article(published=None, url=None), [tomahawk_match(("ops",))])
     assert alert.payload["published"] == "" and alert.payload["url"] is None
 
 
@@ -70,7 +70,7 @@ def test_several_rules_on_one_channel_make_one_alert_naming_them_all() -> None:
     start = TEXT.index("Pentagone")
     pentagon = Match("pentagone", (Hit("Pentagone", "text", start, start + 9),), ("ops",), "high",
                      "Défense américaine")
-    alerts = plan(tomahawk_article(), [tomahawk_match(("ops", "mail")), pentagon])
+    alerts = for_matches(tomahawk_article(), [tomahawk_match(("ops", "mail")), pentagon])
     assert [(a.channel, a.rule, a.priority) for a in alerts] == [
         ("ops", "pentagone, tomahawk-ukraine", "high"),  # the higher priority leads
         ("mail", "tomahawk-ukraine", "normal")]  # a channel gets only the rules routed to it

@@ -281,7 +281,7 @@ def test_a_slow_page_delays_only_its_own_article(tmp_path, site: Site) -> None:
 
 
 def test_feeds_are_taken_host_by_host_in_turn() -> None:
-    from monitor.pipeline import _interleave_hosts
+    from monitor.polling import _interleave_hosts
 
     urls = ["https://a.fr/1", "https://a.fr/2", "https://a.fr/3", "https://b.fr/1", "https://c.fr/1"]
     feeds = [FeedConfig(name=url, url=url) for url in urls]
@@ -364,7 +364,7 @@ def test_stories_merged_before_delivery_send_one_headline(tmp_path, site: Site) 
                 await pipeline.process_pending()
             with sqlite3.connect(config.database) as db:
                 before = db.execute("SELECT kind FROM alerts ORDER BY id").fetchall()
-            pipeline._demote_merged()
+            pipeline.dispatch._demote_merged()
             return before
 
     before = asyncio.run(complete_then_demote())

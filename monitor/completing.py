@@ -1,0 +1,218 @@
+"""The complete runner: each new item's page fetched and its article extracted, the rules
+matched, the facts about its candidate stories gathered, and `decide_item`'s story and alerts
+committed with it in one transaction. Up to BATCH items are in progress at once, each committed
+as soon as it is ready, so one slow site delays its own articles only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from monitor import analysis, entities, evergreen
+from monitor.config import Config
+from monitor.context import Context
+from monitor.deciders import (
+    ItemPolicy,
+    StoryFacts,
+    candidate_stories,
+    decide_item,
+    decide_refresh,
+)
+from monitor.dedup import Fingerprint
+from monitor.errors import FetchError
+from monitor.models import Article, Match, PendingItem
+from monitor.storyindex import StoryIndex
+from monitor.workers import WorkerFailed
+
+log = logging.getLogger(__name__)
+
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+PAGE_RETRIES = 3  # more fetches of a page that failed for a while, PAGE_RETRY_AFTER apart, doubling
+PAGE_RETRY_AFTER = 900.0
+ITEM_RETRY_AFTER = 60.0  # an item whose completion raised waits this long, doubling up to 6 h
+ITEM_RETRY_MAX = 6 * 3600.0
+BATCH = 32  # items in progress at once
+FOLLOWS_A_STORY = (evergreen.LIVE, evergreen.BULLETIN)  # alert as follow-ups of a story
+
+
+class CompleteRunner:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.stories: StoryIndex | None = None  # built from the store at first use, then kept
+        self._tags: dict[str, tuple[str, ...]] = {}
+        self.reconfigure(context.config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Take up a new config's feed tags; a new dedup window rebuilds the story index."""
+        if config.dedup.window != self.context.config.dedup.window:
+            self.stories = None
+        self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
+
+    def _policy(self) -> ItemPolicy:
+        config = self.context.config
+        return ItemPolicy(config.notify.priority, config.dedup.followups, config.notify.zone)
+
+    def _index(self) -> StoryIndex:
+        ctx = self.context
+        if self.stories is None:
+            window = ctx.config.dedup.window
+            self.stories = StoryIndex.of(
+                window, ctx.store.recent_candidates(ctx.clock() - 2 * window), ctx.clock())
+        return self.stories
+
+    async def process_pending(self) -> tuple[int, int, int]:
+        """Complete every new item. Returns (items completed, alerts queued, items completed
+        that a feed's first poll listed as old news)."""
+        ctx = self.context
+        self._index()
+        processed = queued = old = 0
+        in_flight: dict[asyncio.Task[tuple[Article, Fingerprint, bool]], PendingItem] = {}
+        last_started = 0  # an item that fails stays new, for the next pass, not this one
+        exhausted = False
+        while True:
+            if not (ctx.stopping or exhausted) and len(in_flight) < BATCH:
+                fresh = ctx.store.pending_items(BATCH - len(in_flight), after=last_started,
+                                                now=ctx.clock())
+                exhausted = not fresh
+                for item in fresh:
+                    last_started = item.id
+                    in_flight[asyncio.create_task(self._analyse(item))] = item
+            if not in_flight:
+                return processed, queued, old
+            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                item = in_flight.pop(task)
+                try:
+                    article, fingerprint, transient = task.result()
+                    queued += await self._complete(item, article, fingerprint, transient)
+                    processed += 1
+                    old += item.old
+                except Exception:  # a bug on one item must not stop the others; it stays new
+                    tries = ctx.store.item_failed(item.id, ctx.clock(), ITEM_RETRY_AFTER,
+                                                  ITEM_RETRY_MAX)
+                    log.exception("item %d: not completed (%d failed attempt(s)); tried again "
+                                  "later", item.id, tries, extra={"item": item.id})
+
+    def _facts(self, item: PendingItem, article: Article, fingerprint: Fingerprint) -> StoryFacts:
+        """What decide_item needs: the story of the page's canonical URL, else the index's,
+        and the headlines and outlets of each candidate story."""
+        ctx, index = self.context, self._index()
+        same_url = (ctx.store.story_of_url(article.canonical_url, other_than=item.id)
+                    if article.canonical_url else None)
+        facts = StoryFacts(
+            same_url, index.assign(fingerprint) if same_url is None else None,
+            index.related(fingerprint) if fingerprint.kind in FOLLOWS_A_STORY else None)
+        if item.old:
+            return facts
+        stories = candidate_stories(facts)
+        return StoryFacts(facts.same_url, facts.indexed, facts.related,
+                          {story: ctx.store.story_channels(story) for story in stories},
+                          {story: frozenset(ctx.store.story_outlets(story)) for story in stories})
+
+    async def _complete(self, item: PendingItem, article: Article, fingerprint: Fingerprint,
+                        page_failed: bool = False) -> int:
+        """Match, decide, and commit the item with its story and alerts. Returns alerts
+        queued."""
+        ctx = self.context
+        matches = await self._match(item, article)
+        decision = decide_item(article, fingerprint, matches, old=item.old,
+                               facts=self._facts(item, article, fingerprint), now=ctx.clock(),
+                               policy=self._policy())
+        assignment = decision.assignment
+        story_id, count = ctx.store.complete_item(
+            item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
+            assignment=assignment, matched=[m.rule for m in matches], alerts=decision.alerts,
+            max_age=ctx.config.notify.max_age,
+            page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if page_failed else None)
+        index = self._index()
+        index.merge(story_id, assignment.merged)
+        index.add(story_id, fingerprint, ctx.clock())
+        ctx.metrics.articles.labels(article.source).inc()
+        ctx.metrics.pipeline_seconds.observe(max(0.0, ctx.clock() - item.seen_at))
+        for match in matches:
+            ctx.metrics.matches.labels(match.rule).inc()
+        if matches:
+            rules = ",".join(m.rule for m in matches)
+            log.info("item %d %r: rules %s, story %d (%s), %d alert(s) queued", item.id,
+                     article.title[:80], rules, story_id, assignment.reason, count,
+                     extra={"item": item.id, "rule": rules})
+        return count
+
+    async def _match(self, item: PendingItem, article: Article) -> list[Match]:
+        """The rules the article matches; entities are recognised (in a worker) only when an
+        entity rule's name occurs in it."""
+        rules = self.context.rules  # one rule set for the whole item, even across a reload
+        scan = rules.scan(article)
+        needed = rules.entity_fields(scan)
+        labels = None
+        if needed:
+            try:
+                labels = await self.context.workers.run(
+                    entities.recognise, {name: scan.texts[name] for name in needed})
+            except WorkerFailed as error:
+                log.warning("item %d: entity recognition failed (%s); entity terms count as "
+                            "absent", item.id, error)
+        return rules.evaluate(scan, labels)
+
+    async def _analyse(self, item: PendingItem) -> tuple[Article, Fingerprint, bool]:
+        """The article, its fingerprint, and whether its page failed in a way worth another
+        try later (a timeout, a 5xx, the network)."""
+        html, transient = None, False
+        if item.entry.link:
+            try:
+                page = await self.context.http.get(
+                    item.entry.link, accept=PAGE_ACCEPT,
+                    max_size=self.context.config.network.max_page_size)
+                html = page.body
+            except FetchError as error:
+                log.info("item %d: page unavailable (%s); using the feed's summary",
+                         item.id, error)
+                transient = error.transient
+        article, fingerprint = await self._extract(item, html)
+        return article, fingerprint, transient
+
+    async def _extract(self, item: PendingItem, html: bytes | None) -> tuple[Article, Fingerprint]:
+        tags = self._tags.get(item.entry.feed_url, ())
+        try:
+            return await self.context.workers.run(analysis.analyse, item.entry, html,
+                                                  item.outlet, tags, item.seen_at)
+        except WorkerFailed as error:
+            log.warning("item %d: extraction failed (%s); using the feed's summary", item.id, error)
+            return analysis.analyse(item.entry, None, item.outlet, tags, item.seen_at)
+
+    async def retry_pages(self) -> int:
+        """Pages that failed for a while (PAGE_RETRIES more tries, PAGE_RETRY_AFTER apart and
+        doubling) are fetched again: the full text replaces the summary, and a rule that matches
+        it but did not match the summary alerts. Returns alerts queued."""
+        ctx = self.context
+        queued = 0
+        for due in ctx.store.pages_to_retry(ctx.clock()):
+            item = due.item
+            try:
+                page = await ctx.http.get(item.entry.link or "", accept=PAGE_ACCEPT,
+                                          max_size=ctx.config.network.max_page_size)
+            except FetchError as error:
+                again = error.transient and due.tries + 1 < PAGE_RETRIES
+                ctx.store.page_failed(item.id, ctx.clock() + PAGE_RETRY_AFTER * 2 ** (
+                    due.tries + 1) if again else None)
+                log.info("item %d: page still unavailable (%s)%s", item.id, error,
+                         "" if again else "; keeping the summary")
+                continue
+            article, fingerprint = await self._extract(item, page.body)
+            if article.source != "page":
+                log.info("item %d: its page holds no article; keeping the summary", item.id)
+                ctx.store.page_failed(item.id, None)
+                continue
+            matches = await self._match(item, article)
+            new = [match for match in matches if match.rule not in due.matched]
+            planned = decide_refresh(
+                article, new, old=item.old, policy=self._policy(),
+                alerted=ctx.store.story_channels(due.story_id) if new else {})
+            queued += ctx.store.refresh_article(
+                item.id, story_id=due.story_id, now=ctx.clock(), article=article,
+                fingerprint=fingerprint, matched=[match.rule for match in matches],
+                alerts=planned, max_age=ctx.config.notify.max_age)
+            log.info("item %d: page fetched at last; rules %s", item.id,
+                     ",".join(match.rule for match in matches) or "none",
+                     extra={"item": item.id})
+        return queued
