@@ -5,11 +5,14 @@ Rendering waits for delivery, in the format of the channel (`templates`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from monitor.models import Alert, Article, Match
 from monitor.text import snippet
+
+if TYPE_CHECKING:
+    from monitor.rules import Priority
 
 PARIS = ZoneInfo("Europe/Paris")
 _FIELD_ORDER = ("text", "summary", "title")
@@ -18,7 +21,7 @@ _PRIORITIES = ("low", "normal", "high")
 
 
 def plan(article: Article, matches: Sequence[Match],
-         by_priority: Mapping[str, Sequence[str]] | None = None,
+         by_priority: Mapping[Priority, Sequence[str]] | None = None,
          zone: ZoneInfo = PARIS) -> list[Alert]:
     """One alert per channel, naming every rule routed to that channel that matched (a channel
     gets only its own rules); `by_priority` adds channels for a priority (e.g. high alerts also
@@ -39,8 +42,9 @@ def payload(article: Article, matches: Sequence[Match], zone: ZoneInfo = PARIS) 
     """What a message says: the article, and each rule with its terms (`rules`); `rule`,
     `description` and `terms` put them together for templates written for one rule."""
     lead = matches[0]
-    rules = [{"rule": m.rule, "description": m.description, "priority": m.priority,
-              "terms": list(dict.fromkeys(hit.term for hit in m.hits))} for m in matches]
+    rules: list[dict[str, Any]] = [
+        {"rule": m.rule, "description": m.description, "priority": m.priority,
+         "terms": list(dict.fromkeys(hit.term for hit in m.hits))} for m in matches]
     data = {
         "title": article.title or "(sans titre)",
         "url": article.url,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.rules import Priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,7 @@ class Match:
     rule: str
     hits: tuple[Hit, ...]
     channels: tuple[str, ...]
-    priority: str = "normal"
+    priority: Priority = "normal"
     description: str = ""
     template: str | None = None  # the rule's own Jinja2 template, if it has one
 
