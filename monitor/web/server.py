@@ -81,7 +81,8 @@ def _templates() -> jinja2.Environment:
 def build(console: Console) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=MAX_BODY)
     app[_KEY] = console
-    auth_config = console.config().http.auth if console.config().http else None
+    http_config = console.config().http
+    auth_config = http_config.auth if http_config else None
     app[_SESSIONS] = auth.Sessions(auth_config.session if auth_config else 0.0)
     app[_BACKTESTS] = tester.Backtests()
     app[_TEMPLATES] = _templates()

@@ -78,7 +78,7 @@ def feeds_page(store: Store, config: Config, now: float) -> dict[str, Any]:
     ids = store.feed_ids()
     counters = store.feed_counters()
     secrets = all_urls(config)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for feed in config.feeds:
         state = states.get(feed.url)
         polls, unchanged = counters.get(feed.url, (0, 0))
