@@ -31,7 +31,7 @@ from monitor.dispatch import Dispatch
 from monitor.errors import FetchError
 from monitor.http import HttpClient
 from monitor.metrics import Metrics
-from monitor.models import Alert, Article, Match, StoryAssignment
+from monitor.models import Alert, Article, Entry, Match, StoryAssignment
 from monitor.notify import Notifier
 from monitor.rules import RuleSet
 from monitor.store import PendingItem, Store
@@ -193,7 +193,8 @@ class Pipeline(Dispatch):
                           parsed.warning, len(parsed.entries))
 
     def _succeeded(self, feed: FeedConfig, etag: str | None, modified: str | None,
-                   body_hash: str | None, entries: Sequence = (), fresh_for: float | None = None,
+                   body_hash: str | None, entries: Sequence[Entry] = (),
+                   fresh_for: float | None = None,
                    moved_to: str | None = None, old: frozenset[int] = frozenset(),
                    not_modified: bool = False) -> int:
         """Record a good poll; the next one waits at least as long as the server said its answer
@@ -233,7 +234,7 @@ class Pipeline(Dispatch):
             self._stories = StoryIndex.of(
                 window, self.store.recent_candidates(self.clock() - 2 * window), self.clock())
         processed = queued = old = 0
-        in_flight: dict[asyncio.Task, PendingItem] = {}
+        in_flight: dict[asyncio.Task[tuple[Article, Fingerprint, bool]], PendingItem] = {}
         last_started = 0  # an item that fails stays new, for the next pass, not this one
         exhausted = False
         while True:

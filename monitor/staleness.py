@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.models import Alert
@@ -46,7 +47,8 @@ def alerts(change: Change, channels: list[str], zone: ZoneInfo) -> list[Alert]:
     else:
         title = f"Flux rétabli : {change.name}"
         text = "De nouveaux articles arrivent de nouveau."
-    payload = {"title": title, "url": state.fetch_url, "outlet": change.name, "published": "",
-               "rule": "feed-stale" if change.stale else "feed-recovered", "description": "",
-               "priority": "normal", "terms": [], "excerpt": [(text, False)]}
+    payload: dict[str, Any] = {
+        "title": title, "url": state.fetch_url, "outlet": change.name, "published": "",
+        "rule": "feed-stale" if change.stale else "feed-recovered", "description": "",
+        "priority": "normal", "terms": [], "excerpt": [(text, False)]}
     return [Alert(payload["rule"], channel, title, payload) for channel in channels]
