@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from monitor.models import Alert, AlertPayload, Article, Match, RulePayload
+from monitor.models import Alert, AlertPayload, Article, Match, Priority, RulePayload
 from monitor.text import snippet
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -17,8 +17,8 @@ _PRIORITIES = ("low", "normal", "high")
 
 
 def for_matches(article: Article, matches: Sequence[Match],
-         by_priority: Mapping[str, Sequence[str]] | None = None,
-         zone: ZoneInfo = PARIS) -> list[Alert]:
+                by_priority: Mapping[Priority, Sequence[str]] | None = None,
+                zone: ZoneInfo = PARIS) -> list[Alert]:
     """One alert per channel, naming every rule routed to that channel that matched (a channel
     gets only its own rules); `by_priority` adds channels for a priority (e.g. high alerts also
     to Telegram)."""

@@ -207,6 +207,7 @@ def _rules(args: argparse.Namespace, path: Path) -> int:
             config = app.load_config(path)
         if args.rules_command == "test":
             return rules_cli.test(args, config)
+        assert config is not None  # the only other command, backtest, loaded it above
         return rules_cli.backtest(args, config)
     except InvalidInput as error:
         return _invalid(error)

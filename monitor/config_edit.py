@@ -75,6 +75,7 @@ def _detach_following(entry: Any) -> str:
     slot = entry.ca.items.get(list(entry)[-1])
     if not slot or len(slot) < 3 or slot[2] is None:
         return ""
+    following: str  # ruamel's comment slots are untyped: slot[2] is a CommentToken
     own, newline, following = slot[2].value.partition("\n")
     slot[2].value = own + newline
     return following

@@ -136,6 +136,7 @@ class ConsoleQueries:
         """Stories seen since `since`, latest first; only those with an article matching `rule`,
         from `outlet`, or whose articles' titles hold every word of `words` (folded: case,
         accents and elisions do not matter)."""
+        args: list[float | str]
         where, args = ["i.story_id IS NOT NULL", "i.processed_at >= ?"], [since]
         if rule:
             where.append("i.matched_rules LIKE ?")
@@ -160,6 +161,7 @@ class ConsoleQueries:
     def alert_rows(self, *, status: str | None = None, story_id: int | None = None,
                    limit: int = 200) -> list[AlertRow]:
         """The outbox, newest first: all of it, one status, or one story's alerts."""
+        args: list[str | int]
         where, args = "1", []
         if status:
             where, args = "a.status = ?", [status]

@@ -42,7 +42,7 @@ DRAIN_SECONDS = 60.0
 DRAIN_MARGIN = 15.0  # beyond notify.timeout, for the outbox to record a send that finished
 
 
-def files_signature(config: Config) -> tuple:
+def files_signature(config: Config) -> tuple[tuple[str, int, int], ...]:
     """What changes when config.yaml or a rule file is added, removed or edited (names, sizes,
     mtimes)."""
     files, _ = rule_files(config.rules)
@@ -76,11 +76,12 @@ class Daemon:
         self.pipeline = pipeline
         self.systemd = service or systemd.Notifier()
         self._stop = asyncio.Event()
-        self._running: set[asyncio.Task] = set()
+        self._running: set[asyncio.Task[object]] = set()
         self._completing = asyncio.Lock()  # one run of each runner at a time
         self._delivering = asyncio.Lock()
         self._signature = files_signature(pipeline.config)
-        self._settling: tuple | None = None  # a change seen once, reloaded when it holds
+        # a change seen once, reloaded when it holds
+        self._settling: tuple[tuple[str, int, int], ...] | None = None
         self._last_beat: float | None = None  # monotonic time the scheduler last ran a job
         self.reloads = ReloadLog()  # the last reload, as the console shows it
 

@@ -21,6 +21,7 @@ from monitor.models import (
     FeedState,
     Match,
     ParsedFeed,
+    Priority,
     QueuedAlert,
     StoryAssignment,
 )
@@ -121,7 +122,7 @@ Alerted = Mapping[str, tuple[str, str]]  # channel → (rules, priority) of a st
 
 @dataclass(frozen=True, slots=True)
 class ItemPolicy:
-    priority_channels: Mapping[str, Sequence[str]]  # notify.priority
+    priority_channels: Mapping[Priority, Sequence[str]]  # notify.priority
     followups: str  # dedup.followups: digest, message, off
     zone: ZoneInfo
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from monitor.models import Article, Entry
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
+    from trafilatura.settings import Document
 
 MIN_TEXT_CHARS = 200  # below this an "extraction" is a teaser, a paywall notice or a cookie wall
 FALLBACK_BELOW_CHARS = 1000  # a fast extraction shorter than this is tried again with fallbacks
@@ -29,6 +30,18 @@ def from_feed(entry: Entry, outlet: str, tags: tuple[str, ...] = ()) -> Article:
     return Article(url=entry.link, title=entry.title, summary=entry.summary, text=entry.summary,
                    published=entry.published, outlet=outlet, source="feed",
                    language=entry.language, feed_url=entry.feed_url, tags=tags)
+
+
+class _ExtractionOptions(TypedDict):
+    """The keyword arguments `_extract` gives `trafilatura.bare_extraction`."""
+
+    url: str | None
+    include_comments: bool
+    include_tables: bool
+    with_metadata: bool
+    deduplicate: bool
+    favor_precision: bool
+    target_language: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +78,15 @@ def _extract(html: bytes, url: str | None, language: str | None = None) -> _Page
     meta = extract_meta_json(tree, examine_meta(tree))
     title = meta.title or extract_title(tree)
     _prune_furniture(tree)
-    options = dict(url=url, include_comments=False, include_tables=False, with_metadata=False,
-                   deduplicate=False, favor_precision=True,
-                   target_language=_known_language(tree, page_language or language))
-    document = trafilatura.bare_extraction(tree, fast=True, **options)
+    options: _ExtractionOptions = dict(
+        url=url, include_comments=False, include_tables=False, with_metadata=False,
+        deduplicate=False, favor_precision=True,
+        target_language=_known_language(tree, page_language or language))
+    # a Document or None: `bare_extraction` is annotated as also returning a dict, which it does
+    # only when given the deprecated `as_dict=True`
+    document = cast("Document | None", trafilatura.bare_extraction(tree, fast=True, **options))
     if document is None or len(document.text or "") < FALLBACK_BELOW_CHARS:
-        document = trafilatura.bare_extraction(tree, **options)
+        document = cast("Document | None", trafilatura.bare_extraction(tree, **options))
     return _Page(text=_drop_furniture_lines(document.text or "") if document else "",
                  title=title, description=meta.description,
                  canonical_url=meta.url or extract_url(tree), author=meta.author,

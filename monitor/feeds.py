@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import unescape
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
@@ -118,7 +119,7 @@ def _page_instead(body: bytes) -> str | None:
             "(`monitor feeds add` finds the feed a page links to)")
 
 
-def _entry(raw: Mapping, base: str, feed_url: str, language: str | None) -> Entry | None:
+def _entry(raw: Mapping[str, Any], base: str, feed_url: str, language: str | None) -> Entry | None:
     link = _join(base, raw["link"]) if raw.get("link") else None
     guid = (raw.get("id") or "").strip() or None
     title = _plain(raw.get("title", ""))
@@ -128,7 +129,7 @@ def _entry(raw: Mapping, base: str, feed_url: str, language: str | None) -> Entr
     content = " ".join(_plain(part.get("value", "")) for part in raw.get("content", []) or [])
     # `in` first: asking feedparser for a missing updated_parsed hands back published_parsed
     # with a DeprecationWarning (its issue 310)
-    when = raw.get("published_parsed") or (
+    when: time.struct_time | None = raw.get("published_parsed") or (
         raw.get("updated_parsed") if "updated_parsed" in raw else None)
     link = canonical_url(link) if link else None
     return Entry(

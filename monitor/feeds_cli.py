@@ -20,8 +20,9 @@ from monitor.alerts_cli import when
 from monitor.config import Config, NetworkConfig
 from monitor.errors import FetchError, InvalidInput
 from monitor.http import HttpClient
+from monitor.models import FeedState
 from monitor.polling import FEED_ACCEPT
-from monitor.store import FeedState, Store
+from monitor.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 

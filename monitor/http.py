@@ -217,7 +217,8 @@ class _GuardedResolver(aiohttp.abc.AbstractResolver):
         self._failed: dict[str, tuple[float, str]] = {}  # host → (until, reason)
 
     async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list:
+                      family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[aiohttp.abc.ResolveResult]:
         remembered = self._failed.get(host)
         if remembered and remembered[0] > self._clock():
             raise _Refused(f"{remembered[1]} (remembered for {self.NEGATIVE_TTL:g}s)")

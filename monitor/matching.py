@@ -12,6 +12,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 import regex
 
@@ -20,7 +21,7 @@ from monitor.text import Folded
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("title", "summary", "text")
+FIELDS: Final = ("title", "summary", "text")
 EntitySpans = Mapping[str, Sequence[tuple[int, int, str]]]  # field → (start, end, label)
 Occurrences = dict[str, list[tuple[int, int]]]  # folded term → [(start, end)] in folded text
 # A user's regular expression may backtrack for ever on some text ((a+)+$): each search stops
@@ -43,7 +44,7 @@ class Scan:
 
     def occurrences(self, forms: Sequence[str], fields: frozenset[str]) -> list[tuple[str, int, int, int]]:
         """(field, original start, original end, word index) of every occurrence of `forms`."""
-        out = []
+        out: list[tuple[str, int, int, int]] = []
         for name in FIELDS:
             if name not in fields:
                 continue
@@ -143,11 +144,12 @@ class Near(Node):
         return [form for term in self.terms for form in term.forms]
 
 
-def _closest(per_term: list[list[tuple]], within: int) -> list[tuple] | None:
+def _closest(per_term: list[list[tuple[str, int, int, int]]],
+             within: int) -> list[tuple[str, int, int, int]] | None:
     """One occurrence of each term, all within `within` words, if there is such a choice:
     a sliding window over all occurrences sorted by word position."""
     merged = sorted((occ[3], index, occ) for index, occs in enumerate(per_term) for occ in occs)
-    latest: dict[int, tuple] = {}
+    latest: dict[int, tuple[str, int, int, int]] = {}
     for position, index, occ in merged:
         latest[index] = occ
         if len(latest) == len(per_term) and position - min(o[3] for o in latest.values()) <= within:

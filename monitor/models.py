@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
+
+Priority = Literal["low", "normal", "high"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class Match:
     rule: str
     hits: tuple[Hit, ...]
     channels: tuple[str, ...]
-    priority: str = "normal"
+    priority: Priority = "normal"
     description: str = ""
     template: str | None = None  # the rule's own Jinja2 template, if it has one
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 import apprise
 
@@ -38,7 +38,8 @@ def masked(url: str) -> str:
     """The URL with its secrets hidden, or just its scheme when Apprise can't read it."""
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if plugin:
-        return plugin.url(privacy=True)
+        # apprise's URLBase.url has no annotations; it returns the URL as a str
+        return cast(str, plugin.url(privacy=True))  # type: ignore[no-untyped-call]
     return url.split("://", 1)[0] + "://…"
 
 

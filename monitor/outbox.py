@@ -35,8 +35,9 @@ class OutboxQueries:
     transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
     def outbox_depth(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
-                                ).fetchone()[0]
+        depth: int = self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
+                                      ).fetchone()[0]
+        return depth
 
     def held(self, now: float) -> list[tuple[str, int, float]]:
         """(channel, alerts, when the first goes out) of the alerts waiting for a digest, the
@@ -130,6 +131,7 @@ class OutboxQueries:
     def outbox(self, *, status: str | None, since: float, limit: int = 200) -> list[OutboxRow]:
         """Alerts created since `since`, newest first; status `failed` is pending after a
         failed attempt."""
+        args: list[float | str]
         where, args = "created_at >= ?", [since]
         if status == "failed":
             where += " AND status = 'pending' AND attempts > 0"

@@ -59,13 +59,32 @@ class Pipeline:
         self.reconfigure(config, rules, notifier)
 
     # the shared context, read by the daemon, the console and the tests
-    config = property(lambda self: self.context.config)
-    rules = property(lambda self: self.context.rules)
-    notifier = property(lambda self: self.context.notifier)
-    store = property(lambda self: self.context.store)
-    workers = property(lambda self: self.context.workers)
-    metrics = property(lambda self: self.context.metrics)
-    clock = property(lambda self: self.context.clock)
+    @property
+    def config(self) -> Config:
+        return self.context.config
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.context.rules
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.context.notifier
+
+    @property
+    def store(self) -> Storage:
+        return self.context.store
+
+    @property
+    def workers(self) -> Workers:
+        return self.context.workers
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.context.metrics
+
+    def clock(self) -> float:
+        return self.context.clock()
 
     @property
     def stopping(self) -> bool:

@@ -26,11 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from monitor import entities, templates, yamlsource
 from monitor.errors import InvalidInput, Problem
 from monitor.matching import FIELDS, Entity, EntitySpans, Group, Near, Node, Pattern, Scan, Words
-from monitor.models import Article, Match
+from monitor.models import Article, Hit, Match, Priority
 from monitor.text import fold, fold_term, plural_forms
 
 FieldName = Literal["title", "summary", "text"]
-Priority = Literal["low", "normal", "high"]
 TERM_KEYS = ("phrase", "term", "regex", "near", "entity", "all", "any", "none")
 MAX_PLURAL_WORDS = 4  # a phrase's content words inflected together (2**4 forms at most)
 
@@ -47,7 +46,7 @@ class RuleSpec(BaseModel):
     none: list[Any] = Field(default_factory=list)
     near: Any = None  # shorthand for all: [{near: …}]
     entities: dict[str, list[str]] = Field(default_factory=dict)
-    fields: list[FieldName] = Field(default_factory=lambda: list(FIELDS), min_length=1)
+    fields: list[FieldName] = Field(default_factory=lambda: list[FieldName](FIELDS), min_length=1)
     plural: bool = False
     min_count: int = Field(1, ge=1)
     feeds: list[str] | None = None
@@ -74,7 +73,7 @@ class CompiledRule:
     feeds: frozenset[str] | None
     tags: frozenset[str] | None
     language: tuple[str, ...] | None
-    priority: str
+    priority: Priority
     channels: tuple[str, ...]
     origin: str  # file:line, for humans
     template: str | None = None
@@ -143,7 +142,7 @@ class RuleSet:
             hits = rule.root.evaluate(scan, rule.fields)
             if hits is None or len(hits) < rule.min_count:
                 continue
-            first = {}
+            first: dict[tuple[str, str], Hit] = {}
             for hit in hits:  # explain each term once, by its first occurrence
                 first.setdefault((hit.term, hit.field), hit)
             matches.append(Match(rule.name, tuple(first.values()), rule.channels,
@@ -267,7 +266,8 @@ def _validate(source: yamlsource.Source, problems: list[Problem]) -> list[tuple[
 class _Compiler:
     """Turns one rule's spec into nodes, recording each problem at its place in the file."""
 
-    def __init__(self, source: yamlsource.Source, path: tuple, problems: list[Problem]) -> None:
+    def __init__(self, source: yamlsource.Source, path: yamlsource.Path_,
+                 problems: list[Problem]) -> None:
         self.source, self.path, self.problems = source, path, problems
         self.plural = False
 
@@ -289,7 +289,9 @@ class _Compiler:
             if near:
                 parts.append(near)
         for label, names in spec.entities.items():
-            parts.append(self.entity(label, names, ("entities", label)))
+            entity = self.entity(label, names, ("entities", label))
+            if entity:  # else a problem is recorded, and the rule is dropped below
+                parts.append(entity)
         if not (spec.all or spec.any or spec.entities or spec.near is not None):
             self.fail((), "a rule needs at least one term in 'all', 'any', 'near' or 'entities'")
         for index, channel in enumerate(spec.notify or ()):
@@ -315,7 +317,7 @@ class _Compiler:
             channels=tuple(spec.notify) if spec.notify is not None else default,
             origin=origin, template=template)
 
-    def term(self, value: Any, where: tuple) -> Node | None:
+    def term(self, value: Any, where: yamlsource.Path_) -> Node | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)  # `2019` in YAML is a number; as a term it is the word 2019
         if isinstance(value, str):
@@ -348,7 +350,7 @@ class _Compiler:
             return self.near(value["near"], (*where, "near"))
         return self.entity(value["entity"], value.get("names"), where)
 
-    def group(self, value: dict, where: tuple) -> Group | None:
+    def group(self, value: dict[str, Any], where: yamlsource.Path_) -> Group | None:
         parts = []
         for op, terms in value.items():
             terms = [terms] if isinstance(terms, str | dict) else terms
@@ -359,7 +361,8 @@ class _Compiler:
             parts.append(Group(op, tuple(c for c in children if c)))
         return Group("all", tuple(parts)) if len(parts) > 1 else (parts[0] if parts else None)
 
-    def words(self, text: Any, where: tuple, plural: Any = False, min_count: Any = 1) -> Words | None:
+    def words(self, text: Any, where: yamlsource.Path_, plural: Any = False,
+              min_count: Any = 1) -> Words | None:
         if not isinstance(text, str):
             self.fail(where, "expected a word or phrase")
             return None
@@ -373,7 +376,7 @@ class _Compiler:
         forms = plural_forms(folded, MAX_PLURAL_WORDS) if plural else (folded,)
         return Words(text.strip(), tuple(forms), min_count)
 
-    def regex(self, pattern: Any, where: tuple) -> Pattern | None:
+    def regex(self, pattern: Any, where: yamlsource.Path_) -> Pattern | None:
         if not isinstance(pattern, str):
             self.fail(where, "expected a regular expression")
             return None
@@ -387,7 +390,7 @@ class _Compiler:
             return None
         return Pattern(f"/{pattern}/", compiled)
 
-    def near(self, value: Any, where: tuple) -> Near | None:
+    def near(self, value: Any, where: yamlsource.Path_) -> Near | None:
         if not isinstance(value, dict) or set(value) != {"terms", "within"}:
             self.fail(where, "expected {terms: [a, b, …], within: N}")
             return None
@@ -401,7 +404,7 @@ class _Compiler:
         words = [self.words(term, (*where, "terms", i), self.plural) for i, term in enumerate(terms)]
         return Near(tuple(w for w in words if w), within) if all(words) else None
 
-    def entity(self, label: Any, names: Any, where: tuple) -> Entity | None:
+    def entity(self, label: Any, names: Any, where: yamlsource.Path_) -> Entity | None:
         canonical = entities.LABELS.get(str(label).upper())
         if canonical is None:
             self.fail(where, f"unknown entity kind {label!r}; expected PER, LOC, ORG or MISC")

@@ -11,6 +11,7 @@ import asyncio
 import heapq
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from monitor import rules as rules_module
 from monitor.config import CONSOLE, Config, NetworkConfig, parse_duration
 from monitor.errors import FetchError
 from monitor.http import HttpClient
+from monitor.matching import EntitySpans
 from monitor.models import Article, Entry, Match
 from monitor.rules import RuleSet
 from monitor.store import Store
@@ -35,7 +37,7 @@ def load_rules(files: list[Path], config: Config | None) -> RuleSet:
     return app.load_rules(config, files)
 
 
-def recogniser(rules: RuleSet):
+def recogniser(rules: RuleSet) -> Callable[[dict[str, str]], EntitySpans] | None:
     return entities.recognise if rules.uses_entities else None
 
 
@@ -89,7 +91,8 @@ def article_from_html(html: bytes, where: str) -> Article:
     import trafilatura
 
     url = where if where.startswith(("http://", "https://")) else None
-    meta = trafilatura.extract_metadata(html)
+    # annotated as taking a tree or a str, it takes bytes too (it loads them with load_html)
+    meta = trafilatura.extract_metadata(html)  # type: ignore[arg-type]
     title = (meta.title if meta else None) or ""
     article = extract.extract(Entry("", None, url, title, "", None), html, where)
     if article.source == "feed":  # nothing extracted: fall back to all of the page's text

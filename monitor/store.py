@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from monitor import terms
 from monitor.console_queries import ConsoleQueries
@@ -276,7 +277,7 @@ class Store(OutboxQueries, ConsoleQueries):
         return {row[0] for row in self._db.execute(
             "SELECT DISTINCT outlet FROM items WHERE story_id = ?", (story_id,))}
 
-    def stories(self, since: float) -> list[dict]:
+    def stories(self, since: float) -> list[dict[str, Any]]:
         """Stories seen since `since`, newest first, each with its member articles."""
         stories = self._db.execute(
             "SELECT * FROM stories WHERE last_seen >= ? AND merged_into IS NULL "
@@ -329,6 +330,7 @@ class Store(OutboxQueries, ConsoleQueries):
                 story_id = db.execute(
                     "INSERT INTO stories (title, first_seen, last_seen) VALUES (?, ?, ?)",
                     (article.title, now, now)).lastrowid
+                assert story_id is not None  # set by the INSERT
             else:
                 db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (now, story_id))
             for merged in assignment.merged:  # kept flat: a story points at a live one
@@ -409,8 +411,9 @@ class Store(OutboxQueries, ConsoleQueries):
                 feed_url=row["feed_url"]), row["story_id"]
 
     def count_completed(self, since: float) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'done' "
-                                "AND processed_at >= ?", (since,)).fetchone()[0]
+        count: int = self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'done' "
+                                      "AND processed_at >= ?", (since,)).fetchone()[0]
+        return count
 
 
 def _feed(row: sqlite3.Row) -> FeedState:

@@ -8,7 +8,7 @@ config loads by rendering a sample alert, so a typo is a load error, not a lost 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def samples() -> dict[str, dict[str, Any]]:
              "outlet": "Le Monde", "published": "", "rule": "feed-stale", "description": "",
              "priority": "normal", "terms": [],
              "excerpt": [("Aucun nouvel article depuis 48 h.", False)]}
-    return {"match": SAMPLE, "follow-up": followup, "stale-feed": stale}
+    return {"match": SAMPLE, "follow-up": dict(followup), "stale-feed": stale}
 
 
 def check(value: str, base: Path) -> str | None:
@@ -127,12 +127,12 @@ def check(value: str, base: Path) -> str | None:
     return None
 
 
-def render(payload: dict[str, Any], fmt: str, source: str | None = None) -> str:
+def render(payload: Mapping[str, Any], fmt: str, source: str | None = None) -> str:
     """The body of one alert for a channel in format `fmt`."""
     return _lenient[fmt].from_string(source or MESSAGE[fmt]).render(**_context(payload, fmt)).strip()
 
 
-def render_digest(payloads: Sequence[dict[str, Any]], fmt: str) -> tuple[str, str]:
+def render_digest(payloads: Sequence[Mapping[str, Any]], fmt: str) -> tuple[str, str]:
     """(title, body) of one message gathering several alerts, grouped by rule."""
     groups: dict[str, dict[str, Any]] = {}
     for payload in payloads:
@@ -145,7 +145,7 @@ def render_digest(payloads: Sequence[dict[str, Any]], fmt: str) -> tuple[str, st
     return title, body.strip()
 
 
-def _context(payload: dict[str, Any], fmt: str) -> dict[str, Any]:
+def _context(payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
     """The payload as templates see it: `excerpt` ready for the format, `excerpt_text` plain."""
     segments = payload.get("excerpt") or []
     plain = "".join(text for text, _ in segments)

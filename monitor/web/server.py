@@ -28,7 +28,7 @@ from monitor.config import Config, parse_duration
 from monitor.errors import FetchError, InvalidInput
 from monitor.listen import is_loopback, parse_listen
 from monitor.rules import RuleSet
-from monitor.store import Store
+from monitor.storage import ConsoleStorage
 from monitor.web import auth, tester, views
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class Console:
 
     config: Callable[[], Config]
     rules: Callable[[], RuleSet]
-    store: Store
+    store: ConsoleStorage
     health: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
     metrics: Callable[[], bytes] = lambda: b""
     reloads: views.ReloadLog = field(default_factory=views.ReloadLog)
@@ -81,7 +81,8 @@ def _templates() -> jinja2.Environment:
 def build(console: Console) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=MAX_BODY)
     app[_KEY] = console
-    auth_config = console.config().http.auth if console.config().http else None
+    http_config = console.config().http
+    auth_config = http_config.auth if http_config else None
     app[_SESSIONS] = auth.Sessions(auth_config.session if auth_config else 0.0)
     app[_BACKTESTS] = tester.Backtests()
     app[_TEMPLATES] = _templates()

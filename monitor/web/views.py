@@ -17,7 +17,7 @@ from monitor.config import CONSOLE, Config
 from monitor.console_queries import AlertRow, ItemRow, StoryRow
 from monitor.feeds_cli import feed_status
 from monitor.rules import RuleSet
-from monitor.store import Store
+from monitor.storage import ConsoleStorage
 
 DAY = 86400.0
 PERIODS = {"24h": DAY, "7j": 7 * DAY, "30j": 30 * DAY, "90j": 90 * DAY}
@@ -71,14 +71,14 @@ def all_urls(config: Config) -> list[str]:
 
 # -- Flux ------------------------------------------------------------------------------------------
 
-def feeds_page(store: Store, config: Config, now: float) -> dict[str, Any]:
+def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, Any]:
     zone = config.notify.zone
     states = {state.url: state for state in store.feeds()}
     counts = store.items_per_feed(now - DAY)
     ids = store.feed_ids()
     counters = store.feed_counters()
     secrets = all_urls(config)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for feed in config.feeds:
         state = states.get(feed.url)
         polls, unchanged = counters.get(feed.url, (0, 0))
@@ -105,7 +105,7 @@ def _item(item: ItemRow, zone: ZoneInfo) -> dict[str, Any]:
             "joined_by": item.joined_by, "score": item.score, "old": item.old}
 
 
-def feed_page(store: Store, config: Config, feed_id: int, now: float) -> dict[str, Any]:
+def feed_page(store: ConsoleStorage, config: Config, feed_id: int, now: float) -> dict[str, Any]:
     urls = {number: url for url, number in store.feed_ids().items()}
     url = urls.get(feed_id)
     if url is None:
@@ -129,7 +129,7 @@ def _story(story: StoryRow, zone: ZoneInfo) -> dict[str, Any]:
             "outlets": list(story.outlets), "rules": list(story.rules)}
 
 
-def stories_page(store: Store, config: Config, rules: RuleSet, now: float, *, rule: str = "",
+def stories_page(store: ConsoleStorage, config: Config, rules: RuleSet, now: float, *, rule: str = "",
                  outlet: str = "", period: str = "7j", words: str = "") -> dict[str, Any]:
     since = now - PERIODS.get(period, PERIODS["7j"])
     found = store.recent_stories(since=since, rule=rule or None, outlet=outlet or None,
@@ -142,7 +142,7 @@ def stories_page(store: Store, config: Config, rules: RuleSet, now: float, *, ru
             "timezone": config.notify.timezone}
 
 
-def story_page(store: Store, config: Config, story_id: int, now: float) -> dict[str, Any]:
+def story_page(store: ConsoleStorage, config: Config, story_id: int, now: float) -> dict[str, Any]:
     found = store.story(story_id)
     if found is None:
         raise NotFound(f"aucun sujet n° {story_id}")
@@ -177,7 +177,7 @@ def _alert(row: AlertRow, config: Config, now: float) -> dict[str, Any]:
             "delivered": iso(row.delivered_at, zone), "retryable": row.status == "dead"}
 
 
-def alerts_page(store: Store, config: Config, now: float, *, status: str = "") -> dict[str, Any]:
+def alerts_page(store: ConsoleStorage, config: Config, now: float, *, status: str = "") -> dict[str, Any]:
     stored = {"held": "pending", "failed": "pending"}.get(status, status)
     rows = [_alert(row, config, now) for row in store.alert_rows(status=stored or None)]
     if status in ("held", "failed"):
@@ -188,7 +188,7 @@ def alerts_page(store: Store, config: Config, now: float, *, status: str = "") -
 
 # -- Règles ----------------------------------------------------------------------------------------
 
-def rules_page(store: Store, config: Config, rules: RuleSet, reload: ReloadLog,
+def rules_page(store: ConsoleStorage, config: Config, rules: RuleSet, reload: ReloadLog,
                now: float) -> dict[str, Any]:
     day, week = Counter[str](), Counter[str]()
     last: dict[str, float] = {}
