@@ -208,9 +208,9 @@ def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:
     config, rules = app.load(config_path)
     async def cycles() -> Result:
         async with app.open_pipeline(config, rules) as pipeline:
-            await asyncio.gather(*(pipeline.workers.run(len, b"") for _ in range(4)))  # started
+            await asyncio.gather(*(pipeline.context.workers.run(len, b"") for _ in range(4)))  # started
             result = Result("monitor", [], 0.0)
-            workers_before = sum(map(_process_cpu, pipeline.workers.pids()))
+            workers_before = sum(map(_process_cpu, pipeline.context.workers.pids()))
             for label in ("full cycle", "304 cycle"):
                 profiler = _profiler() if profile else None
                 started, cpu_started = time.perf_counter(), cpu()
@@ -220,12 +220,12 @@ def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:
                     profiler.stop()
                     Path(f"{profile}.{label.split()[0]}.txt").write_text(
                         profiler.output_text(unicode=True))
-                workers = sum(map(_process_cpu, pipeline.workers.pids()))
+                workers = sum(map(_process_cpu, pipeline.context.workers.pids()))
                 result.cycles.append(Cycle(
                     label, seconds, cpu() - cpu_started + workers - workers_before, len(urls),
                     failed=sum(poll.status == "failed" for poll in polls)))
                 workers_before = workers
-            result.worker_rss_mb = max(map(_process_peak_mb, pipeline.workers.pids()))
+            result.worker_rss_mb = max(map(_process_peak_mb, pipeline.context.workers.pids()))
             result.all_pss_mb = memory_of_all_mb()
         return result
 

@@ -79,7 +79,7 @@ async def run_once(directory: Path, port: int, rules_file: Path, workers: int,
         f"feeds:\n  - {{name: Bench, url: '{feed}'}}\n")
     config, rules = app.load(config_path)
     async with app.open_pipeline(config, rules) as pipeline:
-        await asyncio.gather(*(pipeline.workers.run(len, b"") for _ in range(2 * workers)))
+        await asyncio.gather(*(pipeline.context.workers.run(len, b"") for _ in range(2 * workers)))
         rates = []
         for run in range(2):
             now = time.time()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import NamedTuple
 
 from monitor import analysis, entities, evergreen
 from monitor.config import Config
@@ -35,6 +36,12 @@ BATCH = 32  # items in progress at once
 FOLLOWS_A_STORY = (evergreen.LIVE, evergreen.BULLETIN)  # alert as follow-ups of a story
 
 
+class Completed(NamedTuple):
+    processed: int  # items completed
+    queued: int  # alerts queued
+    old: int  # items completed that were listed by a feed's first poll as old news: no alert
+
+
 class CompleteRunner:
     def __init__(self, context: Context) -> None:
         self.context = context
@@ -60,9 +67,8 @@ class CompleteRunner:
                 window, ctx.store.recent_candidates(ctx.clock() - 2 * window), ctx.clock())
         return self.stories
 
-    async def process_pending(self) -> tuple[int, int, int]:
-        """Complete every new item. Returns (items completed, alerts queued, items completed
-        that a feed's first poll listed as old news)."""
+    async def process_pending(self) -> Completed:
+        """Complete every new item."""
         ctx = self.context
         self._index()
         processed = queued = old = 0
@@ -78,7 +84,7 @@ class CompleteRunner:
                     last_started = item.id
                     in_flight[asyncio.create_task(self._analyse(item))] = item
             if not in_flight:
-                return processed, queued, old
+                return Completed(processed, queued, old)
             done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 item = in_flight.pop(task)

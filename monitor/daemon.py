@@ -3,8 +3,8 @@
 Schedules live in the database (each feed's `next_check`), not in APScheduler: its in-memory jobs
 are only clocks, one per runner: one polls whatever feeds are due, one completes new items, one
 drains the alert outbox (none waits for another: each also starts the next at once when it has
-left it work), and one watches config.yaml and the rule files (SIGHUP reloads them too). Stopping sets
-`pipeline.stopping`, waits for the step in progress to commit, then shuts the scheduler down
+left it work), and one watches config.yaml and the rule files (SIGHUP reloads them too).
+Stopping sets `pipeline.stopping`, waits for the step in progress to commit, then shuts the scheduler down
 (APScheduler would cancel running coroutines mid-step).
 """
 
@@ -138,7 +138,7 @@ class Daemon:
         config = config.model_copy(update={
             **{key: getattr(running, key) for key in RESTART_NEEDED},
             "poll": config.poll.model_copy(update={"tick": running.poll.tick})})
-        self.pipeline.reconfigure(config, rules, notifier(config, self.pipeline.notifier.out))
+        self.pipeline.reconfigure(config, rules, notifier(config, self.pipeline.context.notifier.out))
         self.reloads.record(time.time(), reason)
         feeds = len(self.pipeline.enabled_feeds())
         log.info("config and rules reloaded (%s): %d feed(s), %d channel(s), %d rule(s)",
@@ -160,7 +160,7 @@ class Daemon:
 
     def _metrics(self) -> bytes:
         self.pipeline.refresh_gauges()
-        return self.pipeline.metrics.exposition()
+        return self.pipeline.context.metrics.exposition()
 
     def stop(self) -> None:
         if not self._stop.is_set():
@@ -219,7 +219,7 @@ class Daemon:
 
     async def prune(self) -> None:
         config = self.pipeline.config
-        slimmed, deleted = self.pipeline.store.prune(self.pipeline.clock() - config.retention)
+        slimmed, deleted = self.pipeline.store.prune(self.pipeline.context.clock() - config.retention)
         if slimmed or deleted:
             log.info("retention: %d article(s) slimmed, %d old alert(s) deleted", slimmed, deleted)
 

@@ -12,10 +12,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from monitor import staleness
-from monitor.completing import CompleteRunner
+from monitor.completing import Completed, CompleteRunner
 from monitor.config import Config, FeedConfig
 from monitor.context import Context
 from monitor.dispatch import DispatchRunner
@@ -28,12 +27,6 @@ from monitor.storage import Storage
 from monitor.workers import Workers
 
 log = logging.getLogger(__name__)
-
-
-class Completed(NamedTuple):
-    processed: int  # items completed
-    queued: int  # alerts queued
-    old: int  # items completed that were listed by a feed's first poll as old news: no alert
 
 
 @dataclass
@@ -58,7 +51,7 @@ class Pipeline:
         self.dispatch = DispatchRunner(self.context)
         self.reconfigure(config, rules, notifier)
 
-    # the shared context, read by the daemon, the console and the tests
+    # the shared context's most read parts
     @property
     def config(self) -> Config:
         return self.context.config
@@ -68,23 +61,8 @@ class Pipeline:
         return self.context.rules
 
     @property
-    def notifier(self) -> Notifier:
-        return self.context.notifier
-
-    @property
     def store(self) -> Storage:
         return self.context.store
-
-    @property
-    def workers(self) -> Workers:
-        return self.context.workers
-
-    @property
-    def metrics(self) -> Metrics:
-        return self.context.metrics
-
-    def clock(self) -> float:
-        return self.context.clock()
 
     @property
     def stopping(self) -> bool:
@@ -112,7 +90,7 @@ class Pipeline:
         return await self.polling.poll_all(feeds_to_poll)
 
     async def process_pending(self) -> Completed:
-        return Completed(*await self.completing.process_pending())
+        return await self.completing.process_pending()
 
     async def retry_pages(self) -> int:
         return await self.completing.retry_pages()
@@ -139,16 +117,17 @@ class Pipeline:
 
     def refresh_gauges(self) -> None:
         """Gauges read from the store, brought up to date before each scrape."""
-        now = self.clock()
+        metrics = self.context.metrics
+        now = self.context.clock()
         states = {state.url: state for state in self.store.feeds()}
-        self.metrics.outbox_depth.set(self.store.outbox_depth())
-        self.metrics.feeds_failing.set(sum(states[feed.url].failures > 0
+        metrics.outbox_depth.set(self.store.outbox_depth())
+        metrics.feeds_failing.set(sum(states[feed.url].failures > 0
                                            for feed in self.enabled_feeds()
                                            if feed.url in states))
         for feed in self.enabled_feeds():
             state = states.get(feed.url)
             if state and state.last_success:
-                self.metrics.feed_success_age.labels(feed.name).set(now - state.last_success)
+                metrics.feed_success_age.labels(feed.name).set(now - state.last_success)
 
     async def run_pass(self, feeds_to_poll: Sequence[FeedConfig]) -> PassReport:
         report = PassReport()
@@ -157,5 +136,5 @@ class Pipeline:
         report.queued += await self.retry_pages()
         report.queued += self.check_stale()
         report.sent, report.failed = await self.deliver_due()
-        report.held = self.store.held(self.clock())
+        report.held = self.store.held(self.context.clock())
         return report

@@ -25,7 +25,7 @@ from monitor.deciders import (
     needs_parsing,
 )
 from monitor.errors import FetchError
-from monitor.models import ParsedFeed
+from monitor.models import FeedState, ParsedFeed
 from monitor.workers import WorkerFailed
 
 log = logging.getLogger(__name__)
@@ -77,21 +77,21 @@ class PollRunner:
     async def poll(self, feed: FeedConfig) -> PollResult:
         """Fetch and parse one feed, store its new items. Never raises: failure is a result."""
         started = time.monotonic()
+        state = self.context.store.feed(feed.url)
         try:
-            answer = await self._answer(feed)
+            answer = await self._answer(feed, state)
         except Exception as error:  # a bug on one feed must not stop the others
             log.exception("feed %r: unexpected error", feed.name, extra={"feed": feed.name})
             answer = FeedFailure(f"internal error: {type(error).__name__}: {error}")
-        result = self._apply(feed, answer)
+        result = self._apply(feed, state, answer)
         metrics = self.context.metrics
         metrics.poll(result.status, time.monotonic() - started)
         metrics.items_new.inc(result.new_items)
         return result
 
-    async def _answer(self, feed: FeedConfig) -> FeedAnswer | FeedFailure:
+    async def _answer(self, feed: FeedConfig, state: FeedState) -> FeedAnswer | FeedFailure:
         """What the feed's server says, its document parsed when it holds new bytes."""
         ctx = self.context
-        state = ctx.store.feed(feed.url)
         try:
             response = await ctx.http.get(
                 state.fetch_url, max_size=ctx.config.network.max_feed_size, etag=state.etag,
@@ -113,13 +113,14 @@ class PollRunner:
         return FeedAnswer(response.etag, response.last_modified, response.not_modified,
                           body_hash, parsed, response.max_age, response.permanent_url)
 
-    def _apply(self, feed: FeedConfig, answer: FeedAnswer | FeedFailure) -> PollResult:
+    def _apply(self, feed: FeedConfig, state: FeedState,
+               answer: FeedAnswer | FeedFailure) -> PollResult:
         ctx = self.context
         now = ctx.clock()
         config = ctx.config
         policy = PollPolicy(config.feed_interval(feed), config.poll.max_backoff,
                             config.feed_backfill(feed))
-        intent = decide_poll(ctx.store.feed(feed.url), answer, now, policy)
+        intent = decide_poll(state, answer, now, policy)
         if isinstance(intent, RecordFailure):
             ctx.store.record_failure(feed.url, now=now, next_check=intent.next_check,
                                      error=intent.error)
