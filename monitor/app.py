@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -32,8 +32,20 @@ def load_config(path: Path) -> Config:
     """The config, its channels' secrets registered so no log line can show them."""
     config = config_module.load(path)
     logs.hide(secret_parts([url for channel in config.notify.channels.values()
-                            for url in channel.urls]))
+                            for url in channel.urls]
+                           + ([config.database] if isinstance(config.database, str) else [])))
     return config
+
+
+@contextmanager
+def _one_process_per_file(database: Path | str) -> Iterator[None]:
+    """A SQLite file is one process's (a second daemon, or `once` beside one, stops here);
+    PostgreSQL is shared by any number of instances, which claim their work with leases."""
+    if isinstance(database, str):
+        yield
+        return
+    with exclusive(database):
+        yield
 
 
 def load_rules(config: Config, paths: list[Path] | None = None) -> RuleSet:
@@ -57,8 +69,10 @@ def notifier(config: Config, out: TextIO) -> Notifier:
 @asynccontextmanager
 async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = None,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Pipeline]:
-    with exclusive(config.database):  # a second daemon, or `once` beside one, stops here
+    with _one_process_per_file(config.database):
         store = Store(config.database)
+        if store.engine == "sqlite":  # the file's one process: leases left are a dead one's
+            store.release_leases(everyone=True)
         http = HttpClient(http_limits(config.network))
         workers = Workers(config.workers)
         try:
@@ -67,5 +81,6 @@ async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = Non
         finally:
             await http.close()
             workers.close()
+            store.release_leases()
             store.close()
 

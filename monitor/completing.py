@@ -46,6 +46,7 @@ class CompleteRunner:
     def __init__(self, context: Context) -> None:
         self.context = context
         self.stories: StoryIndex | None = None  # built from the store at first use, then kept
+        self._seq = 0  # the story assignments (of every instance) the index has seen
         self._tags: dict[str, tuple[str, ...]] = {}
         self.reconfigure(context.config)
 
@@ -60,17 +61,27 @@ class CompleteRunner:
         return ItemPolicy(config.notify.priority, config.dedup.followups, config.notify.zone)
 
     def _index(self) -> StoryIndex:
+        """The story index, up to date with every instance's assignments. Called under the
+        "stories" lock: nothing is assigned meanwhile, here or elsewhere."""
         ctx = self.context
         if self.stories is None:
             window = ctx.config.dedup.window
+            self._seq = ctx.store.story_seq()
             self.stories = StoryIndex.of(
                 window, ctx.store.recent_candidates(ctx.clock() - 2 * window), ctx.clock())
+            return self.stories
+        added, merged, self._seq = ctx.store.story_changes(self._seq)
+        for story, into in merged:
+            self.stories.merge(into, [story])
+        for candidate in added:
+            self.stories.add(candidate.story_id, candidate.fingerprint, ctx.clock())
         return self.stories
 
     async def process_pending(self) -> Completed:
         """Complete every new item."""
         ctx = self.context
-        self._index()
+        with ctx.store.transaction(lock="stories"):
+            self._index()
         processed = queued = old = 0
         in_flight: dict[asyncio.Task[tuple[Article, Fingerprint, bool]], PendingItem] = {}
         last_started = 0  # an item that fails stays new, for the next pass, not this one
@@ -78,7 +89,7 @@ class CompleteRunner:
         while True:
             if not (ctx.stopping or exhausted) and len(in_flight) < BATCH:
                 fresh = ctx.store.pending_items(BATCH - len(in_flight), after=last_started,
-                                                now=ctx.clock())
+                                                now=ctx.clock(), lease=ctx.config.lease)
                 exhausted = not fresh
                 for item in fresh:
                     last_started = item.id
@@ -121,18 +132,23 @@ class CompleteRunner:
         queued."""
         ctx = self.context
         matches = await self._match(item, article)
-        decision = decide_item(article, fingerprint, matches, old=item.old,
-                               facts=self._facts(item, article, fingerprint), now=ctx.clock(),
-                               policy=self._policy())
-        assignment = decision.assignment
-        story_id, count = ctx.store.complete_item(
-            item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
-            assignment=assignment, matched=[m.rule for m in matches], alerts=decision.alerts,
-            max_age=ctx.config.notify.max_age,
-            page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if page_failed else None)
-        index = self._index()
-        index.merge(story_id, assignment.merged)
-        index.add(story_id, fingerprint, ctx.clock())
+        # Decided and written under one lock, cluster-wide: two outlets' copies completed at
+        # once by two instances must not each start a story.
+        with ctx.store.transaction(lock="stories"):
+            decision = decide_item(article, fingerprint, matches, old=item.old,
+                                   facts=self._facts(item, article, fingerprint),
+                                   now=ctx.clock(), policy=self._policy())
+            assignment = decision.assignment
+            story_id, count = ctx.store.complete_item(
+                item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
+                assignment=assignment, matched=[m.rule for m in matches],
+                alerts=decision.alerts, max_age=ctx.config.notify.max_age,
+                page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if page_failed else None)
+            index = self.stories  # caught up by _facts: not again, it would add this item twice
+            assert index is not None
+            index.merge(story_id, assignment.merged)
+            index.add(story_id, fingerprint, ctx.clock())
+            self._seq += 1  # this assignment: the index has it
         ctx.metrics.articles.labels(article.source).inc()
         ctx.metrics.pipeline_seconds.observe(max(0.0, ctx.clock() - item.seen_at))
         for match in matches:

@@ -29,6 +29,7 @@ from pydantic import (
 
 from monitor import __version__, logs, schedule, templates, yamlsource
 from monitor.channels import ChannelConfig
+from monitor.database import is_postgres
 from monitor.errors import InvalidInput, Problem
 
 CONSOLE = "console"  # the built-in channel: alerts printed on standard output
@@ -226,7 +227,12 @@ class HttpEndpointConfig(_Strict):
 
 class Config(_Strict):
     path: Path  # the file this came from; paths below are resolved against it
-    database: Path = Path("monitor.db")
+    # a SQLite file (beside this config when relative), or postgresql://user@host/db for
+    # several instances sharing the work (give the password as ${ENV})
+    database: Path | str = Path("monitor.db")
+    # how long a piece of work an instance took (a feed's poll, an item, an alert's sending)
+    # stays its own; past it, another instance takes over the work of one that died
+    lease: Duration = Field(120.0, gt=0)
     rules: list[Path] = Field(default_factory=lambda: [Path("rules")])
     workers: int = Field(2, ge=0, le=64)  # processes for parsing and extraction; 0 = in-process
     watch_rules: bool = True  # reload config and rule files when they change (and on SIGHUP)
@@ -237,6 +243,13 @@ class Config(_Strict):
     feeds: list[FeedConfig] = Field(default_factory=list)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     http: HttpEndpointConfig | None = None
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _file_or_server(cls, value: Any) -> Any:
+        if isinstance(value, str) and "://" in value and not is_postgres(value):
+            raise ValueError("a database is a SQLite file's path or a postgresql:// URL")
+        return Path(value) if isinstance(value, str) and not is_postgres(value) else value
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -277,7 +290,8 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
         raise InvalidInput(problems)
     base = path.resolve().parent
     return config.model_copy(update={
-        "database": base / config.database,
+        "database": config.database if isinstance(config.database, str)
+        else base / config.database,
         "rules": [base / rules for rules in config.rules],
     })
 

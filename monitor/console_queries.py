@@ -8,11 +8,11 @@ database of 100,000 articles: `bench/console.py` measures it.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.database import Database
 from monitor.text import title_words
 
 
@@ -80,7 +80,7 @@ def _rules(raw: str | None) -> tuple[str, ...]:
     return tuple(json.loads(raw)) if raw else ()
 
 
-def _item(row: sqlite3.Row) -> ItemRow:
+def _item(row: Any) -> ItemRow:
     return ItemRow(row["id"], row["feed_url"], row["outlet"], row["title"], row["link"],
                    row["published"], row["seen_at"], row["state"], row["source"],
                    _rules(row["matched_rules"]), row["story_id"], row["story_title"],
@@ -90,7 +90,7 @@ def _item(row: sqlite3.Row) -> ItemRow:
 class ConsoleQueries:
     """Mixed into `Store`, whose connection it uses."""
 
-    _db: sqlite3.Connection
+    _db: Database
 
     def feed_ids(self) -> dict[str, int]:
         """feed URL → its number in the console's addresses (the row's id: stable)."""
@@ -162,12 +162,11 @@ class ConsoleQueries:
                    limit: int = 200) -> list[AlertRow]:
         """The outbox, newest first: all of it, one status, or one story's alerts."""
         args: list[str | int]
-        where, args = "1", []
+        where, args = "1 = 1", []
         if status:
             where, args = "a.status = ?", [status]
         if story_id is not None:
-            where += " AND a.story_id IN (SELECT id FROM stories WHERE id = ?1 OR merged_into = ?1)"
-            where = where.replace("?1", "?")
+            where += " AND a.story_id IN (SELECT id FROM stories WHERE id = ? OR merged_into = ?)"
             args += [story_id, story_id]
         rows = self._db.execute(
             "SELECT a.*, s.title AS story_title FROM alerts a LEFT JOIN stories s "
@@ -202,7 +201,7 @@ class ConsoleQueries:
         return found
 
 
-def _story(story: sqlite3.Row, members: Sequence[Any]) -> StoryRow:
+def _story(story: Any, members: Sequence[Any]) -> StoryRow:
     outlets = tuple(dict.fromkeys(member[0] for member in members if member[0]))
     rules = tuple(dict.fromkeys(rule for member in members for rule in _rules(member[1])))
     return StoryRow(story["id"], story["title"], story["first_seen"], story["last_seen"],

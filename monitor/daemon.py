@@ -182,16 +182,21 @@ class Daemon:
     async def poll(self) -> None:
         if self._stop.is_set():
             return
-        due = self.pipeline.due_feeds()
-        new = 0
-        if due:
+        polled = failed = 0
+        while not self._stop.is_set():  # batch after batch, each claimed as it starts
+            due = self.pipeline.due_feeds()
+            if not due:
+                break
             polls = await self.pipeline.poll_all(due)
-            failed = sum(poll.status == "failed" for poll in polls)
-            new = sum(poll.new_items for poll in polls)
-            log.info("polled %d feed(s), %d failed", len(polls), failed)
+            polled += len(polls)
+            failed += sum(poll.status == "failed" for poll in polls)
+            if any(poll.new_items for poll in polls):
+                self._soon(self.complete, self._completing)
+            if len(due) < self.pipeline.polling.batch():
+                break
+        if polled:
+            log.info("polled %d feed(s), %d failed", polled, failed)
         stale = self.pipeline.check_stale()
-        if new:
-            self._soon(self.complete, self._completing)
         if stale:
             self._soon(self.deliver, self._delivering)
 

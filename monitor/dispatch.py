@@ -39,7 +39,7 @@ class DispatchRunner:
         if expired:
             log.warning("%d alert(s) dead-lettered: past notify.max_age before they could be "
                         "sent", len(expired))
-        due = ctx.store.due_alerts(ctx.clock())
+        due = ctx.store.due_alerts(ctx.clock(), lease=ctx.config.lease)
         by_channel: dict[str, list[QueuedAlert]] = {}
         for alert in due:
             by_channel.setdefault(alert.channel, []).append(alert)

@@ -4,11 +4,12 @@ digest. Part of `Store` (the SQL stays with the store; this module keeps it read
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
+from monitor.database import Database
 from monitor.models import Alert, AlertPayload, QueuedAlert
 
 
@@ -31,8 +32,9 @@ class OutboxRow:
 class OutboxQueries:
     """Mixed into `Store`, whose connection and transactions it uses."""
 
-    _db: sqlite3.Connection
-    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    _db: Database
+    transaction: Callable[..., AbstractContextManager[Database]]
+    _claim: Callable[..., list[Any]]
 
     def outbox_depth(self) -> int:
         depth: int = self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
@@ -46,10 +48,17 @@ class OutboxQueries:
             "SELECT channel, COUNT(*), min(next_attempt) FROM alerts WHERE status = 'pending' "
             "AND attempts = 0 AND next_attempt > ? GROUP BY channel ORDER BY channel", (now,))]
 
-    def due_alerts(self, now: float, limit: int = 1000) -> list[QueuedAlert]:
+    def due_alerts(self, now: float, limit: int = 1000,
+                   lease: float | None = None) -> list[QueuedAlert]:
+        """Pending alerts whose time has come, oldest first; with `lease`, claimed for that
+        long (none another instance holds)."""
+        ids = self._claim("alerts", "id", "status = 'pending' AND next_attempt <= ?", (now,),
+                          "next_attempt, id", limit, now, lease)
+        if not ids:
+            return []
         rows = self._db.execute(
-            "SELECT * FROM alerts WHERE status = 'pending' AND next_attempt <= ? "
-            "ORDER BY next_attempt, id LIMIT ?", (now, limit)).fetchall()
+            f"SELECT * FROM alerts WHERE id IN ({','.join('?' * len(ids))}) "
+            "ORDER BY next_attempt, id", ids).fetchall()
         return [QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
                             row["title"], json.loads(row["payload"]), bool(row["batch"]),
                             row["attempts"], row["expires_at"], row["story_id"] or 0)
@@ -71,7 +80,8 @@ class OutboxQueries:
         """A queued headline becomes a follow-up (held for the digest until `hold_until`)."""
         with self.transaction() as db:
             db.execute("UPDATE alerts SET kind = 'followup', subject = ?, title = ?, payload = ?, "
-                       "batch = ?, next_attempt = max(next_attempt, coalesce(?, 0)) WHERE id = ?",
+                       "batch = ?, next_attempt = greatest(next_attempt, coalesce(?, 0)), "
+                       "lease_until = NULL WHERE id = ?",
                        (str(item_id or alert_id), title, json.dumps(payload, ensure_ascii=False),
                         hold_until is not None, hold_until, alert_id))
 
@@ -91,13 +101,14 @@ class OutboxQueries:
 
     def record_delivery(self, ids: Sequence[int], target: str, now: float) -> None:
         with self.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, target, delivered_at) "
-                           "VALUES (?, ?, ?)", [(alert_id, target, now) for alert_id in ids])
+            db.executemany("INSERT INTO deliveries (alert_id, target, delivered_at) "
+                           "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                           [(alert_id, target, now) for alert_id in ids])
 
     def mark_sent(self, ids: Sequence[int], now: float) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE alerts SET status = 'sent', attempts = attempts + 1, "
-                           "delivered_at = ?, last_error = NULL WHERE id = ?",
+                           "delivered_at = ?, last_error = NULL, lease_until = NULL WHERE id = ?",
                            [(now, alert_id) for alert_id in ids])
 
     def mark_failed(self, ids: Sequence[int], *, error: str, retry_at: float | None) -> None:
@@ -106,7 +117,7 @@ class OutboxQueries:
             db.executemany(
                 "UPDATE alerts SET attempts = attempts + 1, last_error = ?, "
                 "status = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END, "
-                "next_attempt = COALESCE(?, next_attempt) WHERE id = ?",
+                "next_attempt = COALESCE(?, next_attempt), lease_until = NULL WHERE id = ?",
                 [(error, retry_at, retry_at, alert_id) for alert_id in ids])
 
     def hold(self, ids: Sequence[int], until: float, max_age: float) -> None:
@@ -114,7 +125,8 @@ class OutboxQueries:
         Their age counts from then: they fall due at `until`, not before."""
         with self.transaction() as db:
             db.executemany("UPDATE alerts SET batch = 1, next_attempt = ?, "
-                           "expires_at = max(expires_at, ?) WHERE id = ?",
+                           "expires_at = greatest(expires_at, ?), lease_until = NULL "
+                           "WHERE id = ?",
                            [(until, until + max_age, alert_id) for alert_id in ids])
 
     def expire(self, now: float) -> list[int]:
@@ -164,16 +176,16 @@ class OutboxQueries:
             "SELECT id, status FROM alerts WHERE id = ?", (alert_id,))}
 
 
-def queue_alerts(db: sqlite3.Connection, story_id: int, item_id: int,
+def queue_alerts(db: Database, story_id: int, item_id: int,
                  alerts: Sequence[Alert], now: float, max_age: float) -> int:
     """Queue alerts in the outbox (inside the caller's transaction); returns how many were new:
     an alert whose story × channel (a follow-up: × item) is queued already is not again."""
     queued = 0
     for alert in alerts:
         queued += db.execute(
-            "INSERT OR IGNORE INTO alerts (story_id, item_id, rule, channel, kind, outlet, "
+            "INSERT INTO alerts (story_id, item_id, rule, channel, kind, outlet, "
             "priority, title, payload, batch, next_attempt, expires_at, created_at, "
-            "subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (story_id, item_id, alert.rule, alert.channel, alert.kind, alert.outlet,
              alert.priority, alert.title, json.dumps(alert.payload, ensure_ascii=False),
              alert.hold_until is not None, alert.hold_until or now,

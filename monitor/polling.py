@@ -49,10 +49,17 @@ class PollRunner:
     def __init__(self, context: Context) -> None:
         self.context = context
 
+    def batch(self) -> int:
+        """Feeds claimed at once: two per lane, so that each is polled well within its lease
+        (a poll takes at most network.timeout) and the rest stay free for other instances."""
+        return 2 * self.context.config.network.concurrency
+
     def due_feeds(self) -> list[FeedConfig]:
+        """The next batch of due feeds, claimed for config.lease (none another instance holds)."""
         ctx = self.context
         feeds_by_url = {feed.url: feed for feed in ctx.config.feeds if feed.enabled}
-        due = ctx.store.due_feeds(ctx.clock(), list(feeds_by_url))
+        due = ctx.store.due_feeds(ctx.clock(), list(feeds_by_url), lease=ctx.config.lease,
+                                  limit=self.batch())
         return [feeds_by_url[url] for url in due]
 
     async def poll_all(self, feeds_to_poll: Sequence[FeedConfig]) -> list[PollResult]:

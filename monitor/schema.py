@@ -1,9 +1,27 @@
 """The database's tables, and the scripts that upgrade an older database to them (each run in
-one transaction by `Store`; `PRAGMA user_version` says which schema a file has)."""
+one transaction; SQLite's `PRAGMA user_version`, PostgreSQL's `monitor_schema` table, say which
+schema a database has). Written in SQLite's words; `database.postgres_ddl` translates them.
 
-SCHEMA_VERSION = 9
+Work that any instance may take (a due feed, a new item, a due alert) is claimed with a lease:
+`lease_owner` took it until `lease_until`, after which another instance may (its owner died)."""
+
+SCHEMA_VERSION = 10
 
 SCHEMA = """
+-- Story assignments are numbered, so that an instance can read what others assigned since.
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('stories', 0);
+CREATE TABLE stories (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    merged_into INTEGER,  -- set when a later article bridged it into an older story
+    merge_seq INTEGER  -- the story assignment that merged it (`counters`)
+);
 CREATE TABLE feeds (
     url TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -21,7 +39,9 @@ CREATE TABLE feeds (
     added_at REAL,
     warning TEXT,  -- what was wrong with its last parsed document, entries read all the same
     polls INTEGER NOT NULL DEFAULT 0,  -- successful polls ...
-    not_modified INTEGER NOT NULL DEFAULT 0  -- ... of which answered 304 (or the same bytes)
+    not_modified INTEGER NOT NULL DEFAULT 0,  -- ... of which answered 304 (or the same bytes)
+    lease_owner TEXT,
+    lease_until REAL
 );
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
@@ -47,8 +67,12 @@ CREATE TABLE items (
     page_retry_at REAL,  -- completed from its summary; its page is tried again then
     tries INTEGER NOT NULL DEFAULT 0,  -- attempts to complete it that raised
     retry_at REAL,  -- not before then, after such an attempt
-    old INTEGER NOT NULL DEFAULT 0  -- listed by its feed's first poll, older than poll.backfill
+    old INTEGER NOT NULL DEFAULT 0,  -- listed by its feed's first poll, older than poll.backfill
+    done_seq INTEGER,  -- the story assignment that completed it (`counters`)
+    lease_owner TEXT,
+    lease_until REAL
 );
+CREATE INDEX items_done_seq ON items(done_seq) WHERE done_seq IS NOT NULL;
 CREATE INDEX items_new ON items(state) WHERE state = 'new';
 CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
 CREATE INDEX items_story ON items(story_id);
@@ -66,13 +90,6 @@ CREATE TABLE item_keys (
     key TEXT PRIMARY KEY,
     item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE
 ) WITHOUT ROWID;
-CREATE TABLE stories (
-    id INTEGER PRIMARY KEY,
-    title TEXT NOT NULL,
-    first_seen REAL NOT NULL,
-    last_seen REAL NOT NULL,
-    merged_into INTEGER  -- set when a later article bridged it into an older story
-);
 CREATE TABLE alerts (
     id INTEGER PRIMARY KEY,
     story_id INTEGER REFERENCES stories(id),  -- NULL for operational alerts (stale feeds)
@@ -93,6 +110,8 @@ CREATE TABLE alerts (
     created_at REAL NOT NULL,
     delivered_at REAL,
     subject TEXT NOT NULL DEFAULT '',  -- '' for a story's alert, the item's id for a follow-up
+    lease_owner TEXT,
+    lease_until REAL,
     UNIQUE (story_id, channel, kind, subject)  -- one alert per story and channel
 );
 CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
@@ -128,6 +147,7 @@ ALTER TABLE items DROP COLUMN fingerprint;
 """,
     # One alert per story and channel (it names every rule), one follow-up per later article;
     # stories can be merged. Alerts queued before keep their own key: their rule (or outlet).
+    # (The table as it was then: the leases come with 10.)
     2: """
 ALTER TABLE stories ADD COLUMN merged_into INTEGER;
 CREATE INDEX stories_merged ON stories(merged_into) WHERE merged_into IS NOT NULL;
@@ -135,7 +155,8 @@ ALTER TABLE alerts RENAME TO alerts_v2;
 DROP INDEX alerts_due;
 DROP INDEX alerts_story;
 DROP INDEX alerts_created;
-""" + SCHEMA[SCHEMA.index("CREATE TABLE alerts"):SCHEMA.index("CREATE INDEX stories_last_seen")] + """
+""" + SCHEMA[SCHEMA.index("CREATE TABLE alerts"):SCHEMA.index("CREATE INDEX stories_last_seen")
+          ].replace("    lease_owner TEXT,\n    lease_until REAL,\n", "") + """
 INSERT INTO alerts (id, story_id, item_id, rule, channel, kind, outlet, priority, title, payload,
                     status, batch, attempts, next_attempt, expires_at, last_error, created_at,
                     delivered_at, subject)
@@ -167,5 +188,22 @@ CREATE INDEX items_feed ON items(feed_url, seen_at);
 CREATE INDEX items_matched ON items(processed_at) WHERE matched_rules != '[]';
 ALTER TABLE items ADD COLUMN title_words TEXT NOT NULL DEFAULT '';
 UPDATE items SET title_words = monitor_title_words(title);
+""",
+    # Several instances on one (PostgreSQL) database: leases on work, numbered assignments.
+    9: """
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('stories', 0);
+ALTER TABLE stories ADD COLUMN merge_seq INTEGER;
+ALTER TABLE items ADD COLUMN done_seq INTEGER;
+CREATE INDEX items_done_seq ON items(done_seq) WHERE done_seq IS NOT NULL;
+ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+ALTER TABLE feeds ADD COLUMN lease_until REAL;
+ALTER TABLE items ADD COLUMN lease_owner TEXT;
+ALTER TABLE items ADD COLUMN lease_until REAL;
+ALTER TABLE alerts ADD COLUMN lease_owner TEXT;
+ALTER TABLE alerts ADD COLUMN lease_until REAL;
 """,
 }

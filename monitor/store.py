@@ -9,17 +9,16 @@ article, story and alerts are written together; an alert is `pending` until deli
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from monitor import terms
 from monitor.console_queries import ConsoleQueries
+from monitor.database import Database, Sqlite, is_postgres, new_owner, open_database
 from monitor.dedup import TOP_TERMS, Fingerprint
-from monitor.errors import UnusableDatabase
 from monitor.feeds import canonical_url, identity
 from monitor.models import (
     Alert,
@@ -34,8 +33,6 @@ from monitor.outbox import OutboxQueries, queue_alerts
 from monitor.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 from monitor.storyindex import Candidate
 from monitor.text import title_words
-
-BUSY_TIMEOUT_MS = 30_000
 
 
 def entry_keys(entry: Entry) -> list[str]:
@@ -59,76 +56,44 @@ def url_key(url: str) -> str:
     return "url:" + identity(url)
 
 
-def _reason(error: BaseException) -> str:
-    if isinstance(error, OSError):
-        return error.strerror or str(error)
-    return str(error)
-
-
 def _ts(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment else None
 
 
 class Store(OutboxQueries, ConsoleQueries):
-    """One connection, used from the event loop's thread only."""
+    """The project's queries over one `Database`: SQLite (a path) or PostgreSQL (a URL)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, target: str | Path) -> None:
+        self.target = target
+        self.owner = new_owner()  # who this instance's leases name
+        self._db: Database = open_database(target)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None,
-                                       timeout=BUSY_TIMEOUT_MS / 1000)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe in WAL
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.create_function("monitor_title_words", 1, title_words, deterministic=True)
-            self._migrate()
-        except (sqlite3.Error, OSError) as error:
-            raise UnusableDatabase(path, _reason(error)) from error
+            self._db.migrate(SCHEMA_VERSION, SCHEMA, UPGRADES)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        return Path(self.target)
 
     @staticmethod
-    def verify(path: Path) -> None:
-        """Read-only: the file (if there is one yet) is a database this monitor can use, whole.
-        Raises UnusableDatabase."""
-        if not path.exists():
-            return
-        try:
-            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-                version = db.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise UnusableDatabase(path, f"written by a newer monitor, schema {version}")
-                found = db.execute("PRAGMA quick_check").fetchone()[0]
-                if found != "ok":
-                    raise UnusableDatabase(path, f"damaged: {found}")
-        except sqlite3.Error as error:
-            raise UnusableDatabase(path, _reason(error)) from error
+    def verify(target: str | Path) -> None:
+        """Read-only: a database file (if there is one yet) this monitor can use, whole.
+        Raises UnusableDatabase. (A PostgreSQL database is checked by opening it.)"""
+        if not is_postgres(target):
+            Sqlite.verify(Path(target), SCHEMA_VERSION)
+
+    @property
+    def engine(self) -> str:
+        return self._db.engine
 
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise UnusableDatabase(self.path, f"written by a newer monitor, schema {version}")
-        # one script, one transaction each: a crash leaves no half-made schema
-        if version == 0:
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-            return
-        for old in range(version, SCHEMA_VERSION):
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {UPGRADES[old]} PRAGMA user_version = {old + 1}; COMMIT;")
+    def transaction(self, lock: str | None = None) -> AbstractContextManager[Database]:
+        """One transaction (nested ones join it); `lock` is held to its end, cluster-wide."""
+        return self._db.transaction(lock)
 
     # -- feeds -----------------------------------------------------------------------------
 
@@ -153,10 +118,14 @@ class Store(OutboxQueries, ConsoleQueries):
     def set_stale(self, url: str, *, stale_since: float | None, now: float, max_age: float,
                   alerts: Sequence[Alert]) -> None:
         """A feed went silent (or spoke again): record it and queue its operational alerts in
-        one transaction, so each change is announced exactly once."""
+        one transaction, so each change is announced exactly once (another instance that saw
+        it too finds it recorded, and queues nothing)."""
         with self.transaction() as db:
-            db.execute("UPDATE feeds SET stale_since = ? WHERE url = ?", (stale_since, url))
-            for alert in alerts:
+            changed = db.execute(
+                "UPDATE feeds SET stale_since = ? WHERE url = ? AND "
+                f"stale_since IS {'NULL' if stale_since is not None else 'NOT NULL'}",
+                (stale_since, url)).rowcount
+            for alert in alerts if changed else ():
                 db.execute(
                     "INSERT INTO alerts (rule, channel, priority, title, payload, next_attempt, "
                     "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -167,8 +136,11 @@ class Store(OutboxQueries, ConsoleQueries):
         """Keep the database from growing with history: articles completed before `before` lose
         their text and fingerprint (their identity keys stay, so an old item still in a feed is
         never taken for new), and delivered or dead alerts created before then are deleted.
-        Returns (articles slimmed, alerts deleted)."""
+        Returns (articles slimmed, alerts deleted). One instance at a time: another pruning
+        already leaves nothing to do."""
         with self.transaction() as db:
+            if not db.try_lock("prune"):
+                return 0, 0
             old = [row[0] for row in db.execute(  # reads the kept articles only, not all history
                 "SELECT item_id FROM articles JOIN items ON items.id = articles.item_id "
                 "WHERE items.processed_at < ?", (before,))]
@@ -183,23 +155,44 @@ class Store(OutboxQueries, ConsoleQueries):
         return slimmed, deleted
 
     def writable(self, wait: float = 2.0) -> bool:
-        """Can a write transaction start within `wait` seconds (file writable, not locked)?"""
-        self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("ROLLBACK")
-            return True
-        except sqlite3.Error:
-            return False
-        finally:
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        """Can a write start within `wait` seconds (file writable and not locked; server up)?"""
+        return self._db.writable(wait)
 
-    def due_feeds(self, now: float, urls: Sequence[str]) -> list[str]:
-        """Those of `urls` whose next check has come, most overdue first."""
-        rows = self._db.execute(
-            "SELECT url FROM feeds WHERE next_check <= ? ORDER BY next_check", (now,)).fetchall()
-        wanted = set(urls)
-        return [row["url"] for row in rows if row["url"] in wanted]
+    def due_feeds(self, now: float, urls: Sequence[str], lease: float | None = None,
+                  limit: int = 100_000) -> list[str]:
+        """Those of `urls` whose next check has come, most overdue first; with `lease`, claimed
+        for that long (none another instance holds)."""
+        if not urls:
+            return []
+        marks = ",".join("?" * len(urls))
+        return self._claim("feeds", "url", f"next_check <= ? AND url IN ({marks})",
+                           (now, *urls), "next_check", limit, now, lease)
+
+    def _claim(self, table: str, key: str, where: str, params: Sequence[Any], order: str,
+               limit: int, now: float, lease: float | None) -> list[Any]:
+        """The keys of up to `limit` rows of `table` matching `where`, in `order`, that no one
+        holds a lease on; with `lease`, this instance holds them from now on for that long.
+        Rows another instance is claiming at this very moment are passed over, not waited for."""
+        free = f"SELECT {key} FROM {table} WHERE {where} AND coalesce(lease_until, 0) <= ? " \
+               f"ORDER BY {order} LIMIT ?"
+        if lease is None:
+            return [row[0] for row in self._db.execute(free, (*params, now, limit))]
+        with self.transaction() as db:
+            keys = [row[0] for row in db.execute(free + db.skip_locked, (*params, now, limit))]
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                db.execute(f"UPDATE {table} SET lease_owner = ?, lease_until = ? WHERE {key} IN "
+                           f"({','.join('?' * len(chunk))})", (self.owner, now + lease, *chunk))
+        return keys
+
+    def release_leases(self, everyone: bool = False) -> None:
+        """Give back what this instance claimed and did not finish (it is stopping), or every
+        lease (the one process on a SQLite file, starting: whoever held them is gone)."""
+        who, args = ("1 = 1", ()) if everyone else ("lease_owner = ?", (self.owner,))
+        with self.transaction() as db:
+            for table in ("feeds", "items", "alerts"):
+                db.execute(f"UPDATE {table} SET lease_until = NULL, lease_owner = NULL "
+                           f"WHERE lease_until IS NOT NULL AND {who}", args)
 
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
                        last_modified: str | None, body_hash: str | None,
@@ -215,10 +208,10 @@ class Store(OutboxQueries, ConsoleQueries):
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
                 "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
                 "fetch_url = COALESCE(?, fetch_url), polls = polls + 1, "
-                "not_modified = not_modified + ?, "
-                "last_new_item = CASE WHEN ? THEN ? ELSE last_new_item END WHERE url = ?",
+                "not_modified = not_modified + ?, lease_until = NULL, "
+                "last_new_item = CASE WHEN ? > 0 THEN ? ELSE last_new_item END WHERE url = ?",
                 (etag, last_modified, body_hash, next_check, now, now, moved_to, not_modified,
-                 new > 0, now, url))
+                 new, now, url))
         return new
 
     def feed_warning(self, url: str, warning: str | None) -> None:
@@ -230,38 +223,46 @@ class Store(OutboxQueries, ConsoleQueries):
         with self.transaction() as db:
             db.execute(
                 "UPDATE feeds SET failures = failures + 1, last_error = ?, last_attempt = ?, "
-                "next_check = ? WHERE url = ?", (error, now, next_check, url))
+                "next_check = ?, lease_until = NULL WHERE url = ?", (error, now, next_check, url))
 
     @staticmethod
-    def _insert_entry(db: sqlite3.Connection, entry: Entry, now: float, old: bool) -> bool:
+    def _insert_entry(db: Database, entry: Entry, now: float, old: bool) -> bool:
+        """Store an entry none of whose keys is known. Another instance may be storing the same
+        article from another feed at this moment: then one of its keys is taken on insertion
+        (PostgreSQL waits for the other's commit to tell), and the item is undone."""
         keys = entry_keys(entry)
         if not keys:
             return False
         marks = ",".join("?" * len(keys))
         if db.execute(f"SELECT 1 FROM item_keys WHERE key IN ({marks})", keys).fetchone():
             return False
-        cursor = db.execute(
+        db.execute("SAVEPOINT entry")
+        item_id = db.execute(
             "INSERT INTO items (feed_url, guid, link, title, title_words, summary, published, "
-            "seen_at, old) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "seen_at, old) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (entry.feed_url, entry.guid, entry.link, entry.title, title_words(entry.title),
-             entry.summary,
-             _ts(entry.published), now, old))
-        db.executemany("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
-                       [(key, cursor.lastrowid) for key in keys])
-        return True
+             entry.summary, _ts(entry.published), now, old)).fetchone()[0]
+        taken = sum(db.execute("INSERT INTO item_keys (key, item_id) VALUES (?, ?) "
+                               "ON CONFLICT DO NOTHING", (key, item_id)).rowcount == 0
+                    for key in keys)
+        db.execute("ROLLBACK TO SAVEPOINT entry" if taken else "RELEASE SAVEPOINT entry")
+        return not taken
 
     # -- items and stories -----------------------------------------------------------------
 
-    def pending_items(self, limit: int = 1000, after: int = 0,
-                      now: float = float("inf")) -> list[PendingItem]:
+    def pending_items(self, limit: int = 1000, after: int = 0, now: float = float("inf"),
+                      lease: float | None = None) -> list[PendingItem]:
         """Items seen but not yet processed, oldest first (including any a crash interrupted);
         only those after item `after`, to page through them, and not waiting to be retried
-        at `now`."""
+        at `now`; with `lease`, claimed for that long (none another instance holds)."""
+        ids = self._claim("items", "id", "state = 'new' AND id > ? AND coalesce(retry_at, 0) <= ?",
+                          (after, now), "id", limit, now, lease)
+        if not ids:
+            return []
         rows = self._db.execute(
             "SELECT items.*, feeds.name AS feed_name FROM items "
             "LEFT JOIN feeds ON feeds.url = items.feed_url "
-            "WHERE state = 'new' AND items.id > ? AND coalesce(retry_at, 0) <= ? "
-            "ORDER BY items.id LIMIT ?", (after, now, limit)).fetchall()
+            f"WHERE items.id IN ({','.join('?' * len(ids))}) ORDER BY items.id", ids).fetchall()
         return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
                             row["seen_at"], bool(row["old"])) for row in rows]
 
@@ -270,8 +271,8 @@ class Store(OutboxQueries, ConsoleQueries):
         has raised."""
         return {row[0]: (row[1], row[2]) for row in self._db.execute(
             "SELECT channel, rule, priority FROM alerts WHERE kind = 'alert' AND story_id IN "
-            "(SELECT id FROM stories WHERE id = ?1 OR merged_into = ?1) ORDER BY id",
-            (story_id,))}
+            "(SELECT id FROM stories WHERE id = ? OR merged_into = ?) ORDER BY id",
+            (story_id, story_id))}
 
     def story_outlets(self, story_id: int) -> set[str]:
         return {row[0] for row in self._db.execute(
@@ -315,6 +316,26 @@ class Store(OutboxQueries, ConsoleQueries):
         return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]))
                 for row in rows]
 
+    def story_seq(self) -> int:
+        """How many story assignments were ever written: the index built now has seen them."""
+        return int(self._db.execute("SELECT value FROM counters WHERE name = 'stories'"
+                                    ).fetchone()[0])
+
+    def story_changes(self, after: int) -> tuple[list[Candidate], list[tuple[int, int]], int]:
+        """What other instances wrote since assignment `after`: the articles they completed
+        (with their story as it is now) and the merges they made (story, into); and the
+        assignment count now. Read under the "stories" lock, it is all there is."""
+        seq = self.story_seq()
+        if seq == after:
+            return [], [], seq
+        added = [Candidate(row[0], _load_fingerprint(row[1])) for row in self._db.execute(
+            "SELECT story_id, fingerprint FROM items JOIN articles ON articles.item_id = items.id "
+            "WHERE done_seq > ? ORDER BY done_seq", (after,))]
+        merged = [(row[0], row[1]) for row in self._db.execute(
+            "SELECT id, merged_into FROM stories WHERE merge_seq > ? ORDER BY merge_seq",
+            (after,))]
+        return added, merged, seq
+
     def complete_item(self, item_id: int, *, now: float, article: Article,
                       fingerprint: Fingerprint, assignment: StoryAssignment,
                       matched: Sequence[str], alerts: Sequence[Alert],
@@ -325,30 +346,31 @@ class Store(OutboxQueries, ConsoleQueries):
         not queued again. The stories the article bridges are merged into its story.
         `page_retry_at`: completed from its summary, its page is to be fetched again then."""
         with self.transaction() as db:
+            seq = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'stories' "
+                             "RETURNING value").fetchone()[0]
             story_id = assignment.story_id
             if story_id is None:
                 story_id = db.execute(
-                    "INSERT INTO stories (title, first_seen, last_seen) VALUES (?, ?, ?)",
-                    (article.title, now, now)).lastrowid
-                assert story_id is not None  # set by the INSERT
+                    "INSERT INTO stories (title, first_seen, last_seen) VALUES (?, ?, ?) "
+                    "RETURNING id", (article.title, now, now)).fetchone()[0]
             else:
                 db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (now, story_id))
             for merged in assignment.merged:  # kept flat: a story points at a live one
-                db.execute("UPDATE stories SET merged_into = ?1 WHERE id = ?2 OR merged_into = ?2",
-                           (story_id, merged))
+                db.execute("UPDATE stories SET merged_into = ?, merge_seq = ? "
+                           "WHERE id = ? OR merged_into = ?", (story_id, seq, merged, merged))
                 db.execute("UPDATE items SET story_id = ? WHERE story_id = ?", (story_id, merged))
             db.execute(
                 "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
                 "canonical_url = ?, story_id = ?, story_reason = ?, story_score = ?, "
-                "matched_rules = ?, processed_at = ?, page_retry_at = ? WHERE id = ?",
+                "matched_rules = ?, processed_at = ?, page_retry_at = ?, done_seq = ?, "
+                "lease_until = NULL WHERE id = ?",
                 (article.outlet, article.language, article.source, article.canonical_url,
                  story_id, assignment.reason, assignment.score, json.dumps(list(matched)), now,
-                 page_retry_at, item_id))
-            db.execute("INSERT OR REPLACE INTO articles (item_id, text, fingerprint) "
-                       "VALUES (?, ?, ?)", (item_id, article.text, _dump_fingerprint(fingerprint)))
+                 page_retry_at, seq, item_id))
+            _save_article(db, item_id, article.text, fingerprint)
             if article.canonical_url:
-                db.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
-                           (url_key(article.canonical_url), item_id))
+                db.execute("INSERT INTO item_keys (key, item_id) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING", (url_key(article.canonical_url), item_id))
             queued = queue_alerts(db, story_id, item_id, alerts, now, max_age)
         return story_id, queued
 
@@ -369,7 +391,8 @@ class Store(OutboxQueries, ConsoleQueries):
         `max_wait`. Returns how many attempts have failed."""
         with self.transaction() as db:
             db.execute("UPDATE items SET tries = tries + 1, "
-                       "retry_at = ? + min(?, ? * (1 << min(tries, 30))) WHERE id = ?",
+                       "retry_at = ? + least(?, ? * (1 << least(tries, 30))), lease_until = NULL "
+                       "WHERE id = ?",
                        (now, max_wait, first_wait, item_id))
             row = db.execute("SELECT tries FROM items WHERE id = ?", (item_id,)).fetchone()
         return int(row[0]) if row else 0
@@ -390,8 +413,7 @@ class Store(OutboxQueries, ConsoleQueries):
                        "matched_rules = ?, page_tries = page_tries + 1, page_retry_at = NULL "
                        "WHERE id = ?", (article.source, article.canonical_url,
                                         json.dumps(list(matched)), item_id))
-            db.execute("INSERT OR REPLACE INTO articles (item_id, text, fingerprint) "
-                       "VALUES (?, ?, ?)", (item_id, article.text, _dump_fingerprint(fingerprint)))
+            _save_article(db, item_id, article.text, fingerprint)
             return queue_alerts(db, story_id, item_id, alerts, now, max_age)
 
     def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
@@ -416,14 +438,21 @@ class Store(OutboxQueries, ConsoleQueries):
         return count
 
 
-def _feed(row: sqlite3.Row) -> FeedState:
+def _save_article(db: Database, item_id: int, text: str, fingerprint: Fingerprint) -> None:
+    db.execute("INSERT INTO articles (item_id, text, fingerprint) VALUES (?, ?, ?) "
+               "ON CONFLICT (item_id) DO UPDATE SET text = excluded.text, "
+               "fingerprint = excluded.fingerprint",
+               (item_id, text, _dump_fingerprint(fingerprint)))
+
+
+def _feed(row: Any) -> FeedState:
     return FeedState(row["url"], row["name"], row["etag"], row["last_modified"],
                      row["body_hash"], row["next_check"], row["failures"], row["last_error"],
                      row["last_success"], row["fetch_url"] or row["url"], row["last_attempt"],
                      row["last_new_item"], row["stale_since"], row["added_at"], row["warning"])
 
 
-def _entry(row: sqlite3.Row) -> Entry:
+def _entry(row: Any) -> Entry:
     published = row["published"]
     return Entry(row["feed_url"], row["guid"], row["link"], row["title"], row["summary"],
                  datetime.fromtimestamp(published, UTC) if published is not None else None)

@@ -72,7 +72,11 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE feeds DROP COLUMN warning; ALTER TABLE feeds DROP COLUMN polls;
             ALTER TABLE feeds DROP COLUMN not_modified; DROP INDEX items_feed;
             DROP INDEX items_matched; ALTER TABLE items DROP COLUMN title_words;
-            ALTER TABLE stories DROP COLUMN merged_into; PRAGMA user_version = 1;""")
+            ALTER TABLE stories DROP COLUMN merged_into; DROP TABLE counters;
+            ALTER TABLE stories DROP COLUMN merge_seq; DROP INDEX items_done_seq;
+            ALTER TABLE items DROP COLUMN done_seq; ALTER TABLE items DROP COLUMN lease_owner;
+            ALTER TABLE items DROP COLUMN lease_until; ALTER TABLE feeds DROP COLUMN lease_owner;
+            ALTER TABLE feeds DROP COLUMN lease_until; PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -260,15 +264,17 @@ def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
 
 def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) -> None:
     path = tmp_path / "v2.db"
-    v2 = SCHEMA[:SCHEMA.index("-- Which target")]  # no deliveries table before version 4
+    # no deliveries table before version 4, no counters before 10
+    v2 = SCHEMA[SCHEMA.index("CREATE TABLE stories"):SCHEMA.index("-- Which target")]
     v2 = v2.replace("    processed_at REAL,\n", "    processed_at REAL\n")
     v2 = v2.replace("    added_at REAL,\n", "    added_at REAL\n")
     v2 = "\n".join(line for line in v2.splitlines()  # nor page retries (5), item retries (6)
                    if not any(column in line for column in (
                        "page_", " tries ", " retry_at ", " old ", " warning", " polls ",
-                       " not_modified ", "items_feed", "items_matched", "title_words"))
+                       " not_modified ", "items_feed", "items_matched", "title_words", "lease_",
+                       "_seq"))
                    ) + "\n"
-    v2 = v2.replace("    merged_into INTEGER  -- set when a later article bridged it into an "
+    v2 = v2.replace("    merged_into INTEGER,  -- set when a later article bridged it into an "
                     "older story\n", "")
     v2 = v2.replace("last_seen REAL NOT NULL,\n", "last_seen REAL NOT NULL\n")
     v2 = v2.replace("    subject TEXT NOT NULL DEFAULT '',  -- '' for a story's alert, the item's id "
