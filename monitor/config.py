@@ -280,6 +280,9 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
         raise InvalidInput([source.problem((), "the file must be a mapping of settings")])
     if "path" in data:
         raise InvalidInput([source.problem(("path",), "unknown key")])
+    database = (os.environ if env is None else env).get("MONITOR_DATABASE")
+    if database:  # the environment's wins: a container's, or a test run's on PostgreSQL
+        data = {**data, "database": database}
     try:
         config = Config.model_validate({**data, "path": path})
     except ValidationError as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
+
 from email.utils import formatdate
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import pytest
 
 from monitor import analysis, app
 from monitor.config import FeedConfig
+from tests.db import connect
 from tests.e2e.helpers import write_config
 from tests.servers import FIXTURES, Route, Site, free_port
 
@@ -47,7 +48,7 @@ async def one_pass(config, rules, clock: Clock, feeds=None):
 
 
 def alert_rows(config) -> list[tuple]:
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         return db.execute("SELECT status, attempts, last_error IS NOT NULL FROM alerts").fetchall()
 
 
@@ -110,7 +111,7 @@ def test_a_failing_feed_backs_off_and_does_not_stop_the_others(tmp_path, site: S
     assert report.sent == 1
 
     def next_check() -> float:
-        with sqlite3.connect(config.database) as db:
+        with connect(config.database) as db:
             return db.execute("SELECT next_check FROM feeds WHERE name = 'Cassé'").fetchone()[0]
 
     async def poll_due() -> list[str]:
@@ -129,7 +130,7 @@ def test_a_failing_feed_backs_off_and_does_not_stop_the_others(tmp_path, site: S
     # 10 min after one failure, then 20, 40, 80 (±10% jitter): backing off, never giving up.
     for gap, minutes in zip(gaps, (10, 20, 40, 80), strict=True):
         assert 0.9 * minutes * 60 <= gap <= 1.1 * minutes * 60, gaps
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         failures, error = db.execute("SELECT failures, last_error FROM feeds WHERE name = 'Cassé'"
                                      ).fetchone()
     assert failures == 4 and error.startswith("a web page, not a feed")
@@ -184,7 +185,7 @@ def test_a_digest_channel_sends_one_message_at_its_time(tmp_path, site: Site) ->
 
 
 def next_check_of(config, name: str) -> float:
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         return db.execute("SELECT next_check FROM feeds WHERE name = ?", (name,)).fetchone()[0]
 
 
@@ -260,7 +261,7 @@ def test_a_slow_page_delays_only_its_own_article(tmp_path, site: Site) -> None:
     clock = Clock()
 
     def states() -> dict[str, str]:
-        with sqlite3.connect(config.database) as db:
+        with connect(config.database) as db:
             return dict(db.execute("SELECT link, state FROM items").fetchall())
 
     async def scenario() -> dict[str, str]:
@@ -320,7 +321,7 @@ def test_a_developing_story_alerts_once_then_follows_up_for_three_days(tmp_path,
             f"<?xml version='1.0'?><rss version='2.0'><channel><title>Le Monde</title>{items}"
             "</channel></rss>".encode())
         asyncio.run(one_pass(config, rules, clock))
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         kinds = db.execute("SELECT kind, COUNT(*), COUNT(DISTINCT story_id) FROM alerts "
                            "WHERE channel = 'ops' GROUP BY kind ORDER BY kind").fetchall()
         stories = db.execute("SELECT COUNT(DISTINCT story_id) FROM items").fetchone()[0]
@@ -362,13 +363,13 @@ def test_stories_merged_before_delivery_send_one_headline(tmp_path, site: Site) 
                 serve(count)
                 await pipeline.poll_all(pipeline.enabled_feeds())
                 await pipeline.process_pending()
-            with sqlite3.connect(config.database) as db:
+            with connect(config.database) as db:
                 before = db.execute("SELECT kind FROM alerts ORDER BY id").fetchall()
             pipeline.dispatch._demote_merged()
             return before
 
     before = asyncio.run(complete_then_demote())
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         after = db.execute("SELECT kind, title FROM alerts ORDER BY id").fetchall()
         stories_left = db.execute("SELECT COUNT(*) FROM stories WHERE merged_into IS NULL")
         assert stories_left.fetchone() == (1,)
@@ -399,7 +400,7 @@ def test_a_live_page_on_a_story_that_alerted_is_a_follow_up(tmp_path, site: Site
             f"{''.join(published)}</channel></rss>".encode())
         clock.now += 600
         asyncio.run(one_pass(config, rules, clock))
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         rows = db.execute("SELECT kind, title FROM alerts ORDER BY id").fetchall()
         stories = db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]
     assert [kind for kind, _ in rows] == ["alert", "followup", "alert"]
@@ -427,7 +428,7 @@ def test_an_alert_that_cannot_be_rendered_fails_alone(tmp_path, site: Site) -> N
         config, rules = app.load(path)
         asyncio.run(one_pass(config, rules, Clock()))
         delivered = [json.loads(r.body)["title"] for r in catcher.got("POST", "/hook")]
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         rows = db.execute("SELECT title, status, last_error FROM alerts ORDER BY id").fetchall()
     assert delivered == [items[1][0]]
     dead = [row for row in rows if row[1] == "dead"]
@@ -452,7 +453,7 @@ def test_a_channel_with_one_url_down_retries_that_url_only(tmp_path, site: Site)
             clock.now += 3600
             asyncio.run(one_pass(config, rules, clock, feeds=[]))
         assert len(working.got("POST", "/hook")) == 1
-        with sqlite3.connect(config.database) as db:
+        with connect(config.database) as db:
             status, error = db.execute("SELECT status, last_error FROM alerts").fetchone()
         assert status == "pending" and f"127.0.0.1:{down}" in error
         with Site(port=down) as back:
@@ -488,7 +489,7 @@ def test_a_page_that_failed_for_a_while_is_fetched_again_and_can_alert(tmp_path,
         asyncio.run(one_pass(config, rules, clock, feeds=[]))
         (posted,) = catcher.got("POST", "/hook")
     assert json.loads(posted.body)["title"] == "Conseil de défense à l’Élysée"
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         assert db.execute("SELECT source, matched_rules, page_retry_at FROM items").fetchone() == \
             ("page", '["tomahawk"]', None)
 
@@ -516,7 +517,7 @@ def test_an_item_whose_completion_raises_waits_before_its_next_try(tmp_path, sit
     clock.now += 31
     assert asyncio.run(one_pass(config, rules, clock, feeds=[])).processed == 0  # failed again
     assert len(tries) == 2
-    with sqlite3.connect(config.database) as db:
+    with connect(config.database) as db:
         assert db.execute("SELECT state, tries, retry_at FROM items WHERE link LIKE '%/a1'"
                           ).fetchone() == ("new", 2, clock.now + 120)
     failing.clear()

@@ -1,4 +1,5 @@
-"""The real SQLite file: identity of items, crash-safe progress, the outbox."""
+"""The real database (the SQLite file, or PostgreSQL with --engine postgres): identity of items,
+crash-safe progress, the outbox."""
 
 import sqlite3
 from datetime import UTC, datetime
@@ -12,14 +13,15 @@ from monitor.models import Alert, Article, Entry, StoryAssignment
 from monitor.schema import SCHEMA
 from monitor.store import SCHEMA_VERSION, Store, entry_keys
 from monitor.terms import vector
+from tests.db import connect
 
 FEED_A = "https://a.fr/rss"
 FEED_B = "https://b.fr/rss"
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    db = Store(tmp_path / "state" / "monitor.db")
+def store(database: str | Path):
+    db = Store(database)
     db.sync_feeds([(FEED_A, "A"), (FEED_B, "B")], 50.0)
     yield db
     db.close()
@@ -44,6 +46,7 @@ def complete(store: Store, item_id: int, story_id=None, alerts=(),
                                matched=[a.rule for a in alerts], alerts=alerts, max_age=max_age)
 
 
+@pytest.mark.sqlite
 def test_schema_is_created_once_with_its_version(tmp_path: Path, store: Store) -> None:
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -51,6 +54,7 @@ def test_schema_is_created_once_with_its_version(tmp_path: Path, store: Store) -
     Store(store.path).close()  # opening again migrates nothing and fails nothing
 
 
+@pytest.mark.sqlite
 def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1", title="Tempête sur l'Élysée")])
     (item,) = store.pending_items()
@@ -90,6 +94,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
     upgraded.close()
 
 
+@pytest.mark.sqlite
 def test_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     with sqlite3.connect(path) as db:
@@ -129,7 +134,7 @@ def test_feed_state_round_trip(store: Store) -> None:
 def test_pending_items_survive_a_restart_until_completed(store: Store, tmp_path: Path) -> None:
     store_entries(store, [entry("https://a.fr/1")])
     store.close()
-    reopened = Store(store.path)
+    reopened = Store(store.target)
     (item,) = reopened.pending_items()
     assert item.outlet == "A" and item.entry.summary == "résumé"
     assert item.entry.published == datetime(2025, 11, 24, tzinfo=UTC)
@@ -255,13 +260,14 @@ def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
     store.mark_sent([alert.id], 300.0)
     assert store.prune(before=100.0) == (0, 0)  # nothing that old yet
     assert store.prune(before=1000.0) == (1, 1)
-    with sqlite3.connect(store.path) as db:
+    with connect(store.target) as db:
         assert db.execute("SELECT COUNT(*) FROM articles").fetchone() == (0,)
         assert db.execute("SELECT summary FROM items").fetchone() == ("",)
     assert store.recent_candidates(since=0) == []
     assert store_entries(store, [entry("https://a.fr/1")]) == 0  # still known: not new again
 
 
+@pytest.mark.sqlite
 def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) -> None:
     path = tmp_path / "v2.db"
     # no deliveries table before version 4, no counters before 10
@@ -305,3 +311,69 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
         assert candidate.fingerprint.kind == "news"
     finally:
         store.close()
+
+
+def test_claimed_work_is_no_one_elses_until_its_lease_ends(store: Store, database) -> None:
+    other = Store(database)  # a second instance
+    try:
+        assert store.due_feeds(100.0, [FEED_A, FEED_B], lease=60.0, limit=1) == [FEED_A]
+        assert other.due_feeds(100.0, [FEED_A, FEED_B], lease=60.0) == [FEED_B]
+        assert other.due_feeds(150.0, [FEED_A, FEED_B], lease=60.0) == []
+        assert other.due_feeds(161.0, [FEED_A], lease=60.0) == [FEED_A]  # its owner died
+        other.record_failure(FEED_A, now=170.0, next_check=170.0, error="HTTP 500")
+        assert store.due_feeds(171.0, [FEED_A], lease=60.0) == [FEED_A]  # given back
+
+        store_entries(store, [entry("https://a.fr/1"), entry("https://a.fr/2")])
+        (first,) = store.pending_items(1, now=200.0, lease=60.0)
+        (second,) = other.pending_items(now=200.0, lease=60.0)
+        assert first.id != second.id
+        assert store.pending_items(now=250.0) == []  # a reader sees neither while leased
+        complete(other, second.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+        (alert,) = store.due_alerts(300.0, lease=60.0)
+        assert other.due_alerts(300.0, lease=60.0) == []
+        other.release_leases()  # the other stops: what it held is free at once
+        store.release_leases()
+        assert [a.id for a in other.due_alerts(300.0, lease=60.0)] == [alert.id]
+        assert [i.id for i in other.pending_items(now=300.0, lease=60.0)] == [first.id]
+    finally:
+        other.close()
+
+
+def test_the_same_article_stored_by_two_instances_at_once_is_one_item(database) -> None:
+    first, second = Store(database), Store(database)
+    try:
+        first.sync_feeds([(FEED_A, "A"), (FEED_B, "B")], 50.0)
+        with first.transaction():  # the first has stored it and not yet committed
+            assert store_entries(first, [entry("https://a.fr/1", feed=FEED_A)]) == 1
+            if first.engine == "postgres":  # the second waits, then finds it taken
+                import threading
+                result: list[int] = []
+                racer = threading.Thread(target=lambda: result.append(
+                    store_entries(second, [entry("https://a.fr/1", feed=FEED_B)])))
+                racer.start()
+                racer.join(0.5)
+                assert racer.is_alive()  # blocked on the key the first holds
+        if first.engine == "postgres":
+            racer.join(10)
+            assert result == [0]
+        assert store_entries(second, [entry("https://a.fr/1", feed=FEED_B)]) == 0
+        assert len(second.pending_items()) == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_instance_sees_the_story_assignments_of_others(store: Store, database) -> None:
+    other = Store(database)
+    try:
+        seen = store.story_seq()
+        store_entries(store, [entry("https://a.fr/1"), entry("https://a.fr/2")])
+        one, two = store.pending_items()
+        story, _ = complete(other, one.id)
+        complete(other, two.id, story_id=story)
+        added, merged, now_seen = store.story_changes(seen)
+        assert [candidate.story_id for candidate in added] == [story, story]
+        assert (merged, now_seen) == ([], seen + 2)
+        assert store.story_changes(now_seen) == ([], [], now_seen)
+    finally:
+        other.close()

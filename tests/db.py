@@ -1,0 +1,25 @@
+"""Reading a test's database directly, whichever engine holds it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from monitor.database import is_postgres, open_database
+
+
+@contextmanager
+def connect(target: str | Path) -> Iterator[Any]:
+    """A connection whose `execute` takes `?` placeholders and gives rows equal to tuples."""
+    if is_postgres(target):
+        db = open_database(target)
+        try:
+            yield db
+        finally:
+            db.close()
+        return
+    with closing(sqlite3.connect(target, isolation_level=None)) as connection:
+        yield connection
