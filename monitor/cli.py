@@ -1,6 +1,6 @@
 """The `monitor` command: `run` (the daemon), `once` (one pass, then exit), `check` (validate),
 `rules test|backtest`, `alerts [retry]`, `notify test`, `feeds`, `stories`, `console
-hash-password`.
+hash-password`, `migrate` (a SQLite database to PostgreSQL).
 
 Exit codes: 0 done (for `once`, even when some feeds failed: they are named on stderr),
 2 invalid config or rules (each problem on one line as file:line: field: message); `rules`,
@@ -73,6 +73,8 @@ def _main(argv: list[str] | None) -> int:
         return _outbox(args, path)
     if args.command == "check":
         return _check(path)
+    if args.command == "migrate":
+        return _migrate(args.source, args.target, path)
     try:
         config, rules = app.load(path)
     except InvalidInput as error:
@@ -101,6 +103,32 @@ def _hash_password() -> int:
         print("monitor: a password of at least 8 characters, please", file=sys.stderr)
         return EXIT_INVALID
     print(hash_password(password))
+    return EXIT_OK
+
+
+def _migrate(source: Path, target: str | None, path: Path) -> int:
+    """Move a SQLite database into PostgreSQL: `--to`, else the config's `database:`."""
+    from monitor import app
+    from monitor.database import is_postgres, redact
+    from monitor.migrate import MigrationRefused, migrate
+
+    if target is None:
+        try:
+            database = app.load_config(path).database
+        except InvalidInput as error:
+            return _invalid(error)
+        if not is_postgres(str(database)):
+            print(f"monitor: {path}: database: not a postgresql:// URL; give the target with "
+                  "--to postgresql://user@host/db", file=sys.stderr)
+            return EXIT_INVALID
+        target = str(database)
+    try:
+        copied = migrate(source, target)
+    except MigrationRefused as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{source} → {redact(target)}: " + ", ".join(
+        f"{count} {table}" for table, count in copied.items()))
     return EXIT_OK
 
 
@@ -328,6 +356,14 @@ def _parser() -> argparse.ArgumentParser:
         "test", parents=[common],
         help="send a test message through each URL of a channel (or all) and report")
     notify_test.add_argument("channel", nargs="?", help="a channel name (default: all)")
+    migrate = commands.add_parser(
+        "migrate", parents=[common],
+        help="move a SQLite database, whole, into an empty PostgreSQL one (for several instances)")
+    migrate.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE",
+                         help="the SQLite database file (no daemon may be running on it)")
+    migrate.add_argument("--to", dest="target", metavar="URL",
+                         help="postgresql://user@host/db (default: the config's database; the "
+                              "password is best left to PGPASSWORD or ~/.pgpass)")
     console = commands.add_parser("console", parents=[common], help="the web console's login")
     console_commands = console.add_subparsers(dest="console_command", required=True,
                                               metavar="COMMAND")

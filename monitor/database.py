@@ -60,6 +60,7 @@ class Database(Protocol):
     def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
     def transaction(self, lock: str | None = None) -> AbstractContextManager[Database]: ...
     def try_lock(self, name: str) -> bool: ...
+    def columns(self, table: str) -> list[str]: ...
     def migrate(self, version: int, schema: str, upgrades: Mapping[int, str]) -> None: ...
     def writable(self, wait: float) -> bool: ...
     def close(self) -> None: ...
@@ -154,6 +155,9 @@ class Sqlite:
 
     def try_lock(self, name: str) -> bool:
         return True  # inside a transaction, already the only writer
+
+    def columns(self, table: str) -> list[str]:
+        return [row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")]
 
     def migrate(self, version: int, schema: str, upgrades: Mapping[int, str]) -> None:
         try:
@@ -322,6 +326,11 @@ class Postgres:
         """Inside a transaction: take `name`'s advisory lock to its end, unless another holds it."""
         row = self.execute("SELECT pg_try_advisory_xact_lock(?)", (lock_id(name),)).fetchone()
         return bool(row and row[0])
+
+    def columns(self, table: str) -> list[str]:
+        return [row[0] for row in self.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = current_schema() ORDER BY ordinal_position", (table,))]
 
     def migrate(self, version: int, schema: str, upgrades: Mapping[int, str]) -> None:
         """The same numbered schema as SQLite's; a PostgreSQL database starts at the version

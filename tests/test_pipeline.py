@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-
 from email.utils import formatdate
 from pathlib import Path
 

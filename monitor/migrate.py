@@ -1,0 +1,72 @@
+"""`monitor migrate --from monitor.db --to postgresql://…`: a SQLite database moved, whole, to
+an empty PostgreSQL one, so that several instances can share its history.
+
+Both are brought to the current schema first; the rows are then copied in one transaction (all
+of them or none), parents before children, ids kept, and PostgreSQL's id sequences set past
+them. The SQLite file is locked meanwhile, as a daemon locks it: none may write to it unseen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.database import Database, is_postgres, open_database, redact
+from monitor.errors import MonitorError
+from monitor.lock import exclusive
+from monitor.store import Store
+
+# parents first; the columns copied are those both sides have (feeds.rowid is PostgreSQL's own)
+TABLES = ("stories", "feeds", "items", "articles", "item_keys", "alerts", "deliveries")
+WITH_IDS = ("stories", "items", "alerts")
+CHUNK = 500
+
+
+class MigrationRefused(MonitorError):
+    """The migration cannot start: what is wrong with its source or target."""
+
+
+def migrate(source: Path, target: str) -> dict[str, int]:
+    """Copy every row of the SQLite `source` into the PostgreSQL `target`. Returns rows copied
+    per table. Raises MigrationRefused (target not PostgreSQL, not empty; source missing)."""
+    if not is_postgres(target):
+        raise MigrationRefused(f"{target}: the target must be a postgresql:// URL")
+    if not source.exists():
+        raise MigrationRefused(f"{source}: no such database file")
+    with exclusive(source):
+        Store(source).close()  # brought to the current schema
+        Store(target).close()
+        old, new = open_database(source), open_database(target)
+        try:
+            return _copy(old, new, redact(target))
+        finally:
+            old.close()
+            new.close()
+
+
+def _copy(old: Database, new: Database, shown: str) -> dict[str, int]:
+    copied: dict[str, int] = {}
+    with new.transaction(lock="migrate"):
+        if new.execute("SELECT 1 FROM feeds UNION ALL SELECT 1 FROM items LIMIT 1").fetchone():
+            raise MigrationRefused(f"{shown}: the target database already holds feeds or items; "
+                                   "migrate into an empty one")
+        for table in TABLES:
+            columns = [c for c in old.columns(table) if c in new.columns(table)]
+            copied[table] = _copy_table(old, new, table, columns)
+        seq = old.execute("SELECT value FROM counters WHERE name = 'stories'").fetchone()[0]
+        new.execute("UPDATE counters SET value = ? WHERE name = 'stories'", (seq,))
+        for table in WITH_IDS:
+            new.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
+    return copied
+
+
+def _copy_table(old: Database, new: Database, table: str, columns: list[str]) -> int:
+    names = ", ".join(columns)
+    row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+    rows = old.execute(f"SELECT {names} FROM {table}").fetchall()
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        new.execute(f"INSERT INTO {table} ({names}) VALUES "
+                    + ", ".join([row_marks] * len(chunk)),
+                    [value for row in chunk for value in row])
+    return len(rows)

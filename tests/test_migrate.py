@@ -1,0 +1,79 @@
+"""`monitor migrate`: a SQLite database moved whole into PostgreSQL, ids and all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.dedup import fingerprint
+from monitor.models import Alert, Article, Entry, StoryAssignment
+from monitor.store import Store
+from tests.db import connect
+
+FEED = "https://a.fr/rss"
+
+
+def filled(path: Path) -> Store:
+    store = Store(path)
+    store.sync_feeds([(FEED, "A")], 50.0)
+    store.record_success(FEED, now=100.0, next_check=700.0, etag='"e"', last_modified=None,
+                         body_hash="h", entries=[
+                             Entry(FEED, None, f"https://a.fr/{n}", f"Titre {n}", "résumé",
+                                   datetime(2025, 11, 24, tzinfo=UTC)) for n in range(3)])
+    first, *_ = store.pending_items()
+    article = Article("https://a.fr/0", "Titre 0", "s", "texte de l'article", None, "A", "page")
+    store.complete_item(first.id, now=200.0, article=article,
+                        fingerprint=fingerprint(article, 200.0),
+                        assignment=StoryAssignment(None, "new"), matched=["r"],
+                        alerts=[Alert("r", "ops", "Titre 0", {"title": "Titre 0"})])
+    (alert,) = store.due_alerts(300.0)
+    store.record_delivery([alert.id], "target", 300.0)
+    store.mark_sent([alert.id], 300.0)
+    return store
+
+
+def test_a_sqlite_database_moves_whole_into_postgresql(tmp_path: Path, postgres_url: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "monitor.db"
+    filled(source).close()
+    assert main(["migrate", "--from", str(source), "--to", postgres_url]) == 0
+    out = capsys.readouterr().out
+    assert "1 stories, 1 feeds, 3 items, 1 articles" in out and "1 deliveries" in out
+
+    moved = Store(postgres_url)
+    try:
+        state = moved.feed(FEED)
+        assert (state.etag, state.next_check, state.last_success) == ('"e"', 700.0, 100.0)
+        assert [item.entry.title for item in moved.pending_items()] == ["Titre 1", "Titre 2"]
+        (candidate,) = moved.recent_candidates(since=0)
+        assert candidate.fingerprint.top == ("titr", "text", "articl")
+        assert moved.alert_counts() == {"sent": 1}
+        assert moved.delivered([1]) == {1: {"target"}}
+        assert moved.story_seq() == 1
+        # the same entry again is known there too, and new rows get ids past the old ones
+        assert moved.record_success(FEED, now=900.0, next_check=1500.0, etag=None,
+                                    last_modified=None, body_hash="h2", entries=[
+                                        Entry(FEED, None, "https://a.fr/0?utm_source=x", "Titre 0",
+                                              "", None),
+                                        Entry(FEED, None, "https://a.fr/9", "Neuf", "", None)]) == 1
+        assert max(item.id for item in moved.pending_items()) == 4
+    finally:
+        moved.close()
+    with connect(source) as db:  # the source is left as it was
+        assert db.execute("SELECT COUNT(*) FROM items").fetchone() == (3,)
+
+
+def test_migrate_refuses_a_target_that_holds_data(tmp_path: Path, postgres_url: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "monitor.db"
+    filled(source).close()
+    assert main(["migrate", "--from", str(source), "--to", postgres_url]) == 0
+    assert main(["migrate", "--from", str(source), "--to", postgres_url]) == 2
+    assert "already holds feeds or items; migrate into an empty one" in capsys.readouterr().err
+    assert main(["migrate", "--from", str(tmp_path / "none.db"), "--to", postgres_url]) == 2
+    assert main(["migrate", "--from", str(source), "--to", str(tmp_path / "x.db")]) == 2
+    err = capsys.readouterr().err
+    assert "none.db: no such database file" in err and "must be a postgresql:// URL" in err
