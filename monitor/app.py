@@ -70,9 +70,12 @@ def notifier(config: Config, out: TextIO) -> Notifier:
 async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = None,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Pipeline]:
     with _one_process_per_file(config.database):
-        store = Store(config.database)
-        if store.engine == "sqlite":  # the file's one process: leases left are a dead one's
-            store.release_leases(everyone=True)
+        store = Store(config.database, config.instance)
+        try:
+            store.start_instance()
+        except BaseException:
+            store.close()
+            raise
         http = HttpClient(http_limits(config.network))
         workers = Workers(config.workers)
         try:

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitor import __version__, logs
-from monitor.errors import InvalidInput, UnusableDatabase
-from monitor.lock import Busy
+from monitor.errors import Busy, InvalidInput, UnusableDatabase
 
 if TYPE_CHECKING:
     from monitor.config import Config

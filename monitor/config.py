@@ -233,6 +233,9 @@ class Config(_Strict):
     # how long a piece of work an instance took (a feed's poll, an item, an alert's sending)
     # stays its own; past it, another instance takes over the work of one that died
     lease: Duration = Field(120.0, gt=0)
+    # this instance's name among those sharing a PostgreSQL database (default: the host's
+    # name); one process per name: a restarted one takes its predecessor's work back at once
+    instance: str | None = Field(None, min_length=1, max_length=100)
     rules: list[Path] = Field(default_factory=lambda: [Path("rules")])
     workers: int = Field(2, ge=0, le=64)  # processes for parsing and extraction; 0 = in-process
     watch_rules: bool = True  # reload config and rule files when they change (and on SIGHUP)

@@ -228,6 +228,11 @@ class Daemon:
         if slimmed or deleted:
             log.info("retention: %d article(s) slimmed, %d old alert(s) deleted", slimmed, deleted)
 
+    async def renew_leases(self) -> None:
+        """The work this process has claimed stays its own while it lives (see Storage)."""
+        pipeline = self.pipeline
+        pipeline.store.renew_leases(pipeline.context.clock(), pipeline.config.lease)
+
     async def deliver(self) -> None:
         async with self._delivering:  # one sender at a time: an alert is never sent twice
             await self.pipeline.deliver_due()
@@ -250,6 +255,8 @@ class Daemon:
         beat = min(HEARTBEAT, self.systemd.watchdog_interval or HEARTBEAT)
         scheduler.add_job(self.heartbeat, "interval", seconds=beat, next_run_time=datetime.now(),
                           id="heartbeat", **options)
+        scheduler.add_job(self._guarded, "interval", args=[self.renew_leases],
+                          seconds=config.lease / 3, id="leases", **options)
         scheduler.add_job(self._guarded, "interval", args=[self.prune], seconds=PRUNE_EVERY,
                           next_run_time=datetime.now(), id="prune", **options)
         if config.watch_rules:

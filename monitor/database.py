@@ -37,9 +37,14 @@ def lock_id(name: str) -> int:
     return zlib.crc32(f"monitor:{name}".encode())
 
 
-def new_owner() -> str:
-    """Who holds a lease: this host and process, and a random part for a restarted pid."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+def new_owner(instance: str) -> str:
+    """Who holds a lease: the instance's name, then this process (its pid, and a random part
+    for a pid the system gave again)."""
+    return f"{instance}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def default_instance() -> str:
+    return socket.gethostname()
 
 
 class Result(Protocol):
@@ -61,6 +66,7 @@ class Database(Protocol):
     def transaction(self, lock: str | None = None) -> AbstractContextManager[Database]: ...
     def try_lock(self, name: str) -> bool: ...
     def columns(self, table: str) -> list[str]: ...
+    def hold(self, name: str) -> bool: ...
     def migrate(self, version: int, schema: str, upgrades: Mapping[int, str]) -> None: ...
     def writable(self, wait: float) -> bool: ...
     def close(self) -> None: ...
@@ -158,6 +164,9 @@ class Sqlite:
 
     def columns(self, table: str) -> list[str]:
         return [row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")]
+
+    def hold(self, name: str) -> bool:
+        return True  # the file is one process's already (monitor.lock)
 
     def migrate(self, version: int, schema: str, upgrades: Mapping[int, str]) -> None:
         try:
@@ -262,6 +271,7 @@ class Postgres:
         self.target = url
         self._psycopg = psycopg
         self._conn: Any = None  # the connection of the transaction in progress
+        self._held: Any = None  # the connection that holds this process's instance lock
         self._depth = 0
         try:
             self._pool = ConnectionPool(
@@ -273,7 +283,7 @@ class Postgres:
             raise UnusableDatabase(Path(redact(url)), _postgres_reason(error)) from error
 
     def _run(self, conn: Any, sql: str, params: Params, many: bool = False) -> _Rows:
-        query = postgres_sql(sql)
+        query = postgres_sql(sql) if params else sql  # with no parameters, % is just %
         with conn.cursor() as cursor:
             if many:
                 cursor.executemany(query, [_plain(row) for row in params])
@@ -365,7 +375,21 @@ class Postgres:
         except Exception:  # psycopg_pool.PoolTimeout, psycopg.Error: not reachable now
             return False
 
+    def hold(self, name: str) -> bool:
+        """Hold `name`'s lock for as long as this process lives (a session lock, on a
+        connection of its own: the server frees it when the process dies, SIGKILL included).
+        False when a live process holds it."""
+        if self._held is None:
+            # keepalives: a machine that vanished from the network frees its locks in ~40 s
+            self._held = self._psycopg.connect(
+                self.target, autocommit=True, keepalives=1, keepalives_idle=20,
+                keepalives_interval=5, keepalives_count=4)
+        row = self._held.execute("SELECT pg_try_advisory_lock(%s)", (lock_id(name),)).fetchone()
+        return bool(row and row[0])
+
     def close(self) -> None:
+        if self._held is not None:
+            self._held.close()
         self._pool.close()
 
 

@@ -71,6 +71,10 @@ class DispatchRunner:
             if ctx.stopping:
                 break
             ids = [alert.id for alert in send.alerts]
+            if not store.still_held(ids, store.owner, ctx.clock()):
+                log.warning("%d alert(s) to %r not sent: this process lost them to another "
+                            "(it was frozen past its lease)", len(ids), name)
+                continue
             try:
                 errors = await self._send_to_targets(name, send)
             except _RenderFailed as failure:  # this alert's fault alone: the others still go out

@@ -42,6 +42,10 @@ class FetchError(MonitorError):
         self.transient = transient  # worth trying again later: timeouts, 5xx, network, DNS
 
 
+class Busy(MonitorError):
+    """Another monitor process works on this database (or, on PostgreSQL, under this name)."""
+
+
 class UnusableDatabase(MonitorError):
     """The database file cannot be opened, written or read: its path, why, and what to do."""
 

@@ -14,11 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from monitor.errors import MonitorError
-
-
-class Busy(MonitorError):
-    """Another monitor process works on this database."""
+from monitor.errors import Busy
 
 
 @contextmanager

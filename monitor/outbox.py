@@ -64,6 +64,16 @@ class OutboxQueries:
                             row["attempts"], row["expires_at"], row["story_id"] or 0)
                 for row in rows]
 
+    def still_held(self, ids: Sequence[int], owner: str, now: float) -> bool:
+        """Whether this process still holds every one of these alerts (checked just before
+        sending: a process that was frozen past its lease may have lost them to another)."""
+        marks = ",".join("?" * len(ids))
+        held = self._db.execute(
+            f"SELECT COUNT(*) FROM alerts WHERE id IN ({marks}) AND status = 'pending' "
+            "AND (lease_until IS NULL OR (lease_owner = ? AND lease_until > ?))",
+            (*ids, owner, now)).fetchone()[0]
+        return bool(held == len(ids))
+
     def merged_headlines(self) -> list[tuple[int, int | None, AlertPayload]]:
         """(id, item, payload) of pending headlines whose story has become one (by a merge) with
         a story that already has a headline, queued or sent, on the same channel."""

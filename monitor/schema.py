@@ -73,6 +73,7 @@ CREATE TABLE items (
     lease_until REAL
 );
 CREATE INDEX items_done_seq ON items(done_seq) WHERE done_seq IS NOT NULL;
+CREATE INDEX items_leased ON items(lease_owner) WHERE lease_until IS NOT NULL;
 CREATE INDEX items_new ON items(state) WHERE state = 'new';
 CREATE INDEX items_story_window ON items(processed_at) WHERE story_id IS NOT NULL;
 CREATE INDEX items_story ON items(story_id);
@@ -115,6 +116,7 @@ CREATE TABLE alerts (
     UNIQUE (story_id, channel, kind, subject)  -- one alert per story and channel
 );
 CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
+CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;
 CREATE INDEX alerts_story ON alerts(story_id);
 CREATE INDEX alerts_created ON alerts(created_at);
 CREATE INDEX stories_last_seen ON stories(last_seen);
@@ -156,7 +158,9 @@ DROP INDEX alerts_due;
 DROP INDEX alerts_story;
 DROP INDEX alerts_created;
 """ + SCHEMA[SCHEMA.index("CREATE TABLE alerts"):SCHEMA.index("CREATE INDEX stories_last_seen")
-          ].replace("    lease_owner TEXT,\n    lease_until REAL,\n", "") + """
+          ].replace("    lease_owner TEXT,\n    lease_until REAL,\n", "").replace(
+              "CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;\n",
+              "") + """
 INSERT INTO alerts (id, story_id, item_id, rule, channel, kind, outlet, priority, title, payload,
                     status, batch, attempts, next_attempt, expires_at, last_error, created_at,
                     delivered_at, subject)
@@ -199,11 +203,13 @@ INSERT INTO counters (name, value) VALUES ('stories', 0);
 ALTER TABLE stories ADD COLUMN merge_seq INTEGER;
 ALTER TABLE items ADD COLUMN done_seq INTEGER;
 CREATE INDEX items_done_seq ON items(done_seq) WHERE done_seq IS NOT NULL;
+CREATE INDEX items_leased ON items(lease_owner) WHERE lease_until IS NOT NULL;
 ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
 ALTER TABLE feeds ADD COLUMN lease_until REAL;
 ALTER TABLE items ADD COLUMN lease_owner TEXT;
 ALTER TABLE items ADD COLUMN lease_until REAL;
 ALTER TABLE alerts ADD COLUMN lease_owner TEXT;
 ALTER TABLE alerts ADD COLUMN lease_until REAL;
+CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;
 """,
 }

@@ -9,6 +9,7 @@ article, story and alerts are written together; an alert is `pending` until deli
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -17,8 +18,17 @@ from typing import Any
 
 from monitor import terms
 from monitor.console_queries import ConsoleQueries
-from monitor.database import Database, Sqlite, is_postgres, new_owner, open_database
+from monitor.database import (
+    Database,
+    Sqlite,
+    default_instance,
+    is_postgres,
+    new_owner,
+    open_database,
+    redact,
+)
 from monitor.dedup import TOP_TERMS, Fingerprint
+from monitor.errors import Busy
 from monitor.feeds import canonical_url, identity
 from monitor.models import (
     Alert,
@@ -63,9 +73,10 @@ def _ts(moment: datetime | None) -> float | None:
 class Store(OutboxQueries, ConsoleQueries):
     """The project's queries over one `Database`: SQLite (a path) or PostgreSQL (a URL)."""
 
-    def __init__(self, target: str | Path) -> None:
+    def __init__(self, target: str | Path, instance: str | None = None) -> None:
         self.target = target
-        self.owner = new_owner()  # who this instance's leases name
+        self.instance = instance or default_instance()
+        self.owner = new_owner(self.instance)  # who this process's leases name
         self._db: Database = open_database(target)
         try:
             self._db.migrate(SCHEMA_VERSION, SCHEMA, UPGRADES)
@@ -185,8 +196,39 @@ class Store(OutboxQueries, ConsoleQueries):
                            f"({','.join('?' * len(chunk))})", (self.owner, now + lease, *chunk))
         return keys
 
+    def start_instance(self, wait: float = 60.0, poll: float = 1.0) -> None:
+        """This process is the instance `self.instance` from now on: what an earlier process of
+        that name held (it died: the name's lock was free) is released at once, not when its
+        leases end. On SQLite, the file's one process: every lease is released. Raises Busy
+        when a live process of that name still holds it after `wait` seconds."""
+        if self.engine == "sqlite":
+            self.release_leases(everyone=True)
+            return
+        deadline = time.monotonic() + wait
+        while not self._db.hold(f"instance:{self.instance}"):
+            if time.monotonic() > deadline:
+                raise Busy(f"{redact(str(self.target))}: another monitor named "
+                           f"{self.instance!r} is running on this database; give this one "
+                           "another `instance:` name")
+            time.sleep(poll)
+        prefix = f"{self.instance}:"
+        with self.transaction() as db:
+            for table in ("feeds", "items", "alerts"):
+                db.execute(f"UPDATE {table} SET lease_until = NULL, lease_owner = NULL "
+                           "WHERE substr(lease_owner, 1, ?) = ?", (len(prefix), prefix))
+
+    def renew_leases(self, now: float, lease: float) -> int:
+        """Everything this process holds stays its own for `lease` more seconds: work that
+        takes long (a slow page, a channel with a long queue) is not taken over while this
+        process lives. Returns the rows renewed."""
+        with self.transaction() as db:
+            return sum(db.execute(f"UPDATE {table} SET lease_until = ? "
+                                  "WHERE lease_until IS NOT NULL AND lease_owner = ?",
+                                  (now + lease, self.owner)).rowcount
+                       for table in ("feeds", "items", "alerts"))
+
     def release_leases(self, everyone: bool = False) -> None:
-        """Give back what this instance claimed and did not finish (it is stopping), or every
+        """Give back what this process claimed and did not finish (it is stopping), or every
         lease (the one process on a SQLite file, starting: whoever held them is gone)."""
         who, args = ("1 = 1", ()) if everyone else ("lease_owner = ?", (self.owner,))
         with self.transaction() as db:

@@ -1,0 +1,160 @@
+"""Several instances on one PostgreSQL database, against one on SQLite, polling a feed farm.
+
+The farm of `bench/farm.py` (N feeds of 30 items, 50 ms latency, ETag and 304, 32 loopback
+hosts) in a process of its own. Each instance is a process running the daemon's pipeline, as
+`monitor run` does: it claims a batch of due feeds (leases, FOR UPDATE SKIP LOCKED), polls it,
+and claims the next, until no feed is due. Two cycles: full (every feed new: 30 items each to
+store) and 304 (every feed due again, every answer a 304). A cycle's time runs from the moment
+all instances start to the moment the last one finds nothing left to claim.
+
+Printed: seconds and feeds/s per cycle for SQLite (one instance, the embedded default) and for
+1, 2 and 3 instances on PostgreSQL, with ratios to SQLite and to one PostgreSQL instance, and
+how many feeds each instance polled (the split), and polls done twice (must be 0).
+
+    python bench/cluster.py [--feeds 1000] [--instances 1,2,3] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.farm import feed_url, serve  # noqa: E402
+
+POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/test")
+CYCLES = ("full cycle", "304 cycle")
+
+
+@dataclass
+class Polled:
+    cycle: str
+    started: float  # time.monotonic(): one clock for every process of the machine
+    ended: float
+    feeds: list[str]
+
+
+def instance(database: str, urls: list[str], barrier: multiprocessing.synchronize.Barrier,
+             results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    from monitor import app
+
+    with tempfile.TemporaryDirectory() as directory:
+        config_path = Path(directory) / "config.yaml"
+        feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
+        config_path.write_text(
+            f"database: '{database}'\nrules: []\nworkers: 2\nwatch_rules: false\n"
+            "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
+            f"feeds:\n{feeds}\n")
+        config, rules = app.load(config_path)
+
+        async def cycles() -> None:
+            async with app.open_pipeline(config, rules) as pipeline:
+                await asyncio.gather(*(pipeline.context.workers.run(len, b"") for _ in range(4)))
+                for label in CYCLES:
+                    barrier.wait()  # all started; the coordinator made every feed due
+                    barrier.wait()
+                    started, polled = time.monotonic(), []
+                    while due := pipeline.due_feeds():  # as the daemon's poll job does
+                        polled += [poll.url for poll in await pipeline.poll_all(due)]
+                    results.put(Polled(label, started, time.monotonic(), polled))
+
+        asyncio.run(cycles())
+
+
+def run(database: str, instances: int, urls: list[str]) -> dict[str, tuple[float, list[int], int]]:
+    """cycle → (seconds, feeds polled by each instance, polls done twice)."""
+    from monitor.store import Store
+
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(instances + 1), context.Queue()
+    processes = [context.Process(target=instance, args=(database, urls, barrier, results))
+                 for _ in range(instances)]
+    for process in processes:
+        process.start()
+    found: dict[str, tuple[float, list[int], int]] = {}
+    store = None
+    try:
+        for label in CYCLES:
+            barrier.wait(600)
+            store = store or Store(database)
+            store._db.execute("UPDATE feeds SET next_check = 0")  # every feed due
+            barrier.wait(600)
+            polled = [results.get(timeout=1200) for _ in range(instances)]
+            everyone = [url for one in polled for url in one.feeds]
+            found[label] = (max(p.ended for p in polled) - min(p.started for p in polled),
+                            sorted((len(p.feeds) for p in polled), reverse=True),
+                            len(everyone) - len(set(everyone)))
+            assert set(everyone) == set(urls), "a feed was not polled"
+    finally:
+        for process in processes:
+            process.join(120)
+        if store is not None:
+            store.close()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--instances", default="1,2,3")
+    parser.add_argument("--postgres", default=POSTGRES)
+    args = parser.parse_args()
+    import psycopg
+
+    from tests.servers import free_port
+
+    port = free_port()
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    farm = context.Process(target=serve, args=(port, args.feeds, ready), daemon=True)
+    farm.start()
+    ready.wait(600)
+    urls = [feed_url(port, n) for n in range(args.feeds)]
+    rows: list[tuple[str, dict[str, tuple[float, list[int], int]]]] = []
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            rows.append(("SQLite, 1 instance", run(f"{directory}/bench.db", 1, urls)))
+        for count in (int(n) for n in args.instances.split(",")):
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(args.postgres, autocommit=True) as db:
+                db.execute(f"CREATE SCHEMA {schema}")
+            try:
+                joiner = "&" if "?" in args.postgres else "?"
+                url = f"{args.postgres}{joiner}options=-csearch_path%3D{schema}"
+                rows.append((f"PostgreSQL, {count} instance(s)", run(url, count, urls)))
+            finally:
+                with psycopg.connect(args.postgres, autocommit=True) as db:
+                    db.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        farm.kill()
+    report(rows, args.feeds)
+
+
+def report(rows: list[tuple[str, dict[str, tuple[float, list[int], int]]]], feeds: int) -> None:
+    print(f"feed farm: {feeds:,} feeds of 30 items, 50 ms latency; {os.cpu_count()} cores; "
+          "each instance: 64 requests in flight, 2 parser processes")
+    sqlite = rows[0][1]
+    one_pg = next((found for name, found in rows if name.startswith("PostgreSQL, 1 ")), None)
+    print(f"  {'':<34}{'seconds':>9}{'feeds/s':>9}  {'vs SQLite':>9}  {'vs 1 PG':>7}  "
+          "feeds per instance  twice")
+    for name, found in rows:
+        for label in CYCLES:
+            seconds, split, twice = found[label]
+            base = f"×{one_pg[label][0] / seconds:.2f}" if one_pg else ""
+            print(f"  {name + ', ' + label:<34}{seconds:9.1f}{feeds / seconds:9.0f}  "
+                  f"×{sqlite[label][0] / seconds:8.2f}  {base:>7}  "
+                  f"{'/'.join(map(str, split)):>18}  {twice:5d}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Three `monitor run` on one PostgreSQL database, one of them SIGKILLed in the middle of its
+work: every story still reaches each channel exactly once, and the dead instance's feeds and
+items are taken over by the others.
+
+A feed farm on 127.0.0.1 (twelve outlets; each story published by two of them, word for word),
+article pages that trickle in over seconds (so that items are in progress when the kill comes),
+two json:// channels caught by the same local server. Each instance has its own user agent, so
+the farm knows who fetched what.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.db import connect
+from tests.e2e.helpers import posted_alerts, write_config
+from tests.e2e.test_run import Daemon
+from tests.servers import Route, Site, wait_for
+
+OUTLETS = 12
+INTERVAL = 6.0  # poll.interval
+LEASE = 3.0
+PAGE_SECONDS = 6.0  # each article page trickles in over this long
+RULES = """
+rules:
+  - name: alerte
+    any: [alerte]
+    notify: [a, b]
+"""
+
+
+def story_text(number: int) -> tuple[str, str]:
+    """A story's title and text: its own words, so that no two stories read alike."""
+    words = random.Random(number).sample(range(100_000), 80)
+    title = f"Alerte sur le dossier Quorvex{number}"
+    return title, f"{title}. " + " ".join(f"terme{number}x{word}" for word in words) + "."
+
+
+def rss(outlet: int, stories: list[int], site: Site) -> bytes:
+    items = []
+    for number in stories:
+        title, text = story_text(number)
+        items.append(f"<item><title>{title}</title><link>{site.url(f'/o{outlet}/s{number}')}"
+                     f"</link><description>{text}</description>"
+                     "<pubDate>Mon, 24 Nov 2025 08:00:00 GMT</pubDate></item>")
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Outlet {outlet}</title>{''.join(items)}</channel></rss>").encode()
+
+
+def publish(site: Site, farm: dict[int, list[int]], round_: int, stories: range) -> None:
+    """Each story on two outlets (2k and 2k+1 modulo OUTLETS), its pages trickling in; `farm`
+    (outlet → its stories) grows with them."""
+    for number in stories:
+        title, text = story_text(number)
+        page = (f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+                f"<p>{text}</p></article></body></html>").encode()
+        for outlet in (2 * number % OUTLETS, (2 * number + 1) % OUTLETS):
+            farm.setdefault(outlet, []).append(number)
+            site.routes[f"/o{outlet}/s{number}"] = Route(
+                page, content_type="text/html; charset=utf-8", trickle=PAGE_SECONDS)
+    for outlet, listed in farm.items():
+        site.routes[f"/feed{outlet}.xml"] = Route(rss(outlet, listed, site),
+                                                  etag=f'"{outlet}-{round_}"')
+
+
+def gets(site: Site, instance: int) -> list[tuple[float, str]]:
+    return [(r.at, r.path) for r in site.got("GET")
+            if r.headers.get("user-agent", "").endswith(f"inst{instance}")]
+
+
+def test_three_instances_one_killed_every_alert_exactly_once(tmp_path: Path, site: Site,
+                                                              postgres_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    monkeypatch.setenv("MONITOR_DATABASE", postgres_url)
+    farm: dict[int, list[int]] = {}
+    publish(site, farm, 1, range(12))
+    host = site.base.split("//")[1]
+    feeds = [{"name": f"Outlet {n}", "url": site.url(f"/feed{n}.xml")} for n in range(OUTLETS)]
+    configs = []
+    for instance in (1, 2, 3):
+        directory = tmp_path / f"inst{instance}"
+        directory.mkdir()
+        config = write_config(
+            directory, feeds, {"a": f"json://{host}/hook-a", "b": f"json://{host}/hook-b"}, ["a"],
+            RULES, workers=0, lease=f"{LEASE}s", watch_rules=False, instance=f"inst{instance}",
+            poll={"interval": f"{INTERVAL}s", "tick": "1s"},
+            # one host serves everything here: its slow pages must not hold up the feeds
+            network={"allow_private_addresses": True, "timeout": "10s", "per_host": 64,
+                     "concurrency": 64,
+                     "user_agent": f"monitor-test inst{instance}"})
+        configs.append(config)
+    daemons = [Daemon(configs[0])]  # the first alone: every feed and item is its own
+    try:
+        wait_for(lambda: any("/s" in path for _, path in gets(site, 1))
+                 or not daemons[0].alive(), timeout=60)
+        daemons += [Daemon(config) for config in configs[1:]]
+        wait_for(lambda: all("monitor running" in daemon.log() or not daemon.alive()
+                             for daemon in daemons), timeout=60)
+        # instance 1 is killed while it fetches pages: the items it claimed are in progress
+        with connect(postgres_url) as db:
+            assert db.execute("SELECT COUNT(*) FROM items WHERE state = 'new' "
+                              "AND lease_owner LIKE 'inst1:%'").fetchone()[0] > 0
+        assert all(daemon.alive() for daemon in daemons), [d.log() for d in daemons]
+        os.killpg(daemons[0].process.pid, signal.SIGKILL)
+        daemons[0].process.wait()
+        killed = time.monotonic()
+        last_by_dead = {path: at for at, path in gets(site, 1) if path.startswith("/feed")}
+
+        publish(site, farm, 2, range(12, 18))  # news after the kill: only the survivors can see it
+
+        def delivered() -> Counter[tuple[str, str]]:
+            return Counter((hook, alert["title"]) for hook in ("/hook-a", "/hook-b")
+                           for alert in posted_alerts(site, hook))
+
+        def pending() -> int:
+            with connect(postgres_url) as db:
+                return int(db.execute("SELECT COUNT(*) FROM items WHERE state = 'new'"
+                                      ).fetchone()[0])
+
+        wait_for(lambda: len(delivered()) == 2 * 18 and pending() == 0, timeout=90)
+        time.sleep(LEASE + 2)  # long enough for a duplicate to show up, were there one
+        counts = delivered()
+        assert sorted(counts) == sorted((hook, story_text(n)[0]) for hook in ("/hook-a", "/hook-b")
+                                        for n in range(18))
+        assert set(counts.values()) == {1}, [key for key, n in counts.items() if n > 1]
+
+        # every feed the dead instance had polled was polled again by the others in time
+        assert last_by_dead, "instance 1 polled no feed before it was killed"
+        survivors = [(at, path) for instance in (2, 3) for at, path in gets(site, instance)]
+        for path in last_by_dead:
+            after = [at for at, polled in survivors if polled == path and at > killed]
+            assert after and min(after) - killed <= INTERVAL + 2, (path, after)
+
+        with connect(postgres_url) as db:
+            # one story per pair of copies, whichever instances completed them
+            assert db.execute("SELECT COUNT(DISTINCT story_id), COUNT(*) FROM items"
+                              ).fetchone() == (18, 36)
+            assert db.execute("SELECT COUNT(*) FROM (SELECT story_id FROM items GROUP BY "
+                              "story_id HAVING COUNT(*) != 2) AS odd").fetchone() == (0,)
+            # (a second outlet's copy after the headline went out waits for the digest)
+            assert db.execute("SELECT COUNT(*) FROM alerts WHERE kind = 'alert' "
+                              "AND status != 'sent'").fetchone() == (0,)
+        for daemon in daemons[1:]:
+            assert daemon.stop() == 0, daemon.log()
+    finally:
+        for daemon in daemons:
+            daemon.close()
