@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # « monitor stories | head -1 »: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as error:  # PostgreSQL gone mid-command (psycopg, imported only if used)
+        if not type(error).__module__.startswith(("psycopg", "psycopg_pool")):
+            raise
+        print(f"monitor: the database server failed ({str(error).strip().splitlines()[0]}); "
+              "`monitor check` says more", file=sys.stderr)
+        return EXIT_INVALID
 
 
 def _main(argv: list[str] | None) -> int:

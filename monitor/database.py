@@ -280,7 +280,7 @@ class Postgres:
                 kwargs={"autocommit": True, "cursor_factory": psycopg.ClientCursor})
             self._pool.wait(timeout=30.0)
         except Exception as error:  # psycopg_pool.PoolTimeout, psycopg.Error
-            raise UnusableDatabase(Path(redact(url)), _postgres_reason(error)) from error
+            raise UnusableDatabase(redact(url), _postgres_reason(error)) from error
 
     def _run(self, conn: Any, sql: str, params: Params, many: bool = False) -> _Rows:
         query = postgres_sql(sql) if params else sql  # with no parameters, % is just %
@@ -351,7 +351,7 @@ class Postgres:
                 row = self.execute("SELECT version FROM monitor_schema").fetchone()
                 found = row[0] if row else 0
                 if found > version:
-                    raise UnusableDatabase(Path(redact(str(self.target))),
+                    raise UnusableDatabase(redact(str(self.target)),
                                            f"written by a newer monitor, schema {found}")
                 if found == 0:
                     self._script(postgres_ddl(schema))
@@ -361,8 +361,23 @@ class Postgres:
                     self._script(postgres_ddl(upgrades[old]))
                 self.execute("UPDATE monitor_schema SET version = ?", (version,))
         except self._psycopg.Error as error:
-            raise UnusableDatabase(Path(redact(str(self.target))),
-                                   _postgres_reason(error)) from error
+            raise UnusableDatabase(redact(str(self.target)), _postgres_reason(error)) from error
+
+    @staticmethod
+    def verify(url: str, version: int) -> None:
+        """Read-only: the server answers and its schema (if any yet) is one this monitor
+        knows. Raises UnusableDatabase."""
+        import psycopg
+
+        try:
+            with psycopg.connect(url, connect_timeout=10, autocommit=True) as db:
+                if db.execute("SELECT to_regclass('monitor_schema')").fetchone() == (None,):
+                    return
+                row = db.execute("SELECT version FROM monitor_schema").fetchone()
+        except psycopg.Error as error:
+            raise UnusableDatabase(redact(url), _postgres_reason(error)) from error
+        if row and row[0] > version:
+            raise UnusableDatabase(redact(url), f"written by a newer monitor, schema {row[0]}")
 
     def _script(self, sql: str) -> None:
         self._conn.execute(sql)  # no parameters: several statements at once

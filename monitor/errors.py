@@ -47,8 +47,12 @@ class Busy(MonitorError):
 
 
 class UnusableDatabase(MonitorError):
-    """The database file cannot be opened, written or read: its path, why, and what to do."""
+    """The database cannot be opened, written or read: which (a file, or a server's URL without
+    its password), why, and what to do."""
 
     def __init__(self, path: object, reason: str) -> None:
-        super().__init__(f"{path}: the database cannot be used ({reason}); check the permissions "
-                         "of the file and its folder, or move the file aside to start afresh")
+        advice = ("check that the server is up and its address, user and password"
+                  if str(path).startswith(("postgresql://", "postgres://")) else
+                  "check the permissions of the file and its folder, or move the file aside to "
+                  "start afresh")
+        super().__init__(f"{path}: the database cannot be used ({reason}); {advice}")

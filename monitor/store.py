@@ -20,6 +20,7 @@ from monitor import terms
 from monitor.console_queries import ConsoleQueries
 from monitor.database import (
     Database,
+    Postgres,
     Sqlite,
     default_instance,
     is_postgres,
@@ -90,9 +91,11 @@ class Store(OutboxQueries, ConsoleQueries):
 
     @staticmethod
     def verify(target: str | Path) -> None:
-        """Read-only: a database file (if there is one yet) this monitor can use, whole.
-        Raises UnusableDatabase. (A PostgreSQL database is checked by opening it.)"""
-        if not is_postgres(target):
+        """Read-only: a database (a file, if there is one yet) this monitor can use, whole.
+        Raises UnusableDatabase. (A PostgreSQL server: it answers, and its schema is known.)"""
+        if is_postgres(target):
+            Postgres.verify(str(target), SCHEMA_VERSION)
+        else:
             Sqlite.verify(Path(target), SCHEMA_VERSION)
 
     @property
