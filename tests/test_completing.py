@@ -1,0 +1,75 @@
+"""The complete runner on several instances: story decisions taken one at a time, cluster-wide,
+each instance's story index brought up to date with the others' assignments first."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from monitor import app
+from monitor.store import Store
+from tests.e2e.helpers import write_config
+from tests.servers import Route, Site
+
+TEXT = ("Le gouvernement a présenté mercredi un plan de sauvetage des hôpitaux de Bretagne, "
+        "après des semaines de grève des urgences à Brest, Quimper et Lorient. Le ministre "
+        "de la santé promet trois cents postes d'infirmiers et une enveloppe de quarante "
+        "millions d'euros, que les syndicats jugent insuffisante au regard des fermetures "
+        "de lits annoncées pour l'été dans les centres hospitaliers de la région.")
+
+
+def feed(site: Site, outlet: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{outlet}'
+            f"</title><item><title>Hôpitaux bretons : un plan de sauvetage</title>"
+            f"<link>{site.base}/{outlet}/article</link><description>{TEXT}</description>"
+            "</item></channel></rss>").encode()
+
+
+@pytest.mark.parametrize("first", ["a", "b"])
+def test_two_copies_completed_at_once_on_two_instances_make_one_story(
+        tmp_path: Path, site: Site, postgres_url: str, first: str) -> None:
+    for outlet in ("ouest", "telegramme"):
+        site.routes[f"/{outlet}.xml"] = Route(feed(site, outlet))
+    path = write_config(tmp_path, [{"name": "Ouest", "url": site.url("/ouest.xml")},
+                                   {"name": "Le Télégramme", "url": site.url("/telegramme.xml")}],
+                        {"ops": "json://127.0.0.1:9/hook"}, ["ops"],
+                        "rules:\n  - {name: hopital, any: [hôpitaux]}\n", workers=0,
+                        database=postgres_url)
+    config, rules = app.load(path)
+
+    ready = threading.Barrier(2)
+    results: dict[str, int] = {}
+
+    async def instance(name: str, feed_index: int) -> None:
+        named = config.model_copy(update={"instance": name})
+        async with app.open_pipeline(named, rules) as pipeline:
+            await pipeline.poll_all([config.feeds[feed_index]])
+            runner = pipeline.completing
+            with pipeline.store.transaction(lock="stories"):
+                runner._index()  # both indexes built before either instance assigns a story
+            (item,) = [i for i in pipeline.store.pending_items()
+                       if i.entry.feed_url == config.feeds[feed_index].url]
+            article, fingerprint, _ = await runner._analyse(item)
+            ready.wait(10)
+            if name != first:
+                await asyncio.sleep(0.05)  # the other one decides first
+            await runner._complete(item, article, fingerprint)
+        results[name] = item.id
+
+    threads = [threading.Thread(target=asyncio.run, args=(instance(name, index),))
+               for index, name in enumerate(("a", "b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert set(results) == {"a", "b"}
+    store = Store(postgres_url)
+    try:
+        (story,) = store.recent_stories(since=0)
+        assert story.articles == 2 and set(story.outlets) == {"Ouest", "Le Télégramme"}
+        assert store.alert_counts() == {"pending": 2}  # the headline, and a digest follow-up
+    finally:
+        store.close()
