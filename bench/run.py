@@ -9,8 +9,9 @@ then, each in its own script and process,
 extraction quality and speed (bench/extraction.py), the article pipeline with 1 and 2 workers
 (bench/pipeline.py), polling a feed farm of 1,000 and 10,000 feeds side by side with `reader`
 and the home-grown loop (bench/farm.py), alert latency (bench/latency.py), the scale of
-state at 100,000 articles (bench/state.py) and `monitor once` on the real day of 68 feeds with
-shuffled feed orders (bench/realday.py). The corpus is `../shared/data/articles/` when
+state at 100,000 articles (bench/state.py), `monitor once` on the real day of 68 feeds with
+shuffled feed orders (bench/realday.py), the console's pages (bench/console.py) and 1, 2 and 3
+instances on PostgreSQL against one on SQLite (bench/cluster.py). The corpus is `../shared/data/articles/` when
 present (real French pages), else the project's own fixtures; each section says which.
 About 7 minutes in full on 2 cores, 1 with --quick.
 """
@@ -193,6 +194,7 @@ SCRIPTS = {  # section: (full run's arguments, --quick's)
     "state": ([["--articles", "100000"]], [["--articles", "10000"]]),
     "realday": ([["--runs", "5"]], [["--runs", "2"]]),
     "console": ([["--articles", "100000"]], [["--articles", "10000"]]),
+    "cluster": ([["--feeds", "1000"]], [["--feeds", "200", "--instances", "1,2"]]),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -13,7 +14,11 @@ from monitor.database import is_postgres, open_database
 
 @contextmanager
 def connect(target: str | Path) -> Iterator[Any]:
-    """A connection whose `execute` takes `?` placeholders and gives rows equal to tuples."""
+    """A connection to `target`, or to the test's PostgreSQL schema when the suite runs on
+    PostgreSQL (MONITOR_DATABASE, which every config of the test obeys): a test names the
+    SQLite file its config gives and reads the same database on either engine. `execute`
+    takes `?` placeholders and gives rows equal to tuples."""
+    target = target if is_postgres(target) else os.environ.get("MONITOR_DATABASE") or target
     if is_postgres(target):
         db = open_database(target)
         try:

@@ -9,6 +9,8 @@ import yaml
 from monitor.store import Store
 from tests.e2e.helpers import monitor_in
 
+pytestmark = pytest.mark.sqlite  # a damaged file, a locked file: SQLite's own
+
 
 def setup(tmp_path: Path, database: Path) -> Path:
     config = tmp_path / "config.yaml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 from collections import Counter
 
+from tests.db import connect
 from tests.e2e.helpers import write_config
 from tests.e2e.test_run import FEED, Daemon
 from tests.servers import Route, Site, wait_for
@@ -52,6 +52,6 @@ def test_sigkill_mid_delivery_loses_nothing(tmp_path, site: Site) -> None:
     received = Counter(titles(site))
     assert set(received) == set(SUBJECTS)
     assert sum(received.values()) <= len(SUBJECTS) + 1  # at most the one in flight, twice
-    with sqlite3.connect(tmp_path / "state" / "monitor.db") as db:
+    with connect(tmp_path / "state" / "monitor.db") as db:
         assert db.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall() == \
             [("sent", len(SUBJECTS))]

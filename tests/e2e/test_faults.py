@@ -10,7 +10,6 @@ import contextlib
 import json
 import random
 import signal
-import sqlite3
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from tests.db import connect
 from tests.e2e.helpers import write_config
 from tests.e2e.test_run import FEED, Daemon
 from tests.servers import Route, Site, wait_for
@@ -135,6 +135,6 @@ def test_fifty_sigkills_lose_nothing_and_repeat_only_in_flight_messages(
     assert losses == dict.fromkeys(TARGETS, 0)
     assert all(count <= kills for count in duplicates.values()), duplicates
     assert len(site.refused) > 0
-    with sqlite3.connect(tmp_path / "state" / "monitor.db") as db:
+    with connect(tmp_path / "state" / "monitor.db") as db:
         assert db.execute("SELECT COUNT(*) FROM items WHERE state = 'new'").fetchone()[0] == 0
         assert db.execute("SELECT DISTINCT status FROM alerts").fetchall() == [("sent",)]

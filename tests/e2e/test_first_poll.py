@@ -4,10 +4,10 @@ everything after the first poll alerts whatever its date."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from email.utils import formatdate
 
+from tests.db import connect
 from tests.e2e.helpers import monitor_in, posted_alerts, write_config
 from tests.servers import Route, Site
 
@@ -40,7 +40,7 @@ def test_the_first_poll_alerts_on_fresh_items_only(tmp_path, site: Site) -> None
     assert "3 old item(s) stored without alerts" in first.stderr
     assert [alert["title"] for alert in posted_alerts(site)] == [
         "Tomahawk pour Kiev : feu vert de Washington"]
-    with sqlite3.connect(tmp_path / "state" / "monitor.db") as db:  # stored, matched, in stories
+    with connect(tmp_path / "state" / "monitor.db") as db:  # stored, matched, in stories
         assert db.execute("SELECT title, matched_rules FROM items WHERE old AND state = 'done' "
                           "AND story_id IS NOT NULL ORDER BY id").fetchall() == [
             ("Tomahawk : le Pentagone hésite", '["tomahawk"]'),

@@ -8,6 +8,7 @@ import resource
 import subprocess
 import sys
 
+from tests.db import connect
 from tests.e2e.helpers import PROJECT, environment, write_config
 from tests.servers import Route, Site
 
@@ -82,7 +83,7 @@ def test_a_hostile_farm_beside_a_good_feed(tmp_path, site: Site) -> None:
     assert failed["empty"] == "unreadable feed: empty document"
     assert set(failed) == {"slow", "endless", "bomb", "loop", "html", "empty"}
     # Wrong or missing charsets are survived, and decoded right.
-    with __import__("sqlite3").connect(tmp_path / "state" / "monitor.db") as db:
+    with connect(tmp_path / "state" / "monitor.db") as db:
         titles = {row[0] for row in db.execute("SELECT title FROM items")}
     assert {"Tempête sur la Manche", "Déjà vu à Noël"} <= titles
     # Entities are never expanded: the billion laughs stay one word.

@@ -8,11 +8,11 @@ and the real `monitor once` command in a subprocess.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections import Counter
 
 import pytest
 
+from tests.db import connect
 from tests.e2e.helpers import monitor, posted_alerts, rule_of, write_config
 from tests.servers import Mailbox, Site
 
@@ -121,7 +121,7 @@ def test_one_alert_per_story_and_rule_then_nothing_on_the_second_run(newsroom) -
     pages_first = [r.path for r in site.got("GET") if not r.path.startswith("/feeds/")]
     # 9 distinct items (the truncated feed still yields its 2); each page fetched once.
     assert len(pages_first) == len(set(pages_first)) == 9
-    with sqlite3.connect(config.parent / "state" / "monitor.db") as db:
+    with connect(config.parent / "state" / "monitor.db") as db:
         assert db.execute("SELECT COUNT(*) FROM items WHERE link LIKE '%tomahawk_6650001%'"
                           ).fetchone()[0] == 1  # in two Le Monde feeds, with different xtor
         assert db.execute("SELECT COUNT(*) FROM items WHERE state = 'new'").fetchone()[0] == 0
