@@ -33,7 +33,8 @@ def is_postgres(target: str | Path) -> bool:
 
 
 def lock_id(name: str) -> int:
-    """A stable advisory lock number for a name (PostgreSQL's locks are numbered)."""
+    """A stable advisory lock number for a name (PostgreSQL's locks are numbered, and shared by
+    every schema of a database: the name includes the schema)."""
     return zlib.crc32(f"monitor:{name}".encode())
 
 
@@ -279,8 +280,10 @@ class Postgres:
                 check=ConnectionPool.check_connection, name="monitor",
                 kwargs={"autocommit": True, "cursor_factory": psycopg.ClientCursor})
             self._pool.wait(timeout=30.0)
+            schema = self.execute("SELECT current_schema()").fetchone()
         except Exception as error:  # psycopg_pool.PoolTimeout, psycopg.Error
             raise UnusableDatabase(redact(url), _postgres_reason(error)) from error
+        self._namespace = f"{schema[0] if schema else ''}:"  # this deployment's locks
 
     def _run(self, conn: Any, sql: str, params: Params, many: bool = False) -> _Rows:
         query = postgres_sql(sql) if params else sql  # with no parameters, % is just %
@@ -318,7 +321,7 @@ class Postgres:
             self._depth += 1
             try:
                 if lock:
-                    self.execute("SELECT pg_advisory_xact_lock(?)", (lock_id(lock),))
+                    self._lock(lock)
                 yield self
             finally:
                 self._depth -= 1
@@ -327,14 +330,18 @@ class Postgres:
             self._conn, self._depth = conn, 1
             try:
                 if lock:
-                    self.execute("SELECT pg_advisory_xact_lock(?)", (lock_id(lock),))
+                    self._lock(lock)
                 yield self
             finally:
                 self._conn, self._depth = None, 0
 
+    def _lock(self, name: str) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(?)", (lock_id(self._namespace + name),))
+
     def try_lock(self, name: str) -> bool:
         """Inside a transaction: take `name`'s advisory lock to its end, unless another holds it."""
-        row = self.execute("SELECT pg_try_advisory_xact_lock(?)", (lock_id(name),)).fetchone()
+        row = self.execute("SELECT pg_try_advisory_xact_lock(?)",
+                           (lock_id(self._namespace + name),)).fetchone()
         return bool(row and row[0])
 
     def columns(self, table: str) -> list[str]:
@@ -399,7 +406,8 @@ class Postgres:
             self._held = self._psycopg.connect(
                 self.target, autocommit=True, keepalives=1, keepalives_idle=20,
                 keepalives_interval=5, keepalives_count=4)
-        row = self._held.execute("SELECT pg_try_advisory_lock(%s)", (lock_id(name),)).fetchone()
+        row = self._held.execute("SELECT pg_try_advisory_lock(%s)",
+                                 (lock_id(self._namespace + name),)).fetchone()
         return bool(row and row[0])
 
     def close(self) -> None:
