@@ -13,6 +13,7 @@ from monitor import config as config_module
 from monitor import logs
 from monitor import rules as rules_module
 from monitor.config import CONSOLE, Config, NetworkConfig
+from monitor.database import secrets as database_secrets
 from monitor.http import HttpClient, Limits
 from monitor.lock import exclusive
 from monitor.notify import Notifier, secret_parts
@@ -32,8 +33,7 @@ def load_config(path: Path) -> Config:
     """The config, its channels' secrets registered so no log line can show them."""
     config = config_module.load(path)
     logs.hide(secret_parts([url for channel in config.notify.channels.values()
-                            for url in channel.urls]
-                           + ([config.database] if isinstance(config.database, str) else [])))
+                            for url in channel.urls]) | database_secrets(config.database))
     return config
 
 

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
 
 from monitor.errors import UnusableDatabase
 from monitor.text import title_words
@@ -423,6 +424,12 @@ def _plain(params: Params) -> list[Any]:
 
 def _postgres_reason(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def secrets(target: str | Path) -> set[str]:
+    """The password of a database URL (none for a file), for the logs to scrub."""
+    password = urlsplit(str(target)).password if is_postgres(target) else None
+    return {password} if password and len(password) >= 4 else set()
 
 
 def redact(url: str) -> str:

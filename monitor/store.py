@@ -436,7 +436,8 @@ class Store(OutboxQueries, ConsoleQueries):
         `max_wait`. Returns how many attempts have failed."""
         with self.transaction() as db:
             db.execute("UPDATE items SET tries = tries + 1, "
-                       "retry_at = ? + least(?, ? * (1 << least(tries, 30))), lease_until = NULL "
+                       "retry_at = ? + least(?, ? * (1 << CAST(least(tries, 30) AS INTEGER))), "
+                       "lease_until = NULL "
                        "WHERE id = ?",
                        (now, max_wait, first_wait, item_id))
             row = db.execute("SELECT tries FROM items WHERE id = ?", (item_id,)).fetchone()

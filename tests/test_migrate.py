@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +13,6 @@ from monitor.cli import main
 from monitor.dedup import fingerprint
 from monitor.models import Alert, Article, Entry, StoryAssignment
 from monitor.store import Store
-from tests.db import connect
 
 FEED = "https://a.fr/rss"
 
@@ -62,7 +63,7 @@ def test_a_sqlite_database_moves_whole_into_postgresql(tmp_path: Path, postgres_
         assert max(item.id for item in moved.pending_items()) == 4
     finally:
         moved.close()
-    with connect(source) as db:  # the source is left as it was
+    with closing(sqlite3.connect(source)) as db:  # the source is left as it was
         assert db.execute("SELECT COUNT(*) FROM items").fetchone() == (3,)
 
 

@@ -41,7 +41,7 @@ def test_the_first_poll_alerts_on_fresh_items_only(tmp_path, site: Site) -> None
     assert [alert["title"] for alert in posted_alerts(site)] == [
         "Tomahawk pour Kiev : feu vert de Washington"]
     with connect(tmp_path / "state" / "monitor.db") as db:  # stored, matched, in stories
-        assert db.execute("SELECT title, matched_rules FROM items WHERE old AND state = 'done' "
+        assert db.execute("SELECT title, matched_rules FROM items WHERE old = 1 AND state = 'done' "
                           "AND story_id IS NOT NULL ORDER BY id").fetchall() == [
             ("Tomahawk : le Pentagone hésite", '["tomahawk"]'),
             ("Tomahawk : la Maison Blanche temporise", '["tomahawk"]'),
