@@ -203,13 +203,13 @@ INSERT INTO counters (name, value) VALUES ('stories', 0);
 ALTER TABLE stories ADD COLUMN merge_seq INTEGER;
 ALTER TABLE items ADD COLUMN done_seq INTEGER;
 CREATE INDEX items_done_seq ON items(done_seq) WHERE done_seq IS NOT NULL;
-CREATE INDEX items_leased ON items(lease_owner) WHERE lease_until IS NOT NULL;
 ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
 ALTER TABLE feeds ADD COLUMN lease_until REAL;
 ALTER TABLE items ADD COLUMN lease_owner TEXT;
 ALTER TABLE items ADD COLUMN lease_until REAL;
 ALTER TABLE alerts ADD COLUMN lease_owner TEXT;
 ALTER TABLE alerts ADD COLUMN lease_until REAL;
+CREATE INDEX items_leased ON items(lease_owner) WHERE lease_until IS NOT NULL;
 CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;
 """,
 }

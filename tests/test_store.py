@@ -78,6 +78,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             DROP INDEX items_matched; ALTER TABLE items DROP COLUMN title_words;
             ALTER TABLE stories DROP COLUMN merged_into; DROP TABLE counters;
             ALTER TABLE stories DROP COLUMN merge_seq; DROP INDEX items_done_seq;
+            DROP INDEX items_leased;
             ALTER TABLE items DROP COLUMN done_seq; ALTER TABLE items DROP COLUMN lease_owner;
             ALTER TABLE items DROP COLUMN lease_until; ALTER TABLE feeds DROP COLUMN lease_owner;
             ALTER TABLE feeds DROP COLUMN lease_until; PRAGMA user_version = 1;""")
