@@ -44,7 +44,8 @@ class Polled:
     feeds: list[str]
 
 
-def instance(database: str, urls: list[str], barrier: multiprocessing.synchronize.Barrier,
+def instance(name: str, database: str, urls: list[str],
+             barrier: multiprocessing.synchronize.Barrier,
              results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     from monitor import app
 
@@ -52,7 +53,8 @@ def instance(database: str, urls: list[str], barrier: multiprocessing.synchroniz
         config_path = Path(directory) / "config.yaml"
         feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
         config_path.write_text(
-            f"database: '{database}'\nrules: []\nworkers: 2\nwatch_rules: false\n"
+            f"database: '{database}'\ninstance: {name}\nrules: []\nworkers: 2\n"
+            "watch_rules: false\n"
             "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
             f"feeds:\n{feeds}\n")
         config, rules = app.load(config_path)
@@ -77,8 +79,9 @@ def run(database: str, instances: int, urls: list[str]) -> dict[str, tuple[float
 
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(instances + 1), context.Queue()
-    processes = [context.Process(target=instance, args=(database, urls, barrier, results))
-                 for _ in range(instances)]
+    processes = [context.Process(target=instance,
+                                 args=(f"bench-{n}", database, urls, barrier, results))
+                 for n in range(instances)]
     for process in processes:
         process.start()
     found: dict[str, tuple[float, list[int], int]] = {}

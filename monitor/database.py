@@ -277,8 +277,7 @@ class Postgres:
         self._depth = 0
         try:
             self._pool = ConnectionPool(
-                url, min_size=1, max_size=4, open=True, timeout=30.0,
-                check=ConnectionPool.check_connection, name="monitor",
+                url, min_size=1, max_size=4, open=True, timeout=30.0, name="monitor",
                 kwargs={"autocommit": True, "cursor_factory": psycopg.ClientCursor})
             self._pool.wait(timeout=30.0)
             schema = self.execute("SELECT current_schema()").fetchone()

@@ -247,8 +247,13 @@ class Store(OutboxQueries, ConsoleQueries):
         items in the same transaction (those whose index is in `old` never alert). Returns how
         many entries were new."""
         with self.transaction() as db:
-            new = sum(self._insert_entry(db, entry, now, index in old)
-                      for index, entry in enumerate(entries))
+            keyed = [(index, entry, entry_keys(entry)) for index, entry in enumerate(entries)]
+            known = _known_keys(db, [key for _, _, keys in keyed for key in keys])
+            new = 0
+            for index, entry, keys in keyed:
+                if keys and known.isdisjoint(keys):
+                    new += self._insert_entry(db, entry, keys, now, index in old)
+                known.update(keys)
             db.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
                 "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
@@ -271,25 +276,22 @@ class Store(OutboxQueries, ConsoleQueries):
                 "next_check = ?, lease_until = NULL WHERE url = ?", (error, now, next_check, url))
 
     @staticmethod
-    def _insert_entry(db: Database, entry: Entry, now: float, old: bool) -> bool:
-        """Store an entry none of whose keys is known. Another instance may be storing the same
-        article from another feed at this moment: then one of its keys is taken on insertion
-        (PostgreSQL waits for the other's commit to tell), and the item is undone."""
-        keys = entry_keys(entry)
-        if not keys:
-            return False
-        marks = ",".join("?" * len(keys))
-        if db.execute(f"SELECT 1 FROM item_keys WHERE key IN ({marks})", keys).fetchone():
-            return False
+    def _insert_entry(db: Database, entry: Entry, keys: list[str], now: float,
+                      old: bool) -> bool:
+        """Store an entry none of whose keys was known. Another instance may be storing the
+        same article from another feed at this moment: then one of its keys is taken on
+        insertion (PostgreSQL waits for the other's commit to tell), and the item is undone."""
         db.execute("SAVEPOINT entry")
         item_id = db.execute(
             "INSERT INTO items (feed_url, guid, link, title, title_words, summary, published, "
             "seen_at, old) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (entry.feed_url, entry.guid, entry.link, entry.title, title_words(entry.title),
              entry.summary, _ts(entry.published), now, old)).fetchone()[0]
-        taken = sum(db.execute("INSERT INTO item_keys (key, item_id) VALUES (?, ?) "
-                               "ON CONFLICT DO NOTHING", (key, item_id)).rowcount == 0
-                    for key in keys)
+        inserted = db.execute(
+            "INSERT INTO item_keys (key, item_id) VALUES "
+            + ", ".join(["(?, ?)"] * len(keys)) + " ON CONFLICT DO NOTHING",
+            [value for key in keys for value in (key, item_id)]).rowcount
+        taken = inserted < len(keys)
         db.execute("ROLLBACK TO SAVEPOINT entry" if taken else "RELEASE SAVEPOINT entry")
         return not taken
 
@@ -482,6 +484,16 @@ class Store(OutboxQueries, ConsoleQueries):
         count: int = self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'done' "
                                       "AND processed_at >= ?", (since,)).fetchone()[0]
         return count
+
+
+def _known_keys(db: Database, keys: list[str]) -> set[str]:
+    """Those of `keys` some stored item has (one query per 500, not one per entry)."""
+    known: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        known.update(row[0] for row in db.execute(
+            f"SELECT key FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+    return known
 
 
 def _save_article(db: Database, item_id: int, text: str, fingerprint: Fingerprint) -> None:
