@@ -278,7 +278,7 @@ class Postgres:
         try:
             self._pool = ConnectionPool(
                 url, min_size=1, max_size=4, open=True, timeout=30.0, name="monitor",
-                kwargs={"autocommit": True, "cursor_factory": psycopg.ClientCursor})
+                kwargs={"autocommit": True})
             self._pool.wait(timeout=30.0)
             schema = self.execute("SELECT current_schema()").fetchone()
         except Exception as error:  # psycopg_pool.PoolTimeout, psycopg.Error

@@ -126,7 +126,7 @@ class OutboxQueries:
         with self.transaction() as db:
             db.executemany(
                 "UPDATE alerts SET attempts = attempts + 1, last_error = ?, "
-                "status = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END, "
+                "status = CASE WHEN CAST(? AS REAL) IS NULL THEN 'dead' ELSE 'pending' END, "
                 "next_attempt = COALESCE(?, next_attempt), lease_until = NULL WHERE id = ?",
                 [(error, retry_at, retry_at, alert_id) for alert_id in ids])
 

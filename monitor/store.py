@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -249,11 +250,13 @@ class Store(OutboxQueries, ConsoleQueries):
         with self.transaction() as db:
             keyed = [(index, entry, entry_keys(entry)) for index, entry in enumerate(entries)]
             known = _known_keys(db, [key for _, _, keys in keyed for key in keys])
-            new = 0
+            unseen = []
             for index, entry, keys in keyed:
                 if keys and known.isdisjoint(keys):
-                    new += self._insert_entry(db, entry, keys, now, index in old)
+                    unseen.append((entry, keys, index in old))
                 known.update(keys)
+            new = sum(_insert_entries(db, unseen[start:start + 200], now)
+                      for start in range(0, len(unseen), 200))
             db.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
                 "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
@@ -274,26 +277,6 @@ class Store(OutboxQueries, ConsoleQueries):
             db.execute(
                 "UPDATE feeds SET failures = failures + 1, last_error = ?, last_attempt = ?, "
                 "next_check = ?, lease_until = NULL WHERE url = ?", (error, now, next_check, url))
-
-    @staticmethod
-    def _insert_entry(db: Database, entry: Entry, keys: list[str], now: float,
-                      old: bool) -> bool:
-        """Store an entry none of whose keys was known. Another instance may be storing the
-        same article from another feed at this moment: then one of its keys is taken on
-        insertion (PostgreSQL waits for the other's commit to tell), and the item is undone."""
-        db.execute("SAVEPOINT entry")
-        item_id = db.execute(
-            "INSERT INTO items (feed_url, guid, link, title, title_words, summary, published, "
-            "seen_at, old) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (entry.feed_url, entry.guid, entry.link, entry.title, title_words(entry.title),
-             entry.summary, _ts(entry.published), now, old)).fetchone()[0]
-        inserted = db.execute(
-            "INSERT INTO item_keys (key, item_id) VALUES "
-            + ", ".join(["(?, ?)"] * len(keys)) + " ON CONFLICT DO NOTHING",
-            [value for key in keys for value in (key, item_id)]).rowcount
-        taken = inserted < len(keys)
-        db.execute("ROLLBACK TO SAVEPOINT entry" if taken else "RELEASE SAVEPOINT entry")
-        return not taken
 
     # -- items and stories -----------------------------------------------------------------
 
@@ -484,6 +467,37 @@ class Store(OutboxQueries, ConsoleQueries):
         count: int = self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'done' "
                                       "AND processed_at >= ?", (since,)).fetchone()[0]
         return count
+
+
+def _insert_entries(db: Database, unseen: list[tuple[Entry, list[str], bool]],
+                    now: float) -> int:
+    """Store entries none of whose keys was known, as items (two statements for them all).
+    Another instance may be storing the same article from another feed at this moment: then
+    one of its keys is taken on insertion (PostgreSQL waits for the other's commit to tell),
+    and that item is deleted again, its keys with it. Returns the items stored."""
+    if not unseen:
+        return 0
+    rows = db.execute(
+        "INSERT INTO items (feed_url, guid, link, title, title_words, summary, published, "
+        "seen_at, old) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(unseen))
+        + " RETURNING id, feed_url, guid, link, title",
+        [value for entry, _, old in unseen for value in (
+            entry.feed_url, entry.guid, entry.link, entry.title, title_words(entry.title),
+            entry.summary, _ts(entry.published), now, old)]).fetchall()
+    # RETURNING's order is not promised: each row is found by what it was given (entries
+    # alike in all of these share their keys, so only one of them is here)
+    ids = {tuple(row[1:]): row[0] for row in rows}
+    keys_of = {ids[(entry.feed_url, entry.guid, entry.link, entry.title)]: keys
+               for entry, keys, _ in unseen}
+    pairs = [(key, item_id) for item_id, keys in keys_of.items() for key in keys]
+    inserted = Counter(row[0] for row in db.execute(
+        "INSERT INTO item_keys (key, item_id) VALUES " + ", ".join(["(?, ?)"] * len(pairs))
+        + " ON CONFLICT DO NOTHING RETURNING item_id",
+        [value for pair in pairs for value in pair]))
+    taken = [item_id for item_id, keys in keys_of.items() if inserted[item_id] < len(keys)]
+    for item_id in taken:
+        db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+    return len(keys_of) - len(taken)
 
 
 def _known_keys(db: Database, keys: list[str]) -> set[str]:
