@@ -27,7 +27,8 @@ from tests.servers import Route, Site, wait_for
 OUTLETS = 12
 INTERVAL = 6.0  # poll.interval
 LEASE = 3.0
-PAGE_SECONDS = 6.0  # each article page trickles in over this long
+PAGE_SECONDS = 15.0  # each article page trickles in over this long: longer than two daemons
+# take to start on a loaded machine, so that the first is still at work when it is killed
 RULES = """
 rules:
   - name: alerte
@@ -93,7 +94,7 @@ def test_three_instances_one_killed_every_alert_exactly_once(tmp_path: Path, sit
             RULES, workers=0, lease=f"{LEASE}s", watch_rules=False, instance=f"inst{instance}",
             poll={"interval": f"{INTERVAL}s", "tick": "1s"},
             # one host serves everything here: its slow pages must not hold up the feeds
-            network={"allow_private_addresses": True, "timeout": "10s", "per_host": 64,
+            network={"allow_private_addresses": True, "timeout": "30s", "per_host": 64,
                      "concurrency": 64,
                      "user_agent": f"monitor-test inst{instance}"})
         configs.append(config)
@@ -137,7 +138,7 @@ def test_three_instances_one_killed_every_alert_exactly_once(tmp_path: Path, sit
         survivors = [(at, path) for instance in (2, 3) for at, path in gets(site, instance)]
         for path in last_by_dead:
             after = [at for at, polled in survivors if polled == path and at > killed]
-            assert after and min(after) - killed <= INTERVAL + 2, (path, after)
+            assert after and min(after) - killed <= INTERVAL + 3, (path, after)
 
         with connect(postgres_url) as db:
             # one story per pair of copies, whichever instances completed them
