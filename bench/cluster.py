@@ -65,10 +65,10 @@ def instance(name: str, database: str, urls: list[str],
                 for label in CYCLES:
                     barrier.wait()  # all started; the coordinator made every feed due
                     barrier.wait()
-                    started, polled = time.monotonic(), []
-                    while due := pipeline.due_feeds():  # as the daemon's poll job does
-                        polled += [poll.url for poll in await pipeline.poll_all(due)]
-                    results.put(Polled(label, started, time.monotonic(), polled))
+                    started = time.monotonic()
+                    polls = await pipeline.polling.poll_due()  # as the daemon's poll job does
+                    results.put(Polled(label, started, time.monotonic(),
+                                       [poll.url for poll in polls]))
 
         asyncio.run(cycles())
 

@@ -182,20 +182,12 @@ class Daemon:
     async def poll(self) -> None:
         if self._stop.is_set():
             return
-        polled = failed = 0
-        while not self._stop.is_set():  # batch after batch, each claimed as it starts
-            due = self.pipeline.due_feeds()
-            if not due:
-                break
-            polls = await self.pipeline.poll_all(due)
-            polled += len(polls)
-            failed += sum(poll.status == "failed" for poll in polls)
-            if any(poll.new_items for poll in polls):
-                self._soon(self.complete, self._completing)
-            if len(due) < self.pipeline.polling.batch():
-                break
-        if polled:
-            log.info("polled %d feed(s), %d failed", polled, failed)
+        polls = await self.pipeline.polling.poll_due()
+        if polls:
+            failed = sum(poll.status == "failed" for poll in polls)
+            log.info("polled %d feed(s), %d failed", len(polls), failed)
+        if any(poll.new_items for poll in polls):
+            self._soon(self.complete, self._completing)
         stale = self.pipeline.check_stale()
         if stale:
             self._soon(self.deliver, self._delivering)

@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -49,18 +50,33 @@ class PollRunner:
     def __init__(self, context: Context) -> None:
         self.context = context
 
-    def batch(self) -> int:
-        """Feeds claimed at once: two per lane, so that each is polled well within its lease
-        (a poll takes at most network.timeout) and the rest stay free for other instances."""
-        return 2 * self.context.config.network.concurrency
-
     def due_feeds(self) -> list[FeedConfig]:
-        """The next batch of due feeds, claimed for config.lease (none another instance holds)."""
+        """The next due feeds, one per lane, claimed for config.lease (none another instance
+        holds): the rest stay free for other instances."""
         ctx = self.context
         feeds_by_url = {feed.url: feed for feed in ctx.config.feeds if feed.enabled}
         due = ctx.store.due_feeds(ctx.clock(), list(feeds_by_url), lease=ctx.config.lease,
-                                  limit=self.batch())
+                                  limit=ctx.config.network.concurrency)
         return [feeds_by_url[url] for url in due]
+
+    async def poll_due(self) -> list[PollResult]:
+        """Poll every due feed, as `poll_all` does, claiming them as the lanes need them: a lane
+        that finds the queue empty claims the next feeds, so no lane waits for a batch's
+        slowest feed, and several instances share a cycle feed by feed."""
+        queue: deque[FeedConfig] = deque()
+        results: list[PollResult] = []
+
+        async def lane() -> None:
+            while not self.context.stopping:
+                if not queue:
+                    queue.extend(feed for _, feed in _interleave_hosts(
+                        list(enumerate(self.due_feeds()))))
+                    if not queue:
+                        return
+                results.append(await self.poll(queue.popleft()))
+
+        await asyncio.gather(*(lane() for _ in range(self.context.config.network.concurrency)))
+        return results
 
     async def poll_all(self, feeds_to_poll: Sequence[FeedConfig]) -> list[PollResult]:
         """Poll concurrently in `network.concurrency` lanes, each taking the next feed when its
