@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.farm import feed_url, serve  # noqa: E402
+from bench.farm import farm_config, start_farm  # noqa: E402
 
 POSTGRES = os.environ.get("MONITOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1/test")
 CYCLES = ("full cycle", "304 cycle")
@@ -50,14 +50,8 @@ def instance(name: str, database: str, urls: list[str],
     from monitor import app
 
     with tempfile.TemporaryDirectory() as directory:
-        config_path = Path(directory) / "config.yaml"
-        feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
-        config_path.write_text(
-            f"database: '{database}'\ninstance: {name}\nrules: []\nworkers: 2\n"
-            "watch_rules: false\n"
-            "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
-            f"feeds:\n{feeds}\n")
-        config, rules = app.load(config_path)
+        config, rules = app.load(farm_config(directory, urls,
+                                             f"database: '{database}'\ninstance: {name}\n"))
 
         async def cycles() -> None:
             async with app.open_pipeline(config, rules) as pipeline:
@@ -114,15 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     import psycopg
 
-    from tests.servers import free_port
-
-    port = free_port()
-    context = multiprocessing.get_context("spawn")
-    ready = context.Event()
-    farm = context.Process(target=serve, args=(port, args.feeds, ready), daemon=True)
-    farm.start()
-    ready.wait(600)
-    urls = [feed_url(port, n) for n in range(args.feeds)]
+    farm, urls = start_farm(args.feeds)
     rows: list[tuple[str, dict[str, tuple[float, list[int], int]]]] = []
     try:
         with tempfile.TemporaryDirectory() as directory:

@@ -114,6 +114,19 @@ def serve(port: int, feeds: int, ready: multiprocessing.Event) -> None:  # type:
     servers[0].serve_forever()
 
 
+def start_farm(feeds: int) -> tuple[multiprocessing.process.BaseProcess, list[str]]:
+    """The farm's server in a process of its own, ready; and its feeds' URLs."""
+    from tests.servers import free_port
+
+    port = free_port()
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    farm = context.Process(target=serve, args=(port, feeds, ready), daemon=True)
+    farm.start()
+    ready.wait(600)
+    return farm, [feed_url(port, n) for n in range(feeds)]
+
+
 def address(host: int) -> str:
     """127.0.0.2, 127.0.0.3…: all loopback, each a different host for per-host limits."""
     return f"127.0.0.{2 + host}"
@@ -194,18 +207,23 @@ def memory_of_all_mb() -> float:
     return sum(_proc_mb(pid, "smaps_rollup", "Pss:") for pid in tree(os.getpid()))
 
 
+def farm_config(directory: str, urls: list[str], settings: str = "database: farm.db\n") -> Path:
+    """monitor's config for the farm: 64 requests in flight, 4 per host, 2 parser processes."""
+    path = Path(directory) / "config.yaml"
+    feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
+    path.write_text(
+        f"{settings}rules: []\nworkers: 2\nwatch_rules: false\n"
+        "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
+        f"feeds:\n{feeds}\n")
+    return path
+
+
 def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:
     """Two cycles in one running pipeline, as the daemon polls: its parser processes started and
     its connections open, as they are after a daemon's first minute."""
     from monitor import app
 
-    config_path = Path(directory) / "config.yaml"
-    feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
-    config_path.write_text(
-        "database: farm.db\nrules: []\nworkers: 2\n"
-        "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
-        f"feeds:\n{feeds}\n")
-    config, rules = app.load(config_path)
+    config, rules = app.load(farm_config(directory, urls))
     async def cycles() -> Result:
         async with app.open_pipeline(config, rules) as pipeline:
             await asyncio.gather(*(pipeline.context.workers.run(len, b"") for _ in range(4)))  # started
@@ -321,15 +339,7 @@ def main() -> None:
         contenders = ["monitor", "home-grown"]
     contenders = [name for name in contenders if not args.only or name in args.only]
 
-    from tests.servers import free_port
-
-    port = free_port()
-    context = multiprocessing.get_context("spawn")
-    ready = context.Event()
-    farm = context.Process(target=serve, args=(port, args.feeds, ready), daemon=True)
-    farm.start()
-    ready.wait(600)
-    urls = [feed_url(port, n) for n in range(args.feeds)]
+    farm, urls = start_farm(args.feeds)
     try:
         results = [contend(name, urls, min(args.homegrown_feeds, args.feeds), args.profile)
                    for name in contenders]
