@@ -276,6 +276,7 @@ class Postgres:
         self._held: Any = None  # the connection that holds this process's instance lock
         self._depth = 0
         try:
+            psycopg.connect(url, connect_timeout=10).close()  # fails fast, and says why
             self._pool = ConnectionPool(
                 url, min_size=1, max_size=4, open=True, timeout=30.0, name="monitor",
                 kwargs={"autocommit": True})

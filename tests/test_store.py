@@ -378,3 +378,15 @@ def test_an_instance_sees_the_story_assignments_of_others(store: Store, database
         assert store.story_changes(now_seen) == ([], [], now_seen)
     finally:
         other.close()
+
+
+def test_an_unreachable_server_is_one_line_without_its_password() -> None:
+    from tests.servers import free_port
+
+    url = f"postgresql://veille:s3cr3t-pw@127.0.0.1:{free_port()}/monitor"
+    with pytest.raises(UnusableDatabase) as error:
+        Store(url)
+    message = str(error.value)
+    assert message.startswith(f"postgresql://veille:***@127.0.0.1:{url.split(':')[3]}")
+    assert "Connection refused" in message and "s3cr3t" not in message
+    assert message.endswith("check that the server is up and its address, user and password")
