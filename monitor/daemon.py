@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 DELIVERY_TICK = 5.0
 WATCH_TICK = 2.0
 # Settings a running daemon cannot take up: they shape what it opened at start.
-RESTART_NEEDED = ("database", "workers", "http", "network", "watch_rules")
+RESTART_NEEDED = ("database", "instance", "lease", "workers", "http", "network", "watch_rules")
 HEARTBEAT = 5.0
 PRUNE_EVERY = 3600.0
 HEALTH_STALE = 30.0  # /healthz fails when the scheduler has run no job for this long

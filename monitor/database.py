@@ -35,7 +35,7 @@ def is_postgres(target: str | Path) -> bool:
 
 def lock_id(name: str) -> int:
     """A stable advisory lock number for a name (PostgreSQL's locks are numbered, and shared by
-    every schema of a database: the name includes the schema)."""
+    every schema of a database: `Postgres` puts its schema in the name)."""
     return zlib.crc32(f"monitor:{name}".encode())
 
 
