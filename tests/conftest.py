@@ -80,7 +80,7 @@ def _engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+def database(tmp_path: Path) -> str | Path:
     """Where the test's store lives: a SQLite file, or its PostgreSQL schema."""
     url = os.environ.get("MONITOR_DATABASE")
     return url if url else tmp_path / "state" / "monitor.db"
