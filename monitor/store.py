@@ -9,7 +9,6 @@ article, story and alerts are written together; an alert is `pending` until deli
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -27,11 +26,10 @@ from monitor.database import (
     is_postgres,
     new_owner,
     open_database,
-    redact,
 )
 from monitor.dedup import TOP_TERMS, Fingerprint
-from monitor.errors import Busy
 from monitor.feeds import canonical_url, identity
+from monitor.leases import LeaseQueries
 from monitor.models import (
     Alert,
     Article,
@@ -72,7 +70,7 @@ def _ts(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment else None
 
 
-class Store(OutboxQueries, ConsoleQueries):
+class Store(LeaseQueries, OutboxQueries, ConsoleQueries):
     """The project's queries over one `Database`: SQLite (a path) or PostgreSQL (a URL)."""
 
     def __init__(self, target: str | Path, instance: str | None = None) -> None:
@@ -182,63 +180,6 @@ class Store(OutboxQueries, ConsoleQueries):
         marks = ",".join("?" * len(urls))
         return self._claim("feeds", "url", f"next_check <= ? AND url IN ({marks})",
                            (now, *urls), "next_check", limit, now, lease)
-
-    def _claim(self, table: str, key: str, where: str, params: Sequence[Any], order: str,
-               limit: int, now: float, lease: float | None) -> list[Any]:
-        """The keys of up to `limit` rows of `table` matching `where`, in `order`, that no one
-        holds a lease on; with `lease`, this instance holds them from now on for that long.
-        Rows another instance is claiming at this very moment are passed over, not waited for."""
-        free = f"SELECT {key} FROM {table} WHERE {where} AND coalesce(lease_until, 0) <= ? " \
-               f"ORDER BY {order} LIMIT ?"
-        if lease is None:
-            return [row[0] for row in self._db.execute(free, (*params, now, limit))]
-        with self.transaction() as db:
-            keys = [row[0] for row in db.execute(free + db.skip_locked, (*params, now, limit))]
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                db.execute(f"UPDATE {table} SET lease_owner = ?, lease_until = ? WHERE {key} IN "
-                           f"({','.join('?' * len(chunk))})", (self.owner, now + lease, *chunk))
-        return keys
-
-    def start_instance(self, wait: float = 60.0, poll: float = 1.0) -> None:
-        """This process is the instance `self.instance` from now on: what an earlier process of
-        that name held (it died: the name's lock was free) is released at once, not when its
-        leases end. On SQLite, the file's one process: every lease is released. Raises Busy
-        when a live process of that name still holds it after `wait` seconds."""
-        if self.engine == "sqlite":
-            self.release_leases(everyone=True)
-            return
-        deadline = time.monotonic() + wait
-        while not self._db.hold(f"instance:{self.instance}"):
-            if time.monotonic() > deadline:
-                raise Busy(f"{redact(str(self.target))}: another monitor named "
-                           f"{self.instance!r} is running on this database; give this one "
-                           "another `instance:` name")
-            time.sleep(poll)
-        prefix = f"{self.instance}:"
-        with self.transaction() as db:
-            for table in ("feeds", "items", "alerts"):
-                db.execute(f"UPDATE {table} SET lease_until = NULL, lease_owner = NULL "
-                           "WHERE substr(lease_owner, 1, ?) = ?", (len(prefix), prefix))
-
-    def renew_leases(self, now: float, lease: float) -> int:
-        """Everything this process holds stays its own for `lease` more seconds: work that
-        takes long (a slow page, a channel with a long queue) is not taken over while this
-        process lives. Returns the rows renewed."""
-        with self.transaction() as db:
-            return sum(db.execute(f"UPDATE {table} SET lease_until = ? "
-                                  "WHERE lease_until IS NOT NULL AND lease_owner = ?",
-                                  (now + lease, self.owner)).rowcount
-                       for table in ("feeds", "items", "alerts"))
-
-    def release_leases(self, everyone: bool = False) -> None:
-        """Give back what this process claimed and did not finish (it is stopping), or every
-        lease (the one process on a SQLite file, starting: whoever held them is gone)."""
-        who, args = ("1 = 1", ()) if everyone else ("lease_owner = ?", (self.owner,))
-        with self.transaction() as db:
-            for table in ("feeds", "items", "alerts"):
-                db.execute(f"UPDATE {table} SET lease_until = NULL, lease_owner = NULL "
-                           f"WHERE lease_until IS NOT NULL AND {who}", args)
 
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
                        last_modified: str | None, body_hash: str | None,
