@@ -47,7 +47,7 @@ class Polled:
 def instance(name: str, database: str, urls: list[str],
              barrier: multiprocessing.synchronize.Barrier,
              results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    from monitor import app
+    from monitor.runners import app
 
     with tempfile.TemporaryDirectory() as directory:
         config, rules = app.load(farm_config(directory, urls,
@@ -69,7 +69,7 @@ def instance(name: str, database: str, urls: list[str],
 
 def run(database: str, instances: int, urls: list[str]) -> dict[str, tuple[float, list[int], int]]:
     """cycle → (seconds, feeds polled by each instance, polls done twice)."""
-    from monitor.store import Store
+    from monitor.store.store import Store
 
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(instances + 1), context.Queue()

@@ -8,7 +8,7 @@ installs the model with monitor (the README's first command) and every daemon wi
 loads it. This puts figures on both sides, in a fresh process per model:
 
 - quality on bench/data/entity_labels.yaml (titles and summaries of the 2025-02-10 capture, read
-  from ../shared/data/feeds through monitor.feeds as the daemon reads them; its header has the
+  from ../shared/data/feeds through monitor.core.feeds as the daemon reads them; its header has the
   labelling guide): precision, recall and F1 over PER, LOC and ORG, overall and for PER and LOC,
   by exact span and by the daemon's criterion (a recognised entity of the wanted kind covers the
   rule's name); hard negatives (a LOC « France » inside « Banque de France »); the example rules
@@ -230,7 +230,7 @@ def _gold(text: str, labels: Sequence[str], where: str) -> list[Gold]:
 def load_items() -> list[Item]:
     import yaml
 
-    from monitor import feeds
+    from monitor.core import feeds
 
     spec = yaml.safe_load(LABELS.read_text(encoding="utf-8"))
     texts: dict[tuple[str, str], Any] = {}
@@ -281,7 +281,7 @@ class Counts:
 
 
 def _kind(label: str) -> str:
-    from monitor.entities import LABELS as KIND_OF
+    from monitor.core.entities import LABELS as KIND_OF
 
     return KIND_OF.get(label, label)
 
@@ -340,8 +340,8 @@ def example_rules() -> Path:
 def rule_outcomes(texts: Sequence[str], predictions: Sequence[Sequence[Span]],
                   rules_path: Path) -> list[set[str]]:
     """The rules matched on each text (as a title), as the daemon's RuleSet.match decides."""
-    from monitor import rules
-    from monitor.models import Article
+    from monitor.core import rules
+    from monitor.core.models import Article
 
     ruleset = rules.load([rules_path], None, (), entities_available=lambda: True)
     labelled = {text: [(s, e, _kind(label)) for s, e, label in spans]
@@ -376,7 +376,7 @@ def run_worker(python: Path, request: dict[str, Any]) -> dict[str, Any]:
 
 def all_titles_and_summaries() -> tuple[list[str], list[str]]:
     """Every title and summary of the capture, duplicates included: the timing corpus."""
-    from monitor import feeds
+    from monitor.core import feeds
 
     titles, summaries = [], []
     for path in sorted(glob.glob(str(FEEDS / "fr_2025-02-10_*.xml"))):

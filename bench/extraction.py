@@ -59,7 +59,7 @@ def main() -> None:
         return
     import trafilatura
 
-    from monitor import extract
+    from monitor.core import extract
 
     def defaults(html: bytes, url: str | None) -> str:  # with metadata, as monitor was
         document = trafilatura.bare_extraction(html, url=url, include_comments=False,

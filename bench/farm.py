@@ -221,7 +221,7 @@ def farm_config(directory: str, urls: list[str], settings: str = "database: farm
 def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:
     """Two cycles in one running pipeline, as the daemon polls: its parser processes started and
     its connections open, as they are after a daemon's first minute."""
-    from monitor import app
+    from monitor.runners import app
 
     config, rules = app.load(farm_config(directory, urls))
     async def cycles() -> Result:

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor import app  # noqa: E402
+from monitor.runners import app  # noqa: E402
 from tests.servers import Route, Site  # noqa: E402
 
 PAGE = ("<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"

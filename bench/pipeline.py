@@ -67,8 +67,8 @@ def serve(paths: list[str], port: int, ready: multiprocessing.Event) -> None:  #
 async def run_once(directory: Path, port: int, rules_file: Path, workers: int,
                    articles: int) -> tuple[float, float]:
     """Articles/s of one pipeline completing `articles` new items twice: (cold, warm)."""
-    from monitor import app
-    from monitor.models import Entry
+    from monitor.core.models import Entry
+    from monitor.runners import app
 
     feed = f"http://127.0.0.1:{port}/feed.xml"
     config_path = directory / f"config-{workers}-{rules_file.stem}.yaml"

@@ -30,11 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.dedup import Fingerprint, fingerprint, same_story  # noqa: E402
-from monitor.extract import extract  # noqa: E402
-from monitor.models import Article, Entry  # noqa: E402
-from monitor.rules import load  # noqa: E402
-from monitor.storyindex import StoryIndex  # noqa: E402
+from monitor.core.dedup import Fingerprint, fingerprint, same_story  # noqa: E402
+from monitor.core.extract import extract  # noqa: E402
+from monitor.core.models import Article, Entry  # noqa: E402
+from monitor.core.rules import load  # noqa: E402
+from monitor.core.storyindex import StoryIndex  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "articles"
 FIXTURES = ROOT / "tests" / "fixtures" / "pages"
@@ -173,8 +173,8 @@ def _filler(rng: random.Random, words: list[str], now: float) -> Fingerprint:
     mostly from a large vocabulary (30,000 words), one in ten from the queries' own terms."""
     import numpy as np
 
-    from monitor.dedup import TOP_TERMS
-    from monitor.terms import top_terms
+    from monitor.core.dedup import TOP_TERMS
+    from monitor.core.terms import top_terms
 
     weights = {rng.choice(words) if rng.random() < 0.1 else f"w{rng.randrange(30_000)}":
                rng.uniform(0.5, 4.0) for _ in range(20)}

@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.dedup import fingerprint  # noqa: E402
-from monitor.models import Article, Entry, StoryAssignment  # noqa: E402
-from monitor.store import Store  # noqa: E402
-from monitor.storyindex import StoryIndex  # noqa: E402
+from monitor.core.dedup import fingerprint  # noqa: E402
+from monitor.core.models import Article, Entry, StoryAssignment  # noqa: E402
+from monitor.core.storyindex import StoryIndex  # noqa: E402
+from monitor.store.store import Store  # noqa: E402
 
 DAY = 86400.0
 WINDOW = 72 * 3600.0  # dedup.window's default

@@ -34,10 +34,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, not an installed copy
 
-from monitor import extract, feeds  # noqa: E402
-from monitor.dedup import fingerprint  # noqa: E402
-from monitor.models import Article  # noqa: E402
-from monitor.storyindex import StoryIndex  # noqa: E402
+from monitor.core import (
+    extract,
+    feeds,  # noqa: E402
+)
+from monitor.core.dedup import fingerprint  # noqa: E402
+from monitor.core.models import Article  # noqa: E402
+from monitor.core.storyindex import StoryIndex  # noqa: E402
 
 HERE = Path(__file__).parent
 OURS = HERE / "data" / "stories.yaml"
@@ -99,7 +102,7 @@ def load_real_day(labels: Path = REAL_DAY, shared: Path = SHARED) -> list[Labell
 def load_real_pages(labels: Path = REAL_PAGES, shared: Path = SHARED) -> list[Labelled]:
     """The labelled French pages, extracted as the daemon would (title, date and text from the
     page; no feed summary)."""
-    from monitor.models import Entry
+    from monitor.core.models import Entry
 
     out = []
     for story in yaml.safe_load(labels.read_text(encoding="utf-8"))["stories"]:

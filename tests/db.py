@@ -9,7 +9,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from monitor.database import is_postgres, open_database
+from monitor.store.database import is_postgres, open_database
 
 
 @contextmanager

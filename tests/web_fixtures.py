@@ -9,12 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from monitor.app import load_config, load_rules
-from monitor.config import Config
-from monitor.dedup import fingerprint
-from monitor.models import Alert, Article, Entry, StoryAssignment
-from monitor.rules import RuleSet
-from monitor.store import Store
+from monitor.config.config import Config
+from monitor.core.dedup import fingerprint
+from monitor.core.models import Alert, Article, Entry, StoryAssignment
+from monitor.core.rules import RuleSet
+from monitor.runners.app import load_config, load_rules
+from monitor.store.store import Store
 
 FEED_A = "http://127.0.0.1:9/a.xml"
 FEED_B = "http://127.0.0.1:9/b.xml"

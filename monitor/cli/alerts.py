@@ -8,9 +8,9 @@ import time
 from datetime import datetime
 from typing import TextIO
 
-from monitor.config import CONSOLE, Config, parse_duration, source_dir
-from monitor.notify import Notifier
-from monitor.store import Store
+from monitor.config.config import CONSOLE, Config, parse_duration, source_dir
+from monitor.net.notify import Notifier
+from monitor.store.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 

@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor import app, config_edit, discovery, feeds, opml
-from monitor.alerts_cli import when
-from monitor.config import Config, NetworkConfig
-from monitor.errors import FetchError, InvalidInput
-from monitor.http import HttpClient
-from monitor.models import FeedState
-from monitor.polling import FEED_ACCEPT
-from monitor.store import Store
+from monitor.cli.alerts import when
+from monitor.config import edit as config_edit
+from monitor.config.config import Config, NetworkConfig
+from monitor.core import feeds, opml
+from monitor.core.errors import FetchError, InvalidInput
+from monitor.core.models import FeedState
+from monitor.net import discovery
+from monitor.net.http import HttpClient
+from monitor.runners import app
+from monitor.runners.polling import FEED_ACCEPT
+from monitor.store.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from monitor import __version__, logs
-from monitor.errors import Busy, InvalidInput, UnusableDatabase
+from monitor import __version__
+from monitor.core.errors import Busy, InvalidInput, UnusableDatabase
+from monitor.telemetry import logs
 
 if TYPE_CHECKING:
-    from monitor.config import Config
-    from monitor.rules import RuleSet
+    from monitor.config.config import Config
+    from monitor.core.rules import RuleSet
 
 # The rest of the daemon is imported inside the commands: worker processes re-import the module
 # the `monitor` script started from (this one), and must not load what only the daemon needs.
@@ -66,8 +67,8 @@ def _main(argv: list[str] | None) -> int:
         verbosity = (args.verbose - 1 if args.verbose else -2) - args.quiet
     logs.setup({-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}.get(
         max(-2, min(verbosity, 2)), logging.DEBUG - 1), args.log_format)
-    from monitor import app
-    from monitor.config import default_path
+    from monitor.config.config import default_path
+    from monitor.runners import app
 
     path = args.config or default_path()
     if args.command == "console":
@@ -113,9 +114,9 @@ def _hash_password() -> int:
 
 def _migrate(source: Path, target: str | None, path: Path) -> int:
     """Move a SQLite database into PostgreSQL: `--to`, else the config's `database:`."""
-    from monitor import app
-    from monitor.database import is_postgres, redact
-    from monitor.migrate import MigrationRefused, migrate
+    from monitor.runners import app
+    from monitor.store.database import is_postgres, redact
+    from monitor.store.migrate import MigrationRefused, migrate
 
     if target is None:
         try:
@@ -140,11 +141,11 @@ def _migrate(source: Path, target: str | None, path: Path) -> int:
 def _check(path: Path) -> int:
     """Every problem of the config and of every rule file at once (the rules are checked even
     when the config has problems: against no channel list then), then the database."""
-    from monitor import app
-    from monitor import config as config_module
-    from monitor import rules as rules_module
-    from monitor.config import CONSOLE
-    from monitor.store import Store
+    from monitor.config import config as config_module
+    from monitor.config.config import CONSOLE
+    from monitor.core import rules as rules_module
+    from monitor.runners import app
+    from monitor.store.store import Store
 
     problems = []
     config = None
@@ -182,7 +183,7 @@ def _invalid(error: InvalidInput) -> int:
 
 
 async def _once(config: Config, rules: RuleSet) -> int:
-    from monitor import app
+    from monitor.runners import app
 
     async with app.open_pipeline(config, rules) as pipeline:
         report = await pipeline.run_pass(pipeline.enabled_feeds())
@@ -221,8 +222,8 @@ def _held(held: list[tuple[str, int, float]], zone: ZoneInfo) -> str:
 
 
 async def _run(config: Config, rules: RuleSet) -> int:
-    from monitor import app
-    from monitor.daemon import Daemon
+    from monitor.daemon.daemon import Daemon
+    from monitor.runners import app
 
     async with app.open_pipeline(config, rules) as pipeline:
         await Daemon(pipeline).run()
@@ -232,7 +233,8 @@ async def _run(config: Config, rules: RuleSet) -> int:
 def _rules(args: argparse.Namespace, path: Path) -> int:
     """`rules test` works without a config (then any channel name is accepted); `backtest`
     needs one, for its database."""
-    from monitor import app, rules_cli
+    from monitor.cli import rules as rules_cli
+    from monitor.runners import app
 
     try:
         config = None
@@ -247,7 +249,8 @@ def _rules(args: argparse.Namespace, path: Path) -> int:
 
 
 def _outbox(args: argparse.Namespace, path: Path) -> int:
-    from monitor import alerts_cli, app
+    from monitor.cli import alerts as alerts_cli
+    from monitor.runners import app
 
     try:
         config = app.load_config(path)
@@ -256,7 +259,7 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
     if args.command == "feeds":
         return _feeds(args, config)
     if args.command == "stories":
-        from monitor import stories_cli
+        from monitor.cli import stories as stories_cli
 
         return stories_cli.stories(args, config)
     if args.command == "notify":
@@ -267,7 +270,7 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
 
 
 def _feeds(args: argparse.Namespace, config: Config) -> int:
-    from monitor import feeds_cli
+    from monitor.cli import feeds as feeds_cli
 
     commands = {"add": feeds_cli.add, "remove": feeds_cli.remove,
                 "import": feeds_cli.import_opml, "export": feeds_cli.export_opml}

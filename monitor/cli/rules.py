@@ -15,17 +15,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from monitor import app, entities, extract
-from monitor import backtest as backtest_module
-from monitor import rules as rules_module
-from monitor.config import CONSOLE, Config, NetworkConfig, parse_duration
-from monitor.errors import FetchError
-from monitor.http import HttpClient
-from monitor.matching import EntitySpans
-from monitor.models import Article, Entry, Match
-from monitor.rules import RuleSet
-from monitor.store import Store
-from monitor.text import snippet
+from monitor.config.config import CONSOLE, Config, NetworkConfig, parse_duration
+from monitor.core import entities, extract
+from monitor.core import rules as rules_module
+from monitor.core.errors import FetchError
+from monitor.core.matching import EntitySpans
+from monitor.core.models import Article, Entry, Match
+from monitor.core.rules import RuleSet
+from monitor.core.text import snippet
+from monitor.net.http import HttpClient
+from monitor.runners import app
+from monitor.runners import backtest as backtest_module
+from monitor.store.store import Store
 
 EXIT_MATCH, EXIT_NO_MATCH, EXIT_INVALID = 0, 1, 2
 

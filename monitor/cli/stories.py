@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import TextIO
 
-from monitor.config import Config, parse_duration
-from monitor.store import Store
+from monitor.config.config import Config, parse_duration
+from monitor.store.store import Store
 
 
 def _iso(stamp: float | None) -> str | None:

@@ -51,7 +51,7 @@ class Digest(BaseModel):
     @field_validator("every", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        from monitor.config import parse_duration
+        from monitor.config.config import parse_duration
 
         return parse_duration(value) if value is not None else None
 

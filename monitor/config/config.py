@@ -27,10 +27,12 @@ from pydantic import (
     model_validator,
 )
 
-from monitor import __version__, logs, schedule, templates, yamlsource
-from monitor.channels import ChannelConfig
-from monitor.database import is_postgres
-from monitor.errors import InvalidInput, Problem
+from monitor import __version__
+from monitor.config.channels import ChannelConfig
+from monitor.core import schedule, templates, yamlsource
+from monitor.core.errors import InvalidInput, Problem
+from monitor.store.database import is_postgres
+from monitor.telemetry import logs
 
 CONSOLE = "console"  # the built-in channel: alerts printed on standard output
 
@@ -201,7 +203,7 @@ class HttpEndpointConfig(_Strict):
     @field_validator("listen", mode="before")
     @classmethod
     def _address(cls, value: Any) -> str:
-        from monitor.listen import parse_listen
+        from monitor.core.listen import parse_listen
 
         host, port = parse_listen(str(value))
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -215,7 +217,7 @@ class HttpEndpointConfig(_Strict):
 
     @model_validator(mode="after")
     def _loopback_or_login(self) -> HttpEndpointConfig:
-        from monitor.listen import is_loopback, parse_listen
+        from monitor.core.listen import is_loopback, parse_listen
 
         host, _ = parse_listen(self.listen)
         if self.auth is None and not is_loopback(host):
@@ -362,7 +364,7 @@ def _apprise_warnings() -> Iterator[list[str]]:
 
 def _apprise_refusal(url: str) -> str | None:
     """Why Apprise will not take `url`, in its own words (tokens masked), or None."""
-    from monitor.notify import scrub  # (notify needs this module first)
+    from monitor.net.notify import scrub  # (notify needs this module first)
 
     with _apprise_warnings() as reasons:
         accepted = apprise.Apprise.instantiate(url, suppress_exceptions=True)

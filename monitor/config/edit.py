@@ -21,8 +21,8 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from monitor import config as config_module
-from monitor.errors import InvalidInput, Problem
+from monitor.config import config as config_module
+from monitor.core.errors import InvalidInput, Problem
 
 
 def add_feeds(path: Path, feeds: Sequence[dict[str, Any]]) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from monitor.models import Alert, AlertPayload, Article, Match, Priority, RulePayload
-from monitor.text import snippet
+from monitor.core.models import Alert, AlertPayload, Article, Match, Priority, RulePayload
+from monitor.core.text import snippet
 
 PARIS = ZoneInfo("Europe/Paris")
 _FIELD_ORDER = ("text", "summary", "title")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from monitor import dedup, extract
-from monitor.dedup import Fingerprint
-from monitor.models import Article, Entry
+from monitor.core import dedup, extract
+from monitor.core.dedup import Fingerprint
+from monitor.core.models import Article, Entry
 
 
 def analyse(entry: Entry, html: bytes | None, outlet: str, tags: tuple[str, ...],

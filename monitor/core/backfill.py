@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from monitor.models import Entry
+from monitor.core.models import Entry
 
 HANDFUL = 5  # a feed listing more undated items than this is showing its archive
 

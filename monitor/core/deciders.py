@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from monitor import alerts, backfill, evergreen, schedule
-from monitor.channels import ChannelConfig, in_quiet, next_digest, quiet_end, rate
-from monitor.dedup import Fingerprint
-from monitor.models import (
+from monitor.config.channels import ChannelConfig, in_quiet, next_digest, quiet_end, rate
+from monitor.core import alerts, backfill, evergreen, schedule
+from monitor.core.dedup import Fingerprint
+from monitor.core.models import (
     Alert,
     AlertPayload,
     Article,

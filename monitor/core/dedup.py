@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from monitor import events, evergreen, terms
-from monitor.models import Article
-from monitor.text import fold, fold_word
+from monitor.core import events, evergreen, terms
+from monitor.core.models import Article
+from monitor.core.text import fold, fold_word
 
 NUM_PERM = 64
 SHINGLE = 4  # words

@@ -28,8 +28,8 @@ from functools import lru_cache
 import Stemmer
 import wordfreq
 
-from monitor import terms
-from monitor.text import fold_word
+from monitor.core import terms
+from monitor.core.text import fold_word
 
 # Folded event nouns (singular and plural) → their class.
 _CLASSES = {

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict, cast
 
-from monitor.models import Article, Entry
+from monitor.core.models import Article, Entry
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement

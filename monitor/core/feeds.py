@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import feedparser
 import lxml.html
 
-from monitor.models import Entry, ParsedFeed
+from monitor.core.models import Entry, ParsedFeed
 
 _TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
@@ -196,7 +196,7 @@ _DATE = re.compile(
 def parse_french_date(value: str) -> time.struct_time | None:
     """RFC 822-like dates, with French or English day and month names and European zone names
     (CET, CEST…) → UTC; None for anything else, which feedparser's own handlers then try."""
-    from monitor.text import fold_word  # local: keep feedparser's handler import light
+    from monitor.core.text import fold_word  # local: keep feedparser's handler import light
 
     found = _DATE.match(value)
     if not found:

@@ -16,8 +16,8 @@ from typing import Final
 
 import regex
 
-from monitor.models import Article, Hit
-from monitor.text import Folded
+from monitor.core.models import Article, Hit
+from monitor.core.text import Folded
 
 log = logging.getLogger(__name__)
 

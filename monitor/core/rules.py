@@ -23,11 +23,11 @@ import ahocorasick
 import regex
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from monitor import entities, templates, yamlsource
-from monitor.errors import InvalidInput, Problem
-from monitor.matching import FIELDS, Entity, EntitySpans, Group, Near, Node, Pattern, Scan, Words
-from monitor.models import Article, Hit, Match, Priority
-from monitor.text import fold, fold_term, plural_forms
+from monitor.core import entities, templates, yamlsource
+from monitor.core.errors import InvalidInput, Problem
+from monitor.core.matching import FIELDS, Entity, EntitySpans, Group, Near, Node, Pattern, Scan, Words
+from monitor.core.models import Article, Hit, Match, Priority
+from monitor.core.text import fold, fold_term, plural_forms
 
 FieldName = Literal["title", "summary", "text"]
 TERM_KEYS = ("phrase", "term", "regex", "near", "entity", "all", "any", "none")

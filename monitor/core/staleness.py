@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from monitor.alerts import payload_of
-from monitor.models import Alert, FeedState
+from monitor.core.alerts import payload_of
+from monitor.core.models import Alert, FeedState
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from monitor import evergreen
-from monitor.dedup import NEW_STORY, Fingerprint, same_story
-from monitor.models import StoryAssignment
+from monitor.core import evergreen
+from monitor.core.dedup import NEW_STORY, Fingerprint, same_story
+from monitor.core.models import StoryAssignment
 
 MIN_TOP_SHARED = 2  # heaviest terms in common for the words to be compared at all
 LSH_BANDS, LSH_ROWS = 21, 3  # 63 of the 64 values; a pair with Jaccard 0.3 meets in a band

@@ -94,7 +94,7 @@ def source_of(value: str, base: Path) -> str:
 def samples() -> dict[str, dict[str, Any]]:
     """One alert of each kind a channel's template renders: a template that works on matches
     but fails on a follow-up (no terms) would fail that alert when it comes."""
-    from monitor.alerts import followup_payload
+    from monitor.core.alerts import followup_payload
 
     _, followup = followup_payload(SAMPLE["title"], SAMPLE["url"], "franceinfo", SAMPLE["published"],
                                    SAMPLE["rule"], "normal", new_outlet=True)

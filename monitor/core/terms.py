@@ -20,7 +20,7 @@ from functools import lru_cache
 import Stemmer
 import wordfreq
 
-from monitor.text import ELISIONS, fold_word
+from monitor.core.text import ELISIONS, fold_word
 
 COMMON = 5.6  # Zipf frequency at or above which a word is left out (« faire » 5.9, « France » 6.0)
 RAREST = 7.0  # the Zipf scale's top: a word's weight is how far below it the word sits

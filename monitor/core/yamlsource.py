@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from monitor.errors import InvalidInput, Problem
+from monitor.core.errors import InvalidInput, Problem
 
 Path_ = tuple[str | int, ...]
 # The only tags a config or rule file needs; anything else (!!python/…, custom tags) is refused.

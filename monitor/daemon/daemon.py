@@ -20,12 +20,12 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import systemd
-from monitor.app import load_config, load_rules, notifier
-from monitor.config import Config
-from monitor.errors import InvalidInput
-from monitor.pipeline import Pipeline
-from monitor.rules import RuleSet, rule_files
+from monitor.config.config import Config
+from monitor.core.errors import InvalidInput
+from monitor.core.rules import RuleSet, rule_files
+from monitor.daemon import systemd
+from monitor.runners.app import load_config, load_rules, notifier
+from monitor.runners.pipeline import Pipeline
 from monitor.web.server import Console, ConsoleServer
 from monitor.web.views import ReloadLog
 

@@ -25,7 +25,7 @@ import aiohttp
 import aiohttp.abc
 import certifi
 
-from monitor.errors import FetchError
+from monitor.core.errors import FetchError
 
 MAX_REDIRECTS = 5
 _PERMANENT = (301, 308)

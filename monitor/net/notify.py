@@ -19,9 +19,10 @@ from typing import TextIO, cast
 
 import apprise
 
-from monitor import logs, templates
-from monitor.channels import ChannelConfig
-from monitor.config import CONSOLE
+from monitor.config.channels import ChannelConfig
+from monitor.config.config import CONSOLE
+from monitor.core import templates
+from monitor.telemetry import logs
 
 log = logging.getLogger(__name__)
 logs.keep_apprise_apart()

@@ -9,18 +9,18 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from monitor import config as config_module
-from monitor import logs
-from monitor import rules as rules_module
-from monitor.config import CONSOLE, Config, NetworkConfig
-from monitor.database import secrets as database_secrets
-from monitor.http import HttpClient, Limits
-from monitor.lock import exclusive
-from monitor.notify import Notifier, secret_parts
-from monitor.pipeline import Pipeline
-from monitor.rules import RuleSet
-from monitor.store import Store
-from monitor.workers import Workers
+from monitor.config import config as config_module
+from monitor.config.config import CONSOLE, Config, NetworkConfig
+from monitor.core import rules as rules_module
+from monitor.core.rules import RuleSet
+from monitor.net.http import HttpClient, Limits
+from monitor.net.notify import Notifier, secret_parts
+from monitor.runners.pipeline import Pipeline
+from monitor.runners.workers import Workers
+from monitor.store.database import secrets as database_secrets
+from monitor.store.lock import exclusive
+from monitor.store.store import Store
+from monitor.telemetry import logs
 
 
 def load(path: Path) -> tuple[Config, RuleSet]:

@@ -7,10 +7,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from monitor import entities
-from monitor.models import Article
-from monitor.rules import RuleSet
-from monitor.store import Store
+from monitor.core import entities
+from monitor.core.models import Article
+from monitor.core.rules import RuleSet
+from monitor.store.store import Store
 
 
 @dataclass

@@ -9,21 +9,21 @@ import asyncio
 import logging
 from typing import NamedTuple
 
-from monitor import analysis, entities, evergreen
-from monitor.config import Config
-from monitor.context import Context
-from monitor.deciders import (
+from monitor.config.config import Config
+from monitor.core import analysis, entities, evergreen
+from monitor.core.deciders import (
     ItemPolicy,
     StoryFacts,
     candidate_stories,
     decide_item,
     decide_refresh,
 )
-from monitor.dedup import Fingerprint
-from monitor.errors import FetchError
-from monitor.models import Article, Match, PendingItem
-from monitor.storyindex import StoryIndex
-from monitor.workers import WorkerFailed
+from monitor.core.dedup import Fingerprint
+from monitor.core.errors import FetchError
+from monitor.core.models import Article, Match, PendingItem
+from monitor.core.storyindex import StoryIndex
+from monitor.runners.context import Context
+from monitor.runners.workers import WorkerFailed
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from monitor.config import Config
-from monitor.http import HttpClient
-from monitor.metrics import Metrics
-from monitor.notify import Notifier
-from monitor.rules import RuleSet
-from monitor.storage import Storage
-from monitor.workers import Workers
+from monitor.config.config import Config
+from monitor.core.rules import RuleSet
+from monitor.net.http import HttpClient
+from monitor.net.notify import Notifier
+from monitor.runners.workers import Workers
+from monitor.store.roles import Storage
+from monitor.telemetry.metrics import Metrics
 
 
 @dataclass

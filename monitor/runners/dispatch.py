@@ -10,11 +10,11 @@ import asyncio
 import logging
 from dataclasses import replace
 
-from monitor import templates
-from monitor.channels import ChannelConfig, rate
-from monitor.context import Context
-from monitor.deciders import Send, decide_delivery, decide_failure, decide_merged
-from monitor.models import QueuedAlert
+from monitor.config.channels import ChannelConfig, rate
+from monitor.core import templates
+from monitor.core.deciders import Send, decide_delivery, decide_failure, decide_merged
+from monitor.core.models import QueuedAlert
+from monitor.runners.context import Context
 
 log = logging.getLogger(__name__)
 

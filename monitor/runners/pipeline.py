@@ -13,18 +13,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from monitor import staleness
-from monitor.completing import Completed, CompleteRunner
-from monitor.config import Config, FeedConfig
-from monitor.context import Context
-from monitor.dispatch import DispatchRunner
-from monitor.http import HttpClient
-from monitor.metrics import Metrics
-from monitor.notify import Notifier
-from monitor.polling import PollResult, PollRunner
-from monitor.rules import RuleSet
-from monitor.storage import Storage
-from monitor.workers import Workers
+from monitor.config.config import Config, FeedConfig
+from monitor.core import staleness
+from monitor.core.rules import RuleSet
+from monitor.net.http import HttpClient
+from monitor.net.notify import Notifier
+from monitor.runners.completing import Completed, CompleteRunner
+from monitor.runners.context import Context
+from monitor.runners.dispatch import DispatchRunner
+from monitor.runners.polling import PollResult, PollRunner
+from monitor.runners.workers import Workers
+from monitor.store.roles import Storage
+from monitor.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

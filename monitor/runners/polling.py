@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from monitor import feeds
-from monitor.config import FeedConfig
-from monitor.context import Context
-from monitor.deciders import (
+from monitor.config.config import FeedConfig
+from monitor.core import feeds
+from monitor.core.deciders import (
     FeedAnswer,
     FeedFailure,
     PollPolicy,
@@ -25,9 +24,10 @@ from monitor.deciders import (
     decide_poll,
     needs_parsing,
 )
-from monitor.errors import FetchError
-from monitor.models import FeedState, ParsedFeed
-from monitor.workers import WorkerFailed
+from monitor.core.errors import FetchError
+from monitor.core.models import FeedState, ParsedFeed
+from monitor.runners.context import Context
+from monitor.runners.workers import WorkerFailed
 
 log = logging.getLogger(__name__)
 

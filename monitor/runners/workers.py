@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from monitor import orphan
+from monitor.runners import orphan
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,9 @@ class _PoolBroke(Exception):
 
 
 # What workers run, imported once by the fork server, which first asks to die with the daemon
-# (monitor.orphan_guard). (monitor.extract imports trafilatura only when it extracts, so the daemon,
-# which imports monitor.analysis too, never loads it.)
-_PRELOAD = ["monitor.orphan_guard", "trafilatura", "monitor.analysis", "monitor.feeds"]
+# (monitor.runners.orphan_guard). (monitor.core.extract imports trafilatura only when it
+# extracts, so the daemon, which imports monitor.core.analysis too, never loads it.)
+_PRELOAD = ["monitor.runners.orphan_guard", "trafilatura", "monitor.core.analysis", "monitor.core.feeds"]
 
 
 def _warm_up() -> None:

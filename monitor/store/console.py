@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.database import Database
-from monitor.text import title_words
+from monitor.core.text import title_words
+from monitor.store.database import Database
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from monitor.errors import UnusableDatabase
-from monitor.text import title_words
+from monitor.core.errors import UnusableDatabase
+from monitor.core.text import title_words
 
 BUSY_TIMEOUT_MS = 30_000
 Params = Sequence[Any]
@@ -168,7 +168,7 @@ class Sqlite:
         return [row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")]
 
     def hold(self, name: str) -> bool:
-        return True  # the file is one process's already (monitor.lock)
+        return True  # the file is one process's already (monitor.store.lock)
 
     def migrate(self, version: int, schema: str, upgrades: Mapping[int, str]) -> None:
         try:

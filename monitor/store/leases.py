@@ -16,8 +16,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from monitor.database import Database, redact
-from monitor.errors import Busy
+from monitor.core.errors import Busy
+from monitor.store.database import Database, redact
 
 LEASED = ("feeds", "items", "alerts")
 

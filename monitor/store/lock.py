@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from monitor.errors import Busy
+from monitor.core.errors import Busy
 
 
 @contextmanager

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.database import Database, is_postgres, open_database, redact
-from monitor.errors import MonitorError
-from monitor.lock import exclusive
-from monitor.store import Store
+from monitor.core.errors import MonitorError
+from monitor.store.database import Database, is_postgres, open_database, redact
+from monitor.store.lock import exclusive
+from monitor.store.store import Store
 
 # parents first; the columns copied are those both sides have (feeds.rowid is PostgreSQL's own)
 TABLES = ("stories", "feeds", "items", "articles", "item_keys", "alerts", "deliveries")

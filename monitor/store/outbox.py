@@ -9,8 +9,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.database import Database
-from monitor.models import Alert, AlertPayload, QueuedAlert
+from monitor.core.models import Alert, AlertPayload, QueuedAlert
+from monitor.store.database import Database
 
 
 @dataclass(frozen=True, slots=True)

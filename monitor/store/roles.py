@@ -12,9 +12,8 @@ from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from monitor.console_queries import AlertRow, ItemRow, StoryRow
-from monitor.dedup import Fingerprint
-from monitor.models import (
+from monitor.core.dedup import Fingerprint
+from monitor.core.models import (
     Alert,
     AlertPayload,
     Article,
@@ -25,7 +24,8 @@ from monitor.models import (
     RetryItem,
     StoryAssignment,
 )
-from monitor.storyindex import Candidate
+from monitor.core.storyindex import Candidate
+from monitor.store.console import AlertRow, ItemRow, StoryRow
 
 
 class FeedStorage(Protocol):

@@ -16,21 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor import terms
-from monitor.console_queries import ConsoleQueries
-from monitor.database import (
-    Database,
-    Postgres,
-    Sqlite,
-    default_instance,
-    is_postgres,
-    new_owner,
-    open_database,
-)
-from monitor.dedup import TOP_TERMS, Fingerprint
-from monitor.feeds import canonical_url, identity
-from monitor.leases import LeaseQueries
-from monitor.models import (
+from monitor.core import terms
+from monitor.core.dedup import TOP_TERMS, Fingerprint
+from monitor.core.feeds import canonical_url, identity
+from monitor.core.models import (
     Alert,
     Article,
     Entry,
@@ -39,10 +28,21 @@ from monitor.models import (
     RetryItem,
     StoryAssignment,
 )
-from monitor.outbox import OutboxQueries, queue_alerts
-from monitor.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
-from monitor.storyindex import Candidate
-from monitor.text import title_words
+from monitor.core.storyindex import Candidate
+from monitor.core.text import title_words
+from monitor.store.console import ConsoleQueries
+from monitor.store.database import (
+    Database,
+    Postgres,
+    Sqlite,
+    default_instance,
+    is_postgres,
+    new_owner,
+    open_database,
+)
+from monitor.store.leases import LeaseQueries
+from monitor.store.outbox import OutboxQueries, queue_alerts
+from monitor.store.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 
 
 def entry_keys(entry: Entry) -> list[str]:

@@ -9,7 +9,7 @@ import secrets
 import argon2
 import bcrypt
 
-from monitor.config import HttpAuthConfig
+from monitor.config.config import HttpAuthConfig
 
 _HASHER = argon2.PasswordHasher()
 

@@ -24,11 +24,11 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 
-from monitor.config import Config, parse_duration
-from monitor.errors import FetchError, InvalidInput
-from monitor.listen import is_loopback, parse_listen
-from monitor.rules import RuleSet
-from monitor.storage import ConsoleStorage
+from monitor.config.config import Config, parse_duration
+from monitor.core.errors import FetchError, InvalidInput
+from monitor.core.listen import is_loopback, parse_listen
+from monitor.core.rules import RuleSet
+from monitor.store.roles import ConsoleStorage
 from monitor.web import auth, tester, views
 
 log = logging.getLogger(__name__)

@@ -17,16 +17,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor import app, entities
-from monitor import backtest as backtest_module
-from monitor import rules as rules_module
-from monitor.config import CONSOLE, Config
-from monitor.errors import InvalidInput, Problem
-from monitor.http import HttpClient
-from monitor.models import Article, Hit
-from monitor.rules import RuleSet
-from monitor.rules_cli import article_from_html
-from monitor.store import Store
+from monitor.cli.rules import article_from_html
+from monitor.config.config import CONSOLE, Config
+from monitor.core import entities
+from monitor.core import rules as rules_module
+from monitor.core.errors import InvalidInput, Problem
+from monitor.core.models import Article, Hit
+from monitor.core.rules import RuleSet
+from monitor.net.http import HttpClient
+from monitor.runners import app
+from monitor.runners import backtest as backtest_module
+from monitor.store.store import Store
 from monitor.web.views import iso
 
 PAGE_RULES = "règle du testeur"

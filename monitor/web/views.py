@@ -12,12 +12,12 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor import notify
-from monitor.config import CONSOLE, Config
-from monitor.console_queries import AlertRow, ItemRow, StoryRow
-from monitor.feeds_cli import feed_status
-from monitor.rules import RuleSet
-from monitor.storage import ConsoleStorage
+from monitor.cli.feeds import feed_status
+from monitor.config.config import CONSOLE, Config
+from monitor.core.rules import RuleSet
+from monitor.net import notify
+from monitor.store.console import AlertRow, ItemRow, StoryRow
+from monitor.store.roles import ConsoleStorage
 
 DAY = 86400.0
 PERIODS = {"24h": DAY, "7j": 7 * DAY, "30j": 30 * DAY, "90j": 90 * DAY}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.store import Store
+from monitor.store.store import Store
 from tests.e2e.helpers import monitor_in
 
 pytestmark = pytest.mark.sqlite  # a damaged file, a locked file: SQLite's own

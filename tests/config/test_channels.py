@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from monitor.channels import ChannelConfig, Digest, in_quiet, next_digest, quiet_end, rate
+from monitor.config.channels import ChannelConfig, Digest, in_quiet, next_digest, quiet_end, rate
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import CONSOLE, default_path, load, parse_duration, parse_size
-from monitor.errors import InvalidInput
+from monitor.config.config import CONSOLE, default_path, load, parse_duration, parse_size
+from monitor.core.errors import InvalidInput
 
 
 def write(tmp_path: Path, text: str) -> Path:

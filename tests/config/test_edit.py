@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load
-from monitor.config_edit import add_feeds, remove_feed
-from monitor.errors import InvalidInput
+from monitor.config.config import load
+from monitor.config.edit import add_feeds, remove_feed
+from monitor.core.errors import InvalidInput
 
 CONFIG = """# Veille de la rédaction
 database: veille.db   # à côté de ce fichier

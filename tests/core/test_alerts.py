@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
-from monitor.alerts import excerpt, for_matches
-from monitor.models import Article, Hit, Match
+from monitor.core.alerts import excerpt, for_matches
+from monitor.core.models import Article, Hit, Match
 
 TEXT = ("Les États-Unis ont autorisé lundi la livraison de missiles Tomahawk à l’Ukraine, "
         "a annoncé le Pentagone.")
@@ -82,7 +82,7 @@ def test_several_rules_on_one_channel_make_one_alert_naming_them_all() -> None:
 
 
 def test_followups_on_each_channel_the_story_alerted_on() -> None:
-    from monitor.alerts import followups
+    from monitor.core.alerts import followups
 
     item = tomahawk_article(outlet="Libération", title="Les Tomahawk arrivent")
     alerted = {"ops": ("tomahawk-ukraine", "high"), "mail": ("tomahawk-ukraine", "high")}

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from monitor.backfill import old_entries
-from monitor.models import Entry
+from monitor.core.backfill import old_entries
+from monitor.core.models import Entry
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC).timestamp()
 DAY = 24 * 3600.0

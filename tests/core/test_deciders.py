@@ -4,9 +4,9 @@ and rate limits with an injected clock)."""
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from monitor.alerts import PARIS as ALERT_ZONE
-from monitor.channels import ChannelConfig
-from monitor.deciders import (
+from monitor.config.channels import ChannelConfig
+from monitor.core.alerts import PARIS as ALERT_ZONE
+from monitor.core.deciders import (
     FeedAnswer,
     FeedFailure,
     Hold,
@@ -24,8 +24,8 @@ from monitor.deciders import (
     decide_poll,
     needs_parsing,
 )
-from monitor.dedup import Fingerprint
-from monitor.models import (
+from monitor.core.dedup import Fingerprint
+from monitor.core.models import (
     Article,
     Entry,
     FeedState,

@@ -1,8 +1,8 @@
 """Whether two articles tell one story: wire copies, rewrites, follow-ups, and different stories
 about the same people."""
 
-from monitor.dedup import fingerprint, same_story, text_containment, threshold
-from monitor.models import Article
+from monitor.core.dedup import fingerprint, same_story, text_containment, threshold
+from monitor.core.models import Article
 
 WIRE = (
     "Les États-Unis ont autorisé, lundi 24 novembre, la livraison de missiles de croisière "
@@ -123,7 +123,7 @@ def test_assignment_is_measured_on_the_labelled_set() -> None:
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     from stories_eval import evaluate, load
 
     items = load()

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from monitor import entities
-from monitor.models import Article
-from monitor.rules import load
+from monitor.core import entities
+from monitor.core.models import Article
+from monitor.core.rules import load
 
 
 def rules_from(tmp_path: Path, text: str):

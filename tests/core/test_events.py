@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.events import event_keys
+from monitor.core.events import event_keys
 
 
 @pytest.mark.parametrize(("text", "keys"), [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from monitor.evergreen import BULLETIN, DOSSIER, LIVE, NEWS, kind
+from monitor.core.evergreen import BULLETIN, DOSSIER, LIVE, NEWS, kind
 
 CASES = [
     ("https://www.bfmtv.com/paris/essonne/meurtre-de-louise-11-ans_DN-202502100481.html",

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
-from monitor.extract import extract
-from monitor.models import Entry
+from monitor.core.extract import extract
+from monitor.core.models import Entry
 from tests.servers import FIXTURES
 
 ENTRY = Entry("https://www.lemonde.fr/rss.xml", None,
@@ -52,7 +52,7 @@ def test_language_hint_for_trafilatura() -> None:
     contradict it: trafilatura refuses a page whose meta tags name another language."""
     import trafilatura
 
-    from monitor.extract import _known_language
+    from monitor.core.extract import _known_language
 
     def hint(html: str, feed_language: str | None = None) -> str | None:
         tree = trafilatura.load_html(html.encode())

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.feeds import canonical_url, parse
+from monitor.core.feeds import canonical_url, parse
 from tests.servers import FIXTURES
 
 BASE = "https://www.example.fr"
@@ -142,7 +142,7 @@ def test_entries_without_link_guid_or_title_are_skipped() -> None:
     "https://www.lemonde.fr/a/b.html/amp",
 ])
 def test_identity_sees_through_amp_mobile_and_tracking_variants(variant: str) -> None:
-    from monitor.feeds import identity
+    from monitor.core.feeds import identity
 
     assert identity(variant) == "lemonde.fr/a/b.html"
     assert identity("https://www.lemonde.fr/a/c.html") != "lemonde.fr/a/b.html"

@@ -6,11 +6,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.feeds import canonical_url, parse
+from monitor.core.feeds import canonical_url, parse
 
 # The project's fixtures, plus the real French feeds of ../shared when it is there.
-FEEDS = sorted((Path(__file__).parent / "fixtures" / "feeds").glob("*.xml")) + sorted(
-    (Path(__file__).resolve().parents[2] / "shared" / "data" / "feeds").glob("fr_*.xml"))
+FEEDS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "feeds").glob("*.xml")) + sorted(
+    (Path(__file__).resolve().parents[3] / "shared" / "data" / "feeds").glob("fr_*.xml"))
 SNIPPETS = [b"<", b">", b"&", b"&amp;", b"<![CDATA[", b"]]>", b"</item>", b"<item>", b"\x00",
             b"\xff\xfe", b"<!ENTITY x 'y'>", b"&x;", b"<link>http://[::1:80/</link>",
             b"<link>http://h:99999/</link>", b"<pubDate>lun., 99 foo 2025 25:61:00 +9999</pubDate>",

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.opml import OpmlError, OutlineFeed, parse, render
+from monitor.core.opml import OpmlError, OutlineFeed, parse, render
 from tests.servers import FIXTURES
 
 

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor import matching
-from monitor.errors import InvalidInput
-from monitor.models import Article
-from monitor.rules import load
+from monitor.core import matching
+from monitor.core.errors import InvalidInput
+from monitor.core.models import Article
+from monitor.core.rules import load
 
 CHANNELS = ["console", "ops", "mail"]
 

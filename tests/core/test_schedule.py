@@ -1,6 +1,6 @@
 import random
 
-from monitor.schedule import ALERT_MAX_RETRY, alert_retry_at, next_check
+from monitor.core.schedule import ALERT_MAX_RETRY, alert_retry_at, next_check
 
 
 def test_next_check_is_the_interval_when_healthy() -> None:

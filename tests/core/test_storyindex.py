@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.dedup import fingerprint
-from monitor.models import Article
-from monitor.storyindex import Candidate, StoryIndex
+from monitor.core.dedup import fingerprint
+from monitor.core.models import Article
+from monitor.core.storyindex import Candidate, StoryIndex
 
 HOUR = 3600.0
 WINDOW = 72 * HOUR

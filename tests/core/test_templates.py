@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from monitor.templates import SAMPLE, check, render, render_digest
+from monitor.core.templates import SAMPLE, check, render, render_digest
 
 
 def test_default_message_in_each_format() -> None:
@@ -56,7 +56,7 @@ def test_digest_groups_by_rule() -> None:
 
 def test_the_load_check_renders_every_kind_of_alert(tmp_path) -> None:
     """A template that works on a match but not on a follow-up (no terms) is refused at load."""
-    from monitor.templates import check
+    from monitor.core.templates import check
 
     assert check("{{ title }} {{ terms | join(', ') }}", tmp_path) is None
     problem = check("{{ terms[0].upper() }}", tmp_path)

@@ -2,7 +2,7 @@
 
 import math
 
-from monitor.terms import cosine, term, top_terms, vector, words
+from monitor.core.terms import cosine, term, top_terms, vector, words
 
 
 def test_stems_join_inflections_and_accents_fold_after_stemming() -> None:

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.text import fold, fold_term, snippet
+from monitor.core.text import fold, fold_term, snippet
 
 
 @pytest.mark.parametrize(("text", "folded"), [

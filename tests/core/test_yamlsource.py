@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor import yamlsource
-from monitor.errors import InvalidInput
-from monitor.yamlsource import dotted, load
+from monitor.core import yamlsource
+from monitor.core.errors import InvalidInput
+from monitor.core.yamlsource import dotted, load
 
 PARSERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if yaml.__with_libyaml__ else [])
 

@@ -2,7 +2,7 @@ import os
 import socket
 from pathlib import Path
 
-from monitor.systemd import Notifier
+from monitor.daemon.systemd import Notifier
 
 
 def listen(path: str) -> socket.socket:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from monitor.opml import parse
+from monitor.core.opml import parse
 from tests.e2e.helpers import monitor_in, write_config
 from tests.servers import FIXTURES, Route, Site
 

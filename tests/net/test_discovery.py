@@ -1,6 +1,6 @@
 """Finding a site's feed from one of its pages."""
 
-from monitor.discovery import common_feeds, linked_feeds
+from monitor.net.discovery import common_feeds, linked_feeds
 
 PAGE = b"""<!DOCTYPE html><html><head><title>Le Fil</title>
 <link rel="stylesheet" href="/style.css">

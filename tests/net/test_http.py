@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from monitor.errors import FetchError
-from monitor.http import HttpClient, Limits
+from monitor.core.errors import FetchError
+from monitor.net.http import HttpClient, Limits
 from tests.servers import Route, Site
 
 

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs
 
 import responses
 
-from monitor.channels import ChannelConfig
-from monitor.notify import Notifier, default_format, masked, scrub
-from monitor.templates import SAMPLE, render
+from monitor.config.channels import ChannelConfig
+from monitor.core.templates import SAMPLE, render
+from monitor.net.notify import Notifier, default_format, masked, scrub
 from tests.servers import Mailbox, Site, free_port
 
 BODY = render(SAMPLE, "markdown")

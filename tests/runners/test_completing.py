@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor import app
-from monitor.store import Store
+from monitor.runners import app
+from monitor.store.store import Store
 from tests.e2e.helpers import write_config
 from tests.servers import Route, Site
 

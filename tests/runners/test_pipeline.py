@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor import analysis, app
-from monitor.config import FeedConfig
+from monitor.config.config import FeedConfig
+from monitor.core import analysis
+from monitor.runners import app
 from tests.db import connect
 from tests.e2e.helpers import write_config
 from tests.servers import FIXTURES, Route, Site, free_port
@@ -281,7 +282,7 @@ def test_a_slow_page_delays_only_its_own_article(tmp_path, site: Site) -> None:
 
 
 def test_feeds_are_taken_host_by_host_in_turn() -> None:
-    from monitor.polling import _interleave_hosts
+    from monitor.runners.polling import _interleave_hosts
 
     urls = ["https://a.fr/1", "https://a.fr/2", "https://a.fr/3", "https://b.fr/1", "https://c.fr/1"]
     feeds = [FeedConfig(name=url, url=url) for url in urls]

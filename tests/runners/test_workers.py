@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from monitor.workers import WorkerFailed, Workers
+from monitor.runners.workers import WorkerFailed, Workers
 from tests.servers import wait_for
 
 

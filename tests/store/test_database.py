@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.database import Sqlite, postgres_ddl, postgres_sql, redact, secrets
+from monitor.store.database import Sqlite, postgres_ddl, postgres_sql, redact, secrets
 
 
 def test_placeholders_become_psycopgs_and_a_percent_stays_a_percent() -> None:

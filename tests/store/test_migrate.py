@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
-from monitor.dedup import fingerprint
-from monitor.models import Alert, Article, Entry, StoryAssignment
-from monitor.store import Store
+from monitor.cli.main import main
+from monitor.core.dedup import fingerprint
+from monitor.core.models import Alert, Article, Entry, StoryAssignment
+from monitor.store.store import Store
 
 FEED = "https://a.fr/rss"
 

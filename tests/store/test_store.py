@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from monitor.dedup import fingerprint
-from monitor.errors import UnusableDatabase
-from monitor.models import Alert, Article, Entry, StoryAssignment
-from monitor.schema import SCHEMA
-from monitor.store import SCHEMA_VERSION, Store, entry_keys
-from monitor.terms import vector
+from monitor.core.dedup import fingerprint
+from monitor.core.errors import UnusableDatabase
+from monitor.core.models import Alert, Article, Entry, StoryAssignment
+from monitor.core.terms import vector
+from monitor.store.schema import SCHEMA
+from monitor.store.store import SCHEMA_VERSION, Store, entry_keys
 from tests.db import connect
 
 FEED_A = "https://a.fr/rss"

@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from monitor import logs
+from monitor.telemetry import logs
 
 
 @pytest.fixture
@@ -17,11 +17,11 @@ def restore_logging():
 
 def test_json_lines_with_fields(capsys, restore_logging) -> None:
     logs.setup(logging.INFO, "json")
-    logging.getLogger("monitor.pipeline").warning(
+    logging.getLogger("monitor.runners.pipeline").warning(
         "feed %r failed: %s", "Le Monde", "HTTP 500", extra={"feed": "Le Monde"})
     line = capsys.readouterr().err.strip()
     record = json.loads(line)
-    assert record["level"] == "warning" and record["logger"] == "monitor.pipeline"
+    assert record["level"] == "warning" and record["logger"] == "monitor.runners.pipeline"
     assert record["message"] == "feed 'Le Monde' failed: HTTP 500"
     assert record["feed"] == "Le Monde" and "time" in record
 
@@ -45,10 +45,10 @@ def test_debug_is_ours_until_asked_for_everything(capsys, restore_logging) -> No
     """-v (DEBUG) shows the daemon's debug lines, not tzlocal's; -vv shows those too. Apprise's
     lines never reach the log: they are captured per send, scrubbed of tokens."""
     logs.setup(logging.DEBUG, "text")
-    for name in ("apprise", "tzlocal", "monitor.pipeline"):
+    for name in ("apprise", "tzlocal", "monitor.runners.pipeline"):
         logging.getLogger(name).debug("from %s", name)
     assert [line.split(": ", 1)[1] for line in capsys.readouterr().err.splitlines()] == \
-        ["from monitor.pipeline"]
+        ["from monitor.runners.pipeline"]
     logs.setup(logging.DEBUG - 1, "text")
     for name in ("apprise", "tzlocal"):
         logging.getLogger(name).warning("from %s", name)

@@ -7,8 +7,8 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from monitor.config import HttpAuthConfig
-from monitor.errors import InvalidInput
+from monitor.config.config import HttpAuthConfig
+from monitor.core.errors import InvalidInput
 from monitor.web import auth
 from tests.web_fixtures import write_newsroom_config
 
@@ -37,7 +37,7 @@ def test_sessions_expire() -> None:
 
 
 def test_a_console_beyond_loopback_without_a_login_is_refused(tmp_path: Path) -> None:
-    from monitor.app import load_config
+    from monitor.runners.app import load_config
 
     with pytest.raises(InvalidInput) as refused:
         load_config(write_newsroom_config(tmp_path, listen="0.0.0.0:9321"))

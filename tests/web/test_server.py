@@ -13,7 +13,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor import matching
+from monitor.core import matching
 from monitor.web import auth
 from monitor.web.server import Console, build
 from tests.web_fixtures import HOSTILE, NOW, SECRET, Newsroom, newsroom

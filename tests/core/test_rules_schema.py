@@ -7,10 +7,10 @@ import jsonschema
 import pytest
 import yaml
 
-from monitor.errors import InvalidInput
-from monitor.rules import load
+from monitor.core.errors import InvalidInput
+from monitor.core.rules import load
 
-RULES = Path(__file__).resolve().parents[1] / "rules"
+RULES = Path(__file__).resolve().parents[2] / "rules"
 SCHEMA = json.loads((RULES / "schema.json").read_text())
 SHIPPED = sorted(RULES.glob("*.yaml"))
 
