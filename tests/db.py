@@ -9,7 +9,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from monitor.store.database import is_postgres, open_database
+from monitor.config.config import is_postgres
+from monitor.store.database import open_database
 
 
 @contextmanager

@@ -8,7 +8,8 @@ import time
 from datetime import datetime
 from typing import TextIO
 
-from monitor.config.config import CONSOLE, Config, parse_duration, source_dir
+from monitor.config.config import CONSOLE, Config, source_dir
+from monitor.config.units import parse_duration
 from monitor.net.notify import Notifier
 from monitor.store.store import Store
 

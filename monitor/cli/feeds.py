@@ -20,7 +20,7 @@ from monitor.config import edit as config_edit
 from monitor.config.config import Config, NetworkConfig
 from monitor.core import feeds, opml
 from monitor.core.errors import FetchError, InvalidInput
-from monitor.core.models import FeedState
+from monitor.core.models import feed_status
 from monitor.net import discovery
 from monitor.net.http import HttpClient
 from monitor.runners import app
@@ -162,17 +162,6 @@ def _taken_up(config: Config) -> str:
 
 
 # -- monitor feeds (the table) --------------------------------------------------------------------
-
-def feed_status(enabled: bool, state: FeedState | None) -> str:
-    """What `monitor feeds` and the console say of a feed, in the order worth attention."""
-    if state is None:
-        return "never polled"
-    if not enabled:
-        return "disabled"
-    if state.failures:
-        return "FAILING"
-    return "silent" if state.stale_since else "malformed" if state.warning else "ok"
-
 
 def table(config: Config, out: TextIO = sys.stdout) -> int:
     """`monitor feeds`: the state of every configured feed, worst first."""

@@ -114,8 +114,9 @@ def _hash_password() -> int:
 
 def _migrate(source: Path, target: str | None, path: Path) -> int:
     """Move a SQLite database into PostgreSQL: `--to`, else the config's `database:`."""
+    from monitor.config.config import is_postgres
+    from monitor.core.secrets import redact
     from monitor.runners import app
-    from monitor.store.database import is_postgres, redact
     from monitor.store.migrate import MigrationRefused, migrate
 
     if target is None:

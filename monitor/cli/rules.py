@@ -15,12 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from monitor.config.config import CONSOLE, Config, NetworkConfig, parse_duration
-from monitor.core import entities, extract
+from monitor.config.config import CONSOLE, Config, NetworkConfig
+from monitor.config.units import parse_duration
+from monitor.core import entities
 from monitor.core import rules as rules_module
 from monitor.core.errors import FetchError
+from monitor.core.extract import article_from_html
 from monitor.core.matching import EntitySpans
-from monitor.core.models import Article, Entry, Match
+from monitor.core.models import Article, Match
 from monitor.core.rules import RuleSet
 from monitor.core.text import snippet
 from monitor.net.http import HttpClient
@@ -85,21 +87,6 @@ def _input_article(args: argparse.Namespace, config: Config | None) -> Article:
         return Article(None, "", "", data.decode("utf-8", "replace"), None, args.file, "page")
     html = asyncio.run(_fetch(args.url, config.network if config else NetworkConfig()))
     return article_from_html(html, args.url)
-
-
-def article_from_html(html: bytes, where: str) -> Article:
-    """The page's title and main text, as the daemon would extract them."""
-    import trafilatura
-
-    url = where if where.startswith(("http://", "https://")) else None
-    # annotated as taking a tree or a str, it takes bytes too (it loads them with load_html)
-    meta = trafilatura.extract_metadata(html)  # type: ignore[arg-type]
-    title = (meta.title if meta else None) or ""
-    article = extract.extract(Entry("", None, url, title, "", None), html, where)
-    if article.source == "feed":  # nothing extracted: fall back to all of the page's text
-        text = trafilatura.html2txt(html) or ""
-        return Article(url, title, "", text, None, where, "page")
-    return article
 
 
 async def _fetch(url: str, network: NetworkConfig) -> bytes:

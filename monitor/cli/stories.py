@@ -9,7 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import TextIO
 
-from monitor.config.config import Config, parse_duration
+from monitor.config.config import Config
+from monitor.config.units import parse_duration
 from monitor.store.store import Store
 
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from monitor.config.channels import ChannelConfig, in_quiet, next_digest, quiet_end, rate
 from monitor.core import alerts, backfill, evergreen, schedule
+from monitor.core.clocks import ChannelTiming, in_quiet, next_digest, quiet_end, rate
 from monitor.core.dedup import Fingerprint
 from monitor.core.models import (
     Alert,
@@ -227,7 +227,7 @@ class Retry:
     at: float | None  # None: no retry in time, dead now
 
 
-def decide_delivery(due: Sequence[QueuedAlert], channel: ChannelConfig | None, now: float,
+def decide_delivery(due: Sequence[QueuedAlert], channel: ChannelTiming | None, now: float,
                     zone: ZoneInfo, sent_in_window: int = 0) -> tuple[list[Send], list[Hold]]:
     """Which due alerts of a channel go out now, and how, and which wait:
     - a digest channel holds each new alert until its next digest time, then sends them as one;

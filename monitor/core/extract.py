@@ -199,3 +199,18 @@ def extract(entry: Entry, html: bytes | None, outlet: str, tags: tuple[str, ...]
         feed_url=entry.feed_url,
         tags=tags,
     )
+
+
+def article_from_html(html: bytes, where: str) -> Article:
+    """The page's title and main text, as the daemon would extract them."""
+    import trafilatura
+
+    url = where if where.startswith(("http://", "https://")) else None
+    # annotated as taking a tree or a str, it takes bytes too (it loads them with load_html)
+    meta = trafilatura.extract_metadata(html)  # type: ignore[arg-type]
+    title = (meta.title if meta else None) or ""
+    article = extract(Entry("", None, url, title, "", None), html, where)
+    if article.source == "feed":  # nothing extracted: fall back to all of the page's text
+        text = trafilatura.html2txt(html) or ""
+        return Article(url, title, "", text, None, where, "page")
+    return article

@@ -178,3 +178,14 @@ class QueuedAlert:
     attempts: int
     expires_at: float
     story_id: int = 0
+
+
+def feed_status(enabled: bool, state: FeedState | None) -> str:
+    """What `monitor feeds` and the console say of a feed, in the order worth attention."""
+    if state is None:
+        return "never polled"
+    if not enabled:
+        return "disabled"
+    if state.failures:
+        return "FAILING"
+    return "silent" if state.stale_since else "malformed" if state.warning else "ok"

@@ -10,54 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO, cast
+from typing import TextIO
 
 import apprise
 
 from monitor.config.channels import ChannelConfig
 from monitor.config.config import CONSOLE
 from monitor.core import templates
+from monitor.core.secrets import masked, scrub
 from monitor.telemetry import logs
 
 log = logging.getLogger(__name__)
 logs.keep_apprise_apart()
-_URL_PARTS = re.compile(r"[/:@?&=#,]+")
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
     ok: bool
     error: str | None = None
-
-
-def masked(url: str) -> str:
-    """The URL with its secrets hidden, or just its scheme when Apprise can't read it."""
-    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    if plugin:
-        # apprise's URLBase.url has no annotations; it returns the URL as a str
-        return cast(str, plugin.url(privacy=True))  # type: ignore[no-untyped-call]
-    return url.split("://", 1)[0] + "://…"
-
-
-def secret_parts(urls: Sequence[str]) -> set[str]:
-    """The parts of `urls` that their masked form hides: tokens, passwords, keys."""
-    parts = set()
-    for url in urls:
-        shown = masked(url)
-        parts |= {part for part in _URL_PARTS.split(url) if len(part) >= 4 and part not in shown}
-    return parts
-
-
-def scrub(text: str, urls: Sequence[str]) -> str:
-    """`text` with every secret part of `urls` replaced by ****."""
-    for part in secret_parts(urls):
-        text = text.replace(part, "****")
-    return text
 
 
 _HTML_SCHEMES = {"mailto", "mailtos", "ses", "sendgrid", "mailgun", "sparkpost", "smtp2go",

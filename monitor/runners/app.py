@@ -13,11 +13,11 @@ from monitor.config import config as config_module
 from monitor.config.config import CONSOLE, Config, NetworkConfig
 from monitor.core import rules as rules_module
 from monitor.core.rules import RuleSet
+from monitor.core.secrets import database_secrets, secret_parts
 from monitor.net.http import HttpClient, Limits
-from monitor.net.notify import Notifier, secret_parts
+from monitor.net.notify import Notifier
 from monitor.runners.pipeline import Pipeline
 from monitor.runners.workers import Workers
-from monitor.store.database import secrets as database_secrets
 from monitor.store.lock import exclusive
 from monitor.store.store import Store
 from monitor.telemetry import logs

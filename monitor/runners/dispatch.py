@@ -10,8 +10,9 @@ import asyncio
 import logging
 from dataclasses import replace
 
-from monitor.config.channels import ChannelConfig, rate
+from monitor.config.channels import ChannelConfig
 from monitor.core import templates
+from monitor.core.clocks import rate
 from monitor.core.deciders import Send, decide_delivery, decide_failure, decide_merged
 from monitor.core.models import QueuedAlert
 from monitor.runners.context import Context

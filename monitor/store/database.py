@@ -20,17 +20,14 @@ from contextlib import AbstractContextManager, closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, cast
-from urllib.parse import urlsplit
 
+from monitor.config.config import is_postgres
 from monitor.core.errors import UnusableDatabase
+from monitor.core.secrets import redact
 from monitor.core.text import title_words
 
 BUSY_TIMEOUT_MS = 30_000
 Params = Sequence[Any]
-
-
-def is_postgres(target: str | Path) -> bool:
-    return str(target).startswith(("postgresql://", "postgres://"))
 
 
 def lock_id(name: str) -> int:
@@ -424,14 +421,3 @@ def _plain(params: Params) -> list[Any]:
 
 def _postgres_reason(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
-def secrets(target: str | Path) -> set[str]:
-    """The password of a database URL (none for a file), for the logs to scrub."""
-    password = urlsplit(str(target)).password if is_postgres(target) else None
-    return {password} if password and len(password) >= 4 else set()
-
-
-def redact(url: str) -> str:
-    """A database URL fit for a log line: its password replaced."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

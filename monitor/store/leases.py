@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.core.errors import Busy
-from monitor.store.database import Database, redact
+from monitor.core.secrets import redact
+from monitor.store.database import Database
 
 LEASED = ("feeds", "items", "alerts")
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monitor.config.config import is_postgres
 from monitor.core.errors import MonitorError
-from monitor.store.database import Database, is_postgres, open_database, redact
+from monitor.core.secrets import redact
+from monitor.store.database import Database, open_database
 from monitor.store.lock import exclusive
 from monitor.store.store import Store
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.config.config import is_postgres
 from monitor.core import terms
 from monitor.core.dedup import TOP_TERMS, Fingerprint
 from monitor.core.feeds import canonical_url, identity
@@ -31,15 +32,7 @@ from monitor.core.models import (
 from monitor.core.storyindex import Candidate
 from monitor.core.text import title_words
 from monitor.store.console import ConsoleQueries
-from monitor.store.database import (
-    Database,
-    Postgres,
-    Sqlite,
-    default_instance,
-    is_postgres,
-    new_owner,
-    open_database,
-)
+from monitor.store.database import Database, Postgres, Sqlite, default_instance, new_owner, open_database
 from monitor.store.leases import LeaseQueries
 from monitor.store.outbox import OutboxQueries, queue_alerts
 from monitor.store.schema import SCHEMA, SCHEMA_VERSION, UPGRADES

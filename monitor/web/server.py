@@ -24,7 +24,8 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from aiohttp import web
 
-from monitor.config.config import Config, parse_duration
+from monitor.config.config import Config
+from monitor.config.units import parse_duration
 from monitor.core.errors import FetchError, InvalidInput
 from monitor.core.listen import is_loopback, parse_listen
 from monitor.core.rules import RuleSet

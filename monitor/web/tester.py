@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.cli.rules import article_from_html
 from monitor.config.config import CONSOLE, Config
 from monitor.core import entities
 from monitor.core import rules as rules_module
 from monitor.core.errors import InvalidInput, Problem
+from monitor.core.extract import article_from_html
 from monitor.core.models import Article, Hit
 from monitor.core.rules import RuleSet
 from monitor.net.http import HttpClient

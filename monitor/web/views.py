@@ -12,10 +12,10 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.cli.feeds import feed_status
 from monitor.config.config import CONSOLE, Config
+from monitor.core import secrets
+from monitor.core.models import feed_status
 from monitor.core.rules import RuleSet
-from monitor.net import notify
 from monitor.store.console import AlertRow, ItemRow, StoryRow
 from monitor.store.roles import ConsoleStorage
 
@@ -50,7 +50,7 @@ def iso(stamp: float | None, zone: ZoneInfo) -> str | None:
 
 @lru_cache(maxsize=256)
 def _masked(url: str) -> str:
-    return notify.masked(url)
+    return secrets.masked(url)
 
 
 def channel_targets(config: Config, channel: str) -> list[str]:
@@ -77,7 +77,7 @@ def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, A
     counts = store.items_per_feed(now - DAY)
     ids = store.feed_ids()
     counters = store.feed_counters()
-    secrets = all_urls(config)
+    urls = all_urls(config)
     rows: list[dict[str, Any]] = []
     for feed in config.feeds:
         state = states.get(feed.url)
@@ -88,7 +88,7 @@ def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, A
             "status": feed_status(feed.enabled, state),
             "last_success": iso(state.last_success, zone) if state else None,
             "failures": state.failures if state else 0,
-            "problem": notify.scrub(problem, secrets) if problem else None,
+            "problem": secrets.scrub(problem, urls) if problem else None,
             "items_24h": counts.get(feed.url, 0),
             "next_poll": iso(max(state.next_check, now), zone) if state and feed.enabled else None,
             "polls": polls, "not_modified": unchanged,
@@ -166,7 +166,7 @@ def alert_state(row: AlertRow, now: float) -> str:
 def _alert(row: AlertRow, config: Config, now: float) -> dict[str, Any]:
     zone = config.notify.zone
     state = alert_state(row, now)
-    error = notify.scrub(row.last_error, all_urls(config)) if row.last_error else None
+    error = secrets.scrub(row.last_error, all_urls(config)) if row.last_error else None
     return {"id": row.id, "title": row.title, "kind": row.kind,
             "story": {"id": row.story_id, "title": row.story_title} if row.story_id else None,
             "rules": [rule for rule in row.rule.split(",") if rule], "channel": row.channel,

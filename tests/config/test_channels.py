@@ -4,7 +4,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from monitor.config.channels import ChannelConfig, Digest, in_quiet, next_digest, quiet_end, rate
+from monitor.config.channels import ChannelConfig, Digest
+from monitor.core.clocks import in_quiet, next_digest, quiet_end, rate
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config.config import CONSOLE, default_path, load, parse_duration, parse_size
+from monitor.config.config import CONSOLE, default_path, load
+from monitor.config.units import parse_duration, parse_size
 from monitor.core.errors import InvalidInput
 
 

@@ -10,8 +10,9 @@ from urllib.parse import parse_qs
 import responses
 
 from monitor.config.channels import ChannelConfig
+from monitor.core.secrets import masked, scrub
 from monitor.core.templates import SAMPLE, render
-from monitor.net.notify import Notifier, default_format, masked, scrub
+from monitor.net.notify import Notifier, default_format
 from tests.servers import Mailbox, Site, free_port
 
 BODY = render(SAMPLE, "markdown")
