@@ -59,7 +59,7 @@ def write_config(folder: Path) -> Path:
 def fill(store: Store, count: int, now: float) -> int:
     """`count` completed articles over 120 days, 30 per poll; returns a story with members."""
     corpus, rng = Corpus(), random.Random(11)
-    store.sync_feeds([(f"https://fil{n}.example.fr/rss.xml", f"Fil {n}") for n in range(FEEDS)],
+    store.feeds.sync([(f"https://fil{n}.example.fr/rss.xml", f"Fil {n}") for n in range(FEEDS)],
                      now - 120 * DAY)
     story: int | None = None
     sample = 0
@@ -71,26 +71,26 @@ def fill(store: Store, count: int, now: float) -> int:
         entries = [entry.__class__(entry.feed_url, entry.guid, entry.link,
                                    " ".join(rng.choice(WORDS) for _ in range(8)).capitalize(),
                                    entry.summary, entry.published) for entry, _, _ in made]
-        store.record_success(feed, now=at, next_check=at + 600, etag='"e"', last_modified=None,
+        store.feeds.record_success(feed, now=at, next_check=at + 600, etag='"e"', last_modified=None,
                              body_hash=None, entries=entries)
-        for pending, entry, (_, article, print_) in zip(store.pending_items(), entries, made,
+        for pending, entry, (_, article, print_) in zip(store.items.pending(), entries, made,
                                                         strict=False):
             joins = story if pending.id % 3 else None
             matched = [f"regle-{rng.randrange(RULES)}"] if rng.random() < 0.05 else []
             alerts = [Alert(rule, "team", entry.title, {"title": entry.title})
                       for rule in matched]
-            story, _ = store.complete_item(
+            story, _ = store.items.complete(
                 pending.id, now=at, article=article.__class__(
                     article.url, entry.title, article.summary, article.text, article.published,
                     f"Fil {start // 30 % FEEDS}", "page", feed_url=feed),
                 fingerprint=print_, matched=matched, alerts=alerts,
                 assignment=StoryAssignment(joins, "new" if joins is None else "near-copy", 1.0))
             sample = story
-    rows = store.alert_rows(limit=10_000_000)
+    rows = store.console.alert_rows(limit=10_000_000)
     dead = [row.id for row in rows if row.id % 20 == 0]
     sent = [row.id for row in rows if row.id % 20 > 1]
-    store.mark_failed(dead, error="HTTP 500 from the hook", retry_at=None)
-    store.mark_sent(sent, now)
+    store.outbox.mark_failed(dead, error="HTTP 500 from the hook", retry_at=None)
+    store.outbox.mark_sent(sent, now)
     return sample
 
 

@@ -74,11 +74,11 @@ def fill(store: Store, corpus: Corpus, count: int, now: float, first: int = 0) -
         at = now - 120 * DAY * (1 - (start - first) / count)
         feed = f"https://fil{start // 30 % FEEDS}.example.fr/rss.xml"
         made = [corpus.article(n, feed, at) for n in numbers]
-        store.record_success(feed, now=at, next_check=at + 60, etag=None, last_modified=None,
+        store.feeds.record_success(feed, now=at, next_check=at + 60, etag=None, last_modified=None,
                              body_hash=None, entries=[entry for entry, _, _ in made])
-        for pending, (_, article, print_) in zip(store.pending_items(), made, strict=False):
+        for pending, (_, article, print_) in zip(store.items.pending(), made, strict=False):
             joins = story if pending.id % 3 else None
-            story, _ = store.complete_item(
+            story, _ = store.items.complete(
                 pending.id, now=at, article=article, fingerprint=print_, matched=[], alerts=[],
                 assignment=StoryAssignment(joins, "new" if joins is None else "near-copy", 1.0))
 
@@ -98,41 +98,41 @@ def measure(store: Store, corpus: Corpus, now: float, fresh: int) -> dict[str, f
     """The daemon's repeated operations on `store`; new articles are numbered from `fresh`."""
     feed = "https://fil0.example.fr/rss.xml"
     known = [corpus.article(fresh + n, feed, now)[0] for n in range(30)]
-    store.record_success(feed, now=now, next_check=now, etag=None, last_modified=None,
+    store.feeds.record_success(feed, now=now, next_check=now, etag=None, last_modified=None,
                          body_hash=None, entries=known)
-    for pending in store.pending_items():  # keep the 30 known, not pending
+    for pending in store.items.pending():  # keep the 30 known, not pending
         _, article, print_ = corpus.article(fresh, feed, now)
-        store.complete_item(pending.id, now=now, article=article, fingerprint=print_,
+        store.items.complete(pending.id, now=now, article=article, fingerprint=print_,
                             assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
     counter = iter(range(fresh + 100, fresh + 10_000_000))
     results = {}
-    results["poll: 30 items, all known"] = timed(lambda: store.record_success(
+    results["poll: 30 items, all known"] = timed(lambda: store.feeds.record_success(
         feed, now=now, next_check=now, etag=None, last_modified=None, body_hash=None,
         entries=known), 200)
 
     def one_new() -> None:
         entry = corpus.article(next(counter), feed, now)[0]
-        store.record_success(feed, now=now, next_check=now, etag=None, last_modified=None,
+        store.feeds.record_success(feed, now=now, next_check=now, etag=None, last_modified=None,
                              body_hash=None, entries=[*known[:29], entry])
     results["poll: 30 items, one new"] = timed(one_new, 200)
-    results["list pending items"] = timed(lambda: store.pending_items(64), 200)
+    results["list pending items"] = timed(lambda: store.items.pending(64), 200)
 
     def complete() -> None:
-        [pending] = store.pending_items(1)
+        [pending] = store.items.pending(1)
         _, article, print_ = corpus.article(next(counter), feed, now)
-        store.complete_item(pending.id, now=now, article=article, fingerprint=print_,
+        store.items.complete(pending.id, now=now, article=article, fingerprint=print_,
                             assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
 
     def complete_all() -> None:  # as many as one_new made pending: 600
-        for _ in range(len(store.pending_items(10_000))):
+        for _ in range(len(store.items.pending(10_000))):
             complete()
 
     started = time.perf_counter()
-    count = len(store.pending_items(10_000))
+    count = len(store.items.pending(10_000))
     complete_all()
     results["complete an article"] = (time.perf_counter() - started) / max(1, count) * 1000
     started = time.perf_counter()
-    index = StoryIndex.of(WINDOW, store.recent_candidates(now - 2 * WINDOW), now)
+    index = StoryIndex.of(WINDOW, store.items.recent_candidates(now - 2 * WINDOW), now)
     results["start: story index, per article"] = (time.perf_counter() - started) * 1000 / len(index)
     results["articles in the index (2 windows)"] = len(index)
     return results

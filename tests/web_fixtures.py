@@ -67,7 +67,7 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
     config = load_config(write_newsroom_config(directory, **http))
     rules = load_rules(config)
     store = Store(config.database)
-    store.sync_feeds([(FEED_A, "Le Quotidien"), (FEED_B, "La Gazette")], NOW - 3600)
+    store.feeds.sync([(FEED_A, "Le Quotidien"), (FEED_B, "La Gazette")], NOW - 3600)
     published = datetime.fromtimestamp(NOW - 1800, UTC)
     entries = {
         "a1": Entry(FEED_A, None, "https://quotidien.example/ukraine", "Missiles pour l'Ukraine",
@@ -77,22 +77,22 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
         "a2": Entry(FEED_A, None, "https://quotidien.example/tempete", HOSTILE,
                     "La tempête <b>frappe</b> Brest.", published),
     }
-    store.record_success(FEED_A, now=NOW - 60, next_check=NOW + 600, etag='"1"',
+    store.feeds.record_success(FEED_A, now=NOW - 60, next_check=NOW + 600, etag='"1"',
                          last_modified=None, body_hash="x", entries=[entries["a1"], entries["a2"]])
-    store.record_success(FEED_A, now=NOW - 30, next_check=NOW + 600, etag='"1"',
+    store.feeds.record_success(FEED_A, now=NOW - 30, next_check=NOW + 600, etag='"1"',
                          last_modified=None, body_hash="x", not_modified=True)
-    store.record_success(FEED_B, now=NOW - 60, next_check=NOW + 600, etag=None,
+    store.feeds.record_success(FEED_B, now=NOW - 60, next_check=NOW + 600, etag=None,
                          last_modified=None, body_hash="y", entries=[entries["b1"]])
-    store.record_failure(FEED_B, now=NOW - 10, next_check=NOW + 60,
+    store.feeds.record_failure(FEED_B, now=NOW - 10, next_check=NOW + 60,
                          error=f"HTTP 503 from json://bot:{SECRET}@x")
-    ids = {item.entry.link: item.id for item in store.pending_items()}
+    ids = {item.entry.link: item.id for item in store.items.pending()}
     text = "Les missiles de croisière destinés à l'Ukraine arriveront avant l'hiver. " * 20
 
     def complete(key: str, outlet: str, story: int | None, rules_matched: list[str],
                  alerts: list[Alert]) -> int:
         entry = entries[key]
         article = _article(entry, outlet, text if key != "a2" else "La tempête frappe Brest.")
-        story_id, _ = store.complete_item(
+        story_id, _ = store.items.complete(
             ids[entry.link], now=NOW - 20, article=article,
             fingerprint=fingerprint(article, NOW - 20),
             assignment=StoryAssignment(story, "nouveau" if story is None else "titre", 0.8),
@@ -104,8 +104,8 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
     complete("b1", "La Gazette", story, ["ukraine"], [])
     storm = Alert("tempete", "team", HOSTILE, {"title": HOSTILE})
     hostile_story = complete("a2", "Le Quotidien", None, ["tempete"], [storm])
-    rows = {row.rule: row.id for row in store.alert_rows()}
-    store.mark_failed([rows["tempete"]], error=f"refused by json://bot:{SECRET}@127.0.0.1:9",
+    rows = {row.rule: row.id for row in store.console.alert_rows()}
+    store.outbox.mark_failed([rows["tempete"]], error=f"refused by json://bot:{SECRET}@127.0.0.1:9",
                       retry_at=None)
-    store.mark_sent([rows["ukraine"]], NOW - 10)
+    store.outbox.mark_sent([rows["ukraine"]], NOW - 10)
     return Newsroom(config, rules, store, story, hostile_story, rows["tempete"], rows["ukraine"])

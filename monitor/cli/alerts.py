@@ -23,7 +23,7 @@ def when(stamp: float | None) -> str:
 def list_alerts(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
     store = Store(config.database)
     try:
-        rows = store.outbox(status=args.status, since=time.time() - parse_duration(args.since),
+        rows = store.outbox.rows(status=args.status, since=time.time() - parse_duration(args.since),
                             limit=args.limit)
     finally:
         store.close()
@@ -47,8 +47,8 @@ def retry(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) ->
         return EXIT_INVALID
     store = Store(config.database)
     try:
-        statuses = store.statuses(args.ids)
-        count = store.requeue(now=time.time(), max_age=config.notify.max_age, ids=args.ids,
+        statuses = store.outbox.statuses(args.ids)
+        count = store.outbox.requeue(now=time.time(), max_age=config.notify.max_age, ids=args.ids,
                               dead=args.dead)
     finally:
         store.close()

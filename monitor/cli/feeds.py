@@ -168,8 +168,8 @@ def table(config: Config, out: TextIO = sys.stdout) -> int:
     store = Store(config.database)
     now = time.time()
     try:
-        states = {state.url: state for state in store.feeds()}
-        counts = store.items_per_feed(now - 24 * 3600)
+        states = {state.url: state for state in store.feeds.all()}
+        counts = store.feeds.items_per_feed(now - 24 * 3600)
     finally:
         store.close()
     rows = []

@@ -21,7 +21,7 @@ def _iso(stamp: float | None) -> str | None:
 def stories(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
     store = Store(config.database)
     try:
-        found = store.stories(time.time() - parse_duration(args.since))
+        found = store.items.stories(time.time() - parse_duration(args.since))
     finally:
         store.close()
     if args.json:

@@ -223,7 +223,7 @@ class Daemon:
     async def renew_leases(self) -> None:
         """The work this process has claimed stays its own while it lives (see Storage)."""
         pipeline = self.pipeline
-        pipeline.store.renew_leases(pipeline.context.clock(), pipeline.config.lease)
+        pipeline.store.leases.renew(pipeline.context.clock(), pipeline.config.lease)
 
     async def deliver(self) -> None:
         async with self._delivering:  # one sender at a time: an alert is never sent twice

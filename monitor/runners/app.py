@@ -72,7 +72,7 @@ async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = Non
     with _one_process_per_file(config.database):
         store = Store(config.database, config.instance)
         try:
-            store.start_instance()
+            store.leases.start_instance()
         except BaseException:
             store.close()
             raise
@@ -84,6 +84,6 @@ async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = Non
         finally:
             await http.close()
             workers.close()
-            store.release_leases()
+            store.leases.release()
             store.close()
 

@@ -26,9 +26,9 @@ def run(store: Store, rules: RuleSet, since: float, tags: Mapping[str, tuple[str
         progress: Callable[[int, int], None] | None = None) -> Backtest:
     """Match every article completed since `since` (feeds' tags as the daemon gives them);
     `progress(done, total)` is called as it goes."""
-    result = Backtest(total=store.count_completed(since))
+    result = Backtest(total=store.items.count_completed(since))
     recognise = entities.recognise if rules.uses_entities else None
-    for done, (article, story_id) in enumerate(store.completed_articles(since), 1):
+    for done, (article, story_id) in enumerate(store.items.completed_articles(since), 1):
         feed_tags = tags.get(article.feed_url or "", ())
         if feed_tags:
             article = replace(article, tags=feed_tags)

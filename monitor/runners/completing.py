@@ -66,11 +66,11 @@ class CompleteRunner:
         ctx = self.context
         if self.stories is None:
             window = ctx.config.dedup.window
-            self._seq = ctx.store.story_seq()
+            self._seq = ctx.store.items.story_seq()
             self.stories = StoryIndex.of(
-                window, ctx.store.recent_candidates(ctx.clock() - 2 * window), ctx.clock())
+                window, ctx.store.items.recent_candidates(ctx.clock() - 2 * window), ctx.clock())
             return self.stories
-        added, merged, self._seq = ctx.store.story_changes(self._seq)
+        added, merged, self._seq = ctx.store.items.story_changes(self._seq)
         for story, into in merged:
             self.stories.merge(into, [story])
         for candidate in added:
@@ -88,7 +88,7 @@ class CompleteRunner:
         exhausted = False
         while True:
             if not (ctx.stopping or exhausted) and len(in_flight) < BATCH:
-                fresh = ctx.store.pending_items(BATCH - len(in_flight), after=last_started,
+                fresh = ctx.store.items.pending(BATCH - len(in_flight), after=last_started,
                                                 now=ctx.clock(), lease=ctx.config.lease)
                 exhausted = not fresh
                 for item in fresh:
@@ -105,7 +105,7 @@ class CompleteRunner:
                     processed += 1
                     old += item.old
                 except Exception:  # a bug on one item must not stop the others; it stays new
-                    tries = ctx.store.item_failed(item.id, ctx.clock(), ITEM_RETRY_AFTER,
+                    tries = ctx.store.items.failed(item.id, ctx.clock(), ITEM_RETRY_AFTER,
                                                   ITEM_RETRY_MAX)
                     log.exception("item %d: not completed (%d failed attempt(s)); tried again "
                                   "later", item.id, tries, extra={"item": item.id})
@@ -114,7 +114,7 @@ class CompleteRunner:
         """What decide_item needs: the story of the page's canonical URL, else the index's,
         and the headlines and outlets of each candidate story."""
         ctx, index = self.context, self._index()
-        same_url = (ctx.store.story_of_url(article.canonical_url, other_than=item.id)
+        same_url = (ctx.store.items.story_of_url(article.canonical_url, other_than=item.id)
                     if article.canonical_url else None)
         facts = StoryFacts(
             same_url, index.assign(fingerprint) if same_url is None else None,
@@ -123,8 +123,8 @@ class CompleteRunner:
             return facts
         stories = candidate_stories(facts)
         return StoryFacts(facts.same_url, facts.indexed, facts.related,
-                          {story: ctx.store.story_channels(story) for story in stories},
-                          {story: frozenset(ctx.store.story_outlets(story)) for story in stories})
+                          {story: ctx.store.items.story_channels(story) for story in stories},
+                          {story: frozenset(ctx.store.items.story_outlets(story)) for story in stories})
 
     async def _complete(self, item: PendingItem, article: Article, fingerprint: Fingerprint,
                         page_failed: bool = False) -> int:
@@ -139,7 +139,7 @@ class CompleteRunner:
                                    facts=self._facts(item, article, fingerprint),
                                    now=ctx.clock(), policy=self._policy())
             assignment = decision.assignment
-            story_id, count = ctx.store.complete_item(
+            story_id, count = ctx.store.items.complete(
                 item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
                 assignment=assignment, matched=[m.rule for m in matches],
                 alerts=decision.alerts, max_age=ctx.config.notify.max_age,
@@ -208,14 +208,14 @@ class CompleteRunner:
         it but did not match the summary alerts. Returns alerts queued."""
         ctx = self.context
         queued = 0
-        for due in ctx.store.pages_to_retry(ctx.clock()):
+        for due in ctx.store.items.pages_to_retry(ctx.clock()):
             item = due.item
             try:
                 page = await ctx.http.get(item.entry.link or "", accept=PAGE_ACCEPT,
                                           max_size=ctx.config.network.max_page_size)
             except FetchError as error:
                 again = error.transient and due.tries + 1 < PAGE_RETRIES
-                ctx.store.page_failed(item.id, ctx.clock() + PAGE_RETRY_AFTER * 2 ** (
+                ctx.store.items.page_failed(item.id, ctx.clock() + PAGE_RETRY_AFTER * 2 ** (
                     due.tries + 1) if again else None)
                 log.info("item %d: page still unavailable (%s)%s", item.id, error,
                          "" if again else "; keeping the summary")
@@ -223,14 +223,14 @@ class CompleteRunner:
             article, fingerprint = await self._extract(item, page.body)
             if article.source != "page":
                 log.info("item %d: its page holds no article; keeping the summary", item.id)
-                ctx.store.page_failed(item.id, None)
+                ctx.store.items.page_failed(item.id, None)
                 continue
             matches = await self._match(item, article)
             new = [match for match in matches if match.rule not in due.matched]
             planned = decide_refresh(
                 article, new, old=item.old, policy=self._policy(),
-                alerted=ctx.store.story_channels(due.story_id) if new else {})
-            queued += ctx.store.refresh_article(
+                alerted=ctx.store.items.story_channels(due.story_id) if new else {})
+            queued += ctx.store.items.refresh_article(
                 item.id, story_id=due.story_id, now=ctx.clock(), article=article,
                 fingerprint=fingerprint, matched=[match.rule for match in matches],
                 alerts=planned, max_age=ctx.config.notify.max_age)

@@ -36,11 +36,11 @@ class DispatchRunner:
         Returns (alerts sent, alerts failed)."""
         ctx = self.context
         self._demote_merged()
-        expired = ctx.store.expire(ctx.clock())
+        expired = ctx.store.outbox.expire(ctx.clock())
         if expired:
             log.warning("%d alert(s) dead-lettered: past notify.max_age before they could be "
                         "sent", len(expired))
-        due = ctx.store.due_alerts(ctx.clock(), lease=ctx.config.lease)
+        due = ctx.store.outbox.due(ctx.clock(), lease=ctx.config.lease)
         by_channel: dict[str, list[QueuedAlert]] = {}
         for alert in due:
             by_channel.setdefault(alert.channel, []).append(alert)
@@ -50,12 +50,12 @@ class DispatchRunner:
 
     def _demote_merged(self) -> None:
         ctx = self.context
-        for demote in decide_merged(ctx.store.merged_headlines(), ctx.clock(),
+        for demote in decide_merged(ctx.store.outbox.merged_headlines(), ctx.clock(),
                                     ctx.config.dedup.followups):
             if demote.payload is None:
-                ctx.store.drop(demote.alert_id)
+                ctx.store.outbox.drop(demote.alert_id)
             else:
-                ctx.store.demote(demote.alert_id, demote.item_id, demote.title, demote.payload,
+                ctx.store.outbox.demote(demote.alert_id, demote.item_id, demote.title, demote.payload,
                                  demote.hold_until)
 
     async def _deliver_channel(self, name: str, queued: list[QueuedAlert]) -> tuple[int, int]:
@@ -66,13 +66,13 @@ class DispatchRunner:
         sends, holds = decide_delivery(queued, channel, now, ctx.config.notify.zone,
                                        self._sent_in_window(name, channel, now))
         for hold in holds:
-            store.hold(hold.ids, hold.until, ctx.config.notify.max_age)
+            store.outbox.hold(hold.ids, hold.until, ctx.config.notify.max_age)
         sent = failed = 0
         for send in sends:
             if ctx.stopping:
                 break
             ids = [alert.id for alert in send.alerts]
-            if not store.still_held(ids, store.owner, ctx.clock()):
+            if not store.outbox.still_held(ids, store.outbox.owner, ctx.clock()):
                 log.warning("%d alert(s) to %r not sent: this process lost them to another "
                             "(it was frozen past its lease)", len(ids), name)
                 continue
@@ -81,7 +81,7 @@ class DispatchRunner:
             except _RenderFailed as failure:  # this alert's fault alone: the others still go out
                 cause = failure.__cause__
                 reason = f"cannot render: {type(cause).__name__}: {cause}"
-                store.mark_failed(ids, error=reason, retry_at=None)
+                store.outbox.mark_failed(ids, error=reason, retry_at=None)
                 metrics.alerts.labels(name, "dead").inc(len(ids))
                 log.error("%d alert(s) to %r dead-lettered: %s", len(ids), name, reason)
                 failed += len(ids)
@@ -90,14 +90,14 @@ class DispatchRunner:
             if channel is not None and channel.rate_limit:  # counted only where it limits
                 self._sent_at.setdefault(name, []).append(now)
             if not errors:
-                store.mark_sent(ids, now)
+                store.outbox.mark_sent(ids, now)
                 metrics.alerts.labels(name, "sent").inc(len(ids))
                 sent += len(ids)
                 continue
             failed += len(ids)
             reasons = "; ".join(errors)
             for retry in decide_failure(send, now, ctx.config.notify.max_retry_delay):
-                store.mark_failed([retry.alert_id], error=reasons, retry_at=retry.at)
+                store.outbox.mark_failed([retry.alert_id], error=reasons, retry_at=retry.at)
                 metrics.alerts.labels(name, "failed" if retry.at else "dead").inc()
             log.warning("%d alert(s) to %r failed: %s", len(ids), name, reasons)
         return sent, failed
@@ -107,7 +107,7 @@ class DispatchRunner:
         recorded at once, so a retry after a partial failure goes only where it failed.
         Returns the failures, as `target: reason`."""
         store, notifier = self.context.store, self.context.notifier
-        delivered = store.delivered([alert.id for alert in send.alerts])
+        delivered = store.outbox.delivered([alert.id for alert in send.alerts])
         priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
         errors = []
         for target in notifier.targets(name):
@@ -121,7 +121,7 @@ class DispatchRunner:
             result = await asyncio.to_thread(notifier.send_to, name, target, title, body, fmt,
                                              priority)
             if result.ok:
-                store.record_delivery([a.id for a in missing], target.key,
+                store.outbox.record_delivery([a.id for a in missing], target.key,
                                       self.context.clock())
             else:
                 errors.append(f"{target.shown}: {result.error or 'failed'}")

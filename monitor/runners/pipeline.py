@@ -78,7 +78,7 @@ class Pipeline:
         self.completing.reconfigure(config)
         ctx = self.context
         ctx.config, ctx.rules, ctx.notifier = config, rules, notifier
-        ctx.store.sync_feeds(((feed.url, feed.name) for feed in config.feeds), ctx.clock())
+        ctx.store.feeds.sync(((feed.url, feed.name) for feed in config.feeds), ctx.clock())
 
     def enabled_feeds(self) -> list[FeedConfig]:
         return [feed for feed in self.config.feeds if feed.enabled]
@@ -102,14 +102,14 @@ class Pipeline:
         """Queue an operational alert for each feed that went silent or spoke again."""
         ctx = self.context
         now = ctx.clock()
-        states = {state.url: state for state in ctx.store.feeds()}
+        states = {state.url: state for state in ctx.store.feeds.all()}
         feeds = [(feed.name, feed.stale_after or ctx.config.poll.stale_after, states[feed.url])
                  for feed in self.enabled_feeds() if feed.url in states]
         notify = ctx.config.notify
         found = staleness.changes(feeds, now)
         for change in found:
             queued = staleness.alerts(change, notify.ops_channels(), notify.zone)
-            ctx.store.set_stale(change.state.url, stale_since=now if change.stale else None,
+            ctx.store.feeds.set_stale(change.state.url, stale_since=now if change.stale else None,
                                 now=now, max_age=notify.max_age, alerts=queued)
             log.warning("feed %r %s", change.name, "went silent" if change.stale
                         else "speaks again", extra={"feed": change.name})
@@ -119,8 +119,8 @@ class Pipeline:
         """Gauges read from the store, brought up to date before each scrape."""
         metrics = self.context.metrics
         now = self.context.clock()
-        states = {state.url: state for state in self.store.feeds()}
-        metrics.outbox_depth.set(self.store.outbox_depth())
+        states = {state.url: state for state in self.store.feeds.all()}
+        metrics.outbox_depth.set(self.store.outbox.depth())
         metrics.feeds_failing.set(sum(states[feed.url].failures > 0
                                            for feed in self.enabled_feeds()
                                            if feed.url in states))
@@ -136,5 +136,5 @@ class Pipeline:
         report.queued += await self.retry_pages()
         report.queued += self.check_stale()
         report.sent, report.failed = await self.deliver_due()
-        report.held = self.store.held(self.context.clock())
+        report.held = self.store.outbox.held(self.context.clock())
         return report

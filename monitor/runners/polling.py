@@ -55,7 +55,7 @@ class PollRunner:
         holds): the rest stay free for other instances."""
         ctx = self.context
         feeds_by_url = {feed.url: feed for feed in ctx.config.feeds if feed.enabled}
-        due = ctx.store.due_feeds(ctx.clock(), list(feeds_by_url), lease=ctx.config.lease,
+        due = ctx.store.feeds.due(ctx.clock(), list(feeds_by_url), lease=ctx.config.lease,
                                   limit=ctx.config.network.concurrency)
         return [feeds_by_url[url] for url in due]
 
@@ -100,7 +100,7 @@ class PollRunner:
     async def poll(self, feed: FeedConfig) -> PollResult:
         """Fetch and parse one feed, store its new items. Never raises: failure is a result."""
         started = time.monotonic()
-        state = self.context.store.feed(feed.url)
+        state = self.context.store.feeds.get(feed.url)
         try:
             answer = await self._answer(feed, state)
         except Exception as error:  # a bug on one feed must not stop the others
@@ -145,18 +145,18 @@ class PollRunner:
                             config.feed_backfill(feed))
         intent = decide_poll(state, answer, now, policy)
         if isinstance(intent, RecordFailure):
-            ctx.store.record_failure(feed.url, now=now, next_check=intent.next_check,
+            ctx.store.feeds.record_failure(feed.url, now=now, next_check=intent.next_check,
                                      error=intent.error)
             log.warning("feed %r failed (%d in a row): %s", feed.name, intent.failures,
                         intent.error, extra={"feed": feed.name})
             return PollResult(feed.name, feed.url, "failed", error=intent.error)
         parsed = intent.parsed
         if parsed is not None:
-            ctx.store.feed_warning(feed.url, parsed.warning)
+            ctx.store.feeds.set_warning(feed.url, parsed.warning)
             if parsed.warning:
                 log.warning("feed %r is malformed: %s (%d entries read all the same)", feed.name,
                             parsed.warning, len(parsed.entries), extra={"feed": feed.name})
-        new = ctx.store.record_success(
+        new = ctx.store.feeds.record_success(
             feed.url, now=now, etag=intent.etag, last_modified=intent.last_modified,
             body_hash=intent.body_hash, entries=parsed.entries if parsed else (),
             next_check=intent.next_check, moved_to=intent.moved_to, old=intent.old,

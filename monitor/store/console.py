@@ -88,9 +88,10 @@ def _item(row: Any) -> ItemRow:
 
 
 class ConsoleQueries:
-    """Mixed into `Store`, whose connection it uses."""
+    """The console's reads, over one database."""
 
-    _db: Database
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def feed_ids(self) -> dict[str, int]:
         """feed URL → its number in the console's addresses (the row's id: stable)."""

@@ -1,6 +1,6 @@
 """Leases: how instances sharing a database claim work (a due feed, a new item, a due alert)
-without doing it twice, and take over the work of one that died. Part of `Store`, like the
-outbox's and the console's queries.
+without doing it twice, and take over the work of one that died. The other roles claim
+through it.
 
 A claim names its owner (`instance:pid:random`) and an expiry; the write that finishes the work
 clears the expiry; a live process renews what it holds every `lease`/3. One live process per
@@ -11,8 +11,7 @@ under its name takes back at once what its dead predecessor held.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,16 @@ from monitor.store.database import Database
 LEASED = ("feeds", "items", "alerts")
 
 
-class LeaseQueries:
-    """Mixed into `Store`, whose database, owner and transactions it uses."""
+class Leases:
+    """This process's claims on the database's work, as `owner` of instance `instance`."""
 
-    _db: Database
-    owner: str
-    instance: str
-    target: str | Path
-    transaction: Callable[..., AbstractContextManager[Database]]
+    def __init__(self, db: Database, instance: str, owner: str, target: str | Path) -> None:
+        self._db = db
+        self.instance = instance
+        self.owner = owner
+        self._target = target
 
-    def _claim(self, table: str, key: str, where: str, params: Sequence[Any], order: str,
+    def claim(self, table: str, key: str, where: str, params: Sequence[Any], order: str,
                limit: int, now: float, lease: float | None) -> list[Any]:
         """The keys of up to `limit` rows of `table` matching `where`, in `order`, that no one
         holds a lease on; with `lease`, this instance holds them from now on for that long.
@@ -41,7 +40,7 @@ class LeaseQueries:
                f"ORDER BY {order} LIMIT ?"
         if lease is None:
             return [row[0] for row in self._db.execute(free, (*params, now, limit))]
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             keys = [row[0] for row in db.execute(free + db.skip_locked, (*params, now, limit))]
             for start in range(0, len(keys), 500):
                 chunk = keys[start:start + 500]
@@ -55,28 +54,28 @@ class LeaseQueries:
         leases end. On SQLite, the file's one process: every lease is released. Raises Busy
         when a live process of that name still holds it after `wait` seconds."""
         if self._db.engine == "sqlite":
-            self.release_leases(everyone=True)
+            self.release(everyone=True)
             return
         deadline = time.monotonic() + wait
         while not self._db.hold(f"instance:{self.instance}"):
             if time.monotonic() > deadline:
-                raise Busy(f"{redact(str(self.target))}: another monitor named "
+                raise Busy(f"{redact(str(self._target))}: another monitor named "
                            f"{self.instance!r} is running on this database; give this one "
                            "another `instance:` name")
             time.sleep(poll)
         prefix = f"{self.instance}:"
         self._release("substr(lease_owner, 1, ?) = ?", (len(prefix), prefix))
 
-    def renew_leases(self, now: float, lease: float) -> int:
+    def renew(self, now: float, lease: float) -> int:
         """Everything this process holds stays its own for `lease` more seconds: work that
         takes long (a slow page, a channel with a long queue) is not taken over while this
         process lives. Returns the rows renewed."""
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             return sum(db.execute(f"UPDATE {table} SET lease_until = ? "
                                   "WHERE lease_until IS NOT NULL AND lease_owner = ?",
                                   (now + lease, self.owner)).rowcount for table in LEASED)
 
-    def release_leases(self, everyone: bool = False) -> None:
+    def release(self, everyone: bool = False) -> None:
         """Give back what this process claimed and did not finish (it is stopping), or every
         lease (the one process on a SQLite file, starting: whoever held them is gone)."""
         if everyone:
@@ -85,7 +84,7 @@ class LeaseQueries:
             self._release("lease_owner = ?", (self.owner,))
 
     def _release(self, who: str, args: Sequence[Any]) -> None:
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             for table in LEASED:
                 db.execute(f"UPDATE {table} SET lease_until = NULL, lease_owner = NULL "
                            f"WHERE lease_until IS NOT NULL AND {who}", args)

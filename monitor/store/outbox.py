@@ -1,16 +1,15 @@
 """The alert outbox's queries: what is due, what was sent, what failed, what waits for a
-digest. Part of `Store` (the SQL stays with the store; this module keeps it readable)."""
+digest: the dispatch runner's role (`OutboxStorage`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from monitor.core.models import Alert, AlertPayload, QueuedAlert
 from monitor.store.database import Database
+from monitor.store.leases import Leases
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +28,15 @@ class OutboxRow:
     last_error: str | None
 
 
-class OutboxQueries:
-    """Mixed into `Store`, whose connection and transactions it uses."""
+class Outbox:
+    """The queries of the alert outbox, over one database."""
 
-    _db: Database
-    transaction: Callable[..., AbstractContextManager[Database]]
-    _claim: Callable[..., list[Any]]
+    def __init__(self, db: Database, leases: Leases) -> None:
+        self._db = db
+        self._leases = leases
+        self.owner = leases.owner
 
-    def outbox_depth(self) -> int:
+    def depth(self) -> int:
         depth: int = self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
                                       ).fetchone()[0]
         return depth
@@ -48,11 +48,11 @@ class OutboxQueries:
             "SELECT channel, COUNT(*), min(next_attempt) FROM alerts WHERE status = 'pending' "
             "AND attempts = 0 AND next_attempt > ? GROUP BY channel ORDER BY channel", (now,))]
 
-    def due_alerts(self, now: float, limit: int = 1000,
+    def due(self, now: float, limit: int = 1000,
                    lease: float | None = None) -> list[QueuedAlert]:
         """Pending alerts whose time has come, oldest first; with `lease`, claimed for that
         long (none another instance holds)."""
-        ids = self._claim("alerts", "id", "status = 'pending' AND next_attempt <= ?", (now,),
+        ids = self._leases.claim("alerts", "id", "status = 'pending' AND next_attempt <= ?", (now,),
                           "next_attempt, id", limit, now, lease)
         if not ids:
             return []
@@ -88,7 +88,7 @@ class OutboxQueries:
     def demote(self, alert_id: int, item_id: int | None, title: str, payload: AlertPayload,
                hold_until: float | None) -> None:
         """A queued headline becomes a follow-up (held for the digest until `hold_until`)."""
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             db.execute("UPDATE alerts SET kind = 'followup', subject = ?, title = ?, payload = ?, "
                        "batch = ?, next_attempt = greatest(next_attempt, coalesce(?, 0)), "
                        "lease_until = NULL WHERE id = ?",
@@ -97,7 +97,7 @@ class OutboxQueries:
 
     def drop(self, alert_id: int) -> None:
         """A queued alert that will never be wanted (a demoted headline, follow-ups off)."""
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             db.execute("DELETE FROM alerts WHERE id = ? AND status = 'pending'", (alert_id,))
 
     def delivered(self, ids: Sequence[int]) -> dict[int, set[str]]:
@@ -110,20 +110,20 @@ class OutboxQueries:
         return found
 
     def record_delivery(self, ids: Sequence[int], target: str, now: float) -> None:
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             db.executemany("INSERT INTO deliveries (alert_id, target, delivered_at) "
                            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            [(alert_id, target, now) for alert_id in ids])
 
     def mark_sent(self, ids: Sequence[int], now: float) -> None:
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             db.executemany("UPDATE alerts SET status = 'sent', attempts = attempts + 1, "
                            "delivered_at = ?, last_error = NULL, lease_until = NULL WHERE id = ?",
                            [(now, alert_id) for alert_id in ids])
 
     def mark_failed(self, ids: Sequence[int], *, error: str, retry_at: float | None) -> None:
         """A failed send: retried at `retry_at`, or dead-lettered when that is None."""
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             db.executemany(
                 "UPDATE alerts SET attempts = attempts + 1, last_error = ?, "
                 "status = CASE WHEN CAST(? AS REAL) IS NULL THEN 'dead' ELSE 'pending' END, "
@@ -133,7 +133,7 @@ class OutboxQueries:
     def hold(self, ids: Sequence[int], until: float, max_age: float) -> None:
         """Keep alerts for a digest at `until` (digest time, end of quiet hours, rate window).
         Their age counts from then: they fall due at `until`, not before."""
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             db.executemany("UPDATE alerts SET batch = 1, next_attempt = ?, "
                            "expires_at = greatest(expires_at, ?), lease_until = NULL "
                            "WHERE id = ?",
@@ -142,7 +142,7 @@ class OutboxQueries:
     def expire(self, now: float) -> list[int]:
         """Dead-letter the pending alerts past their age limit, sent or not: after a long outage
         yesterday's news is not sent as if it were today's. Returns their ids."""
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             ids = [row[0] for row in db.execute(
                 "SELECT id FROM alerts WHERE status = 'pending' AND expires_at <= ?", (now,))]
             db.executemany("UPDATE alerts SET status = 'dead', last_error = coalesce(last_error "
@@ -150,7 +150,7 @@ class OutboxQueries:
                            "sent' WHERE id = ?", [(alert_id,) for alert_id in ids])
         return ids
 
-    def outbox(self, *, status: str | None, since: float, limit: int = 200) -> list[OutboxRow]:
+    def rows(self, *, status: str | None, since: float, limit: int = 200) -> list[OutboxRow]:
         """Alerts created since `since`, newest first; status `failed` is pending after a
         failed attempt."""
         args: list[float | str]
@@ -171,7 +171,7 @@ class OutboxQueries:
                 dead: bool = False) -> int:
         """Put dead-lettered alerts back in line now, with a new age limit; returns how many.
         A sent alert is never requeued: it would reach its readers twice."""
-        with self.transaction() as db:
+        with self._db.transaction() as db:
             if dead:
                 return db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
                                   "expires_at = ? WHERE status = 'dead'",

@@ -360,10 +360,10 @@ def _backtest(request: web.Request, console: Console) -> dict[str, Any]:
 async def _retry(request: web.Request) -> web.StreamResponse:
     console = request.app[_KEY]
     alert_id = int(request.match_info["id"])
-    before = console.store.statuses([alert_id]).get(alert_id)
+    before = console.store.outbox.statuses([alert_id]).get(alert_id)
     if before is None:
         raise views.NotFound(f"aucune alerte n° {alert_id}")
-    requeued = console.store.requeue(now=console.clock(), max_age=console.config().notify.max_age,
+    requeued = console.store.outbox.requeue(now=console.clock(), max_age=console.config().notify.max_age,
                                      ids=[alert_id]) > 0
     if requeued:
         log.info("console: alert %d put back in line", alert_id)

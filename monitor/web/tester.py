@@ -175,7 +175,7 @@ class Backtests:
                 for rule in rules.rules:
                     for story_id in found.stories[rule.name]:
                         story_rules.setdefault(story_id, []).append(rule.name)
-                stories = store.stories_by_id(sorted(story_rules, reverse=True)[:500])
+                stories = store.console.stories_by_id(sorted(story_rules, reverse=True)[:500])
             finally:
                 store.close()
             zone = config.notify.zone

@@ -73,10 +73,10 @@ def all_urls(config: Config) -> list[str]:
 
 def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, Any]:
     zone = config.notify.zone
-    states = {state.url: state for state in store.feeds()}
-    counts = store.items_per_feed(now - DAY)
-    ids = store.feed_ids()
-    counters = store.feed_counters()
+    states = {state.url: state for state in store.feeds.all()}
+    counts = store.feeds.items_per_feed(now - DAY)
+    ids = store.console.feed_ids()
+    counters = store.console.feed_counters()
     urls = all_urls(config)
     rows: list[dict[str, Any]] = []
     for feed in config.feeds:
@@ -106,18 +106,18 @@ def _item(item: ItemRow, zone: ZoneInfo) -> dict[str, Any]:
 
 
 def feed_page(store: ConsoleStorage, config: Config, feed_id: int, now: float) -> dict[str, Any]:
-    urls = {number: url for url, number in store.feed_ids().items()}
+    urls = {number: url for url, number in store.console.feed_ids().items()}
     url = urls.get(feed_id)
     if url is None:
         raise NotFound(f"aucun flux n° {feed_id}")
     summary = next((row for row in feeds_page(store, config, now)["feeds"] if row["url"] == url),
                    None)
     if summary is None:  # in the database, no longer in config.yaml
-        state = store.feed(url)
+        state = store.feeds.get(url)
         summary = {"id": feed_id, "name": state.name, "url": url, "tags": [],
                    "status": "retiré de config.yaml", "failures": state.failures}
     zone = config.notify.zone
-    return {"feed": summary, "items": [_item(item, zone) for item in store.feed_items(url)],
+    return {"feed": summary, "items": [_item(item, zone) for item in store.console.feed_items(url)],
             "timezone": config.notify.timezone}
 
 
@@ -132,24 +132,24 @@ def _story(story: StoryRow, zone: ZoneInfo) -> dict[str, Any]:
 def stories_page(store: ConsoleStorage, config: Config, rules: RuleSet, now: float, *, rule: str = "",
                  outlet: str = "", period: str = "7j", words: str = "") -> dict[str, Any]:
     since = now - PERIODS.get(period, PERIODS["7j"])
-    found = store.recent_stories(since=since, rule=rule or None, outlet=outlet or None,
+    found = store.console.recent_stories(since=since, rule=rule or None, outlet=outlet or None,
                                  words=words)
     zone = config.notify.zone
     return {"stories": [_story(story, zone) for story in found],
             "filters": {"rule": rule, "outlet": outlet, "period": period, "q": words},
-            "choices": {"rules": [r.name for r in rules.rules], "outlets": store.outlets(since),
+            "choices": {"rules": [r.name for r in rules.rules], "outlets": store.console.outlets(since),
                         "periods": list(PERIODS)},
             "timezone": config.notify.timezone}
 
 
 def story_page(store: ConsoleStorage, config: Config, story_id: int, now: float) -> dict[str, Any]:
-    found = store.story(story_id)
+    found = store.console.story(story_id)
     if found is None:
         raise NotFound(f"aucun sujet n° {story_id}")
     story, items = found
     zone = config.notify.zone
     return {"story": _story(story, zone), "articles": [_item(item, zone) for item in items],
-            "alerts": [_alert(row, config, now) for row in store.alert_rows(story_id=story.id)],
+            "alerts": [_alert(row, config, now) for row in store.console.alert_rows(story_id=story.id)],
             "timezone": config.notify.timezone}
 
 
@@ -179,10 +179,10 @@ def _alert(row: AlertRow, config: Config, now: float) -> dict[str, Any]:
 
 def alerts_page(store: ConsoleStorage, config: Config, now: float, *, status: str = "") -> dict[str, Any]:
     stored = {"held": "pending", "failed": "pending"}.get(status, status)
-    rows = [_alert(row, config, now) for row in store.alert_rows(status=stored or None)]
+    rows = [_alert(row, config, now) for row in store.console.alert_rows(status=stored or None)]
     if status in ("held", "failed"):
         rows = [row for row in rows if row["state"] == status]
-    return {"alerts": rows, "counts": store.alert_counts(), "filters": {"status": status},
+    return {"alerts": rows, "counts": store.console.alert_counts(), "filters": {"status": status},
             "states": ALERT_STATES, "timezone": config.notify.timezone}
 
 
@@ -192,13 +192,13 @@ def rules_page(store: ConsoleStorage, config: Config, rules: RuleSet, reload: Re
                now: float) -> dict[str, Any]:
     day, week = Counter[str](), Counter[str]()
     last: dict[str, float] = {}
-    for at, matched in store.rule_matches(now - 7 * DAY):
+    for at, matched in store.console.rule_matches(now - 7 * DAY):
         for rule in matched:
             week[rule] += 1
             day[rule] += at >= now - DAY
             last[rule] = max(last.get(rule, 0.0), at)
     quiet = [rule.name for rule in rules.rules if rule.name not in last]
-    last.update(store.last_matches(quiet))
+    last.update(store.console.last_matches(quiet))
     zone = config.notify.zone
     return {
         "rules": [{"name": rule.name, "description": rule.description, "origin": rule.origin,

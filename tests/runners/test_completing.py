@@ -50,7 +50,7 @@ def test_two_copies_completed_at_once_on_two_instances_make_one_story(
             runner = pipeline.completing
             with pipeline.store.transaction(lock="stories"):
                 runner._index()  # both indexes built before either instance assigns a story
-            (item,) = [i for i in pipeline.store.pending_items()
+            (item,) = [i for i in pipeline.store.items.pending()
                        if i.entry.feed_url == config.feeds[feed_index].url]
             article, fingerprint, _ = await runner._analyse(item)
             ready.wait(10)
@@ -68,8 +68,8 @@ def test_two_copies_completed_at_once_on_two_instances_make_one_story(
     assert set(results) == {"a", "b"}
     store = Store(postgres_url)
     try:
-        (story,) = store.recent_stories(since=0)
+        (story,) = store.console.recent_stories(since=0)
         assert story.articles == 2 and set(story.outlets) == {"Ouest", "Le Télégramme"}
-        assert store.alert_counts() == {"pending": 2}  # the headline, and a digest follow-up
+        assert store.console.alert_counts() == {"pending": 2}  # the headline, and a digest follow-up
     finally:
         store.close()

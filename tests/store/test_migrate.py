@@ -19,20 +19,20 @@ FEED = "https://a.fr/rss"
 
 def filled(path: Path) -> Store:
     store = Store(path)
-    store.sync_feeds([(FEED, "A")], 50.0)
-    store.record_success(FEED, now=100.0, next_check=700.0, etag='"e"', last_modified=None,
+    store.feeds.sync([(FEED, "A")], 50.0)
+    store.feeds.record_success(FEED, now=100.0, next_check=700.0, etag='"e"', last_modified=None,
                          body_hash="h", entries=[
                              Entry(FEED, None, f"https://a.fr/{n}", f"Titre {n}", "résumé",
                                    datetime(2025, 11, 24, tzinfo=UTC)) for n in range(3)])
-    first, *_ = store.pending_items()
+    first, *_ = store.items.pending()
     article = Article("https://a.fr/0", "Titre 0", "s", "texte de l'article", None, "A", "page")
-    store.complete_item(first.id, now=200.0, article=article,
+    store.items.complete(first.id, now=200.0, article=article,
                         fingerprint=fingerprint(article, 200.0),
                         assignment=StoryAssignment(None, "new"), matched=["r"],
                         alerts=[Alert("r", "ops", "Titre 0", {"title": "Titre 0"})])
-    (alert,) = store.due_alerts(300.0)
-    store.record_delivery([alert.id], "target", 300.0)
-    store.mark_sent([alert.id], 300.0)
+    (alert,) = store.outbox.due(300.0)
+    store.outbox.record_delivery([alert.id], "target", 300.0)
+    store.outbox.mark_sent([alert.id], 300.0)
     return store
 
 
@@ -46,21 +46,21 @@ def test_a_sqlite_database_moves_whole_into_postgresql(tmp_path: Path, postgres_
 
     moved = Store(postgres_url)
     try:
-        state = moved.feed(FEED)
+        state = moved.feeds.get(FEED)
         assert (state.etag, state.next_check, state.last_success) == ('"e"', 700.0, 100.0)
-        assert [item.entry.title for item in moved.pending_items()] == ["Titre 1", "Titre 2"]
-        (candidate,) = moved.recent_candidates(since=0)
+        assert [item.entry.title for item in moved.items.pending()] == ["Titre 1", "Titre 2"]
+        (candidate,) = moved.items.recent_candidates(since=0)
         assert candidate.fingerprint.top == ("titr", "text", "articl")
-        assert moved.alert_counts() == {"sent": 1}
-        assert moved.delivered([1]) == {1: {"target"}}
-        assert moved.story_seq() == 1
+        assert moved.console.alert_counts() == {"sent": 1}
+        assert moved.outbox.delivered([1]) == {1: {"target"}}
+        assert moved.items.story_seq() == 1
         # the same entry again is known there too, and new rows get ids past the old ones
-        assert moved.record_success(FEED, now=900.0, next_check=1500.0, etag=None,
+        assert moved.feeds.record_success(FEED, now=900.0, next_check=1500.0, etag=None,
                                     last_modified=None, body_hash="h2", entries=[
                                         Entry(FEED, None, "https://a.fr/0?utm_source=x", "Titre 0",
                                               "", None),
                                         Entry(FEED, None, "https://a.fr/9", "Neuf", "", None)]) == 1
-        assert max(item.id for item in moved.pending_items()) == 4
+        assert max(item.id for item in moved.items.pending()) == 4
     finally:
         moved.close()
     with closing(sqlite3.connect(source)) as db:  # the source is left as it was

@@ -11,8 +11,9 @@ from monitor.core.dedup import fingerprint
 from monitor.core.errors import UnusableDatabase
 from monitor.core.models import Alert, Article, Entry, StoryAssignment
 from monitor.core.terms import vector
+from monitor.store.feeds import entry_keys
 from monitor.store.schema import SCHEMA
-from monitor.store.store import SCHEMA_VERSION, Store, entry_keys
+from monitor.store.store import SCHEMA_VERSION, Store
 from tests.db import connect
 
 FEED_A = "https://a.fr/rss"
@@ -22,7 +23,7 @@ FEED_B = "https://b.fr/rss"
 @pytest.fixture
 def store(database: str | Path):
     db = Store(database)
-    db.sync_feeds([(FEED_A, "A"), (FEED_B, "B")], 50.0)
+    db.feeds.sync([(FEED_A, "A"), (FEED_B, "B")], 50.0)
     yield db
     db.close()
 
@@ -32,7 +33,7 @@ def entry(link: str | None, guid: str | None = None, feed: str = FEED_A, title: 
 
 
 def store_entries(store: Store, entries, feed: str = FEED_A, now: float = 100.0) -> int:
-    return store.record_success(feed, now=now, next_check=now + 600, etag='"e"',
+    return store.feeds.record_success(feed, now=now, next_check=now + 600, etag='"e"',
                                 last_modified=None, body_hash="h", entries=entries)
 
 
@@ -40,7 +41,7 @@ def complete(store: Store, item_id: int, story_id=None, alerts=(),
              max_age: float = 24 * 3600.0) -> tuple[int, int]:
     article = Article("https://a.fr/1", "Tempête", "s", "texte", None, "A", "page")
     reason = "new" if story_id is None else "same-text"
-    return store.complete_item(item_id, now=200.0, article=article,
+    return store.items.complete(item_id, now=200.0, article=article,
                                fingerprint=fingerprint(article, 200.0),
                                assignment=StoryAssignment(story_id, reason),
                                matched=[a.rule for a in alerts], alerts=alerts, max_age=max_age)
@@ -57,10 +58,10 @@ def test_schema_is_created_once_with_its_version(tmp_path: Path, store: Store) -
 @pytest.mark.sqlite
 def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1", title="Tempête sur l'Élysée")])
-    (item,) = store.pending_items()
+    (item,) = store.items.pending()
     text = " ".join(f"mot{n}" for n in range(300))
     article = Article("https://a.fr/1", "Tempête", "s", text, None, "A", "page")
-    store.complete_item(item.id, now=200.0, article=article,
+    store.items.complete(item.id, now=200.0, article=article,
                         fingerprint=fingerprint(article, 200.0),
                         assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
     store.close()
@@ -87,10 +88,10 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert "text" not in [row[1] for row in db.execute("PRAGMA table_info(items)")]
         assert db.execute("SELECT title_words FROM items").fetchone()[0] == " tempete sur elysee "
-    (candidate,) = upgraded.recent_candidates(since=0)
+    (candidate,) = upgraded.items.recent_candidates(since=0)
     assert candidate.fingerprint.minhash is None  # version 1's signatures are not comparable
     assert candidate.fingerprint.vector == fingerprint(article, 0).vector
-    [(kept, _)] = upgraded.completed_articles(since=0)
+    [(kept, _)] = upgraded.items.completed_articles(since=0)
     assert kept.text == text
     upgraded.close()
 
@@ -111,7 +112,7 @@ def test_same_guid_or_same_url_is_the_same_item_across_feeds(store: Store) -> No
     assert store_entries(store, [entry("https://a.fr/3", guid="https://a.fr/1")]) == 0
     assert store_entries(store, [entry(None, guid="42"), entry(None, guid="42", feed=FEED_B)],
                          ) == 2  # a non-URL guid is only unique within its feed
-    assert [item.entry.link for item in store.pending_items()][:2] == \
+    assert [item.entry.link for item in store.items.pending()][:2] == \
         ["https://a.fr/1", "https://a.fr/2"]
 
 
@@ -123,30 +124,30 @@ def test_entry_keys() -> None:
 
 def test_feed_state_round_trip(store: Store) -> None:
     store_entries(store, [])
-    state = store.feed(FEED_A)
+    state = store.feeds.get(FEED_A)
     assert (state.etag, state.body_hash, state.failures, state.next_check) == ('"e"', "h", 0, 700.0)
-    store.record_failure(FEED_A, now=800.0, next_check=900.0, error="HTTP 500")
-    state = store.feed(FEED_A)
+    store.feeds.record_failure(FEED_A, now=800.0, next_check=900.0, error="HTTP 500")
+    state = store.feeds.get(FEED_A)
     assert (state.failures, state.last_error, state.etag) == (1, "HTTP 500", '"e"')
-    assert store.due_feeds(850.0, [FEED_A, FEED_B]) == [FEED_B]
-    assert store.due_feeds(950.0, [FEED_A]) == [FEED_A]
+    assert store.feeds.due(850.0, [FEED_A, FEED_B]) == [FEED_B]
+    assert store.feeds.due(950.0, [FEED_A]) == [FEED_A]
 
 
 def test_pending_items_survive_a_restart_until_completed(store: Store, tmp_path: Path) -> None:
     store_entries(store, [entry("https://a.fr/1")])
     store.close()
     reopened = Store(store.target)
-    (item,) = reopened.pending_items()
+    (item,) = reopened.items.pending()
     assert item.outlet == "A" and item.entry.summary == "résumé"
     assert item.entry.published == datetime(2025, 11, 24, tzinfo=UTC)
     complete(reopened, item.id)
-    assert reopened.pending_items() == []
+    assert reopened.items.pending() == []
     store._db = reopened._db  # let the fixture close it
 
 
 def test_alerts_are_queued_once_per_story_and_channel(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1"), entry("https://b.fr/1"), entry("https://b.fr/2")])
-    first, second, third = store.pending_items()
+    first, second, third = store.items.pending()
     alerts = [Alert("r", "ops", "T", {"title": "T"}), Alert("r", "mail", "T", {"title": "T"})]
     story, queued = complete(store, first.id, alerts=alerts)
     assert queued == 2
@@ -156,115 +157,115 @@ def test_alerts_are_queued_once_per_story_and_channel(store: Store) -> None:
     followups = [Alert("r", "ops", "Suite", {"title": "Suite"}, kind="followup", outlet="B")]
     assert complete(store, third.id, story_id=story, alerts=followups)[1] == 1
     assert complete(store, third.id, story_id=story, alerts=followups)[1] == 0  # once per item
-    assert sorted((a.channel, a.title) for a in store.due_alerts(300.0)) == \
+    assert sorted((a.channel, a.title) for a in store.outbox.due(300.0)) == \
         [("mail", "T"), ("ops", "Suite"), ("ops", "T")]
 
 
 def test_an_article_bridging_two_stories_merges_them(store: Store) -> None:
     store_entries(store, [entry(f"https://a.fr/{n}") for n in range(3)])
-    first, second, third = store.pending_items()
+    first, second, third = store.items.pending()
     one, _ = complete(store, first.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
     two, _ = complete(store, second.id, alerts=[Alert("s", "mail", "T", {"title": "T"})])
     article = Article("https://a.fr/2", "Tempête", "s", "texte", None, "A", "page")
-    store.complete_item(third.id, now=300.0, article=article,
+    store.items.complete(third.id, now=300.0, article=article,
                         fingerprint=fingerprint(article, 300.0),
                         assignment=StoryAssignment(one, "similar-words", 0.5, (two,)),
                         matched=[], alerts=[])
-    assert {c.story_id for c in store.recent_candidates(since=0)} == {one}
-    assert store.story_channels(one) == {"ops": ("r", "normal"), "mail": ("s", "normal")}
-    (listed,) = store.stories(since=0)  # the merged story is listed no more
+    assert {c.story_id for c in store.items.recent_candidates(since=0)} == {one}
+    assert store.items.story_channels(one) == {"ops": ("r", "normal"), "mail": ("s", "normal")}
+    (listed,) = store.items.stories(since=0)  # the merged story is listed no more
     assert (listed["id"], len(listed["articles"])) == (one, 3)
 
 
 def test_outbox_retry_and_dead_letter(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
-    (item,) = store.pending_items()
+    (item,) = store.items.pending()
     complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T", "rule": "r"}, "high")])
-    (alert,) = store.due_alerts(300.0)
+    (alert,) = store.outbox.due(300.0)
     assert (alert.payload, alert.priority, alert.batch, alert.expires_at) == \
         ({"title": "T", "rule": "r"}, "high", False, 200.0 + 24 * 3600)
-    store.mark_failed([alert.id], error="boom", retry_at=400.0)
-    assert store.due_alerts(399.0) == []
-    (retried,) = store.due_alerts(400.0)
+    store.outbox.mark_failed([alert.id], error="boom", retry_at=400.0)
+    assert store.outbox.due(399.0) == []
+    (retried,) = store.outbox.due(400.0)
     assert retried.attempts == 1
-    assert [(r.status, r.last_error) for r in store.outbox(status="failed", since=0)] == \
+    assert [(r.status, r.last_error) for r in store.outbox.rows(status="failed", since=0)] == \
         [("failed", "boom")]
-    store.mark_failed([alert.id], error="boom again", retry_at=None)
-    assert store.due_alerts(10_000.0) == []
-    (row,) = store.outbox(status="dead", since=0)
+    store.outbox.mark_failed([alert.id], error="boom again", retry_at=None)
+    assert store.outbox.due(10_000.0) == []
+    (row,) = store.outbox.rows(status="dead", since=0)
     assert (row.id, row.attempts, row.last_error) == (alert.id, 2, "boom again")
-    assert store.requeue(now=20_000.0, max_age=3600.0, dead=True) == 1
-    (again,) = store.due_alerts(20_000.0)
+    assert store.outbox.requeue(now=20_000.0, max_age=3600.0, dead=True) == 1
+    (again,) = store.outbox.due(20_000.0)
     assert again.expires_at == 23_600.0
 
 
 def test_hold_for_a_digest(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
-    (item,) = store.pending_items()
+    (item,) = store.items.pending()
     complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
-    (alert,) = store.due_alerts(300.0)
-    store.hold([alert.id], until=5000.0, max_age=3600.0)
-    assert store.due_alerts(4999.0) == []
-    (held,) = store.due_alerts(5000.0)
+    (alert,) = store.outbox.due(300.0)
+    store.outbox.hold([alert.id], until=5000.0, max_age=3600.0)
+    assert store.outbox.due(4999.0) == []
+    (held,) = store.outbox.due(5000.0)
     assert held.batch
-    store.mark_sent([held.id], 5001.0)
-    assert store.outbox(status="sent", since=0)[0].delivered_at == 5001.0
+    store.outbox.mark_sent([held.id], 5001.0)
+    assert store.outbox.rows(status="sent", since=0)[0].delivered_at == 5001.0
 
 
 def test_a_held_alert_ages_from_when_it_falls_due(store: Store) -> None:
     """Held at 22:00 for the 08:00 digest with a 6 h age limit: still alive at 08:00 (a failure
     then is retried), dead only 6 h after it fell due."""
     store_entries(store, [entry("https://a.fr/1")])
-    (item,) = store.pending_items()
+    (item,) = store.items.pending()
     hour = 3600.0
     complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})], max_age=6 * hour)
-    (alert,) = store.due_alerts(300.0)
-    store.hold([alert.id], until=10 * hour, max_age=6 * hour)
-    assert store.expire(10 * hour) == []
-    (held,) = store.due_alerts(10 * hour)
+    (alert,) = store.outbox.due(300.0)
+    store.outbox.hold([alert.id], until=10 * hour, max_age=6 * hour)
+    assert store.outbox.expire(10 * hour) == []
+    (held,) = store.outbox.due(10 * hour)
     assert held.expires_at == 16 * hour
-    assert store.expire(16 * hour) == [alert.id]
-    (dead,) = store.outbox(status="dead", since=0)
+    assert store.outbox.expire(16 * hour) == [alert.id]
+    (dead,) = store.outbox.rows(status="dead", since=0)
     assert dead.last_error.startswith("expired")
 
 
 def test_recent_candidates_respect_the_window(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
-    (item,) = store.pending_items()
+    (item,) = store.items.pending()
     story, _ = complete(store, item.id)
-    (candidate,) = store.recent_candidates(since=150.0)
+    (candidate,) = store.items.recent_candidates(since=150.0)
     assert candidate.story_id == story
     assert set(candidate.fingerprint.vector) == {"tempet", "text"}  # headline and lead
     assert candidate.fingerprint.at == 200.0
-    assert store.recent_candidates(since=250.0) == []
+    assert store.items.recent_candidates(since=250.0) == []
 
 
 def test_story_lookups(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1"), entry("https://b.fr/2")])
-    first, second = store.pending_items()
+    first, second = store.items.pending()
     story, _ = complete(store, first.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
-    assert store.story_channels(story) == {"ops": ("r", "normal")}
-    assert store.story_outlets(story) == {"A"}
+    assert store.items.story_channels(story) == {"ops": ("r", "normal")}
+    assert store.items.story_outlets(story) == {"A"}
     # the first item is known by its address: a page naming it as canonical joins its story
-    assert store.story_of_url("https://www.a.fr/1?utm_source=x", other_than=second.id) == story
-    assert store.story_of_url("https://a.fr/1", other_than=first.id) is None
-    (listed,) = store.stories(since=0)
+    assert store.items.story_of_url("https://www.a.fr/1?utm_source=x", other_than=second.id) == story
+    assert store.items.story_of_url("https://a.fr/1", other_than=first.id) is None
+    (listed,) = store.items.stories(since=0)
     assert (listed["id"], listed["title"], len(listed["articles"])) == (story, "Tempête", 1)
     assert listed["articles"][0]["joined_by"] == "new"
 
 
 def test_retention_slims_old_articles_but_remembers_them(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
-    (item,) = store.pending_items()
+    (item,) = store.items.pending()
     complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
-    (alert,) = store.due_alerts(300.0)
-    store.mark_sent([alert.id], 300.0)
+    (alert,) = store.outbox.due(300.0)
+    store.outbox.mark_sent([alert.id], 300.0)
     assert store.prune(before=100.0) == (0, 0)  # nothing that old yet
     assert store.prune(before=1000.0) == (1, 1)
     with connect(store.target) as db:
         assert db.execute("SELECT COUNT(*) FROM articles").fetchone() == (0,)
         assert db.execute("SELECT summary FROM items").fetchone() == ("",)
-    assert store.recent_candidates(since=0) == []
+    assert store.items.recent_candidates(since=0) == []
     assert store_entries(store, [entry("https://a.fr/1")]) == 0  # still known: not new again
 
 
@@ -306,8 +307,8 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
             PRAGMA user_version = 2;""")
     store = Store(path)
     try:
-        assert len(store.due_alerts(10.0)) == 2  # both kept, though one story and one channel
-        (candidate,) = store.recent_candidates(since=0)
+        assert len(store.outbox.due(10.0)) == 2  # both kept, though one story and one channel
+        (candidate,) = store.items.recent_candidates(since=0)
         assert candidate.fingerprint.vector == vector("tempete", "vent")
         assert candidate.fingerprint.kind == "news"
     finally:
@@ -317,25 +318,25 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
 def test_claimed_work_is_no_one_elses_until_its_lease_ends(store: Store, database) -> None:
     other = Store(database)  # a second instance
     try:
-        assert store.due_feeds(100.0, [FEED_A, FEED_B], lease=60.0, limit=1) == [FEED_A]
-        assert other.due_feeds(100.0, [FEED_A, FEED_B], lease=60.0) == [FEED_B]
-        assert other.due_feeds(150.0, [FEED_A, FEED_B], lease=60.0) == []
-        assert other.due_feeds(161.0, [FEED_A], lease=60.0) == [FEED_A]  # its owner died
-        other.record_failure(FEED_A, now=170.0, next_check=170.0, error="HTTP 500")
-        assert store.due_feeds(171.0, [FEED_A], lease=60.0) == [FEED_A]  # given back
+        assert store.feeds.due(100.0, [FEED_A, FEED_B], lease=60.0, limit=1) == [FEED_A]
+        assert other.feeds.due(100.0, [FEED_A, FEED_B], lease=60.0) == [FEED_B]
+        assert other.feeds.due(150.0, [FEED_A, FEED_B], lease=60.0) == []
+        assert other.feeds.due(161.0, [FEED_A], lease=60.0) == [FEED_A]  # its owner died
+        other.feeds.record_failure(FEED_A, now=170.0, next_check=170.0, error="HTTP 500")
+        assert store.feeds.due(171.0, [FEED_A], lease=60.0) == [FEED_A]  # given back
 
         store_entries(store, [entry("https://a.fr/1"), entry("https://a.fr/2")])
-        (first,) = store.pending_items(1, now=200.0, lease=60.0)
-        (second,) = other.pending_items(now=200.0, lease=60.0)
+        (first,) = store.items.pending(1, now=200.0, lease=60.0)
+        (second,) = other.items.pending(now=200.0, lease=60.0)
         assert first.id != second.id
-        assert store.pending_items(now=250.0) == []  # a reader sees neither while leased
+        assert store.items.pending(now=250.0) == []  # a reader sees neither while leased
         complete(other, second.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
-        (alert,) = store.due_alerts(300.0, lease=60.0)
-        assert other.due_alerts(300.0, lease=60.0) == []
-        other.release_leases()  # the other stops: what it held is free at once
-        store.release_leases()
-        assert [a.id for a in other.due_alerts(300.0, lease=60.0)] == [alert.id]
-        assert [i.id for i in other.pending_items(now=300.0, lease=60.0)] == [first.id]
+        (alert,) = store.outbox.due(300.0, lease=60.0)
+        assert other.outbox.due(300.0, lease=60.0) == []
+        other.leases.release()  # the other stops: what it held is free at once
+        store.leases.release()
+        assert [a.id for a in other.outbox.due(300.0, lease=60.0)] == [alert.id]
+        assert [i.id for i in other.items.pending(now=300.0, lease=60.0)] == [first.id]
     finally:
         other.close()
 
@@ -343,7 +344,7 @@ def test_claimed_work_is_no_one_elses_until_its_lease_ends(store: Store, databas
 def test_the_same_article_stored_by_two_instances_at_once_is_one_item(database) -> None:
     first, second = Store(database), Store(database)
     try:
-        first.sync_feeds([(FEED_A, "A"), (FEED_B, "B")], 50.0)
+        first.feeds.sync([(FEED_A, "A"), (FEED_B, "B")], 50.0)
         with first.transaction():  # the first has stored it and not yet committed
             assert store_entries(first, [entry("https://a.fr/1", feed=FEED_A)]) == 1
             if first.engine == "postgres":  # the second waits, then finds it taken
@@ -358,7 +359,7 @@ def test_the_same_article_stored_by_two_instances_at_once_is_one_item(database) 
             racer.join(10)
             assert result == [0]
         assert store_entries(second, [entry("https://a.fr/1", feed=FEED_B)]) == 0
-        assert len(second.pending_items()) == 1
+        assert len(second.items.pending()) == 1
     finally:
         first.close()
         second.close()
@@ -367,15 +368,15 @@ def test_the_same_article_stored_by_two_instances_at_once_is_one_item(database) 
 def test_an_instance_sees_the_story_assignments_of_others(store: Store, database) -> None:
     other = Store(database)
     try:
-        seen = store.story_seq()
+        seen = store.items.story_seq()
         store_entries(store, [entry("https://a.fr/1"), entry("https://a.fr/2")])
-        one, two = store.pending_items()
+        one, two = store.items.pending()
         story, _ = complete(other, one.id)
         complete(other, two.id, story_id=story)
-        added, merged, now_seen = store.story_changes(seen)
+        added, merged, now_seen = store.items.story_changes(seen)
         assert [candidate.story_id for candidate in added] == [story, story]
         assert (merged, now_seen) == ([], seen + 2)
-        assert store.story_changes(now_seen) == ([], [], now_seen)
+        assert store.items.story_changes(now_seen) == ([], [], now_seen)
     finally:
         other.close()
 

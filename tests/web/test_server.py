@@ -112,14 +112,14 @@ def test_retrying_a_dead_alert_needs_the_csrf_token(room: Newsroom) -> None:
         url = f"/alertes/{room.dead_alert}/relancer"
         refused = await client.post(url, data={"csrf": "forged"})
         assert refused.status == 403
-        assert room.store.statuses([room.dead_alert]) == {room.dead_alert: "dead"}
+        assert room.store.outbox.statuses([room.dead_alert]) == {room.dead_alert: "dead"}
         cross = await client.post(url, data={"csrf": await csrf_of(client)},
                                   headers={"Origin": "https://evil.example"})
         assert cross.status == 403
         done = await client.post(url, data={"csrf": await csrf_of(client)}, allow_redirects=False)
         assert done.status == 303 and done.headers["Location"] == \
             f"/alertes?relancee={room.dead_alert}"
-        assert room.store.statuses([room.dead_alert]) == {room.dead_alert: "pending"}
+        assert room.store.outbox.statuses([room.dead_alert]) == {room.dead_alert: "pending"}
         again = await (await client.post(f"/api/alertes/{room.sent_alert}/relancer",
                                          json={})).json()
         assert again == {"id": room.sent_alert, "requeued": False, "was": "sent"}

@@ -1,0 +1,181 @@
+"""Feeds' polling state and schedule, and the items each poll brings: the poll runner's role
+(`FeedStorage`). An item is known by its keys (`entry_keys`), so the same article listed twice,
+or by two feeds, is stored once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from contextlib import nullcontext
+from datetime import datetime
+from typing import Any
+
+from monitor.core.feeds import canonical_url, identity
+from monitor.core.models import Alert, Entry, FeedState
+from monitor.core.text import title_words
+from monitor.store.database import Database
+from monitor.store.leases import Leases
+
+
+def entry_keys(entry: Entry) -> list[str]:
+    """Identity keys: the same guid, or the same canonical URL (any scheme), is the same item.
+    A guid that is a URL counts as one; any other guid is only unique within its feed; an item
+    with neither is known by its title within its feed."""
+    keys = []
+    if entry.link:
+        keys.append(url_key(entry.link))
+    if entry.guid:
+        if entry.guid.startswith(("http://", "https://")):
+            keys.append(url_key(canonical_url(entry.guid)))
+        else:
+            keys.append(f"guid:{entry.feed_url}#{entry.guid}")
+    if not keys and entry.title:
+        keys.append(f"title:{entry.feed_url}#{entry.title}")
+    return list(dict.fromkeys(keys))
+
+
+def url_key(url: str) -> str:
+    return "url:" + identity(url)
+
+
+def _ts(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment else None
+
+
+class Feeds:
+    """The queries of feeds and their polls, over one database."""
+
+    def __init__(self, db: Database, leases: Leases) -> None:
+        self._db = db
+        self._leases = leases
+
+    def sync(self, feeds: Iterable[tuple[str, str]], now: float) -> None:
+        """Make sure every configured (url, name) has a row; new feeds are due at once."""
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT INTO feeds (url, name, added_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET name = excluded.name",
+                [(url, name, now) for url, name in feeds])
+
+    def get(self, url: str) -> FeedState:
+        return _feed(self._db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone())
+
+    def all(self) -> list[FeedState]:
+        return [_feed(row) for row in self._db.execute("SELECT * FROM feeds ORDER BY name")]
+
+    def items_per_feed(self, since: float) -> dict[str, int]:
+        return dict(self._db.execute("SELECT feed_url, COUNT(*) FROM items WHERE seen_at >= ? "
+                                     "GROUP BY feed_url", (since,)).fetchall())
+
+    def set_stale(self, url: str, *, stale_since: float | None, now: float, max_age: float,
+                  alerts: Sequence[Alert]) -> None:
+        """A feed went silent (or spoke again): record it and queue its operational alerts in
+        one transaction, so each change is announced exactly once (another instance that saw
+        it too finds it recorded, and queues nothing)."""
+        with self._db.transaction() as db:
+            changed = db.execute(
+                "UPDATE feeds SET stale_since = ? WHERE url = ? AND "
+                f"stale_since IS {'NULL' if stale_since is not None else 'NOT NULL'}",
+                (stale_since, url)).rowcount
+            for alert in alerts if changed else ():
+                db.execute(
+                    "INSERT INTO alerts (rule, channel, priority, title, payload, next_attempt, "
+                    "expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (alert.rule, alert.channel, alert.priority, alert.title,
+                     json.dumps(alert.payload, ensure_ascii=False), now, now + max_age, now))
+
+    def due(self, now: float, urls: Sequence[str], lease: float | None = None,
+                  limit: int = 100_000) -> list[str]:
+        """Those of `urls` whose next check has come, most overdue first; with `lease`, claimed
+        for that long (none another instance holds)."""
+        if not urls:
+            return []
+        marks = ",".join("?" * len(urls))
+        return self._leases.claim("feeds", "url", f"next_check <= ? AND url IN ({marks})",
+                           (now, *urls), "next_check", limit, now, lease)
+
+    def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
+                       last_modified: str | None, body_hash: str | None,
+                       entries: Sequence[Entry] = (), moved_to: str | None = None,
+                       old: Collection[int] = (), not_modified: bool = False) -> int:
+        """A good poll: new validators, failures reset, and its unseen entries stored as `new`
+        items in the same transaction (those whose index is in `old` never alert). Returns how
+        many entries were new. (With no entries, as after a 304, its one statement is atomic
+        alone: no transaction, two round trips fewer to a server.)"""
+        with self._db.transaction() if entries else nullcontext(self._db) as db:
+            keyed = [(index, entry, entry_keys(entry)) for index, entry in enumerate(entries)]
+            known = _known_keys(db, [key for _, _, keys in keyed for key in keys])
+            unseen = []
+            for index, entry, keys in keyed:
+                if keys and known.isdisjoint(keys):
+                    unseen.append((entry, keys, index in old))
+                known.update(keys)
+            new = sum(_insert_entries(db, unseen[start:start + 200], now)
+                      for start in range(0, len(unseen), 200))
+            db.execute(
+                "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
+                "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
+                "fetch_url = COALESCE(?, fetch_url), polls = polls + 1, "
+                "not_modified = not_modified + ?, lease_until = NULL, "
+                "last_new_item = CASE WHEN ? > 0 THEN ? ELSE last_new_item END WHERE url = ?",
+                (etag, last_modified, body_hash, next_check, now, now, moved_to, not_modified,
+                 new, now, url))
+        return new
+
+    def set_warning(self, url: str, warning: str | None) -> None:
+        """What was wrong with the document just parsed (None: nothing)."""
+        self._db.execute("UPDATE feeds SET warning = ? WHERE url = ?", (warning, url))
+
+    def record_failure(self, url: str, *, now: float, next_check: float, error: str) -> None:
+        self._db.execute(
+            "UPDATE feeds SET failures = failures + 1, last_error = ?, last_attempt = ?, "
+            "next_check = ?, lease_until = NULL WHERE url = ?", (error, now, next_check, url))
+
+
+def _insert_entries(db: Database, unseen: list[tuple[Entry, list[str], bool]],
+                    now: float) -> int:
+    """Store entries none of whose keys was known, as items (two statements for them all).
+    Another instance may be storing the same article from another feed at this moment: then
+    one of its keys is taken on insertion (PostgreSQL waits for the other's commit to tell),
+    and that item is deleted again, its keys with it. Returns the items stored."""
+    if not unseen:
+        return 0
+    rows = db.execute(
+        "INSERT INTO items (feed_url, guid, link, title, title_words, summary, published, "
+        "seen_at, old) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(unseen))
+        + " RETURNING id, feed_url, guid, link, title",
+        [value for entry, _, old in unseen for value in (
+            entry.feed_url, entry.guid, entry.link, entry.title, title_words(entry.title),
+            entry.summary, _ts(entry.published), now, old)]).fetchall()
+    # RETURNING's order is not promised: each row is found by what it was given (entries
+    # alike in all of these share their keys, so only one of them is here)
+    ids = {tuple(row[1:]): row[0] for row in rows}
+    keys_of = {ids[(entry.feed_url, entry.guid, entry.link, entry.title)]: keys
+               for entry, keys, _ in unseen}
+    pairs = [(key, item_id) for item_id, keys in keys_of.items() for key in keys]
+    inserted = Counter(row[0] for row in db.execute(
+        "INSERT INTO item_keys (key, item_id) VALUES " + ", ".join(["(?, ?)"] * len(pairs))
+        + " ON CONFLICT DO NOTHING RETURNING item_id",
+        [value for pair in pairs for value in pair]))
+    taken = [item_id for item_id, keys in keys_of.items() if inserted[item_id] < len(keys)]
+    for item_id in taken:
+        db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+    return len(keys_of) - len(taken)
+
+
+def _known_keys(db: Database, keys: list[str]) -> set[str]:
+    """Those of `keys` some stored item has (one query per 500, not one per entry)."""
+    known: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        known.update(row[0] for row in db.execute(
+            f"SELECT key FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+    return known
+
+
+def _feed(row: Any) -> FeedState:
+    return FeedState(row["url"], row["name"], row["etag"], row["last_modified"],
+                     row["body_hash"], row["next_check"], row["failures"], row["last_error"],
+                     row["last_success"], row["fetch_url"] or row["url"], row["last_attempt"],
+                     row["last_new_item"], row["stale_since"], row["added_at"], row["warning"])

@@ -1,0 +1,248 @@
+"""Items on their way to an article and a story, and the stories themselves: the complete
+runner's role (`ItemStorage`). An item is `new` until its article, story and alerts are written
+together in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.core import terms
+from monitor.core.dedup import TOP_TERMS, Fingerprint
+from monitor.core.models import Alert, Article, Entry, PendingItem, RetryItem, StoryAssignment
+from monitor.core.storyindex import Candidate
+from monitor.store.database import Database
+from monitor.store.feeds import url_key
+from monitor.store.leases import Leases
+from monitor.store.outbox import queue_alerts
+
+
+class Items:
+    """The queries of items, articles and stories, over one database."""
+
+    def __init__(self, db: Database, leases: Leases) -> None:
+        self._db = db
+        self._leases = leases
+
+    def pending(self, limit: int = 1000, after: int = 0, now: float = float("inf"),
+                      lease: float | None = None) -> list[PendingItem]:
+        """Items seen but not yet processed, oldest first (including any a crash interrupted);
+        only those after item `after`, to page through them, and not waiting to be retried
+        at `now`; with `lease`, claimed for that long (none another instance holds)."""
+        ids = self._leases.claim("items", "id", "state = 'new' AND id > ? AND coalesce(retry_at, 0) <= ?",
+                          (after, now), "id", limit, now, lease)
+        if not ids:
+            return []
+        rows = self._db.execute(
+            "SELECT items.*, feeds.name AS feed_name FROM items "
+            "LEFT JOIN feeds ON feeds.url = items.feed_url "
+            f"WHERE items.id IN ({','.join('?' * len(ids))}) ORDER BY items.id", ids).fetchall()
+        return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
+                            row["seen_at"], bool(row["old"])) for row in rows]
+
+    def story_channels(self, story_id: int) -> dict[str, tuple[str, str]]:
+        """channel → (rules, priority) of the alerts a story (and the stories merged into it)
+        has raised."""
+        return {row[0]: (row[1], row[2]) for row in self._db.execute(
+            "SELECT channel, rule, priority FROM alerts WHERE kind = 'alert' AND story_id IN "
+            "(SELECT id FROM stories WHERE id = ? OR merged_into = ?) ORDER BY id",
+            (story_id, story_id))}
+
+    def story_outlets(self, story_id: int) -> set[str]:
+        return {row[0] for row in self._db.execute(
+            "SELECT DISTINCT outlet FROM items WHERE story_id = ?", (story_id,))}
+
+    def stories(self, since: float) -> list[dict[str, Any]]:
+        """Stories seen since `since`, newest first, each with its member articles."""
+        stories = self._db.execute(
+            "SELECT * FROM stories WHERE last_seen >= ? AND merged_into IS NULL "
+            "ORDER BY last_seen DESC", (since,)).fetchall()
+        out = []
+        for story in stories:
+            members = self._db.execute(
+                "SELECT link, canonical_url, outlet, title, published, story_reason, story_score "
+                "FROM items WHERE story_id = ? ORDER BY processed_at", (story["id"],)).fetchall()
+            out.append({
+                "id": story["id"], "title": story["title"], "first_seen": story["first_seen"],
+                "last_seen": story["last_seen"],
+                "articles": [{"link": m["canonical_url"] or m["link"], "outlet": m["outlet"],
+                              "title": m["title"], "published": m["published"],
+                              "joined_by": m["story_reason"], "score": m["story_score"]}
+                             for m in members]})
+        return out
+
+    def story_of_url(self, url: str, other_than: int) -> int | None:
+        """The story of another completed item known by this address (its page's canonical URL
+        named an article we already have: an AMP copy, a second address)."""
+        row = self._db.execute(
+            "SELECT items.story_id FROM item_keys JOIN items ON items.id = item_keys.item_id "
+            "WHERE item_keys.key = ? AND items.id != ? AND items.story_id IS NOT NULL",
+            (url_key(url), other_than)).fetchone()
+        return row[0] if row else None
+
+    def recent_candidates(self, since: float) -> list[Candidate]:
+        """Articles completed since `since`, oldest first, as candidates for story assignment."""
+        rows = self._db.execute(
+            "SELECT story_id, fingerprint FROM items "
+            "JOIN articles ON articles.item_id = items.id "
+            "WHERE story_id IS NOT NULL AND processed_at >= ? ORDER BY processed_at",
+            (since,)).fetchall()
+        return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]))
+                for row in rows]
+
+    def story_seq(self) -> int:
+        """How many story assignments were ever written: the index built now has seen them."""
+        return int(self._db.execute("SELECT value FROM counters WHERE name = 'stories'"
+                                    ).fetchone()[0])
+
+    def story_changes(self, after: int) -> tuple[list[Candidate], list[tuple[int, int]], int]:
+        """What other instances wrote since assignment `after`: the articles they completed
+        (with their story as it is now) and the merges they made (story, into); and the
+        assignment count now. Read under the "stories" lock, it is all there is."""
+        seq = self.story_seq()
+        if seq == after:
+            return [], [], seq
+        added = [Candidate(row[0], _load_fingerprint(row[1])) for row in self._db.execute(
+            "SELECT story_id, fingerprint FROM items JOIN articles ON articles.item_id = items.id "
+            "WHERE done_seq > ? ORDER BY done_seq", (after,))]
+        merged = [(row[0], row[1]) for row in self._db.execute(
+            "SELECT id, merged_into FROM stories WHERE merge_seq > ? ORDER BY merge_seq",
+            (after,))]
+        return added, merged, seq
+
+    def complete(self, item_id: int, *, now: float, article: Article,
+                      fingerprint: Fingerprint, assignment: StoryAssignment,
+                      matched: Sequence[str], alerts: Sequence[Alert],
+                      max_age: float = 24 * 3600.0,
+                      page_retry_at: float | None = None) -> tuple[int, int]:
+        """Write an item's article, story and alerts together. Returns (story id, alerts queued);
+        an alert whose story × channel (a follow-up: story × channel × item) is already queued is
+        not queued again. The stories the article bridges are merged into its story.
+        `page_retry_at`: completed from its summary, its page is to be fetched again then."""
+        with self._db.transaction() as db:
+            seq = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'stories' "
+                             "RETURNING value").fetchone()[0]
+            story_id = assignment.story_id
+            if story_id is None:
+                story_id = db.execute(
+                    "INSERT INTO stories (title, first_seen, last_seen) VALUES (?, ?, ?) "
+                    "RETURNING id", (article.title, now, now)).fetchone()[0]
+            else:
+                db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (now, story_id))
+            for merged in assignment.merged:  # kept flat: a story points at a live one
+                db.execute("UPDATE stories SET merged_into = ?, merge_seq = ? "
+                           "WHERE id = ? OR merged_into = ?", (story_id, seq, merged, merged))
+                db.execute("UPDATE items SET story_id = ? WHERE story_id = ?", (story_id, merged))
+            db.execute(
+                "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
+                "canonical_url = ?, story_id = ?, story_reason = ?, story_score = ?, "
+                "matched_rules = ?, processed_at = ?, page_retry_at = ?, done_seq = ?, "
+                "lease_until = NULL WHERE id = ?",
+                (article.outlet, article.language, article.source, article.canonical_url,
+                 story_id, assignment.reason, assignment.score, json.dumps(list(matched)), now,
+                 page_retry_at, seq, item_id))
+            _save_article(db, item_id, article.text, fingerprint)
+            if article.canonical_url:
+                db.execute("INSERT INTO item_keys (key, item_id) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING", (url_key(article.canonical_url), item_id))
+            queued = queue_alerts(db, story_id, item_id, alerts, now, max_age)
+        return story_id, queued
+
+    def pages_to_retry(self, now: float, limit: int = 100) -> list[RetryItem]:
+        """Items completed from their summary whose page is due to be fetched again."""
+        rows = self._db.execute(
+            "SELECT items.*, feeds.name AS feed_name FROM items "
+            "LEFT JOIN feeds ON feeds.url = items.feed_url "
+            "WHERE page_retry_at IS NOT NULL AND page_retry_at <= ? ORDER BY page_retry_at "
+            "LIMIT ?", (now, limit)).fetchall()
+        return [RetryItem(PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
+                                      row["seen_at"], bool(row["old"])),
+                          row["story_id"], tuple(json.loads(row["matched_rules"] or "[]")),
+                          row["page_tries"]) for row in rows]
+
+    def failed(self, item_id: int, now: float, first_wait: float, max_wait: float) -> int:
+        """Completing it raised: it stays new, tried again after `first_wait`, doubling up to
+        `max_wait`. Returns how many attempts have failed."""
+        with self._db.transaction() as db:
+            db.execute("UPDATE items SET tries = tries + 1, "
+                       "retry_at = ? + least(?, ? * (1 << CAST(least(tries, 30) AS INTEGER))), "
+                       "lease_until = NULL "
+                       "WHERE id = ?",
+                       (now, max_wait, first_wait, item_id))
+            row = db.execute("SELECT tries FROM items WHERE id = ?", (item_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def page_failed(self, item_id: int, retry_at: float | None) -> None:
+        """Its page failed again: tried once more at `retry_at`, or never (None)."""
+        with self._db.transaction() as db:
+            db.execute("UPDATE items SET page_tries = page_tries + 1, page_retry_at = ? "
+                       "WHERE id = ?", (retry_at, item_id))
+
+    def refresh_article(self, item_id: int, *, story_id: int, now: float, article: Article,
+                        fingerprint: Fingerprint, matched: Sequence[str],
+                        alerts: Sequence[Alert], max_age: float) -> int:
+        """Its page came at last: the article's full text and the rules it matches replace
+        the summary's, with the alerts they raise. Returns alerts queued."""
+        with self._db.transaction() as db:
+            db.execute("UPDATE items SET source = ?, canonical_url = coalesce(?, canonical_url), "
+                       "matched_rules = ?, page_tries = page_tries + 1, page_retry_at = NULL "
+                       "WHERE id = ?", (article.source, article.canonical_url,
+                                        json.dumps(list(matched)), item_id))
+            _save_article(db, item_id, article.text, fingerprint)
+            return queue_alerts(db, story_id, item_id, alerts, now, max_age)
+
+    def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
+        """Every article completed since `since` (a timestamp), oldest first, with its story."""
+        cursor = self._db.execute(
+            "SELECT items.*, articles.text FROM items "
+            "LEFT JOIN articles ON articles.item_id = items.id "
+            "WHERE state = 'done' AND processed_at >= ? ORDER BY processed_at",
+            (since,))
+        for row in cursor:
+            published = row["published"]
+            yield Article(
+                url=row["link"], title=row["title"], summary=row["summary"], text=row["text"] or "",
+                published=datetime.fromtimestamp(published, UTC) if published is not None else None,
+                outlet=row["outlet"] or "", source=row["source"] or "feed",
+                canonical_url=row["canonical_url"], language=row["language"],
+                feed_url=row["feed_url"]), row["story_id"]
+
+    def count_completed(self, since: float) -> int:
+        count: int = self._db.execute("SELECT COUNT(*) FROM items WHERE state = 'done' "
+                                      "AND processed_at >= ?", (since,)).fetchone()[0]
+        return count
+
+
+def _save_article(db: Database, item_id: int, text: str, fingerprint: Fingerprint) -> None:
+    db.execute("INSERT INTO articles (item_id, text, fingerprint) VALUES (?, ?, ?) "
+               "ON CONFLICT (item_id) DO UPDATE SET text = excluded.text, "
+               "fingerprint = excluded.fingerprint",
+               (item_id, text, _dump_fingerprint(fingerprint)))
+
+
+def _entry(row: Any) -> Entry:
+    published = row["published"]
+    return Entry(row["feed_url"], row["guid"], row["link"], row["title"], row["summary"],
+                 datetime.fromtimestamp(published, UTC) if published is not None else None)
+
+
+def _dump_fingerprint(fp: Fingerprint) -> str:
+    return json.dumps({"vector": fp.vector, "hash": fp.text_hash,
+                       "minhash": fp.minhash.hex() if fp.minhash else None,
+                       "shingles": fp.shingles, "at": fp.at,
+                       "kind": fp.kind, "events": sorted(fp.events)}, ensure_ascii=False)
+
+
+def _load_fingerprint(raw: str) -> Fingerprint:
+    data = json.loads(raw)
+    if "vector" in data:
+        vector = data["vector"]
+    else:  # stored by schema 2: its title words and lead keywords stand for headline and lead
+        vector = terms.vector(" ".join(data["title"]), " ".join(data["keywords"]))
+    return Fingerprint(vector, data["hash"],
+                       bytes.fromhex(data["minhash"]) if data["minhash"] else None,
+                       data["shingles"], data["at"],
+                       data.get("kind", "news"), terms.top_terms(vector, TOP_TERMS),
+                       frozenset(data.get("events", ())))
