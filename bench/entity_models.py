@@ -340,10 +340,10 @@ def example_rules() -> Path:
 def rule_outcomes(texts: Sequence[str], predictions: Sequence[Sequence[Span]],
                   rules_path: Path) -> list[set[str]]:
     """The rules matched on each text (as a title), as the daemon's RuleSet.match decides."""
-    from monitor.core import rules
+    from monitor.core import rulefiles
     from monitor.core.models import Article
 
-    ruleset = rules.load([rules_path], None, (), entities_available=lambda: True)
+    ruleset = rulefiles.load([rules_path], None, (), entities_available=lambda: True)
     labelled = {text: [(s, e, _kind(label)) for s, e, label in spans]
                 for text, spans in zip(texts, predictions, strict=True)}
 

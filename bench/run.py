@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from monitor.core.dedup import Fingerprint, fingerprint, same_story  # noqa: E402
 from monitor.core.extract import extract  # noqa: E402
 from monitor.core.models import Article, Entry  # noqa: E402
-from monitor.core.rules import load  # noqa: E402
+from monitor.core.rulefiles import load  # noqa: E402
 from monitor.core.storyindex import StoryIndex  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "articles"

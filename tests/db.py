@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.config import is_postgres
-from monitor.store.database import open_database
+from monitor.store.store import open_database
 
 
 @contextmanager

@@ -144,7 +144,7 @@ def _check(path: Path) -> int:
     when the config has problems: against no channel list then), then the database."""
     from monitor.config import config as config_module
     from monitor.config.config import CONSOLE
-    from monitor.core import rules as rules_module
+    from monitor.core import rulefiles
     from monitor.runners import app
     from monitor.store.store import Store
 
@@ -159,7 +159,7 @@ def _check(path: Path) -> int:
         if config is not None:
             rules = app.load_rules(config)
         else:
-            rules_module.load(config_module.rule_paths(path), None, [CONSOLE])
+            rulefiles.load(config_module.rule_paths(path), None, [CONSOLE])
     except InvalidInput as error:
         problems += error.problems
     if problems or config is None or rules is None:

@@ -17,8 +17,7 @@ from typing import TextIO
 
 from monitor.config.config import CONSOLE, Config, NetworkConfig
 from monitor.config.units import parse_duration
-from monitor.core import entities
-from monitor.core import rules as rules_module
+from monitor.core import entities, rulefiles
 from monitor.core.errors import FetchError
 from monitor.core.extract import article_from_html
 from monitor.core.matching import EntitySpans
@@ -36,7 +35,7 @@ EXIT_MATCH, EXIT_NO_MATCH, EXIT_INVALID = 0, 1, 2
 def load_rules(files: list[Path], config: Config | None) -> RuleSet:
     """The rule files named (else the config's), checked against the config's channels if any."""
     if config is None:
-        return rules_module.load(files or [Path("rules")], None, [CONSOLE])
+        return rulefiles.load(files or [Path("rules")], None, [CONSOLE])
     return app.load_rules(config, files)
 
 

@@ -22,7 +22,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config.config import Config
 from monitor.core.errors import InvalidInput
-from monitor.core.rules import RuleSet, rule_files
+from monitor.core.rulefiles import rule_files
+from monitor.core.rules import RuleSet
 from monitor.daemon import systemd
 from monitor.runners.app import load_config, load_rules, notifier
 from monitor.runners.pipeline import Pipeline

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from monitor.config import config as config_module
 from monitor.config.config import CONSOLE, Config, NetworkConfig
-from monitor.core import rules as rules_module
+from monitor.core import rulefiles
 from monitor.core.rules import RuleSet
 from monitor.core.secrets import database_secrets, secret_parts
 from monitor.net.http import HttpClient, Limits
@@ -50,7 +50,7 @@ def _one_process_per_file(database: Path | str) -> Iterator[None]:
 
 def load_rules(config: Config, paths: list[Path] | None = None) -> RuleSet:
     """The config's rules (or the rule files `paths`), checked against its channels."""
-    return rules_module.load(paths or config.rules, channels=[*config.notify.channels, CONSOLE],
+    return rulefiles.load(paths or config.rules, channels=[*config.notify.channels, CONSOLE],
                              default=config.notify.default)
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from monitor.config.config import is_postgres
 from monitor.core.errors import MonitorError
 from monitor.core.secrets import redact
-from monitor.store.database import Database, open_database
+from monitor.store.database import Database
 from monitor.store.lock import exclusive
-from monitor.store.store import Store
+from monitor.store.store import Store, open_database
 
 # parents first; the columns copied are those both sides have (feeds.rowid is PostgreSQL's own)
 TABLES = ("stories", "feeds", "items", "articles", "item_keys", "alerts", "deliveries")

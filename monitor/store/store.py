@@ -15,12 +15,19 @@ from pathlib import Path
 
 from monitor.config.config import is_postgres
 from monitor.store.console import ConsoleQueries
-from monitor.store.database import Database, Postgres, Sqlite, default_instance, new_owner, open_database
+from monitor.store.database import Database, Sqlite, default_instance, new_owner
 from monitor.store.feeds import Feeds
 from monitor.store.items import Items
 from monitor.store.leases import Leases
 from monitor.store.outbox import Outbox
+from monitor.store.postgres import Postgres
 from monitor.store.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
+
+
+def open_database(target: str | Path) -> Database:
+    if is_postgres(target):
+        return Postgres(str(target))
+    return Sqlite(Path(target))
 
 
 class Store:

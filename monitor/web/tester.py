@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.config import CONSOLE, Config
-from monitor.core import entities
-from monitor.core import rules as rules_module
+from monitor.core import entities, rulefiles
 from monitor.core.errors import InvalidInput, Problem
 from monitor.core.extract import article_from_html
 from monitor.core.models import Article, Hit
@@ -44,7 +43,7 @@ def chosen_rules(running: RuleSet, names: Sequence[str], page_yaml: str,
             path = Path(folder) / "testeur.yaml"
             path.write_text(page_yaml, encoding="utf-8")
             try:
-                written = rules_module.load([path], [CONSOLE, *config.notify.channels],
+                written = rulefiles.load([path], [CONSOLE, *config.notify.channels],
                                             config.notify.default)
             except InvalidInput as error:
                 raise InvalidInput([replace(problem, file=PAGE_RULES)

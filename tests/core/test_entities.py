@@ -4,7 +4,7 @@ from pathlib import Path
 
 from monitor.core import entities
 from monitor.core.models import Article
-from monitor.core.rules import load
+from monitor.core.rulefiles import load
 
 
 def rules_from(tmp_path: Path, text: str):

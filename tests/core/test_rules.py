@@ -5,7 +5,7 @@ import pytest
 from monitor.core import matching
 from monitor.core.errors import InvalidInput
 from monitor.core.models import Article
-from monitor.core.rules import load
+from monitor.core.rulefiles import load
 
 CHANNELS = ["console", "ops", "mail"]
 

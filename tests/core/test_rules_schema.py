@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from monitor.core.errors import InvalidInput
-from monitor.core.rules import load
+from monitor.core.rulefiles import load
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 SCHEMA = json.loads((RULES / "schema.json").read_text())

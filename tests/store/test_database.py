@@ -8,7 +8,8 @@ import pytest
 
 from monitor.core.secrets import database_secrets as secrets
 from monitor.core.secrets import redact
-from monitor.store.database import Sqlite, postgres_ddl, postgres_sql
+from monitor.store.database import Sqlite
+from monitor.store.postgres import postgres_ddl, postgres_sql
 
 
 def test_placeholders_become_psycopgs_and_a_percent_stays_a_percent() -> None:
