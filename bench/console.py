@@ -33,7 +33,8 @@ from state import FEEDS, WORDS, Corpus  # noqa: E402
 from monitor.core.models import Alert, StoryAssignment  # noqa: E402
 from monitor.runners.app import load_config, load_rules  # noqa: E402
 from monitor.store.store import Store  # noqa: E402
-from monitor.web.server import Console, build  # noqa: E402
+from monitor.web.console import Console  # noqa: E402
+from monitor.web.server import build  # noqa: E402
 
 DAY = 86400.0
 RULES = 10

@@ -27,7 +27,8 @@ from monitor.core.rules import RuleSet
 from monitor.daemon import systemd
 from monitor.runners.app import load_config, load_rules, notifier
 from monitor.runners.pipeline import Pipeline
-from monitor.web.server import Console, ConsoleServer
+from monitor.web.console import Console
+from monitor.web.server import ConsoleServer
 from monitor.web.views import ReloadLog
 
 log = logging.getLogger(__name__)

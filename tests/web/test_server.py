@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.core import matching
 from monitor.web import auth
-from monitor.web.server import Console, build
+from monitor.web.console import Console
+from monitor.web.server import build
 from tests.web_fixtures import HOSTILE, NOW, SECRET, Newsroom, newsroom
 
 PAGES = ["/flux", "/flux/1", "/flux/2", "/sujets", "/sujets/1", "/alertes", "/regles", "/testeur"]
