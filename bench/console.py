@@ -73,7 +73,7 @@ def fill(store: Store, count: int, now: float) -> int:
                                    " ".join(rng.choice(WORDS) for _ in range(8)).capitalize(),
                                    entry.summary, entry.published) for entry, _, _ in made]
         store.feeds.record_success(feed, now=at, next_check=at + 600, etag='"e"', last_modified=None,
-                             body_hash=None, entries=entries)
+                                   body_hash=None, entries=entries)
         for pending, entry, (_, article, print_) in zip(store.items.pending(), entries, made,
                                                         strict=False):
             joins = story if pending.id % 3 else None

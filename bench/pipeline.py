@@ -86,7 +86,7 @@ async def run_once(directory: Path, port: int, rules_file: Path, workers: int,
             entries = [Entry(feed, f"a{run}-{n}", f"http://127.0.0.1:{port}/page/{run}/{n}.html",
                              f"Article {n}", "", None) for n in range(articles)]
             pipeline.store.feeds.record_success(feed, now=now, next_check=now + 60, etag=None,
-                                          last_modified=None, body_hash=None, entries=entries)
+                                                last_modified=None, body_hash=None, entries=entries)
             started = time.perf_counter()
             processed = (await pipeline.process_pending()).processed
             rates.append(articles / (time.perf_counter() - started))

@@ -75,7 +75,7 @@ def fill(store: Store, corpus: Corpus, count: int, now: float, first: int = 0) -
         feed = f"https://fil{start // 30 % FEEDS}.example.fr/rss.xml"
         made = [corpus.article(n, feed, at) for n in numbers]
         store.feeds.record_success(feed, now=at, next_check=at + 60, etag=None, last_modified=None,
-                             body_hash=None, entries=[entry for entry, _, _ in made])
+                                   body_hash=None, entries=[entry for entry, _, _ in made])
         for pending, (_, article, print_) in zip(store.items.pending(), made, strict=False):
             joins = story if pending.id % 3 else None
             story, _ = store.items.complete(
@@ -99,11 +99,11 @@ def measure(store: Store, corpus: Corpus, now: float, fresh: int) -> dict[str, f
     feed = "https://fil0.example.fr/rss.xml"
     known = [corpus.article(fresh + n, feed, now)[0] for n in range(30)]
     store.feeds.record_success(feed, now=now, next_check=now, etag=None, last_modified=None,
-                         body_hash=None, entries=known)
+                               body_hash=None, entries=known)
     for pending in store.items.pending():  # keep the 30 known, not pending
         _, article, print_ = corpus.article(fresh, feed, now)
         store.items.complete(pending.id, now=now, article=article, fingerprint=print_,
-                            assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
+                             assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
     counter = iter(range(fresh + 100, fresh + 10_000_000))
     results = {}
     results["poll: 30 items, all known"] = timed(lambda: store.feeds.record_success(
@@ -113,7 +113,7 @@ def measure(store: Store, corpus: Corpus, now: float, fresh: int) -> dict[str, f
     def one_new() -> None:
         entry = corpus.article(next(counter), feed, now)[0]
         store.feeds.record_success(feed, now=now, next_check=now, etag=None, last_modified=None,
-                             body_hash=None, entries=[*known[:29], entry])
+                                   body_hash=None, entries=[*known[:29], entry])
     results["poll: 30 items, one new"] = timed(one_new, 200)
     results["list pending items"] = timed(lambda: store.items.pending(64), 200)
 
@@ -121,7 +121,7 @@ def measure(store: Store, corpus: Corpus, now: float, fresh: int) -> dict[str, f
         [pending] = store.items.pending(1)
         _, article, print_ = corpus.article(next(counter), feed, now)
         store.items.complete(pending.id, now=now, article=article, fingerprint=print_,
-                            assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
+                             assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
 
     def complete_all() -> None:  # as many as one_new made pending: 600
         for _ in range(len(store.items.pending(10_000))):

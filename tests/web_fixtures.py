@@ -78,13 +78,13 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
                     "La tempête <b>frappe</b> Brest.", published),
     }
     store.feeds.record_success(FEED_A, now=NOW - 60, next_check=NOW + 600, etag='"1"',
-                         last_modified=None, body_hash="x", entries=[entries["a1"], entries["a2"]])
+                               last_modified=None, body_hash="x", entries=[entries["a1"], entries["a2"]])
     store.feeds.record_success(FEED_A, now=NOW - 30, next_check=NOW + 600, etag='"1"',
-                         last_modified=None, body_hash="x", not_modified=True)
+                               last_modified=None, body_hash="x", not_modified=True)
     store.feeds.record_success(FEED_B, now=NOW - 60, next_check=NOW + 600, etag=None,
-                         last_modified=None, body_hash="y", entries=[entries["b1"]])
+                               last_modified=None, body_hash="y", entries=[entries["b1"]])
     store.feeds.record_failure(FEED_B, now=NOW - 10, next_check=NOW + 60,
-                         error=f"HTTP 503 from json://bot:{SECRET}@x")
+                               error=f"HTTP 503 from json://bot:{SECRET}@x")
     ids = {item.entry.link: item.id for item in store.items.pending()}
     text = "Les missiles de croisière destinés à l'Ukraine arriveront avant l'hiver. " * 20
 
@@ -106,6 +106,6 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
     hostile_story = complete("a2", "Le Quotidien", None, ["tempete"], [storm])
     rows = {row.rule: row.id for row in store.console.alert_rows()}
     store.outbox.mark_failed([rows["tempete"]], error=f"refused by json://bot:{SECRET}@127.0.0.1:9",
-                      retry_at=None)
+                             retry_at=None)
     store.outbox.mark_sent([rows["ukraine"]], NOW - 10)
     return Newsroom(config, rules, store, story, hostile_story, rows["tempete"], rows["ukraine"])

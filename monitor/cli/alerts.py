@@ -24,7 +24,7 @@ def list_alerts(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
     store = Store(config.database)
     try:
         rows = store.outbox.rows(status=args.status, since=time.time() - parse_duration(args.since),
-                            limit=args.limit)
+                                 limit=args.limit)
     finally:
         store.close()
     print(f"{'ID':>6}  {'STATUS':<8} {'CHANNEL':<12} {'RULE':<20} {'TRIES':>5}  "
@@ -49,7 +49,7 @@ def retry(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) ->
     try:
         statuses = store.outbox.statuses(args.ids)
         count = store.outbox.requeue(now=time.time(), max_age=config.notify.max_age, ids=args.ids,
-                              dead=args.dead)
+                                     dead=args.dead)
     finally:
         store.close()
     for alert_id in args.ids:

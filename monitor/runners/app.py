@@ -51,7 +51,7 @@ def _one_process_per_file(database: Path | str) -> Iterator[None]:
 def load_rules(config: Config, paths: list[Path] | None = None) -> RuleSet:
     """The config's rules (or the rule files `paths`), checked against its channels."""
     return rulefiles.load(paths or config.rules, channels=[*config.notify.channels, CONSOLE],
-                             default=config.notify.default)
+                          default=config.notify.default)
 
 
 def http_limits(network: NetworkConfig) -> Limits:

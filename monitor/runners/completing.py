@@ -106,7 +106,7 @@ class CompleteRunner:
                     old += item.old
                 except Exception:  # a bug on one item must not stop the others; it stays new
                     tries = ctx.store.items.failed(item.id, ctx.clock(), ITEM_RETRY_AFTER,
-                                                  ITEM_RETRY_MAX)
+                                                   ITEM_RETRY_MAX)
                     log.exception("item %d: not completed (%d failed attempt(s)); tried again "
                                   "later", item.id, tries, extra={"item": item.id})
 

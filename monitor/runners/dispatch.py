@@ -56,23 +56,23 @@ class DispatchRunner:
                 ctx.store.outbox.drop(demote.alert_id)
             else:
                 ctx.store.outbox.demote(demote.alert_id, demote.item_id, demote.title, demote.payload,
-                                 demote.hold_until)
+                                        demote.hold_until)
 
     async def _deliver_channel(self, name: str, queued: list[QueuedAlert]) -> tuple[int, int]:
         ctx = self.context
-        store, metrics = ctx.store, ctx.metrics
+        outbox, metrics = ctx.store.outbox, ctx.metrics
         channel = ctx.notifier.channel(name)
         now = ctx.clock()
         sends, holds = decide_delivery(queued, channel, now, ctx.config.notify.zone,
                                        self._sent_in_window(name, channel, now))
         for hold in holds:
-            store.outbox.hold(hold.ids, hold.until, ctx.config.notify.max_age)
+            outbox.hold(hold.ids, hold.until, ctx.config.notify.max_age)
         sent = failed = 0
         for send in sends:
             if ctx.stopping:
                 break
             ids = [alert.id for alert in send.alerts]
-            if not store.outbox.still_held(ids, store.outbox.owner, ctx.clock()):
+            if not outbox.still_held(ids, outbox.owner, ctx.clock()):
                 log.warning("%d alert(s) to %r not sent: this process lost them to another "
                             "(it was frozen past its lease)", len(ids), name)
                 continue
@@ -81,7 +81,7 @@ class DispatchRunner:
             except _RenderFailed as failure:  # this alert's fault alone: the others still go out
                 cause = failure.__cause__
                 reason = f"cannot render: {type(cause).__name__}: {cause}"
-                store.outbox.mark_failed(ids, error=reason, retry_at=None)
+                outbox.mark_failed(ids, error=reason, retry_at=None)
                 metrics.alerts.labels(name, "dead").inc(len(ids))
                 log.error("%d alert(s) to %r dead-lettered: %s", len(ids), name, reason)
                 failed += len(ids)
@@ -90,14 +90,14 @@ class DispatchRunner:
             if channel is not None and channel.rate_limit:  # counted only where it limits
                 self._sent_at.setdefault(name, []).append(now)
             if not errors:
-                store.outbox.mark_sent(ids, now)
+                outbox.mark_sent(ids, now)
                 metrics.alerts.labels(name, "sent").inc(len(ids))
                 sent += len(ids)
                 continue
             failed += len(ids)
             reasons = "; ".join(errors)
             for retry in decide_failure(send, now, ctx.config.notify.max_retry_delay):
-                store.outbox.mark_failed([retry.alert_id], error=reasons, retry_at=retry.at)
+                outbox.mark_failed([retry.alert_id], error=reasons, retry_at=retry.at)
                 metrics.alerts.labels(name, "failed" if retry.at else "dead").inc()
             log.warning("%d alert(s) to %r failed: %s", len(ids), name, reasons)
         return sent, failed
@@ -106,8 +106,8 @@ class DispatchRunner:
         """Send to each target of the channel what it does not have yet; each success is
         recorded at once, so a retry after a partial failure goes only where it failed.
         Returns the failures, as `target: reason`."""
-        store, notifier = self.context.store, self.context.notifier
-        delivered = store.outbox.delivered([alert.id for alert in send.alerts])
+        outbox, notifier = self.context.store.outbox, self.context.notifier
+        delivered = outbox.delivered([alert.id for alert in send.alerts])
         priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
         errors = []
         for target in notifier.targets(name):
@@ -121,8 +121,7 @@ class DispatchRunner:
             result = await asyncio.to_thread(notifier.send_to, name, target, title, body, fmt,
                                              priority)
             if result.ok:
-                store.outbox.record_delivery([a.id for a in missing], target.key,
-                                      self.context.clock())
+                outbox.record_delivery([a.id for a in missing], target.key, self.context.clock())
             else:
                 errors.append(f"{target.shown}: {result.error or 'failed'}")
         return errors

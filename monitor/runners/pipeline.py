@@ -110,7 +110,7 @@ class Pipeline:
         for change in found:
             queued = staleness.alerts(change, notify.ops_channels(), notify.zone)
             ctx.store.feeds.set_stale(change.state.url, stale_since=now if change.stale else None,
-                                now=now, max_age=notify.max_age, alerts=queued)
+                                      now=now, max_age=notify.max_age, alerts=queued)
             log.warning("feed %r %s", change.name, "went silent" if change.stale
                         else "speaks again", extra={"feed": change.name})
         return len(found)

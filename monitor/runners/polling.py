@@ -146,7 +146,7 @@ class PollRunner:
         intent = decide_poll(state, answer, now, policy)
         if isinstance(intent, RecordFailure):
             ctx.store.feeds.record_failure(feed.url, now=now, next_check=intent.next_check,
-                                     error=intent.error)
+                                           error=intent.error)
             log.warning("feed %r failed (%d in a row): %s", feed.name, intent.failures,
                         intent.error, extra={"feed": feed.name})
             return PollResult(feed.name, feed.url, "failed", error=intent.error)

@@ -68,7 +68,7 @@ def refuse(request: web.Request, status: int, message: str) -> web.Response:
 
 
 def render(request: web.Request, template: str, data: dict[str, Any],
-            status: int = 200) -> web.Response:
+           status: int = 200) -> web.Response:
     """The page, with the CSRF token its forms carry (a cookie set on the first page seen)."""
     config = request.app[CONSOLE].config()
     token = request.cookies.get(CSRF_COOKIE)

@@ -84,13 +84,13 @@ async def retry(request: web.Request) -> web.StreamResponse:
     if before is None:
         raise views.NotFound(f"aucune alerte n° {alert_id}")
     requeued = console.store.outbox.requeue(now=console.clock(), max_age=console.config().notify.max_age,
-                                     ids=[alert_id]) > 0
+                                            ids=[alert_id]) > 0
     if requeued:
         log.info("console: alert %d put back in line", alert_id)
     if is_api(request):
         return web.json_response({"id": alert_id, "requeued": requeued, "was": before})
     return redirect(f"/alertes?relancee={alert_id}" if requeued else
-                     f"/alertes?non_relancee={alert_id}")
+                    f"/alertes?non_relancee={alert_id}")
 
 
 # -- the tester ----------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ async def tester_page(request: web.Request) -> web.Response:
         inputs = await read_inputs(request)
         result = await try_rules(console, inputs)
     return render(request, "testeur.html", {"inputs": inputs, "result": result,
-                                             "running": running})
+                                            "running": running})
 
 
 async def tester_api(request: web.Request) -> web.Response:

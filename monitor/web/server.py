@@ -204,7 +204,7 @@ def _next(value: Any) -> str:
 
 async def _login_page(request: web.Request) -> web.Response:
     return render(request, "login.html", {"next": _next(request.query.get("next")),
-                                           "error": None})
+                                          "error": None})
 
 
 async def _login(request: web.Request) -> web.Response:
@@ -218,7 +218,7 @@ async def _login(request: web.Request) -> web.Response:
         await asyncio.sleep(LOGIN_FAILURE_DELAY)  # guesses, slowed
         log.warning("console: failed login from %s", request.remote)
         return render(request, "login.html", {"next": target, "error": "mot de passe refusé"},
-                       status=401)
+                      status=401)
     response = redirect(target)
     response.set_cookie(SESSION_COOKIE, request.app[SESSIONS].open(console.clock()),
                         httponly=True, samesite="Strict", secure=request.secure, path="/",

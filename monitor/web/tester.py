@@ -44,7 +44,7 @@ def chosen_rules(running: RuleSet, names: Sequence[str], page_yaml: str,
             path.write_text(page_yaml, encoding="utf-8")
             try:
                 written = rulefiles.load([path], [CONSOLE, *config.notify.channels],
-                                            config.notify.default)
+                                         config.notify.default)
             except InvalidInput as error:
                 raise InvalidInput([replace(problem, file=PAGE_RULES)
                                     for problem in error.problems]) from None

@@ -133,7 +133,7 @@ def stories_page(store: ConsoleStorage, config: Config, rules: RuleSet, now: flo
                  outlet: str = "", period: str = "7j", words: str = "") -> dict[str, Any]:
     since = now - PERIODS.get(period, PERIODS["7j"])
     found = store.console.recent_stories(since=since, rule=rule or None, outlet=outlet or None,
-                                 words=words)
+                                         words=words)
     zone = config.notify.zone
     return {"stories": [_story(story, zone) for story in found],
             "filters": {"rule": rule, "outlet": outlet, "period": period, "q": words},

@@ -21,13 +21,13 @@ def filled(path: Path) -> Store:
     store = Store(path)
     store.feeds.sync([(FEED, "A")], 50.0)
     store.feeds.record_success(FEED, now=100.0, next_check=700.0, etag='"e"', last_modified=None,
-                         body_hash="h", entries=[
-                             Entry(FEED, None, f"https://a.fr/{n}", f"Titre {n}", "résumé",
-                                   datetime(2025, 11, 24, tzinfo=UTC)) for n in range(3)])
+                               body_hash="h", entries=[
+                                   Entry(FEED, None, f"https://a.fr/{n}", f"Titre {n}", "résumé",
+                                         datetime(2025, 11, 24, tzinfo=UTC)) for n in range(3)])
     first, *_ = store.items.pending()
     article = Article("https://a.fr/0", "Titre 0", "s", "texte de l'article", None, "A", "page")
     store.items.complete(first.id, now=200.0, article=article,
-                        fingerprint=fingerprint(article, 200.0),
+                         fingerprint=fingerprint(article, 200.0),
                         assignment=StoryAssignment(None, "new"), matched=["r"],
                         alerts=[Alert("r", "ops", "Titre 0", {"title": "Titre 0"})])
     (alert,) = store.outbox.due(300.0)
@@ -56,10 +56,10 @@ def test_a_sqlite_database_moves_whole_into_postgresql(tmp_path: Path, postgres_
         assert moved.items.story_seq() == 1
         # the same entry again is known there too, and new rows get ids past the old ones
         assert moved.feeds.record_success(FEED, now=900.0, next_check=1500.0, etag=None,
-                                    last_modified=None, body_hash="h2", entries=[
-                                        Entry(FEED, None, "https://a.fr/0?utm_source=x", "Titre 0",
-                                              "", None),
-                                        Entry(FEED, None, "https://a.fr/9", "Neuf", "", None)]) == 1
+                                          last_modified=None, body_hash="h2", entries=[
+                                              Entry(FEED, None, "https://a.fr/0?utm_source=x", "Titre 0",
+                                                    "", None),
+                                              Entry(FEED, None, "https://a.fr/9", "Neuf", "", None)]) == 1
         assert max(item.id for item in moved.items.pending()) == 4
     finally:
         moved.close()

@@ -34,7 +34,7 @@ def entry(link: str | None, guid: str | None = None, feed: str = FEED_A, title: 
 
 def store_entries(store: Store, entries, feed: str = FEED_A, now: float = 100.0) -> int:
     return store.feeds.record_success(feed, now=now, next_check=now + 600, etag='"e"',
-                                last_modified=None, body_hash="h", entries=entries)
+                                      last_modified=None, body_hash="h", entries=entries)
 
 
 def complete(store: Store, item_id: int, story_id=None, alerts=(),
@@ -42,7 +42,7 @@ def complete(store: Store, item_id: int, story_id=None, alerts=(),
     article = Article("https://a.fr/1", "Tempête", "s", "texte", None, "A", "page")
     reason = "new" if story_id is None else "same-text"
     return store.items.complete(item_id, now=200.0, article=article,
-                               fingerprint=fingerprint(article, 200.0),
+                                fingerprint=fingerprint(article, 200.0),
                                assignment=StoryAssignment(story_id, reason),
                                matched=[a.rule for a in alerts], alerts=alerts, max_age=max_age)
 
@@ -62,7 +62,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
     text = " ".join(f"mot{n}" for n in range(300))
     article = Article("https://a.fr/1", "Tempête", "s", text, None, "A", "page")
     store.items.complete(item.id, now=200.0, article=article,
-                        fingerprint=fingerprint(article, 200.0),
+                         fingerprint=fingerprint(article, 200.0),
                         assignment=StoryAssignment(None, "new"), matched=[], alerts=[])
     store.close()
     with sqlite3.connect(store.path) as db:  # back to version 1: texts and fingerprints in items
@@ -168,7 +168,7 @@ def test_an_article_bridging_two_stories_merges_them(store: Store) -> None:
     two, _ = complete(store, second.id, alerts=[Alert("s", "mail", "T", {"title": "T"})])
     article = Article("https://a.fr/2", "Tempête", "s", "texte", None, "A", "page")
     store.items.complete(third.id, now=300.0, article=article,
-                        fingerprint=fingerprint(article, 300.0),
+                         fingerprint=fingerprint(article, 300.0),
                         assignment=StoryAssignment(one, "similar-words", 0.5, (two,)),
                         matched=[], alerts=[])
     assert {c.story_id for c in store.items.recent_candidates(since=0)} == {one}
