@@ -72,6 +72,25 @@ def remove(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -
     return EXIT_OK
 
 
+def poll(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
+    """`feeds poll NAME`: the feed is due now; a running daemon (any instance) polls it at its
+    next tick. Nothing is fetched here: the daemon keeps its politeness and its leases."""
+    feed = next((feed for feed in config.feeds if args.feed in (feed.name, feed.url)), None)
+    if feed is None:
+        print(f"monitor: no feed named '{args.feed}' (nor with that URL) in {config.path}",
+              file=sys.stderr)
+        return EXIT_INVALID
+    store = Store(config.database)
+    try:
+        store.feeds.sync([(feed.url, feed.name)], time.time())
+        store.feeds.due_now(feed.url, time.time())
+    finally:
+        store.close()
+    print(f"'{feed.name}' is due now: a running daemon polls it within "
+          f"{config.poll.tick:g} s (`monitor once` polls every feed at once)", file=out)
+    return EXIT_OK
+
+
 def import_opml(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
     path = Path(args.file)
     try:

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
     verbosity = args.verbose - args.quiet
     if args.command in ("once", "rules"):
         # They report for themselves: their log stays on errors, and -v shows what happened
@@ -273,7 +273,7 @@ def _outbox(args: argparse.Namespace, path: Path) -> int:
 def _feeds(args: argparse.Namespace, config: Config) -> int:
     from monitor.cli import feeds as feeds_cli
 
-    commands = {"add": feeds_cli.add, "remove": feeds_cli.remove,
+    commands = {"add": feeds_cli.add, "remove": feeds_cli.remove, "poll": feeds_cli.poll,
                 "import": feeds_cli.import_opml, "export": feeds_cli.export_opml}
     if args.feeds_command is None:
         return feeds_cli.table(config)
@@ -283,18 +283,48 @@ def _feeds(args: argparse.Namespace, config: Config) -> int:
         return _invalid(error)
 
 
+GLOBAL_DEFAULTS = {"config": None, "verbose": 0, "quiet": 0, "log_format": "auto"}
+
+
+def _global_options(prefix: str) -> argparse.ArgumentParser:
+    """--config, -v, -q and --log-format, given before or after the command (or both). Each
+    level writes to names of its own (`prefix`): argparse shares option objects between a
+    parser and its parents, so one set of names would let a subcommand's defaults erase what
+    was given before it."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", "-c", type=Path, dest=f"{prefix}config",
+                         default=argparse.SUPPRESS,
+                         help="config file (default: ./config.yaml, then $MONITOR_CONFIG)")
+    options.add_argument("--verbose", "-v", action="count", dest=f"{prefix}verbose",
+                         default=argparse.SUPPRESS, help="more logging (-vv for debug)")
+    options.add_argument("--quiet", "-q", action="count", dest=f"{prefix}quiet",
+                         default=argparse.SUPPRESS, help="less logging")
+    options.add_argument("--log-format", choices=["auto", "text", "json"],
+                         dest=f"{prefix}log_format", default=argparse.SUPPRESS,
+                         help="log lines as text or JSON (default: text on a terminal, else JSON)")
+    return options
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, with the global options merged from wherever they were given: a value
+    after the command wins over one before it; -v and -q add up."""
+    args = _parser().parse_args(argv)
+    for name, default in GLOBAL_DEFAULTS.items():
+        before, after = getattr(args, name, None), getattr(args, f"sub_{name}", None)
+        if isinstance(default, int):
+            setattr(args, name, (before or 0) + (after or 0))
+        else:
+            setattr(args, name, after if after is not None else
+                    before if before is not None else default)
+        if hasattr(args, f"sub_{name}"):
+            delattr(args, f"sub_{name}")
+    return args
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", "-c", type=Path, default=argparse.SUPPRESS,
-                        help="config file (default: ./config.yaml, then $MONITOR_CONFIG)")
-    common.add_argument("--verbose", "-v", action="count", default=argparse.SUPPRESS,
-                        help="more logging (-vv for debug)")
-    common.add_argument("--quiet", "-q", action="count", default=argparse.SUPPRESS,
-                        help="less logging")
-    common.add_argument("--log-format", choices=["auto", "text", "json"], default=argparse.SUPPRESS,
-                        help="log lines as text or JSON (default: text on a terminal, else JSON)")
+    common = _global_options("sub_")
     parser = argparse.ArgumentParser(
-        prog="monitor", parents=[common],
+        prog="monitor", parents=[_global_options("")],
         description="Watch news feeds, match rules, alert once per story.")
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -347,6 +377,10 @@ def _parser() -> argparse.ArgumentParser:
     remove = feed_commands.add_parser("remove", parents=[common],
                                       help="remove a feed from config.yaml")
     remove.add_argument("feed", help="its name (or URL)")
+    poll = feed_commands.add_parser(
+        "poll", parents=[common],
+        help="have the running daemon poll a feed at its next tick (after adding or fixing it)")
+    poll.add_argument("feed", help="its name (or URL)")
     import_ = feed_commands.add_parser(
         "import", parents=[common],
         help="add the feeds of an OPML file (folders become tags; known feeds are skipped)")
@@ -380,5 +414,4 @@ def _parser() -> argparse.ArgumentParser:
         "hash-password", parents=[common],
         help="read a password (twice, not echoed; or one line on stdin) and print its argon2 "
              "hash, for http.auth.password_hash")
-    parser.set_defaults(config=None, verbose=0, quiet=0, log_format="auto")
     return parser

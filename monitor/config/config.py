@@ -240,9 +240,11 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
     try:
         config = Config.model_validate({**data, "path": path})
     except ValidationError as error:
-        raise InvalidInput(_with_source_problems(source, source.validation_problems(error))
-                           ) from None
-    problems = _with_source_problems(source, _cross_check(config, source))
+        invalid = source.validation_problems(error)
+        raise InvalidInput(_in_file_order(_with_source_problems(
+            source, [*invalid, *_references(data, source)]))) from None
+    problems = _in_file_order(_with_source_problems(
+        source, [*_references(data, source), *_channels(config, source)]))
     if problems:
         raise InvalidInput(problems)
     base = path.resolve().parent
@@ -259,6 +261,10 @@ def _with_source_problems(source: yamlsource.Source, problems: list[Problem]) ->
     reported = [problem.field for problem in source.problems]
     return [*source.problems, *(p for p in problems if not any(
         p.field == field or p.field.startswith((f"{field}.", f"{field}[")) for field in reported))]
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda problem: problem.line or 0)
 
 
 def rule_paths(path: Path) -> list[Path]:
@@ -328,20 +334,45 @@ def _apprise_refusal(url: str) -> str | None:
     return f"Apprise refuses it: {reason}"
 
 
-def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
+def _references(data: Mapping[str, Any], source: yamlsource.Source) -> list[Problem]:
+    """Feeds named twice and channels named but not defined, read from the file as written:
+    found in the same pass as any other problem, even when the rest does not validate."""
     problems = []
-    seen_names: dict[str, int] = {}
-    seen_urls: dict[str, int] = {}
-    for index, feed in enumerate(config.feeds):
-        for seen, value, what in ((seen_names, feed.name, "name"), (seen_urls, feed.url, "url")):
-            if value in seen:
+    seen: dict[str, dict[Any, int]] = {"name": {}, "url": {}}
+    feeds = data.get("feeds")
+    for index, feed in enumerate(feeds if isinstance(feeds, list) else ()):
+        for what, values in seen.items():
+            value = feed.get(what) if isinstance(feed, dict) else None
+            if not isinstance(value, str):
+                continue
+            if value in values:
                 problems.append(source.problem(("feeds", index, what),
-                                               f"same {what} as feeds[{seen[value]}]"))
-            seen.setdefault(value, index)
-    for name in config.notify.channels:
-        if name == CONSOLE:
-            problems.append(source.problem(("notify", "channels", name),
-                                           f"'{CONSOLE}' is the built-in console channel"))
+                                               f"same {what} as feeds[{values[value]}]"))
+            values.setdefault(value, index)
+    notify = data.get("notify")
+    notify = notify if isinstance(notify, dict) else {}
+    channels = notify.get("channels")
+    defined = set(channels) if isinstance(channels, dict) else set()
+    if CONSOLE in defined:
+        problems.append(source.problem(("notify", "channels", CONSOLE),
+                                       f"'{CONSOLE}' is the built-in console channel"))
+    named: list[tuple[tuple[str | int, ...], Any]] = []
+    for key in ("ops", "default"):
+        named += [(("notify", key), notify.get(key))]
+    priority = notify.get("priority")
+    if isinstance(priority, dict):
+        named += [(("notify", "priority", level), names) for level, names in priority.items()]
+    for where, names in named:
+        for index, name in enumerate(names if isinstance(names, list) else ()):
+            if isinstance(name, str) and name != CONSOLE and name not in defined:
+                problems.append(source.problem((*where, index), f"unknown channel '{name}'"))
+    return problems
+
+
+def _channels(config: Config, source: yamlsource.Source) -> list[Problem]:
+    """What only a validated channel can tell: Apprise refuses a URL, a config file gives no
+    URL, a template does not compile."""
+    problems = []
     base = source_dir(config)
     for name, channel in config.notify.channels.items():
         where = ("notify", "channels", name)
@@ -349,7 +380,10 @@ def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
             refusal = _apprise_refusal(url)
             if refusal:
                 problems.append(source.problem((*where, "urls", index), refusal))
-        if channel.config is not None:
+        if channel.config is not None and not (base / channel.config).is_file():
+            problems.append(source.problem((*where, "config"),
+                                           f"{base / channel.config}: no such file"))
+        elif channel.config is not None:
             found = apprise_config_targets(base / channel.config, channel.tag)
             if not found:
                 tagged = f" tagged '{channel.tag}'" if channel.tag else ""
@@ -359,16 +393,4 @@ def _cross_check(config: Config, source: yamlsource.Source) -> list[Problem]:
             error = templates.check(channel.template, base)
             if error:
                 problems.append(source.problem((*where, "template"), error))
-    for index, name in enumerate(config.notify.ops or ()):
-        if name != CONSOLE and name not in config.notify.channels:
-            problems.append(source.problem(("notify", "ops", index), f"unknown channel '{name}'"))
-    for priority, names in config.notify.priority.items():
-        for index, name in enumerate(names):
-            if name != CONSOLE and name not in config.notify.channels:
-                problems.append(source.problem(("notify", "priority", priority, index),
-                                               f"unknown channel '{name}'"))
-    for index, name in enumerate(config.notify.default):
-        if name != CONSOLE and name not in config.notify.channels:
-            problems.append(source.problem(("notify", "default", index),
-                                           f"unknown channel '{name}'"))
     return problems

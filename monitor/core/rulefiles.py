@@ -89,17 +89,26 @@ def _validate(source: yamlsource.Source, problems: list[Problem]) -> list[tuple[
             specs.append((index, RuleSpec.model_validate(item)))
         except ValidationError as error:
             problems.extend(source.validation_problems(error, at=("rules", index)))
-            if isinstance(item, dict) and all(e["type"] == "extra_forbidden"
-                                               for e in error.errors()):
-                # Only unknown keys: the rest is still checked, for its own problems (the
-                # file fails to load all the same).
-                known = {key: value for key, value in item.items()
-                         if key in RuleSpec.model_fields}
-                if not {"all", "any", "near", "entities"} & set(known):
-                    continue  # a misspelt term key: "needs a term" would say it again
+            rest = _without_invalid(item, error)
+            if rest is not None:
+                # What remains is still compiled, for its own problems (an unclosed regex
+                # beside a wrong priority): every problem in one pass. The file fails anyway.
                 with contextlib.suppress(ValidationError):
-                    specs.append((index, RuleSpec.model_validate(known)))
+                    specs.append((index, RuleSpec.model_validate(rest)))
     return specs
+
+
+def _without_invalid(item: Any, error: ValidationError) -> dict[str, Any] | None:
+    """The rule without the keys its errors are about, or None when nothing worth compiling is
+    left (no term: "needs a term" would only say again what was said)."""
+    if not isinstance(item, dict):
+        return None
+    bad = {str(found["loc"][0]) for found in error.errors() if found["loc"]}
+    if not bad or any(not found["loc"] for found in error.errors()):
+        return None
+    rest = {key: value for key, value in item.items()
+            if key in RuleSpec.model_fields and key not in bad}
+    return rest if {"all", "any", "near", "entities"} & set(rest) else None
 
 
 class _Compiler:

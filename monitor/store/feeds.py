@@ -127,6 +127,10 @@ class Feeds:
         """What was wrong with the document just parsed (None: nothing)."""
         self._db.execute("UPDATE feeds SET warning = ? WHERE url = ?", (warning, url))
 
+    def due_now(self, url: str, now: float) -> None:
+        """Poll it at the next tick, whatever its schedule or backoff (asked by a user)."""
+        self._db.execute("UPDATE feeds SET next_check = ? WHERE url = ?", (now, url))
+
     def record_failure(self, url: str, *, now: float, next_check: float, error: str) -> None:
         self._db.execute(
             "UPDATE feeds SET failures = failures + 1, last_error = ?, last_attempt = ?, "

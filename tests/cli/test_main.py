@@ -1,7 +1,11 @@
 """The `monitor` command's contract: exit codes, one-line errors, config discovery."""
 
+import argparse
 from pathlib import Path
 
+import pytest
+
+from monitor.cli.main import _parser, parse_args
 from tests.e2e.helpers import PROJECT, monitor, monitor_in
 
 
@@ -29,13 +33,14 @@ def test_check_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
         f"{config}:2: database: duplicate key (the earlier value would be ignored)",
         f"{config}:3: colour: unknown key",
         f"{config}:5: poll.interval: 'soon' is not a duration such as 30s, 10m, 2h, 3d",
+        f"{config}:7: notify.default[0]: unknown channel 'nowhere'",
         f"{rules}:4: rules[0].any: duplicate key (the earlier value would be ignored)",
         f"{rules}:6: rules[1].colour: unknown key",
         f"{rules}:7: rules[1].any[0].regex: invalid regular expression: missing ) at "
         "position 1",
         f"{rules}:8: rules[2]: a rule needs at least one term in 'all', 'any', 'near' or "
         "'entities'",
-        "7 problem(s) found",
+        "8 problem(s) found",
     ]
 
 
@@ -100,3 +105,94 @@ def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
     error = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0, error
     assert "Traceback" not in error and "BrokenPipe" not in error
+
+
+# -- global options, before or after the command ----------------------------------------------
+
+# The shortest valid command line of every command; the test below fails when a command is
+# added to the parser and not here.
+COMMANDS = {
+    "run": [], "once": [], "check": [], "rules test": ["--text", "x"], "rules backtest": [],
+    "alerts": [], "alerts retry": ["1"], "feeds": [], "feeds add": ["https://a.example"],
+    "feeds remove": ["A"], "feeds import": ["a.opml"], "feeds export": [],
+    "feeds poll": ["A"], "stories": [], "notify test": [], "migrate": ["--from", "a.db"],
+    "console hash-password": [],
+}
+
+
+def _leaf_commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                path = f"{prefix} {name}".strip()
+                found += _leaf_commands(sub, path) or [path]
+                if any(isinstance(a, argparse._SubParsersAction) and not a.required
+                       for a in sub._actions):
+                    found.append(path)  # `alerts`, `feeds`: a command of their own too
+    return found
+
+
+def test_every_command_is_listed_for_the_global_options_test() -> None:
+    assert sorted(set(_leaf_commands(_parser()))) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_global_options_count_before_and_after_the_command(command: str) -> None:
+    """`monitor --config X COMMAND` once ran on ./config.yaml: options before a command were
+    erased by the command's own defaults."""
+    words = [*command.split(), *COMMANDS[command]]
+    before = parse_args(["--config", "/etc/m.yaml", "-v", "--log-format", "json", *words])
+    after = parse_args([*words, "--config", "/etc/m.yaml", "-v", "--log-format", "json"])
+    for args in (before, after):
+        assert (args.config, args.verbose, args.quiet, args.log_format) == (
+            Path("/etc/m.yaml"), 1, 0, "json")
+    both = parse_args(["-c", "/a.yaml", "-v", *words, "-c", "/b.yaml", "-v", "-q"])
+    assert (both.config, both.verbose, both.quiet) == (Path("/b.yaml"), 2, 1)
+    plain = parse_args(words)
+    assert (plain.config, plain.verbose, plain.quiet, plain.log_format) == (None, 0, 0, "auto")
+
+
+def test_a_config_given_before_the_command_is_the_one_used(tmp_path: Path) -> None:
+    result = monitor("--config", str(tmp_path / "nope.yaml"), "check")
+    assert result.returncode == 2 and f"{tmp_path / 'nope.yaml'}: cannot read" in result.stderr
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text("feeds: []\nrules: []\n")
+    result = monitor("-c", str(config), "check")
+    assert result.returncode == 0 and "elsewhere.yaml: OK: 0 feed(s)" in result.stdout
+
+
+def test_check_finds_what_other_problems_hid_in_one_pass(tmp_path: Path) -> None:
+    """An unclosed regex beside a wrong priority, a `near` beside a wrong field, a feed named
+    twice and an unknown channel beside a bad duration: all reported by the first run."""
+    (tmp_path / "rules").mkdir()
+    rules = tmp_path / "rules" / "a.yaml"
+    rules.write_text("rules:\n  - name: a\n    priority: urgent\n    any: [{regex: '('}]\n"
+                     "  - name: c\n    any: [{near: {terms: [a, b], within: -1}}]\n"
+                     "    fields: [body]\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("poll:\n  interval: soon\nfeeds:\n  - {name: A, url: 'https://a.example/'}\n"
+                      "  - {name: A, url: 'https://b.example/'}\nnotify:\n  default: [nowhere]\n"
+                      "  channels:\n    mail:\n      config: apprise.yml\n")
+    result = monitor("check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{config}:2: poll.interval: 'soon' is not a duration such as 30s, 10m, 2h, 3d",
+        f"{config}:5: feeds[1].name: same name as feeds[0]",
+        f"{config}:7: notify.default[0]: unknown channel 'nowhere'",
+        f"{rules}:3: rules[0].priority: Input should be 'low', 'normal' or 'high'",
+        f"{rules}:4: rules[0].any[0].regex: invalid regular expression: missing ) at position 1",
+        f"{rules}:6: rules[1].any[0].near.within: expected a number of words ≥ 1",
+        f"{rules}:7: rules[1].fields[0]: Input should be 'title', 'summary' or 'text'",
+        "7 problem(s) found",
+    ]
+
+
+def test_a_missing_apprise_config_file_is_named_as_missing(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("feeds: []\nrules: []\nnotify:\n  channels:\n    mail:\n"
+                      "      config: apprise.yml\n")
+    result = monitor("check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        f"{config}:6: notify.channels.mail.config: {tmp_path / 'apprise.yml'}: no such file")

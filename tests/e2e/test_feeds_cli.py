@@ -1,12 +1,12 @@
-"""`monitor feeds add | remove | import | export` against a local site, editing a real file."""
+"""`monitor feeds add | remove | poll | import | export` against a local site, editing a real file."""
 
 from __future__ import annotations
 
 import yaml
 
 from monitor.core.opml import parse
-from tests.e2e.helpers import monitor_in, write_config
-from tests.servers import FIXTURES, Route, Site
+from tests.e2e.helpers import monitor, monitor_in, write_config
+from tests.servers import FIXTURES, Route, Site, wait_for
 
 FEED = ("<?xml version='1.0'?><rss version='2.0'><channel><title>Le Fil de test</title>"
         "<item><title>Un</title><link>{base}/1</link></item>"
@@ -91,3 +91,25 @@ def test_import_an_opml_export_then_export_it_again(tmp_path, site: Site) -> Non
     broken.write_text("<opml><body>")
     failed = monitor_in(tmp_path, "feeds", "import", str(broken), "-c", str(config))
     assert failed.returncode == 2 and failed.stderr.startswith(f"monitor: {broken}: not well")
+
+
+def test_poll_has_the_running_daemon_poll_a_feed_now(tmp_path, site: Site) -> None:
+    """A feed polled hourly is polled again within a tick of `monitor feeds poll`."""
+    from tests.e2e.test_run import Daemon
+
+    site.serve_fixture("/rss.xml", "feeds/lemonde-une.xml", etag='"1"')
+    config = write_config(tmp_path, [{"name": "Le Monde", "url": f"{site.base}/rss.xml",
+                                      "interval": "1h"}], {}, ["console"], "rules: []\n",
+                          poll={"tick": "1s"})
+    daemon = Daemon(config)
+    try:
+        wait_for(lambda: len(site.got("GET", "/rss.xml")) == 1 or not daemon.alive())
+        result = monitor("feeds", "poll", "Le Monde", "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert "'Le Monde' is due now: a running daemon polls it within 1 s" in result.stdout
+        wait_for(lambda: len(site.got("GET", "/rss.xml")) == 2 or not daemon.alive(), timeout=30)
+        assert daemon.alive(), daemon.log()
+    finally:
+        daemon.close()
+    unknown = monitor("feeds", "poll", "Nope", "--config", str(config))
+    assert unknown.returncode == 2 and "no feed named 'Nope'" in unknown.stderr
