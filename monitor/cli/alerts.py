@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import TextIO
 
 from monitor.config.config import CONSOLE, Config, source_dir
-from monitor.config.units import parse_duration
 from monitor.net.notify import Notifier
 from monitor.store.store import Store
 
@@ -23,7 +22,7 @@ def when(stamp: float | None) -> str:
 def list_alerts(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
     store = Store(config.database)
     try:
-        rows = store.outbox.rows(status=args.status, since=time.time() - parse_duration(args.since),
+        rows = store.outbox.rows(status=args.status, since=time.time() - args.since,
                                  limit=args.limit)
     finally:
         store.close()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitor import __version__
+from monitor.config.units import period
 from monitor.core.errors import Busy, InvalidInput, UnusableDatabase
 from monitor.telemetry import logs
 
@@ -349,14 +350,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run rules over stored articles and show what would have alerted (sends nothing)")
     backtest.add_argument("rule_files", nargs="*", type=Path, metavar="RULE_FILE",
                           help="rule files or directories (default: the config's rules)")
-    backtest.add_argument("--since", default="7d", help="how far back (default: 7d)")
+    backtest.add_argument("--since", type=period, default="7d", help="how far back (default: 7d)")
     backtest.add_argument("--top", type=int, default=5,
                           help="latest matching articles shown per rule (default: 5)")
     alerts = commands.add_parser("alerts", parents=[common],
                                  help="list the alert outbox; `alerts retry` requeues")
     alerts.add_argument("--status", choices=["pending", "failed", "dead", "sent"],
                         help="only alerts in this state (failed: pending after a failed try)")
-    alerts.add_argument("--since", default="24h", help="created since (default: 24h)")
+    alerts.add_argument("--since", type=period, default="24h", help="created since (default: 24h)")
     alerts.add_argument("--limit", type=int, default=200, help="at most this many (default: 200)")
     alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="COMMAND")
     retry = alert_commands.add_parser("retry", parents=[common],
@@ -389,7 +390,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="print the feeds as OPML 2.0 (tags become folders)")
     stories = commands.add_parser("stories", parents=[common],
                                   help="recent stories and their outlets (--json: every article)")
-    stories.add_argument("--since", default="24h", help="seen since (default: 24h)")
+    stories.add_argument("--since", type=period, default="24h", help="seen since (default: 24h)")
     stories.add_argument("--json", action="store_true",
                          help="every story with its articles, as JSON")
     notify = commands.add_parser("notify", parents=[common], help="notification channels")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TextIO
 
 from monitor.config.config import CONSOLE, Config, NetworkConfig
-from monitor.config.units import parse_duration
 from monitor.core import entities, rulefiles
 from monitor.core.errors import FetchError
 from monitor.core.extract import article_from_html
@@ -103,7 +102,7 @@ def backtest(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout)
     store = Store(config.database)
     try:
         progress = _Progress()
-        found = backtest_module.run(store, rules, time.time() - parse_duration(args.since),
+        found = backtest_module.run(store, rules, time.time() - args.since,
                                     {feed.url: tuple(feed.tags) for feed in config.feeds},
                                     progress.update)
         progress.close()

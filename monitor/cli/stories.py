@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from monitor.config.config import Config
-from monitor.config.units import parse_duration
 from monitor.store.store import Store
 
 
@@ -21,7 +20,7 @@ def _iso(stamp: float | None) -> str | None:
 def stories(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
     store = Store(config.database)
     try:
-        found = store.items.stories(time.time() - parse_duration(args.since))
+        found = store.items.stories(time.time() - args.since)
     finally:
         store.close()
     if args.json:

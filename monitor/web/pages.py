@@ -110,7 +110,7 @@ async def read_inputs(request: web.Request) -> dict[str, Any]:
         names = form.getall("rules", [])
     return {"title": str(data.get("title") or ""), "text": str(data.get("text") or ""),
             "url": str(data.get("url") or ""), "yaml": str(data.get("yaml") or ""),
-            "since": str(data.get("since") or "30d"),
+            "since": str(data.get("since") or "30j"),
             "rules": [str(name) for name in names] if isinstance(names, list) else []}
 
 
@@ -130,7 +130,7 @@ async def try_rules(console: Console, inputs: dict[str, Any]) -> dict[str, Any]:
 async def tester_page(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     running = [rule.name for rule in console.rules().rules]
-    inputs: dict[str, Any] = {"title": "", "text": "", "url": "", "yaml": "", "since": "30d",
+    inputs: dict[str, Any] = {"title": "", "text": "", "url": "", "yaml": "", "since": "30j",
                               "rules": running}
     result = None
     if request.method == "POST":
@@ -152,7 +152,7 @@ async def backtest_start(request: web.Request) -> web.StreamResponse:
     config = console.config()
     try:
         rules = tester.chosen_rules(console.rules(), inputs["rules"], inputs["yaml"], config)
-        since = console.clock() - parse_duration(inputs["since"])
+        since = console.clock() - parse_duration(inputs["since"], bare_seconds=False)
         job = request.app[BACKTESTS].start(config, rules, since, inputs["since"])
     except InvalidInput as error:
         return refuse(request, 400, "; ".join(str(problem) for problem in error.problems))

@@ -151,6 +151,8 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except web.HTTPException as refused:
         return refuse(request, refused.status, refused.text or refused.reason)
+    except views.Refused as refused:
+        return refuse(request, 400, str(refused))
     except views.NotFound as missing:
         if is_api(request):
             return web.json_response({"error": str(missing)}, status=404)

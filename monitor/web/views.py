@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.config.config import CONSOLE, Config
+from monitor.config.units import parse_duration
 from monitor.core import secrets
 from monitor.core.models import feed_status
 from monitor.core.rules import RuleSet
@@ -20,7 +21,7 @@ from monitor.store.console import AlertRow, ItemRow, StoryRow
 from monitor.store.roles import ConsoleStorage
 
 DAY = 86400.0
-PERIODS = {"24h": DAY, "7j": 7 * DAY, "30j": 30 * DAY, "90j": 90 * DAY}
+PERIODS = ("24h", "7j", "30j", "90j")  # offered; any period (`3j`, `12h`) is understood
 _SEVERITY = {"FAILING": 0, "silent": 1, "malformed": 2, "never polled": 3, "ok": 4, "disabled": 5}
 ALERT_STATES = {"pending": "en attente", "held": "retenue", "failed": "en échec",
                 "sent": "envoyée", "dead": "abandonnée"}
@@ -28,6 +29,10 @@ ALERT_STATES = {"pending": "en attente", "held": "retenue", "failed": "en échec
 
 class NotFound(LookupError):
     pass
+
+
+class Refused(ValueError):
+    """A parameter the page cannot use (answered 400, with this message)."""
 
 
 @dataclass
@@ -131,7 +136,10 @@ def _story(story: StoryRow, zone: ZoneInfo) -> dict[str, Any]:
 
 def stories_page(store: ConsoleStorage, config: Config, rules: RuleSet, now: float, *, rule: str = "",
                  outlet: str = "", period: str = "7j", words: str = "") -> dict[str, Any]:
-    since = now - PERIODS.get(period, PERIODS["7j"])
+    try:
+        since = now - parse_duration(period, bare_seconds=False)
+    except ValueError as error:
+        raise Refused(f"periode: {error}") from None
     found = store.console.recent_stories(since=since, rule=rule or None, outlet=outlet or None,
                                          words=words)
     zone = config.notify.zone

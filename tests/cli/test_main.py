@@ -196,3 +196,21 @@ def test_a_missing_apprise_config_file_is_named_as_missing(tmp_path: Path) -> No
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == (
         f"{config}:6: notify.channels.mail.config: {tmp_path / 'apprise.yml'}: no such file")
+
+
+@pytest.mark.parametrize("command", [["stories"], ["alerts"], ["rules", "backtest"]])
+@pytest.mark.parametrize(("since", "why"), [
+    ("2x", "'2x' is not a duration such as 30s, 10m, 2h, 3d"),
+    ("0", "'0' needs a unit: 0m, 0h, 0d…"),
+    ("0h", "must be more than zero"),
+    ("2", "'2' needs a unit: 2m, 2h, 2d…"),
+])
+def test_a_bad_period_is_one_line_and_exit_2(tmp_path: Path, command: list[str], since: str,
+                                             why: str) -> None:
+    """Once a traceback and exit 1, which `rules backtest` uses for "no rule matched"."""
+    config = tmp_path / "config.yaml"
+    config.write_text("feeds: []\nrules: []\n")
+    result = monitor(*command, "--since", since, "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(f"error: argument --since: {why}")
+    assert "Traceback" not in result.stderr

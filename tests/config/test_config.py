@@ -40,6 +40,17 @@ def test_durations_and_sizes() -> None:
     for bad in ("soon", "-1m", 0, True):
         with pytest.raises(ValueError):
             parse_duration(bad)
+    assert parse_duration("7j") == parse_duration("7d")  # jours, as the console writes them
+
+
+def test_a_typed_period_needs_its_unit() -> None:
+    """`--since 2` once meant two seconds ago; the config's bare numbers stay seconds."""
+    assert parse_duration("2") == 2
+    with pytest.raises(ValueError, match="'2' needs a unit: 2m, 2h, 2d"):
+        parse_duration("2", bare_seconds=False)
+    with pytest.raises(ValueError, match="needs a unit"):
+        parse_duration(2, bare_seconds=False)
+    assert parse_duration("30j", bare_seconds=False) == 30 * 86400
 
 
 def test_feed_interval_falls_back_to_poll_interval(tmp_path: Path) -> None:

@@ -96,6 +96,11 @@ def test_stories_filter_by_rule_outlet_and_folded_words(room: Newsroom) -> None:
         assert await titles(client, "q=ukraine") == ["Missiles pour l'Ukraine"]  # « l'Ukraine »
         assert await titles(client, "source=La+Gazette") == ["Missiles pour l'Ukraine"]
         assert await titles(client, "q=absent") == []
+        assert len(await titles(client, "periode=3j")) == 2  # any period, not only the offered
+        refused = await client.get("/api/sujets?periode=2x")
+        assert refused.status == 400
+        assert (await refused.json()) == {
+            "error": "periode: '2x' is not a duration such as 30s, 10m, 2h, 3d"}
     serve(room, test)
 
 
