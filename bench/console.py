@@ -87,7 +87,7 @@ def fill(store: Store, count: int, now: float) -> int:
                 fingerprint=print_, matched=matched, alerts=alerts,
                 assignment=StoryAssignment(joins, "new" if joins is None else "near-copy", 1.0))
             sample = story
-    rows = store.console.alert_rows(limit=10_000_000)
+    rows = store.console.alert_rows(now=time.time(), limit=10_000_000)
     dead = [row.id for row in rows if row.id % 20 == 0]
     sent = [row.id for row in rows if row.id % 20 > 1]
     store.outbox.mark_failed(dead, error="HTTP 500 from the hook", retry_at=None)

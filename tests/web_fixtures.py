@@ -30,6 +30,8 @@ RULES = """rules:
   - name: tempete
     any: [tempête]
     notify: [team]
+    priority: high
+
 """
 
 
@@ -52,8 +54,9 @@ def write_newsroom_config(directory: Path, **http: object) -> Path:
         "database": "monitor.db", "rules": "rules/",
         "feeds": [{"name": "Le Quotidien", "url": FEED_A, "tags": ["national"]},
                   {"name": "La Gazette", "url": FEED_B}],
-        "notify": {"channels": {"team": f"json://bot:{SECRET}@127.0.0.1:9/hook"},
-                   "default": ["team"]},
+        "notify": {"channels": {"team": f"json://bot:{SECRET}@127.0.0.1:9/hook",
+                                "astreinte": "json://127.0.0.1:9/astreinte"},
+                   "default": ["team"], "priority": {"high": ["astreinte"]}},
         "http": {"listen": "127.0.0.1:0", **http}}, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -95,7 +98,7 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
         story_id, _ = store.items.complete(
             ids[entry.link], now=NOW - 20, article=article,
             fingerprint=fingerprint(article, NOW - 20),
-            assignment=StoryAssignment(story, "nouveau" if story is None else "titre", 0.8),
+            assignment=StoryAssignment(story, "new" if story is None else "similar-words", 0.8),
             matched=rules_matched, alerts=alerts)
         return story_id
 
@@ -104,7 +107,7 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
     complete("b1", "La Gazette", story, ["ukraine"], [])
     storm = Alert("tempete", "team", HOSTILE, {"title": HOSTILE})
     hostile_story = complete("a2", "Le Quotidien", None, ["tempete"], [storm])
-    rows = {row.rule: row.id for row in store.console.alert_rows()}
+    rows = {row.rule: row.id for row in store.console.alert_rows(now=NOW)}
     store.outbox.mark_failed([rows["tempete"]], error=f"refused by json://bot:{SECRET}@127.0.0.1:9",
                              retry_at=None)
     store.outbox.mark_sent([rows["ukraine"]], NOW - 10)

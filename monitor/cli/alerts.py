@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import textwrap
 import time
 from datetime import datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from monitor.config.config import CONSOLE, Config, source_dir
 from monitor.net.notify import Notifier
@@ -15,28 +18,41 @@ from monitor.store.store import Store
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
-def when(stamp: float | None) -> str:
-    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S") if stamp else "-"
+def when(stamp: float | None, zone: ZoneInfo) -> str:
+    """A moment in the configured zone (`notify.timezone`), as every listing shows it."""
+    return datetime.fromtimestamp(stamp, zone).strftime("%Y-%m-%d %H:%M:%S") if stamp else "-"
+
+
+def times_in(config: Config) -> str:
+    """The line under a listing that says which clock its times are on."""
+    return f"times in {config.notify.timezone} (notify.timezone)"
+
+
+def wrapped(text: str, indent: int) -> str:
+    """All of `text`, wrapped to the terminal (an error's explanation comes last)."""
+    width = max(60, shutil.get_terminal_size().columns)
+    return textwrap.fill(text, width, initial_indent=" " * indent, subsequent_indent=" " * indent)
 
 
 def list_alerts(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:
     store = Store(config.database)
+    zone = config.notify.zone
     try:
-        rows = store.outbox.rows(status=args.status, since=time.time() - args.since,
-                                 limit=args.limit)
+        rows = store.outbox.rows(state=args.status, since=time.time() - args.since,
+                                 now=time.time(), limit=args.limit)
     finally:
         store.close()
     print(f"{'ID':>6}  {'STATUS':<8} {'CHANNEL':<12} {'RULE':<20} {'TRIES':>5}  "
           f"{'CREATED':<19}  {'NEXT / SENT':<19}  TITLE", file=out)
     for row in rows:
-        moment = row.delivered_at if row.status == "sent" else (
-            row.next_attempt if row.status in ("pending", "failed") else None)
-        print(f"{row.id:>6}  {row.status:<8} {row.channel[:12]:<12} {row.rule[:20]:<20} "
-              f"{row.attempts:>5}  {when(row.created_at):<19}  {when(moment):<19}  "
+        moment = row.delivered_at if row.state == "sent" else (
+            row.next_attempt if row.state in ("pending", "held", "failed") else None)
+        print(f"{row.id:>6}  {row.state:<8} {row.channel[:12]:<12} {row.rule[:20]:<20} "
+              f"{row.attempts:>5}  {when(row.created_at, zone):<19}  {when(moment, zone):<19}  "
               f"{row.title[:60]}", file=out)
-        if row.last_error and row.status != "sent":
-            print(f"{'':>8}last error: {row.last_error[:200]}", file=out)
-    print(f"{len(rows)} alert(s)", file=out)
+        if row.last_error and row.state != "sent":
+            print(wrapped(f"last error: {row.last_error}", 8), file=out)
+    print(f"{len(rows)} alert(s); {times_in(config)}", file=out)
     return EXIT_OK
 
 
@@ -75,5 +91,6 @@ def notify_test(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
         for shown, result in notifier.test(name):
             failures += not result.ok
             verdict = "ok" if result.ok else f"FAILED: {result.error}"
-            print(f"{name}: {shown}: {verdict}", file=out)
+            print(f"{name}: {verdict}" if shown == name else f"{name}: {shown}: {verdict}",
+                  file=out)
     return EXIT_OK if not failures else EXIT_FAILED

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.cli.alerts import when
+from monitor.cli.alerts import times_in, when, wrapped
 from monitor.config import edit as config_edit
 from monitor.config.config import Config, NetworkConfig
 from monitor.core import feeds, opml
@@ -191,22 +191,25 @@ def table(config: Config, out: TextIO = sys.stdout) -> int:
         counts = store.feeds.items_per_feed(now - 24 * 3600)
     finally:
         store.close()
+    zone = config.notify.zone
     rows = []
     for feed in config.feeds:
         state = states.get(feed.url)
         if state is None:
-            rows.append((0, feed.name, "never polled", "-", 0, "-", 0, "now"))
+            rows.append((0, feed.name, "never polled", "-", 0, "", 0, "now"))
             continue
-        next_poll = "now" if state.next_check <= now else when(state.next_check)
+        next_poll = "now" if state.next_check <= now else when(state.next_check, zone)
         status = feed_status(feed.enabled, state)
         problem = state.last_error if state.failures else state.warning
-        rows.append((state.failures, feed.name, status, when(state.last_success),
-                     state.failures, (problem or "")[:60], counts.get(feed.url, 0),
-                     next_poll))
+        rows.append((state.failures, feed.name, status, when(state.last_success, zone),
+                     state.failures, problem or "", counts.get(feed.url, 0), next_poll))
     rows.sort(key=lambda row: -row[0])
     print(f"{'FEED':<32} {'STATUS':<12} {'LAST SUCCESS':<19}  {'FAILS':>5}  {'ITEMS 24H':>9}  "
-          f"{'NEXT POLL':<19}  PROBLEM", file=out)
-    for _, name, status, success, failures, error, items, next_poll in rows:
+          f"{'NEXT POLL':<19}", file=out)
+    for _, name, status, success, failures, problem, items, next_poll in rows:
         print(f"{name[:32]:<32} {status:<12} {success:<19}  {failures:>5}  {items:>9}  "
-              f"{next_poll:<19}  {error}", file=out)
+              f"{next_poll:<19}", file=out)
+        if problem:  # whole, on lines of its own: its explanation comes last
+            print(wrapped(f"problem: {problem}", 4), file=out)
+    print(times_in(config), file=out)
     return EXIT_OK

@@ -355,8 +355,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="latest matching articles shown per rule (default: 5)")
     alerts = commands.add_parser("alerts", parents=[common],
                                  help="list the alert outbox; `alerts retry` requeues")
-    alerts.add_argument("--status", choices=["pending", "failed", "dead", "sent"],
-                        help="only alerts in this state (failed: pending after a failed try)")
+    alerts.add_argument("--status", choices=["pending", "held", "failed", "sent", "dead"],
+                        help="only alerts in this state: pending (due), held (waiting for a "
+                             "digest, quiet hours, a rate window), failed (to be tried again), "
+                             "sent, dead")
     alerts.add_argument("--since", type=period, default="24h", help="created since (default: 24h)")
     alerts.add_argument("--limit", type=int, default=200, help="at most this many (default: 200)")
     alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="COMMAND")

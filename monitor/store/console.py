@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.core.text import title_words
 from monitor.store.database import Database
+from monitor.store.outbox import STATES, state_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,8 @@ class AlertRow:
     channel: str
     kind: str
     title: str
-    status: str  # pending, sent, dead (as stored; the console derives held and failed)
-    batch: bool
+    status: str  # as stored: pending, sent, dead
+    state: str  # as shown: pending, held, failed, sent, dead (see outbox.state_sql)
     attempts: int
     next_attempt: float
     created_at: float
@@ -159,29 +160,32 @@ class ConsoleQueries:
             "SELECT DISTINCT outlet FROM items WHERE story_id IS NOT NULL AND processed_at >= ? "
             "AND outlet IS NOT NULL ORDER BY outlet", (since,))]
 
-    def alert_rows(self, *, status: str | None = None, story_id: int | None = None,
+    def alert_rows(self, *, now: float, state: str | None = None, story_id: int | None = None,
                    limit: int = 200) -> list[AlertRow]:
-        """The outbox, newest first: all of it, one status, or one story's alerts."""
-        args: list[str | int]
+        """The outbox, newest first: all of it, one state, or one story's alerts."""
+        args: list[str | int | float]
         where, args = "1 = 1", []
-        if status:
-            where, args = "a.status = ?", [status]
+        if state:
+            where, args = f"{state_sql('a')} = ?", [now, state]
         if story_id is not None:
             where += " AND a.story_id IN (SELECT id FROM stories WHERE id = ? OR merged_into = ?)"
             args += [story_id, story_id]
         rows = self._db.execute(
-            "SELECT a.*, s.title AS story_title FROM alerts a LEFT JOIN stories s "
-            f"ON s.id = a.story_id WHERE {where} ORDER BY a.id DESC LIMIT ?",
-            (*args, limit)).fetchall()
+            f"SELECT a.*, {state_sql('a')} AS state, s.title AS story_title FROM alerts a "
+            f"LEFT JOIN stories s ON s.id = a.story_id WHERE {where} ORDER BY a.id DESC LIMIT ?",
+            (now, *args, limit)).fetchall()
         return [AlertRow(row["id"], row["story_id"], row["story_title"], row["rule"],
-                         row["channel"], row["kind"], row["title"], row["status"],
-                         bool(row["batch"]), row["attempts"], row["next_attempt"],
-                         row["created_at"], row["delivered_at"], row["last_error"])
+                         row["channel"], row["kind"], row["title"], row["status"], row["state"],
+                         row["attempts"], row["next_attempt"], row["created_at"],
+                         row["delivered_at"], row["last_error"])
                 for row in rows]
 
-    def alert_counts(self) -> dict[str, int]:
-        return {row[0]: row[1] for row in self._db.execute(
-            "SELECT status, COUNT(*) FROM alerts GROUP BY status")}
+    def alert_counts(self, now: float) -> dict[str, int]:
+        """How many alerts are in each state, in the order of `STATES`."""
+        found = dict(self._db.execute(
+            f"SELECT state, COUNT(*) FROM (SELECT {state_sql()} AS state FROM alerts) AS found "
+            "GROUP BY state", (now,)).fetchall())
+        return {state: found[state] for state in STATES if state in found}
 
     def rule_matches(self, since: float) -> list[tuple[float, tuple[str, ...]]]:
         """(when completed, rules matched) of every item that matched a rule since `since`."""

@@ -11,13 +11,29 @@ from monitor.core.models import Alert, AlertPayload, QueuedAlert
 from monitor.store.database import Database
 from monitor.store.leases import Leases
 
+STATES = ("pending", "held", "failed", "sent", "dead")
+
+
+def state_sql(alias: str = "") -> str:
+    """An alert's state as every surface names it (`monitor once`, `alerts`, the console): what
+    happens to it next, from what is stored. One placeholder: now.
+    - pending: due: it goes out at the next delivery pass;
+    - held: never tried, waiting for its time (a digest, quiet hours, a rate window, a
+      follow-up's delay);
+    - failed: a try failed; waiting to be tried again;
+    - sent, dead: as stored."""
+    a = f"{alias}." if alias else ""
+    return (f"CASE WHEN {a}status != 'pending' THEN {a}status "
+            f"WHEN {a}next_attempt <= ? THEN 'pending' "
+            f"WHEN {a}attempts > 0 THEN 'failed' ELSE 'held' END")
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
     """An alert as `monitor alerts` lists it."""
 
     id: int
-    status: str  # pending, failed (pending after a failed attempt), dead, sent
+    state: str  # one of STATES
     channel: str
     rule: str
     title: str
@@ -150,20 +166,14 @@ class Outbox:
                            "sent' WHERE id = ?", [(alert_id,) for alert_id in ids])
         return ids
 
-    def rows(self, *, status: str | None, since: float, limit: int = 200) -> list[OutboxRow]:
-        """Alerts created since `since`, newest first; status `failed` is pending after a
-        failed attempt."""
-        args: list[float | str]
-        where, args = "created_at >= ?", [since]
-        if status == "failed":
-            where += " AND status = 'pending' AND attempts > 0"
-        elif status:
-            where += " AND status = ?"
-            args.append(status)
-        rows = self._db.execute(f"SELECT * FROM alerts WHERE {where} ORDER BY id DESC LIMIT ?",
-                                (*args, limit)).fetchall()
-        return [OutboxRow(row["id"], "failed" if row["status"] == "pending" and row["attempts"]
-                          else row["status"], row["channel"], row["rule"], row["title"],
+    def rows(self, *, state: str | None, since: float, now: float,
+             limit: int = 200) -> list[OutboxRow]:
+        """Alerts created since `since`, newest first, all or in one state (see `state_sql`)."""
+        rows = self._db.execute(
+            f"SELECT * FROM (SELECT *, {state_sql()} AS state FROM alerts "
+            "WHERE created_at >= ?) AS found WHERE ? IS NULL OR state = ? ORDER BY id DESC "
+            "LIMIT ?", (now, since, state, state, limit)).fetchall()
+        return [OutboxRow(row["id"], row["state"], row["channel"], row["rule"], row["title"],
                           row["attempts"], row["created_at"], row["next_attempt"],
                           row["delivered_at"], row["last_error"]) for row in rows]
 

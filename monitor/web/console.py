@@ -19,6 +19,7 @@ from monitor.store.roles import ConsoleStorage
 from monitor.web import auth, tester, views
 
 CSRF_COOKIE = "monitor_csrf"
+SESSION_COOKIE = "monitor_session"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,11 +71,13 @@ def refuse(request: web.Request, status: int, message: str) -> web.Response:
 def render(request: web.Request, template: str, data: dict[str, Any],
            status: int = 200) -> web.Response:
     """The page, with the CSRF token its forms carry (a cookie set on the first page seen)."""
-    config = request.app[CONSOLE].config()
+    console = request.app[CONSOLE]
+    config = console.config()
     token = request.cookies.get(CSRF_COOKIE)
+    logged_in = bool(config.http and config.http.auth) and request.app[SESSIONS].valid(
+        request.cookies.get(SESSION_COOKIE), console.clock())
     page = request.app[TEMPLATES].get_template(template).render({
-        "path": request.path, "query": request.query, "login": bool(config.http and
-                                                                    config.http.auth),
+        "path": request.path, "query": request.query, "logged_in": logged_in,
         "timezone": config.notify.timezone, **data,
         "csrf": token or (fresh := secrets.token_urlsafe(24))})
     response = web.Response(text=page, content_type="text/html", status=status)

@@ -25,6 +25,7 @@ from monitor.web.console import (
     BACKTESTS,
     CONSOLE,
     CSRF_COOKIE,
+    SESSION_COOKIE,
     SESSIONS,
     TEMPLATES,
     Console,
@@ -38,7 +39,6 @@ from monitor.web.console import (
 
 log = logging.getLogger(__name__)
 
-SESSION_COOKIE = "monitor_session"
 PUBLIC = ("/healthz", "/metrics", "/login", "/static/")
 MAX_BODY = 2 * 1024 * 1024  # a pasted article, a rule file
 LOGIN_FAILURE_DELAY = 1.0

@@ -102,12 +102,28 @@ def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, A
     return {"feeds": rows, "timezone": config.notify.timezone}
 
 
+# Why an article joined its story, in the console's language (stored in English, as
+# `stories --json` and the logs give it).
+JOINED_BY = {"new": "nouveau sujet", "same-url": "même adresse", "same-text": "même texte",
+             "near-copy": "copie presque identique", "similar-words": "mots en commun"}
+
+
+def joined_by(reason: str | None) -> str:
+    if not reason:
+        return ""
+    kind, _, event = reason.partition(" ")
+    if kind == "same-event":
+        return f"même événement : {event}"
+    return JOINED_BY.get(reason, reason)
+
+
 def _item(item: ItemRow, zone: ZoneInfo) -> dict[str, Any]:
     return {"id": item.id, "title": item.title, "link": item.link, "outlet": item.outlet,
             "published": iso(item.published, zone), "seen": iso(item.seen_at, zone),
             "state": item.state, "source": item.source, "rules": list(item.rules),
             "story": {"id": item.story_id, "title": item.story_title} if item.story_id else None,
-            "joined_by": item.joined_by, "score": item.score, "old": item.old}
+            "joined_by": item.joined_by, "joined_by_label": joined_by(item.joined_by),
+            "score": item.score, "old": item.old}
 
 
 def feed_page(store: ConsoleStorage, config: Config, feed_id: int, now: float) -> dict[str, Any]:
@@ -157,23 +173,16 @@ def story_page(store: ConsoleStorage, config: Config, story_id: int, now: float)
     story, items = found
     zone = config.notify.zone
     return {"story": _story(story, zone), "articles": [_item(item, zone) for item in items],
-            "alerts": [_alert(row, config, now) for row in store.console.alert_rows(story_id=story.id)],
+            "alerts": [_alert(row, config, now)
+                       for row in store.console.alert_rows(now=now, story_id=story.id)],
             "timezone": config.notify.timezone}
 
 
 # -- Alertes ---------------------------------------------------------------------------------------
 
-def alert_state(row: AlertRow, now: float) -> str:
-    if row.status == "pending" and row.attempts:
-        return "failed"
-    if row.status == "pending" and row.batch and row.next_attempt > now:
-        return "held"
-    return row.status
-
-
 def _alert(row: AlertRow, config: Config, now: float) -> dict[str, Any]:
     zone = config.notify.zone
-    state = alert_state(row, now)
+    state = row.state
     error = secrets.scrub(row.last_error, all_urls(config)) if row.last_error else None
     return {"id": row.id, "title": row.title, "kind": row.kind,
             "story": {"id": row.story_id, "title": row.story_title} if row.story_id else None,
@@ -186,11 +195,11 @@ def _alert(row: AlertRow, config: Config, now: float) -> dict[str, Any]:
 
 
 def alerts_page(store: ConsoleStorage, config: Config, now: float, *, status: str = "") -> dict[str, Any]:
-    stored = {"held": "pending", "failed": "pending"}.get(status, status)
-    rows = [_alert(row, config, now) for row in store.console.alert_rows(status=stored or None)]
-    if status in ("held", "failed"):
-        rows = [row for row in rows if row["state"] == status]
-    return {"alerts": rows, "counts": store.console.alert_counts(), "filters": {"status": status},
+    if status and status not in ALERT_STATES:
+        raise Refused(f"etat: '{status}' is none of {', '.join(ALERT_STATES)}")
+    rows = [_alert(row, config, now)
+            for row in store.console.alert_rows(now=now, state=status or None)]
+    return {"alerts": rows, "counts": store.console.alert_counts(now), "filters": {"status": status},
             "states": ALERT_STATES, "timezone": config.notify.timezone}
 
 
@@ -210,7 +219,9 @@ def rules_page(store: ConsoleStorage, config: Config, rules: RuleSet, reload: Re
     zone = config.notify.zone
     return {
         "rules": [{"name": rule.name, "description": rule.description, "origin": rule.origin,
-                   "channels": list(rule.channels), "priority": rule.priority,
+                   "channels": list(dict.fromkeys(
+                       [*rule.channels, *config.notify.priority.get(rule.priority, ())])),
+                   "priority": rule.priority,
                    "matches_24h": day[rule.name], "matches_7d": week[rule.name],
                    "last_match": iso(last.get(rule.name), zone)} for rule in rules.rules],
         "reload": {"at": iso(reload.at, zone), "ok": reload.ok, "reason": reload.reason,

@@ -32,7 +32,7 @@ def test_failed_then_dead_then_retried_and_delivered(tmp_path: Path, site: Site)
     assert [line.split()[1:5] for line in lines[1:-1] if line.split()[0].isdigit()] == \
         [["dead", "hook", "tomahawk", "1"]] * 2
     assert "last error: " in listing.stdout and "127.0.0.1" in listing.stdout
-    assert lines[-1] == "2 alert(s)"
+    assert lines[-1] == "2 alert(s); times in Europe/Paris (notify.timezone)"
     assert "0 alert(s)" in monitor_in(tmp_path, "alerts", "--status", "sent",
                                       "--config", str(config)).stdout
 
@@ -44,7 +44,7 @@ def test_failed_then_dead_then_retried_and_delivered(tmp_path: Path, site: Site)
     assert titles == ["Le tomahawk, star des barbecues d’hiver",
                       "Washington autorise la livraison de missiles Tomahawk à l’Ukraine"]
     sent = monitor_in(tmp_path, "alerts", "--status", "sent", "--config", str(config))
-    assert sent.stdout.splitlines()[-1] == "2 alert(s)"
+    assert sent.stdout.splitlines()[-1].startswith("2 alert(s);")
 
 
 def test_retry_by_id(tmp_path: Path, site: Site) -> None:
@@ -53,7 +53,7 @@ def test_retry_by_id(tmp_path: Path, site: Site) -> None:
     assert monitor_in(tmp_path, "alerts", "retry", "1", "--config", str(config)).stdout \
         .startswith("1 alert(s) requeued")
     assert monitor_in(tmp_path, "alerts", "--status", "pending", "--config", str(config)) \
-        .stdout.splitlines()[-1] == "1 alert(s)"
+        .stdout.splitlines()[-1].startswith("1 alert(s);")
     missing = monitor_in(tmp_path, "alerts", "retry", "999", "--config", str(config))
     assert missing.returncode == 1 and missing.stdout.startswith("0 alert(s) requeued")
     assert monitor_in(tmp_path, "alerts", "retry", "--config", str(config)).returncode == 2
@@ -67,7 +67,7 @@ def test_notify_test_reports_each_url(tmp_path: Path, site: Site) -> None:
     assert result.returncode == 1
     lines = {line.split(":")[0]: line for line in result.stdout.splitlines()
              if line.startswith(("ok:", "down:", "console:"))}
-    assert lines["console"] == "console: console: ok"
+    assert lines["console"] == "console: ok"
     assert lines["ok"].startswith(f"ok: json://{site.base.split('//')[1]}/hook") and \
         lines["ok"].endswith(": ok")
     assert lines["down"].startswith(f"down: json://127.0.0.1:{dead}/x")
@@ -88,3 +88,33 @@ def test_a_sent_alert_is_not_sent_again_by_retry(tmp_path: Path, site: Site) -> 
             "monitor: alert 1: already sent, not sent again", "monitor: alert 999: no such alert"]
         assert monitor_in(tmp_path, "once", "--config", str(config)).returncode == 0
         assert len(catcher.got("POST", "/hook")) == 2
+
+
+def test_held_alerts_are_listed_as_held_in_the_configured_zone(tmp_path: Path, site: Site) -> None:
+    """`once` says "held until…"; `alerts` once listed them as pending, in the machine's zone,
+    refused `--status held`, and counted failed ones under `--status pending`."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    port = free_port()
+    config = write_config(
+        tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")}], {}, ["hook"],
+        "rules:\n  - {name: tomahawk, any: [tomahawk]}\n", workers=0,
+        notify={"channels": {"hook": {"urls": [f"json://127.0.0.1:{port}/hook"],
+                                      "digest": {"every": "6h"}}},
+                "default": ["hook"], "timezone": "America/New_York"})
+    feed = (FIXTURES / "feeds" / "lemonde-international.xml").read_bytes()
+    site.routes["/feed.xml"] = Route(feed.replace(b"{{BASE}}", site.base.encode()))
+    once = monitor_in(tmp_path, "once", "--config", str(config))
+    assert ", 2 held (hook: 2 until " in once.stderr
+    held = monitor_in(tmp_path, "alerts", "--status", "held", "--config", str(config))
+    assert held.returncode == 0, held.stderr
+    rows = [line.split() for line in held.stdout.splitlines()[1:-1] if line.split()[0].isdigit()]
+    assert [row[1] for row in rows] == ["held", "held"]
+    now = datetime.now(ZoneInfo("America/New_York"))
+    assert {row[5] for row in rows} == {f"{now:%Y-%m-%d}"}  # created: today in New York
+    assert abs(int(rows[0][6][:2]) - now.hour) in (0, 1, 23)
+    assert held.stdout.splitlines()[-1] == \
+        "2 alert(s); times in America/New_York (notify.timezone)"
+    pending = monitor_in(tmp_path, "alerts", "--status", "pending", "--config", str(config))
+    assert pending.stdout.splitlines()[-1].startswith("0 alert(s);")

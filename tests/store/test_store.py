@@ -188,11 +188,14 @@ def test_outbox_retry_and_dead_letter(store: Store) -> None:
     assert store.outbox.due(399.0) == []
     (retried,) = store.outbox.due(400.0)
     assert retried.attempts == 1
-    assert [(r.status, r.last_error) for r in store.outbox.rows(status="failed", since=0)] == \
-        [("failed", "boom")]
+    assert [(r.state, r.last_error) for r in store.outbox.rows(state="failed", since=0,
+                                                               now=399.0)] == [("failed", "boom")]
+    assert store.outbox.rows(state="failed", since=0, now=400.0) == []  # due: pending again
+    assert [r.state for r in store.outbox.rows(state="pending", since=0, now=400.0)] == \
+        ["pending"]
     store.outbox.mark_failed([alert.id], error="boom again", retry_at=None)
     assert store.outbox.due(10_000.0) == []
-    (row,) = store.outbox.rows(status="dead", since=0)
+    (row,) = store.outbox.rows(state="dead", since=0, now=0)
     assert (row.id, row.attempts, row.last_error) == (alert.id, 2, "boom again")
     assert store.outbox.requeue(now=20_000.0, max_age=3600.0, dead=True) == 1
     (again,) = store.outbox.due(20_000.0)
@@ -209,7 +212,7 @@ def test_hold_for_a_digest(store: Store) -> None:
     (held,) = store.outbox.due(5000.0)
     assert held.batch
     store.outbox.mark_sent([held.id], 5001.0)
-    assert store.outbox.rows(status="sent", since=0)[0].delivered_at == 5001.0
+    assert store.outbox.rows(state="sent", since=0, now=0)[0].delivered_at == 5001.0
 
 
 def test_a_held_alert_ages_from_when_it_falls_due(store: Store) -> None:
@@ -225,7 +228,7 @@ def test_a_held_alert_ages_from_when_it_falls_due(store: Store) -> None:
     (held,) = store.outbox.due(10 * hour)
     assert held.expires_at == 16 * hour
     assert store.outbox.expire(16 * hour) == [alert.id]
-    (dead,) = store.outbox.rows(status="dead", since=0)
+    (dead,) = store.outbox.rows(state="dead", since=0, now=0)
     assert dead.last_error.startswith("expired")
 
 

@@ -79,8 +79,29 @@ def test_a_feed_leads_to_its_items_and_their_story(room: Newsroom) -> None:
         assert item["rules"] == ["ukraine"] and item["story"]["id"] == room.story
         story = await (await client.get(f"/api/sujets/{room.story}")).json()
         assert sorted(story["story"]["outlets"]) == ["La Gazette", "Le Quotidien"]
-        assert [a["joined_by"] for a in story["articles"]] == ["nouveau", "titre"]
+        assert [a["joined_by"] for a in story["articles"]] == ["new", "similar-words"]
         assert [a["state"] for a in story["alerts"]] == ["sent"]
+        page = await (await client.get(f"/sujets/{room.story}")).text()
+        assert "nouveau sujet" in page and "mots en commun" in page  # one language per surface
+        assert "similar-words" not in page
+    serve(room, test)
+
+
+def test_the_console_speaks_french_and_offers_only_what_answers(room: Newsroom) -> None:
+    """Counts and reasons in French; each channel a rule reaches, priority ones included;
+    the footer names a JSON twin only where there is one."""
+    async def test(client: TestClient) -> None:
+        alerts = await (await client.get("/alertes")).text()
+        assert "1 abandonnée" in alerts and "1 envoyée" in alerts and " dead" not in alerts
+        rules = await (await client.get("/api/regles")).json()
+        channels = {rule["name"]: rule["channels"] for rule in rules["rules"]}
+        assert channels == {"ukraine": ["team"], "tempete": ["team", "astreinte"]}
+        for page, twin in (("/flux", "/api/flux"), ("/testeur", "POST /api/testeur")):
+            assert twin in (await (await client.get(page)).text())
+        assert "/api" not in (await (await client.get("/login")).text()).split("<footer>")[1]
+        assert (await client.get("/api/alertes?etat=retenue")).status == 400
+        held = await (await client.get("/api/alertes?etat=dead")).json()
+        assert [alert["state"] for alert in held["alerts"]] == ["dead"]
     serve(room, test)
 
 
@@ -155,6 +176,7 @@ def test_with_a_login_pages_want_a_session_or_the_token(tmp_path: Path) -> None:
         assert (await client.get("/healthz")).status == 200  # probes stay open
         bearer = await client.get("/api/flux", headers={"Authorization": "Bearer " + "t" * 24})
         assert bearer.status == 200
+        assert "Se déconnecter" not in await (await client.get("/login")).text()  # logged out
         token = await csrf_of(client, "/login")
         wrong = await client.post("/login", data={"csrf": token, "secret": "guess",
                                                   "next": "/alertes"})
@@ -164,6 +186,7 @@ def test_with_a_login_pages_want_a_session_or_the_token(tmp_path: Path) -> None:
         assert right.status == 303 and right.headers["Location"] == "/alertes"
         assert "HttpOnly" in right.headers["Set-Cookie"]
         assert (await client.get("/api/flux")).status == 200
+        assert "Se déconnecter" in await (await client.get("/flux")).text()
         elsewhere = await client.post("/login", data={"csrf": token, "secret": "t" * 24,
                                                       "next": "//evil.example"},
                                       allow_redirects=False)
