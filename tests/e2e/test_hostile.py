@@ -4,13 +4,28 @@ blocks the others or makes memory grow without bound, and each failure says why.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 
 from tests.db import connect
 from tests.e2e.helpers import PROJECT, environment, write_config
 from tests.servers import Route, Site
+
+# Runs a command and prints the largest resident size any of its processes reached: measured
+# from a fresh parent, since the test process's own RUSAGE_CHILDREN is the largest of every
+# child the whole session has reaped (another test's daemon with spaCy loaded, say).
+_MEASURE = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+            "sys.exit(code)")
+
+
+def run_measured(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`command`'s result (its stderr without the figure) and its peak RSS in MB."""
+    result = subprocess.run([sys.executable, "-c", _MEASURE, *command], cwd=PROJECT,
+                            env=environment(), capture_output=True, text=True, timeout=120)
+    *lines, peak = result.stderr.rstrip("\n").split("\n")
+    result.stderr = "\n".join(lines)
+    return result, int(peak) / 1024
 
 GOOD = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Bon</title>
 <item><title>Missiles Tomahawk : feu vert américain</title><link>{base}/good-page</link>
@@ -66,10 +81,8 @@ def test_a_hostile_farm_beside_a_good_feed(tmp_path, site: Site) -> None:
                           network={"allow_private_addresses": True, "timeout": "5s",
                                    "max_feed_size": "2MB", "max_page_size": "5MB"})
 
-    result = subprocess.run([sys.executable, "-m", "monitor", "once", "--config", str(config)],
-                            cwd=PROJECT, env=environment(), capture_output=True, text=True,
-                            timeout=120)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result, peak_mb = run_measured([sys.executable, "-m", "monitor", "once", "--config",
+                                    str(config)])
 
     assert result.returncode == 0, result.stderr
     failed = {line.split("'")[1]: line.split("failed: ", 1)[1]
