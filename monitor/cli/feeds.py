@@ -103,12 +103,14 @@ def import_opml(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
         return EXIT_INVALID
     urls = {feed.url for feed in config.feeds}
     names = {feed.name for feed in config.feeds}
+    untitled = [feed.url for feed in listed if not feed.name and feed.url not in urls]
+    titles = asyncio.run(_titles(untitled, config.network)) if untitled else {}
     new, skipped = [], []
     for feed in listed:
         if feed.url in urls:
             skipped.append(feed)
             continue
-        name = _unique(feed.name, names)
+        name = _unique(feed.name or titles.get(feed.url) or feed.url, names)
         names.add(name)
         urls.add(feed.url)
         entry: dict[str, Any] = {"name": name, "url": feed.url}
@@ -128,6 +130,26 @@ def import_opml(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
     if new:
         print(_taken_up(config), file=out)
     return EXIT_OK
+
+
+async def _titles(urls: list[str], network: NetworkConfig) -> dict[str, str]:
+    """The feeds' own titles, for outlines that have none (as `feeds add` names a feed); a feed
+    that cannot be read keeps its URL as its name."""
+    client = HttpClient(app.http_limits(network))
+    try:
+        async def title(url: str) -> str:
+            try:
+                response = await client.get(url, max_size=network.max_feed_size,
+                                            accept=FEED_ACCEPT)
+            except FetchError:
+                return ""
+            found = _as_feed(response.url, response.body)
+            return found.title if found else ""
+
+        found = await asyncio.gather(*(title(url) for url in urls))
+    finally:
+        await client.close()
+    return {url: name for url, name in zip(urls, found, strict=True) if name}
 
 
 def export_opml(args: argparse.Namespace, config: Config, out: TextIO = sys.stdout) -> int:

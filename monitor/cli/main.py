@@ -146,6 +146,7 @@ def _check(path: Path) -> int:
     from monitor.config import config as config_module
     from monitor.config.config import CONSOLE
     from monitor.core import rulefiles
+    from monitor.core.rules import unreachable_filters
     from monitor.runners import app
     from monitor.store.store import Store
 
@@ -168,6 +169,10 @@ def _check(path: Path) -> int:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_INVALID
     Store.verify(config.database)
+    feeds = [(feed.name, feed.url, feed.tags) for feed in config.feeds]
+    for rule in rules.rules:
+        for warning in unreachable_filters(rule, feeds):
+            print(f"{rule.origin}: rule '{rule.name}': warning: {warning}", file=sys.stderr)
     files = len({rule.origin.rsplit(":", 1)[0] for rule in rules.rules})
     used = {*config.notify.default, *config.notify.ops_channels(),
             *(channel for rule in rules.rules for channel in rule.channels)}

@@ -1,8 +1,9 @@
 """OPML, the subscription lists every feed reader imports and exports (Miniflux, FreshRSS,
 Feedly, Inoreader…): folders of outlines, each feed an outline with an `xmlUrl`.
 
-A feed's folders become its tags, and its tags become folders on the way out: a feed with two
-tags is listed in both folders, and reading the list back gives it both again.
+A feed's folders (nested ones too) become its tags, and its first tag becomes its folder on the
+way out, all of them in the outline's `category` (OPML 2.0): each feed is listed once, and
+reading the list back gives it every tag again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class OpmlError(ValueError):
 
 @dataclass
 class OutlineFeed:
-    name: str
+    name: str  # "" when the outline has no title: the feed's own is to be used
     url: str
     tags: list[str] = field(default_factory=list)
 
@@ -49,8 +50,11 @@ def _walk(parent: etree._Element, folders: list[str], found: dict[str, OutlineFe
         title = (outline.get("title") or outline.get("text") or "").strip()
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
         if url:
-            feed = found.setdefault(url, OutlineFeed(title or url, url))
-            feed.tags.extend(tag for tag in folders if tag not in feed.tags)
+            feed = found.setdefault(url, OutlineFeed(title, url))
+            categories = [part.strip().strip("/") for part in
+                          (outline.get("category") or "").split(",")]
+            feed.tags.extend(tag for tag in [*folders, *categories]
+                             if tag and tag not in feed.tags)
         elif title:
             _walk(outline, [*folders, title], found)
         else:
@@ -59,23 +63,25 @@ def _walk(parent: etree._Element, folders: list[str], found: dict[str, OutlineFe
 
 def render(feeds: Sequence[OutlineFeed], title: str = "monitor", now: datetime | None = None
            ) -> str:
-    """OPML 2.0: untagged feeds at the top, then a folder per tag."""
+    """OPML 2.0: untagged feeds at the top, then a folder per first tag."""
     created = format_datetime(now or datetime.now(UTC), usegmt=True)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">', "  <head>",
              f"    <title>{_text(title)}</title>", f"    <dateCreated>{created}</dateCreated>",
              "  </head>", "  <body>"]
     lines += [f"    {_outline(feed)}" for feed in feeds if not feed.tags]
-    for tag in dict.fromkeys(tag for feed in feeds for tag in feed.tags):
+    for tag in dict.fromkeys(feed.tags[0] for feed in feeds if feed.tags):
         lines.append(f"    <outline text={quoteattr(tag)} title={quoteattr(tag)}>")
-        lines += [f"      {_outline(feed)}" for feed in feeds if tag in feed.tags]
+        lines += [f"      {_outline(feed)}" for feed in feeds if feed.tags[:1] == [tag]]
         lines.append("    </outline>")
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)
 
 
 def _outline(feed: OutlineFeed) -> str:
+    category = (f" category={quoteattr(','.join(f'/{tag}' for tag in feed.tags))}"
+                if len(feed.tags) > 1 else "")
     return (f'<outline type="rss" text={quoteattr(feed.name)} title={quoteattr(feed.name)} '
-            f"xmlUrl={quoteattr(feed.url)}/>")
+            f"xmlUrl={quoteattr(feed.url)}{category}/>")
 
 
 def _text(value: str) -> str:

@@ -159,7 +159,7 @@ class _Compiler:
             name=spec.name, description=spec.description, root=Group("all", tuple(parts)),
             fields=frozenset(spec.fields), min_count=spec.min_count,
             feeds=frozenset(spec.feeds) if spec.feeds is not None else None,
-            tags=frozenset(spec.tags) if spec.tags is not None else None,
+            tags=frozenset(tag.casefold() for tag in spec.tags) if spec.tags is not None else None,
             language=tuple(lang.lower() for lang in spec.language) if spec.language else None,
             priority=spec.priority,
             channels=tuple(spec.notify) if spec.notify is not None else default,

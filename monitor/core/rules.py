@@ -14,7 +14,7 @@ a term found (or a regex) are evaluated: 10,000 terms cost about what 10 do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -67,7 +67,7 @@ class CompiledRule:
     fields: frozenset[str]
     min_count: int
     feeds: frozenset[str] | None
-    tags: frozenset[str] | None
+    tags: frozenset[str] | None  # case-folded: « International » is `international`
     language: tuple[str, ...] | None
     priority: Priority
     channels: tuple[str, ...]
@@ -78,11 +78,24 @@ class CompiledRule:
         """The rule's filters on where the article comes from, checked before any matching."""
         if self.feeds is not None and not self.feeds & {article.outlet, article.feed_url}:
             return False
-        if self.tags is not None and not self.tags & set(article.tags):
+        if self.tags is not None and not self.tags & {tag.casefold() for tag in article.tags}:
             return False
         if self.language is not None and article.language:  # unknown language: don't drop it
             return article.language.lower().split("-")[0] in self.language
         return True
+
+
+def unreachable_filters(rule: CompiledRule, feeds: Sequence[tuple[str, str, Sequence[str]]]
+                        ) -> list[str]:
+    """Why `rule` may never fire given the configured feeds (name, URL, tags): a `feeds:` entry
+    naming none of them, a `tags:` entry no feed carries. Warnings: an outlet's own name, read
+    from its pages, can still match a `feeds:` entry."""
+    known = {value for name, url, _ in feeds for value in (name, url)}
+    tags = {tag.casefold() for _, _, feed_tags in feeds for tag in feed_tags}
+    return ([f"feeds: no configured feed is named '{name}'"
+             for name in sorted(rule.feeds or ()) if name not in known]
+            + [f"tags: no configured feed has the tag '{tag}'"
+               for tag in sorted(rule.tags or ()) if tag not in tags])
 
 
 class RuleSet:

@@ -214,3 +214,17 @@ def test_a_bad_period_is_one_line_and_exit_2(tmp_path: Path, command: list[str],
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(f"error: argument --since: {why}")
     assert "Traceback" not in result.stderr
+
+
+def test_check_warns_of_rules_that_can_never_fire(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    rules = tmp_path / "rules" / "a.yaml"
+    rules.write_text("rules:\n  - name: a\n    any: [x]\n    feeds: [Le Mondd]\n"
+                     "    tags: [International]\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("feeds:\n  - {name: Le Monde, url: 'https://a.example/', "
+                      "tags: [international]}\n")
+    result = monitor("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr  # warnings, not problems
+    assert result.stderr.splitlines() == [
+        f"{rules}:2: rule 'a': warning: feeds: no configured feed is named 'Le Mondd'"]

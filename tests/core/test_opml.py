@@ -36,6 +36,21 @@ def test_export_then_import_gives_the_same_feeds() -> None:
     assert parse(text.encode()) == feeds
 
 
+def test_each_feed_is_exported_once_whatever_its_folders() -> None:
+    """Nested folders give a feed two tags; exported, it once appeared in both folders."""
+    feeds = parse((FIXTURES / "opml" / "freshrss.opml").read_bytes())
+    text = render(feeds)
+    assert text.count("https://www.letelegramme.fr/rss.xml") == 1
+    assert 'category="/Régions,/Bretagne"' in text
+    assert {feed.url: feed for feed in parse(text.encode())} == {feed.url: feed for feed in feeds}
+
+
+def test_an_untitled_outline_is_named_by_its_feed() -> None:
+    (feed,) = parse(b"<opml version='2.0'><body><outline type='rss' xmlUrl='https://a.fr/rss'/>"
+                    b"</body></opml>")
+    assert (feed.name, feed.url) == ("", "https://a.fr/rss")  # the import asks the feed
+
+
 @pytest.mark.parametrize(("data", "message"), [
     (b"<opml><body><outline", "not well-formed XML"),
     (b"<rss version='2.0'><channel/></rss>", "not an OPML document"),

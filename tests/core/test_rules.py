@@ -6,6 +6,7 @@ from monitor.core import matching
 from monitor.core.errors import InvalidInput
 from monitor.core.models import Article
 from monitor.core.rulefiles import load
+from monitor.core.rules import unreachable_filters
 
 CHANNELS = ["console", "ops", "mail"]
 
@@ -331,6 +332,22 @@ rules:
     assert matched(rules, other) == []
     unknown = Article("https://x.fr/a", "", "", "Kiev", None, "Libération", "page")
     assert matched(rules, unknown) == ["francais"]  # an unknown language does not drop it
+    # An OPML import's « International » is the rule's `international`.
+    assert "international" in matched(rules, article(text="Kiev", tags=("International",)))
+
+
+def test_filters_that_name_no_configured_feed_or_tag_are_found(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - name: r
+    any: [Kiev]
+    feeds: [Le Monde, Le Mondd]
+    tags: [International, sport]
+""")
+    feeds = [("Le Monde", "https://lemonde.fr/rss", ["international"])]
+    assert unreachable_filters(rules.rules[0], feeds) == [
+        "feeds: no configured feed is named 'Le Mondd'",
+        "tags: no configured feed has the tag 'sport'"]
 
 
 def test_priority_and_description_travel_with_the_match(tmp_path: Path) -> None:

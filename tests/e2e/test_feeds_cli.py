@@ -93,6 +93,19 @@ def test_import_an_opml_export_then_export_it_again(tmp_path, site: Site) -> Non
     assert failed.returncode == 2 and failed.stderr.startswith(f"monitor: {broken}: not well")
 
 
+def test_an_untitled_outline_is_named_by_the_feed_itself(tmp_path, site: Site) -> None:
+    config = setup(tmp_path, site)
+    site.serve_fixture("/rss.xml", "feeds/lemonde-une.xml")
+    listing = tmp_path / "untitled.opml"
+    listing.write_text(f"<opml version='2.0'><body><outline type='rss' xmlUrl='{site.base}/rss.xml'/>"
+                       f"<outline type='rss' xmlUrl='{site.base}/gone.xml'/></body></opml>")
+    imported = monitor_in(tmp_path, "feeds", "import", str(listing), "-c", str(config))
+    assert imported.returncode == 0, imported.stderr
+    names = {f["url"]: f["name"] for f in feeds_in(config)}
+    assert names[f"{site.base}/rss.xml"] == "Le Monde.fr - Actualités et Infos en France et dans le monde"
+    assert names[f"{site.base}/gone.xml"] == f"{site.base}/gone.xml"  # unreadable: its URL
+
+
 def test_poll_has_the_running_daemon_poll_a_feed_now(tmp_path, site: Site) -> None:
     """A feed polled hourly is polled again within a tick of `monitor feeds poll`."""
     from tests.e2e.test_run import Daemon
