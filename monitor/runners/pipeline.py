@@ -74,11 +74,19 @@ class Pipeline:
 
     def reconfigure(self, config: Config, rules: RuleSet, notifier: Notifier) -> None:
         """Take up a new config (at start, and when it is reloaded): feeds added are due at
-        once, feeds removed are no longer polled (their items and stories stay)."""
+        once, feeds removed are no longer polled (their items and stories stay), and a feed
+        whose interval changed is rescheduled now, from its last poll."""
         self.completing.reconfigure(config)
         ctx = self.context
+        before = {feed.url: ctx.config.feed_interval(feed) for feed in ctx.config.feeds}
         ctx.config, ctx.rules, ctx.notifier = config, rules, notifier
         ctx.store.feeds.sync(((feed.url, feed.name) for feed in config.feeds), ctx.clock())
+        for feed in config.feeds:
+            interval = config.feed_interval(feed)
+            if feed.url in before and before[feed.url] != interval:
+                ctx.store.feeds.reschedule(feed.url, interval)
+                log.info("feed '%s': polled every %g s from now on (was %g s)", feed.name,
+                         interval, before[feed.url], extra={"feed": feed.name})
 
     def enabled_feeds(self) -> list[FeedConfig]:
         return [feed for feed in self.config.feeds if feed.enabled]

@@ -127,6 +127,12 @@ class Feeds:
         """What was wrong with the document just parsed (None: nothing)."""
         self._db.execute("UPDATE feeds SET warning = ? WHERE url = ?", (warning, url))
 
+    def reschedule(self, url: str, interval: float) -> None:
+        """A new interval: the next poll is the last one plus it (a feed in backoff keeps its
+        backoff; one never polled stays due)."""
+        self._db.execute("UPDATE feeds SET next_check = last_attempt + ? WHERE url = ? AND "
+                         "failures = 0 AND last_attempt IS NOT NULL", (interval, url))
+
     def due_now(self, url: str, now: float) -> None:
         """Poll it at the next tick, whatever its schedule or backoff (asked by a user)."""
         self._db.execute("UPDATE feeds SET next_check = ? WHERE url = ?", (now, url))

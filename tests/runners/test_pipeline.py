@@ -524,3 +524,23 @@ def test_an_item_whose_completion_raises_waits_before_its_next_try(tmp_path, sit
     clock.now += 120
     report = asyncio.run(one_pass(config, rules, clock, feeds=[]))
     assert (report.processed, report.sent) == (1, 1)
+
+
+def test_a_new_interval_on_reload_reschedules_the_feed(tmp_path, site: Site) -> None:
+    """A reload once logged the new interval and kept the old slot until the next poll."""
+    config, rules = setup(tmp_path, site, free_port(),
+                          [{"name": "Le Monde", "url": site.url("/feed.xml"), "interval": "1h"}])
+    clock = Clock()
+
+    async def main() -> tuple[float, float]:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            await pipeline.run_pass(pipeline.enabled_feeds())
+            before = pipeline.store.feeds.get(site.url("/feed.xml")).next_check
+            faster = config.model_copy(update={"feeds": [
+                config.feeds[0].model_copy(update={"interval": 600.0})]})
+            pipeline.reconfigure(faster, rules, pipeline.context.notifier)
+            return before, pipeline.store.feeds.get(site.url("/feed.xml")).next_check
+
+    before, after = asyncio.run(main())
+    assert before > clock.now + 3000  # an hour, give or take its jitter
+    assert after == clock.now + 600
