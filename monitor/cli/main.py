@@ -88,7 +88,7 @@ def _main(argv: list[str] | None) -> int:
         return _invalid(error)
     try:
         if args.command == "once":
-            return asyncio.run(_once(config, rules))
+            return asyncio.run(_once(config, rules, quiet=args.quiet > 0))
         return asyncio.run(_run(config, rules))
     except KeyboardInterrupt:
         return 130
@@ -189,7 +189,9 @@ def _invalid(error: InvalidInput) -> int:
     return EXIT_INVALID
 
 
-async def _once(config: Config, rules: RuleSet) -> int:
+async def _once(config: Config, rules: RuleSet, quiet: bool = False) -> int:
+    """One pass; on stderr, each feed that failed, then a summary (not with -q: a cron job's
+    mail then says only what went wrong)."""
     from monitor.runners import app
 
     async with app.open_pipeline(config, rules) as pipeline:
@@ -200,6 +202,8 @@ async def _once(config: Config, rules: RuleSet) -> int:
         elif poll.status == "malformed":
             print(f"monitor: feed '{poll.feed}' is malformed: {poll.error} ({poll.entries} "
                   "entries read all the same)", file=sys.stderr)
+    if quiet:
+        return EXIT_OK
     counts = {status: sum(p.status == status for p in report.polls)
               for status in ("new", "malformed", "not-modified", "unchanged", "failed")}
     print(f"monitor: polled {len(report.polls)} feed(s) ({counts['new'] + counts['malformed']} "

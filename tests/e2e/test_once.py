@@ -149,6 +149,13 @@ def test_one_alert_per_story_and_rule_then_nothing_on_the_second_run(newsroom) -
     figaro = next(line for line in table if line.startswith("Le Figaro"))
     assert figaro.split()[2] == "malformed"
     assert next(line for line in table if line.startswith("franceinfo")).split()[1] == "ok"
+    # What `once` calls held, `alerts` calls held too.
+    held = monitor("alerts", "--status", "held", "--config", str(config)).stdout.splitlines()
+    assert [line.split()[1:3] for line in held[1:-1]] == [["held", "mail"], ["held", "hook"]]
+
+    quiet = monitor("once", "-q", "--config", str(config))
+    assert quiet.returncode == 0
+    assert quiet.stderr.splitlines() == ["monitor: feed 'Ouest-France' failed: HTTP 500"]
 
 
 def test_user_agent_names_the_project(newsroom) -> None:
