@@ -143,6 +143,7 @@ def _migrate(source: Path, target: str | None, path: Path) -> int:
 def _check(path: Path) -> int:
     """Every problem of the config and of every rule file at once (the rules are checked even
     when the config has problems: against no channel list then), then the database."""
+    from monitor.cli.rules import shown
     from monitor.config import config as config_module
     from monitor.config.config import CONSOLE
     from monitor.core import rulefiles
@@ -172,7 +173,8 @@ def _check(path: Path) -> int:
     feeds = [(feed.name, feed.url, feed.tags) for feed in config.feeds]
     for rule in rules.rules:
         for warning in unreachable_filters(rule, feeds):
-            print(f"{rule.origin}: rule '{rule.name}': warning: {warning}", file=sys.stderr)
+            print(f"{shown(rule.origin)}: rule '{rule.name}': warning: {warning}",
+                  file=sys.stderr)
     files = len({rule.origin.rsplit(":", 1)[0] for rule in rules.rules})
     used = {*config.notify.default, *config.notify.ops_channels(),
             *(channel for rule in rules.rules for channel in rule.channels)}

@@ -55,7 +55,7 @@ def test(args: argparse.Namespace, config: Config | None, out: TextIO = sys.stdo
     mark = "\033[1m", "\033[0m"
     if not out.isatty():
         mark = "**", "**"
-    origins = {rule.name: rule.origin for rule in rules.rules}
+    origins = {rule.name: shown(rule.origin) for rule in rules.rules}
     for match in matches:
         print(f"MATCH {match.rule}  ({origins[match.rule]})", file=out)
         for line in explain(article, match, mark):
@@ -85,6 +85,16 @@ def _input_article(args: argparse.Namespace, config: Config | None) -> Article:
         return Article(None, "", "", data.decode("utf-8", "replace"), None, args.file, "page")
     html = asyncio.run(_fetch(args.url, config.network if config else NetworkConfig()))
     return article_from_html(html, args.url)
+
+
+def shown(origin: str) -> str:
+    """A rule's file:line as the user would write it: relative to the working directory when
+    the file is under it (the config makes rule paths absolute)."""
+    path, _, line = origin.rpartition(":")
+    try:
+        return f"{Path(path).relative_to(Path.cwd())}:{line}"
+    except ValueError:
+        return origin
 
 
 async def _fetch(url: str, network: NetworkConfig) -> bytes:
