@@ -4,6 +4,7 @@ Rendering waits for delivery, in the format of the channel (`templates`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -70,18 +71,45 @@ def _when(article: Article, zone: ZoneInfo) -> str:
 
 
 def excerpt(article: Article, match: Match, width: int = 240) -> list[tuple[str, bool]]:
-    """The passage around the first hit, preferring the article's text, as (text, is_hit)
-    segments so each format can mark the hits its own way."""
-    fields = {"title": article.title, "summary": article.summary, "text": article.text}
+    """The passage around the first matched word, preferring the article's text, as (text,
+    is_hit) segments so each format can mark the hits its own way. Every occurrence of a
+    matched word is marked, wherever the rule saw it first (often the headline); the headline
+    a page's text starts with is left out (the alert's title says it)."""
+    fields = {"title": article.title, "summary": article.summary,
+              "text": _without_headline(article.text, article.title)}
+    seen = {"title": article.title, "summary": article.summary, "text": article.text}
+    words = {seen[hit.field][hit.start:hit.end] for hit in match.hits if hit.field in seen}
     marked = None
     for name in _FIELD_ORDER:
-        spans = [(hit.start, hit.end) for hit in match.hits if hit.field == name]
+        spans = _occurrences(fields[name], words)
         if spans:
             marked = snippet(fields[name], spans, width, mark=_MARK)
             break
     if marked is None:
-        marked = snippet(article.summary or article.text, [], width, mark=_MARK)
+        marked = snippet(article.summary or fields["text"], [], width, mark=_MARK)
     return [(part, index % 2 == 1) for index, part in enumerate(marked.split(_MARK)) if part]
+
+
+def _without_headline(text: str, title: str) -> str:
+    """`text` without the headline it starts with, when it does."""
+    headline = title.strip()
+    if not headline or not text.startswith(headline):
+        return text
+    rest = text[len(headline):]
+    return rest.lstrip() if rest[:1].isspace() else text
+
+
+def _occurrences(text: str, words: set[str]) -> list[tuple[int, int]]:
+    """Every place one of `words` stands as a whole word in `text` (any case), in order."""
+    found = set()
+    for word in words - {""}:
+        pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
+        found |= {(m.start(), m.end()) for m in pattern.finditer(text)}
+    ordered: list[tuple[int, int]] = []
+    for start, end in sorted(found):  # overlapping words: the first one wins
+        if not ordered or start >= ordered[-1][1]:
+            ordered.append((start, end))
+    return ordered
 
 
 def followups(article: Article, alerted: Mapping[str, tuple[str, str]], now: float,

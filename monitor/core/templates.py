@@ -30,12 +30,14 @@ MESSAGE = {
 {% if url %}
 {{ url }}
 {% endif %}""",
+    # No line break after <br> and no <blockquote>: an e-mail's plain-text part is made from
+    # this HTML (by Apprise), where they become stray indentation and a `>`.
     "html": """\
-<p>{% if priority == "high" %}<strong>Priorité haute</strong><br>
-{% endif %}<strong>Règle :</strong> {{ rule }}{% if description %} — {{ description }}{% endif %}\
-{% if terms %} ({{ terms | join(", ") }}){% endif %}<br>
+<p>{% if priority == "high" %}<strong>Priorité haute</strong><br>{% endif %}\
+<strong>Règle :</strong> {{ rule }}{% if description %} — {{ description }}{% endif %}\
+{% if terms %} ({{ terms | join(", ") }}){% endif %}<br>\
 <strong>Source :</strong> {{ outlet }}{% if published %}, {{ published }}{% endif %}</p>
-<blockquote>{{ excerpt }}</blockquote>
+<p style="margin-left:1em;padding-left:.8em;border-left:3px solid #ccc">{{ excerpt }}</p>
 {% if url %}<p><a href="{{ url }}">{{ url }}</a></p>
 {% endif %}""",
     "text": """\

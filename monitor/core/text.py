@@ -179,25 +179,63 @@ def _inflections(word: str) -> set[str]:
 
 def snippet(text: str, spans: list[tuple[int, int]], width: int = 240, mark: str = "**") -> str:
     """About `width` characters of `text` around the first span, every span inside wrapped in
-    `mark`, whitespace collapsed, cut on word boundaries."""
+    `mark`, whitespace collapsed; cut at a sentence's end where one is near, else between
+    words, never inside one. A line break after a line that does not end a sentence (a
+    headline, a kicker) reads as a dash, not as words run together."""
     if not spans:
-        return _SPACES.sub(" ", text[:width]).strip() + (" …" if len(text) > width else "")
-    spans = sorted(spans)
-    start, end = spans[0]
-    room = max(0, width - (end - start)) // 2
-    left = max(0, start - room)
-    right = min(len(text), max(end + room, left + width))
-    while left > 0 and not text[left - 1].isspace() and start - left < room + 20:
-        left -= 1
-    while right < len(text) and not text[right].isspace() and right - end < room + 20:
-        right += 1
+        start = end = 0
+        left, right = 0, min(len(text), width)
+    else:
+        spans = sorted(spans)
+        start, end = spans[0]
+        room = max(0, width - (end - start)) // 2
+        left = max(0, start - room)
+        right = min(len(text), max(end + room, left + width))
+    last = max((span_end for _, span_end in spans if span_end <= right), default=end)
+    left, right = _word_start(text, left, start), _word_end(text, right, last)
     parts, cursor = [], left
-    for first, last in spans:
-        if first < cursor or last > right:
+    for first, final in spans:
+        if first < cursor or final > right:
             continue
-        parts += [text[cursor:first], mark, text[first:last], mark]
-        cursor = last
+        parts += [text[cursor:first], mark, text[first:final], mark]
+        cursor = final
     parts.append(text[cursor:right])
     head = "… " if left > 0 else ""
     tail = " …" if right < len(text) else ""
-    return head + _SPACES.sub(" ", "".join(parts)).strip() + tail
+    body = _RUN_ON.sub(" — ", "".join(parts).strip())
+    return head + _SPACES.sub(" ", body).strip() + tail
+
+
+_RUN_ON = re.compile(r"(?<=[^\s.!?:;…»”\"'])[ \t]*\n\s*")
+_SENTENCE_END = re.compile(r"[.!?…»](?=\s)")
+
+
+def _word_start(text: str, left: int, keep: int) -> int:
+    """`left` moved to the start of a sentence just after it, else of the next word, never past
+    `keep`."""
+    if left == 0:
+        return 0
+    window = text[left:keep]
+    sentence = _SENTENCE_END.search(window)
+    if sentence and sentence.end() < len(window) // 2:
+        left += sentence.end()
+    elif not text[left - 1].isspace():
+        space = next((i for i in range(left, keep) if text[i].isspace()), keep)
+        left = space
+    while left < keep and text[left].isspace():
+        left += 1
+    return left
+
+
+def _word_end(text: str, right: int, keep: int) -> int:
+    """`right` moved back to the end of the last sentence within the second half of the
+    excerpt, else of the last whole word, never before `keep`."""
+    if right >= len(text):
+        return len(text)
+    ends = [found.end() for found in _SENTENCE_END.finditer(text, keep, right)]
+    if ends and ends[-1] >= keep + (right - keep) // 2:
+        return ends[-1]
+    if text[right].isspace():
+        return right
+    space = max((i for i in range(keep, right) if text[i].isspace()), default=keep)
+    return max(space, keep)

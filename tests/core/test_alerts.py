@@ -61,6 +61,18 @@ def test_excerpt_prefers_the_text_then_summary_then_title() -> None:
     assert excerpt(item, match) == [("Tomahawk", True), (" : feu vert", False)]
 
 
+def test_excerpt_marks_every_occurrence_in_the_body_without_its_headline() -> None:
+    """The rule saw « Tomahawk » in the headline first; the body says it twice, and starts
+    with the headline, which the alert's title already shows."""
+    title = "Feu vert aux Tomahawk"
+    body = (f"{title}\nWashington livrera des tomahawk à Kiev. Les Tomahawk portent loin.")
+    item = tomahawk_article(title=title, text=body)
+    match = Match("r", (Hit("Tomahawk", "title", 13, 21),), ("ops",))
+    assert excerpt(item, match) == [
+        ("Washington livrera des ", False), ("tomahawk", True), (" à Kiev. Les ", False),
+        ("Tomahawk", True), (" portent loin.", False)]
+
+
 def test_no_date_no_link() -> None:
     (alert,) = for_matches(tomahawk_article(published=None, url=None), [tomahawk_match(("ops",))])
     assert alert.payload["published"] == "" and alert.payload["url"] is None

@@ -70,6 +70,26 @@ def test_snippet_without_spans_is_the_beginning() -> None:
     assert snippet("Un texte   court", []) == "Un texte court"
 
 
+def test_snippet_cuts_between_words_and_at_a_sentence_end_when_one_is_near() -> None:
+    """It once ended « … Ces mi … »."""
+    text = ("Les missiles Tomahawk partent lundi vers Kiev, annonce Washington. "
+            "Ces missiles de croisière portent à mille six cents kilomètres environ.")
+    start = text.index("Tomahawk")
+    out = snippet(text, [(start, start + 8)], width=110)
+    assert out == "Les missiles **Tomahawk** partent lundi vers Kiev, annonce Washington. …"
+    for width in range(20, 140, 7):  # wherever the window falls, no word is cut
+        words = set(text.replace(".", " ").replace(",", " ").split())
+        shown = snippet(text, [(start, start + 8)], width=width).replace("*", "")
+        assert set(shown.strip("… ").replace(".", " ").replace(",", " ").split()) <= words
+
+
+def test_a_headline_line_does_not_run_into_the_text() -> None:
+    text = "Proche-Orient : l'ONU appelle à la désescalade\nLe secrétaire général a parlé."
+    assert snippet(text, []) == ("Proche-Orient : l'ONU appelle à la désescalade — Le "
+                                 "secrétaire général a parlé.")
+    assert snippet("Fin de phrase.\nSuite.", []) == "Fin de phrase. Suite."
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("aeÉé lL'’_-dqu½ﬁŒœ2 \n.") + [
     "ǅ", "㎏", "ﬀ", "\u0301", "\u037a", "\ufc5e", "\uff9e"]),  # these fold to 2 words, or none

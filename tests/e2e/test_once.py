@@ -114,6 +114,10 @@ def test_one_alert_per_story_and_rule_then_nothing_on_the_second_run(newsroom) -
     assert mail["To"] == "veille@example.org"
     html = mail.get_body(preferencelist=("html",)).get_content()
     assert "<strong>Tomahawk</strong>" in html
+    plain = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Règle : tomahawk-ukraine" in plain and "Tomahawk" in plain
+    # no stray indentation, no quoting `>`: what Apprise made of <br> and <blockquote>
+    assert not [line for line in plain.splitlines() if line.startswith((" ", ">"))], plain
     assert site.base + "/lemonde/international/article/2025/11/24/tomahawk_6650001_3210.html" \
         in html or site.base + "/franceinfo/monde/europe/guerre-en-ukraine-tomahawk_7612345.html" \
         in html
