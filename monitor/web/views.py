@@ -23,6 +23,8 @@ from monitor.store.roles import ConsoleStorage
 DAY = 86400.0
 PERIODS = ("24h", "7j", "30j", "90j")  # offered; any period (`3j`, `12h`) is understood
 _SEVERITY = {"FAILING": 0, "silent": 1, "malformed": 2, "never polled": 3, "ok": 4, "disabled": 5}
+FEED_STATES = {"FAILING": "en échec", "silent": "muet", "malformed": "malformé",
+               "never polled": "jamais lu", "ok": "ok", "disabled": "désactivé"}
 ALERT_STATES = {"pending": "en attente", "held": "retenue", "failed": "en échec",
                 "sent": "envoyée", "dead": "abandonnée"}
 
@@ -90,7 +92,8 @@ def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, A
         problem = (state.last_error if state.failures else state.warning) if state else None
         rows.append({
             "id": ids.get(feed.url), "name": feed.name, "url": feed.url, "tags": list(feed.tags),
-            "status": feed_status(feed.enabled, state),
+            "status": (status := feed_status(feed.enabled, state)),
+            "status_label": FEED_STATES[status],
             "last_success": iso(state.last_success, zone) if state else None,
             "failures": state.failures if state else 0,
             "problem": secrets.scrub(problem, urls) if problem else None,
@@ -136,7 +139,8 @@ def feed_page(store: ConsoleStorage, config: Config, feed_id: int, now: float) -
     if summary is None:  # in the database, no longer in config.yaml
         state = store.feeds.get(url)
         summary = {"id": feed_id, "name": state.name, "url": url, "tags": [],
-                   "status": "retiré de config.yaml", "failures": state.failures}
+                   "status": "removed", "status_label": "retiré de config.yaml",
+                   "failures": state.failures}
     zone = config.notify.zone
     return {"feed": summary, "items": [_item(item, zone) for item in store.console.feed_items(url)],
             "timezone": config.notify.timezone}

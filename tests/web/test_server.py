@@ -100,6 +100,7 @@ def test_the_console_speaks_french_and_offers_only_what_answers(room: Newsroom) 
             assert twin in (await (await client.get(page)).text())
         assert "/api" not in (await (await client.get("/login")).text()).split("<footer>")[1]
         assert (await client.get("/api/alertes?etat=retenue")).status == 400
+        assert "Flux" in (page := await (await client.get("/flux/2")).text()) and "en échec" in page
         held = await (await client.get("/api/alertes?etat=dead")).json()
         assert [alert["state"] for alert in held["alerts"]] == ["dead"]
     serve(room, test)
