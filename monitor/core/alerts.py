@@ -66,8 +66,13 @@ def payload(article: Article, matches: Sequence[Match], zone: ZoneInfo = PARIS) 
 
 
 def _when(article: Article, zone: ZoneInfo) -> str:
-    return article.published.astimezone(zone).strftime("%d/%m/%Y %H:%M") \
-        if article.published else ""
+    """The article's date in the channel's zone, or "" when unknown (or stored before dates
+    were checked, too far off to be shown in a zone)."""
+    try:
+        return article.published.astimezone(zone).strftime("%d/%m/%Y %H:%M") \
+            if article.published else ""
+    except (OverflowError, ValueError):
+        return ""
 
 
 def excerpt(article: Article, match: Match, width: int = 240) -> list[tuple[str, bool]]:

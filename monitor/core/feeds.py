@@ -92,7 +92,8 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
         return ParsedFeed("", (), error=f"unreadable feed: {_short(f'{type(error).__name__}: {error}')}")
     reason = str(result.get("bozo_exception", "")) or None if result.get("bozo") else None
     language = (result.feed.get("language") or "").strip() or None
-    entries = tuple(entry for entry in (_entry(raw, url, feed_url or url, language)
+    notes: list[str] = []
+    entries = tuple(entry for entry in (_entry(raw, url, feed_url or url, language, notes)
                                         for raw in result.entries) if entry)
     title = _plain(result.feed.get("title", ""))
     if not entries and (not result.get("version") or not body.strip()):
@@ -101,7 +102,9 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
             return ParsedFeed(title, (), error=page)
         what = "empty document" if not body.strip() else (reason or "not an RSS or Atom feed")
         return ParsedFeed(title, (), error=f"unreadable feed: {_short(what)}")
-    return ParsedFeed(title, entries, warning=_short(reason) if reason else None)
+    said = [_short(reason)] if reason else []
+    said += notes[:3] + ([f"{len(notes) - 3} more such date(s)"] if len(notes) > 3 else [])
+    return ParsedFeed(title, entries, warning="; ".join(said) or None)
 
 
 def _page_instead(body: bytes) -> str | None:
@@ -119,7 +122,8 @@ def _page_instead(body: bytes) -> str | None:
             "(`monitor feeds add` finds the feed a page links to)")
 
 
-def _entry(raw: Mapping[str, Any], base: str, feed_url: str, language: str | None) -> Entry | None:
+def _entry(raw: Mapping[str, Any], base: str, feed_url: str, language: str | None,
+           notes: list[str]) -> Entry | None:
     link = _join(base, raw["link"]) if raw.get("link") else None
     guid = (raw.get("id") or "").strip() or None
     title = _plain(raw.get("title", ""))
@@ -131,6 +135,10 @@ def _entry(raw: Mapping[str, Any], base: str, feed_url: str, language: str | Non
     # with a DeprecationWarning (its issue 310)
     when: time.struct_time | None = raw.get("published_parsed") or (
         raw.get("updated_parsed") if "updated_parsed" in raw else None)
+    written = (raw.get("published") or raw.get("updated") or "").strip()
+    if when is None and written:
+        notes.append(f"item '{_short(title, 60)}': date '{_short(written, 40)}' unreadable, "
+                     "taken as unknown")
     link = canonical_url(link) if link else None
     return Entry(
         feed_url=feed_url,
@@ -138,7 +146,7 @@ def _entry(raw: Mapping[str, Any], base: str, feed_url: str, language: str | Non
         link=link if link and link.startswith(("http://", "https://")) else None,
         title=title,
         summary=summary if len(summary) >= len(content) else content,
-        published=datetime(*when[:6], tzinfo=UTC) if when else None,
+        published=usable_date(when, title, notes),
         language=language,
     )
 
@@ -177,6 +185,26 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 # -- dates ------------------------------------------------------------------------------------
+# A news item's date is between these; any other (« 31 Dec 9999 », « 01 Jan 0001 ») is unknown:
+# it would overflow when shown in a time zone, and no story is that old or that far ahead.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def usable_date(when: time.struct_time | None, title: str, notes: list[str]) -> datetime | None:
+    """The item's date as a UTC datetime, or None (unknown, said in `notes`, which become the
+    feed's warning) when it is none a news item can have."""
+    if when is None:
+        return None
+    try:
+        moment: datetime | None = datetime(*when[:6], tzinfo=UTC)
+    except (ValueError, OverflowError):  # year 0, month 13…
+        moment = None
+    if moment is not None and EARLIEST <= moment < LATEST:
+        return moment
+    shown = "-".join(f"{part:02d}" for part in when[:3])
+    notes.append(f"item '{_short(title, 60)}': date {shown} taken as unknown")
+    return None
+
 # feedparser gives None for French day and month names, and reads CET/CEST as UTC (1–2 h off).
 
 _MONTHS = {

@@ -171,3 +171,15 @@ def test_relative_links_join_the_feed_address_or_xml_base() -> None:
                          b'<rss version="2.0" xml:base="https://cdn.example.org/d/">')
     assert parse(based, "https://example.org/rss/une.xml").entries[0].link == \
         "https://cdn.example.org/a/b.html"
+
+
+def test_a_date_no_news_can_have_is_unknown_and_said() -> None:
+    items = "".join(f"<item><title>{title}</title><link>https://a.fr/{n}</link>"
+                    f"<pubDate>{date}</pubDate></item>" for n, (title, date) in enumerate([
+                        ("Fin", "Fri, 31 Dec 9999 23:59:59 GMT"), ("Hier", "hier soir"),
+                        ("Bon", "Mon, 24 Nov 2025 09:15:00 GMT")]))
+    parsed = parse(f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode(),
+                   "https://a.fr/rss")
+    assert [entry.published is None for entry in parsed.entries] == [True, True, False]
+    assert parsed.warning == ("item 'Fin': date 9999-12-31 taken as unknown; item 'Hier': date "
+                              "'hier soir' unreadable, taken as unknown")

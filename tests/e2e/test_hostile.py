@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.db import connect
 from tests.e2e.helpers import PROJECT, environment, write_config
 from tests.servers import Route, Site
@@ -105,3 +107,29 @@ def test_a_hostile_farm_beside_a_good_feed(tmp_path, site: Site) -> None:
     (post,) = site.got("POST", "/hook")
     assert json.loads(post.body)["title"] == "Missiles Tomahawk : feu vert américain"
     assert peak_mb < 400, f"peak RSS {peak_mb:.0f} MB"
+
+
+@pytest.mark.parametrize(("date", "zone"), [("Fri, 31 Dec 9999 23:59:59 GMT", "Europe/Paris"),
+                                            ("Mon, 01 Jan 0001 00:00:00 GMT", "America/New_York")])
+def test_a_date_at_the_end_of_the_calendar_still_alerts(tmp_path, site: Site, date: str,
+                                                        zone: str) -> None:
+    """Once an OverflowError in the alert's time: the item was retried for ever, never alerted."""
+    site.routes["/feed.xml"] = Route(
+        f"<rss version='2.0'><channel><title>Bout du temps</title><item><title>Tomahawk hors du "
+        f"temps</title><link>{site.base}/a</link><pubDate>{date}</pubDate></item></channel>"
+        "</rss>".encode(), content_type="application/rss+xml")
+    config = write_config(tmp_path, [{"name": "Bout", "url": site.url("/feed.xml")}],
+                          {"hook": f"json://{site.base.split('//')[1]}/hook"}, ["hook"],
+                          "rules:\n  - {name: tomahawk, any: [tomahawk]}\n",
+                          notify={"channels": {"hook": f"json://{site.base.split('//')[1]}/hook"},
+                                  "default": ["hook"], "timezone": zone})
+    result = subprocess.run([sys.executable, "-m", "monitor", "once", "-v", "--config",
+                             str(config)], cwd=PROJECT, env=environment(), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "monitor: feed 'Bout' is malformed: item 'Tomahawk hors du temps': date " \
+        in result.stderr and "taken as unknown" in result.stderr
+    (post,) = site.got("POST", "/hook")
+    assert json.loads(post.body)["title"] == "Tomahawk hors du temps"
+    with connect(tmp_path / "state" / "monitor.db") as db:
+        assert db.execute("SELECT state, published FROM items").fetchall() == [("done", None)]
