@@ -117,7 +117,9 @@ async def read_inputs(request: web.Request) -> dict[str, Any]:
 async def try_rules(console: Console, inputs: dict[str, Any]) -> dict[str, Any]:
     config = console.config()
     try:
-        rules = tester.chosen_rules(console.rules(), inputs["rules"], inputs["yaml"], config)
+        # off the event loop: a rule file can be large, its regexes many
+        rules = await asyncio.to_thread(tester.chosen_rules, console.rules(), inputs["rules"],
+                                        inputs["yaml"], config)
         article = await tester.article_for(config, title=inputs["title"], text=inputs["text"],
                                            url=inputs["url"])
     except InvalidInput as error:

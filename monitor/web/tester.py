@@ -34,10 +34,16 @@ FIELD_LABELS = {"title": "Titre", "summary": "Résumé", "text": "Texte"}
 MAX_JOBS = 20  # finished backtests kept for their pages, the oldest forgotten first
 
 
+MAX_PAGE_RULES = 256 * 1024  # rules written in the page (a whole rule file is a few KB)
+
+
 def chosen_rules(running: RuleSet, names: Sequence[str], page_yaml: str,
                  config: Config) -> RuleSet:
     """The running rules named, plus those written in the page. Raises InvalidInput."""
     picked = [rule for rule in running.rules if rule.name in set(names)]
+    if len(page_yaml.encode()) > MAX_PAGE_RULES:
+        raise InvalidInput([Problem(PAGE_RULES, None, "", f"too large: at most "
+                                    f"{MAX_PAGE_RULES // 1024} KB of rules in the page")])
     if page_yaml.strip():
         with tempfile.TemporaryDirectory(prefix="monitor-tester-") as folder:
             path = Path(folder) / "testeur.yaml"

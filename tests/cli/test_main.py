@@ -228,3 +228,18 @@ def test_check_warns_of_rules_that_can_never_fire(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr  # warnings, not problems
     assert result.stderr.splitlines() == [
         f"{rules}:2: rule 'a': warning: feeds: no configured feed is named 'Le Mondd'"]
+
+
+def test_an_alias_bomb_in_a_rule_file_is_one_line(tmp_path: Path) -> None:
+    from tests.core.test_yamlsource import billion_laughs
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "bomb.yaml").write_text(billion_laughs())
+    config = tmp_path / "config.yaml"
+    config.write_text("feeds: []\n")
+    result = monitor("check", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{tmp_path / 'rules' / 'bomb.yaml'}:1: e[0][2][0][6][7]: too many aliases: they would "
+        "copy more than 10,000 values (write the values out, or share fewer)",
+        "1 problem(s) found"]

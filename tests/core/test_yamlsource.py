@@ -69,3 +69,39 @@ def test_syntax_error_names_its_line(tmp_path: Path) -> None:
         load(path)
     [problem] = error.value.problems
     assert str(problem).startswith(f"{path}:3: invalid YAML: ")
+
+
+def billion_laughs() -> str:
+    """Nine levels of nine aliases: 387 million strings from about 350 bytes."""
+    text, previous = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n', "a"
+    for name in "bcdefghi":
+        text += f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+        previous = name
+    return text + "rules: *i\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    """Once 2.5 GB and 19 s for `monitor check`, and the daemon killed from the tester."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(billion_laughs())
+    with pytest.raises(InvalidInput) as refused:
+        load(path)
+    (problem,) = refused.value.problems
+    assert str(problem).startswith(f"{path}:1: ")
+    assert "too many aliases: they would copy more than 10,000 values" in str(problem)
+
+
+def test_a_few_shared_lists_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("kiev: &kiev [Kiev, Kyiv]\nrules:\n" + "".join(
+        f"  - {{name: r{n}, any: *kiev}}\n" for n in range(500)))
+    assert load(path).data["rules"][499] == {"name": "r499", "any": ["Kiev", "Kyiv"]}
+
+
+def test_a_file_too_large_is_refused_unread(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlsource, "MAX_BYTES", 1024)
+    path = tmp_path / "big.yaml"
+    path.write_text("rules: []\n" + "# …\n" * 500)
+    with pytest.raises(InvalidInput, match="too large: more than"):
+        load(path)

@@ -216,6 +216,21 @@ def test_the_tester_marks_each_term_in_place(room: Newsroom) -> None:
     serve(room, test)
 
 
+def test_an_alias_bomb_in_the_tester_is_refused_in_one_line(room: Newsroom) -> None:
+    """Once the daemon's /healthz stalled for a minute, then the kernel killed it (23 GB)."""
+    from tests.core.test_yamlsource import billion_laughs
+
+    async def test(client: TestClient) -> None:
+        status, body = await try_rules(client, text="Kiev", yaml=billion_laughs())
+        assert status == 400
+        assert "too many aliases" in body["errors"][0]
+        status, body = await try_rules(client, text="Kiev", yaml="#" * (300 * 1024))
+        assert (status, body["errors"]) == (400, [
+            "règle du testeur: too large: at most 256 KB of rules in the page"])
+        assert (await client.get("/healthz")).status == 200
+    serve(room, test)
+
+
 def test_a_rule_written_in_the_page_is_checked_like_a_file(room: Newsroom) -> None:
     async def test(client: TestClient) -> None:
         status, result = await try_rules(client, text="Sommet à Budapest",
