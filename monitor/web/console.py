@@ -39,6 +39,7 @@ class Console:
 
 CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)
 SESSIONS: web.AppKey[auth.Sessions] = web.AppKey("sessions", auth.Sessions)
+LOGINS: web.AppKey[auth.Logins] = web.AppKey("logins", auth.Logins)
 BACKTESTS: web.AppKey[tester.Backtests] = web.AppKey("backtests", tester.Backtests)
 TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
 

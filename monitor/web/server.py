@@ -10,7 +10,6 @@ Jinja2 escapes everything that comes from feeds.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -25,6 +24,7 @@ from monitor.web.console import (
     BACKTESTS,
     CONSOLE,
     CSRF_COOKIE,
+    LOGINS,
     SESSION_COOKIE,
     SESSIONS,
     TEMPLATES,
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 PUBLIC = ("/healthz", "/metrics", "/login", "/static/")
 MAX_BODY = 2 * 1024 * 1024  # a pasted article, a rule file
-LOGIN_FAILURE_DELAY = 1.0
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 
@@ -52,6 +51,7 @@ def build(console: Console) -> web.Application:
     http_config = console.config().http
     auth_config = http_config.auth if http_config else None
     app[SESSIONS] = auth.Sessions(auth_config.session if auth_config else 0.0)
+    app[LOGINS] = auth.Logins()
     app[BACKTESTS] = tester.Backtests()
     app[TEMPLATES] = templates()
     app.on_response_prepare.append(_headers)
@@ -200,8 +200,14 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 def _next(value: Any) -> str:
+    """Where to go after the login: a path of this site only. « //evil.example » and
+    « /\\evil.example » are other hosts to a browser, as is anything with a scheme."""
     target = str(value or "/flux")
-    return target if target.startswith("/") and not target.startswith("//") else "/flux"
+    parts = urlsplit(target)
+    if (not target.startswith("/") or target.startswith("//") or "\\" in target
+            or parts.scheme or parts.netloc or any(ord(char) < 32 for char in target)):
+        return "/flux"
+    return target
 
 
 async def _login_page(request: web.Request) -> web.Response:
@@ -216,9 +222,19 @@ async def _login(request: web.Request) -> web.Response:
     target = _next(form.get("next"))
     if http is None or http.auth is None:
         return redirect(target)
-    if not auth.secret_ok(http.auth, str(form.get("secret", ""))):
-        await asyncio.sleep(LOGIN_FAILURE_DELAY)  # guesses, slowed
-        log.warning("console: failed login from %s", request.remote)
+    client = request.remote or "?"
+    verdict = await request.app[LOGINS].check(http.auth, client, str(form.get("secret", "")),
+                                              time.monotonic())
+    if verdict.busy or verdict.wait:
+        wait = max(1, round(verdict.wait))
+        error = ("trop de connexions en cours : réessayez dans un instant" if verdict.busy else
+                 f"trop d'essais : réessayez dans {wait} s")
+        response = render(request, "login.html", {"next": target, "error": error},
+                          status=503 if verdict.busy else 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not verdict.ok:
+        log.warning("console: failed login from %s", client)
         return render(request, "login.html", {"next": target, "error": "mot de passe refusé"},
                       status=401)
     response = redirect(target)

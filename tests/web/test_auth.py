@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,41 @@ def test_sessions_expire() -> None:
     assert not sessions.valid("forged", 1000) and not sessions.valid(None, 1000)
     sessions.close(sid)
     assert not sessions.valid(sid, 1001)
+
+
+def test_a_failing_client_waits_longer_each_time_and_others_are_heard() -> None:
+    login = HttpAuthConfig(password_hash=auth.hash_password("correct horse"))
+    logins = auth.Logins()
+
+    async def main() -> None:
+        assert await logins.check(login, "a", "guess", 100.0) == auth.Verdict(False)
+        assert await logins.check(login, "a", "correct horse", 100.5) == \
+            auth.Verdict(False, wait=0.5)  # unheard, even the right one, until its wait ends
+        assert await logins.check(login, "b", "correct horse", 100.5) == auth.Verdict(True)
+        assert await logins.check(login, "a", "guess", 101.0) == auth.Verdict(False)
+        assert (await logins.check(login, "a", "guess", 102.5)).wait == 0.5  # now 2 s
+        assert await logins.check(login, "a", "correct horse", 103.0) == auth.Verdict(True)
+        assert await logins.check(login, "a", "guess", 103.0) == auth.Verdict(False)  # forgiven
+    asyncio.run(main())
+
+
+def test_a_flood_of_guesses_is_checked_a_few_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """48 concurrent wrong passwords once took 48 × 180 ms on the event loop."""
+    login = HttpAuthConfig(password_hash=auth.hash_password("correct horse"))
+    logins = auth.Logins(concurrency=2, queue=16)
+    checked = []
+    real = auth.secret_ok
+    monkeypatch.setattr(auth, "secret_ok", lambda *args: checked.append(1) or real(*args))
+
+    async def main() -> list[auth.Verdict]:
+        same = [logins.check(login, "flood", "guess", 10.0) for _ in range(24)]
+        many = [logins.check(login, f"bot{n}", "guess", 10.0) for n in range(24)]
+        return await asyncio.gather(*same, *many)
+
+    verdicts = asyncio.run(main())
+    assert len(checked) <= 1 + 16  # one per client at a time, at most `queue` waiting
+    assert sum(v.wait > 0 for v in verdicts[:24]) == 23  # the flooding client: heard once
+    assert sum(v.busy for v in verdicts[24:]) >= 24 - 16
 
 
 def test_a_console_beyond_loopback_without_a_login_is_refused(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, ClientSession, CookieJar, TCPConnector
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.core import matching
@@ -178,20 +178,33 @@ def test_with_a_login_pages_want_a_session_or_the_token(tmp_path: Path) -> None:
         bearer = await client.get("/api/flux", headers={"Authorization": "Bearer " + "t" * 24})
         assert bearer.status == 200
         assert "Se déconnecter" not in await (await client.get("/login")).text()  # logged out
+        # A guesser at another address is slowed, alone: the right password still gets in.
+        async with ClientSession(connector=TCPConnector(local_addr=("127.0.0.2", 0)),
+                                 cookie_jar=CookieJar(unsafe=True)) as guesser:  # an IP host
+            login = str(client.make_url("/login"))
+            html = await (await guesser.get(login)).text()
+            found = re.search(r'name="csrf" value="([^"]+)"', html)
+            assert found
+            guess = {"csrf": found.group(1), "secret": "guess", "next": "/alertes"}
+            assert (await guesser.post(login, data=guess)).status == 401
+            again = await guesser.post(login, data={**guess, "secret": "correct horse"})
+            assert again.status == 429 and again.headers["Retry-After"] == "1"
+            assert "réessayez dans 1 s" in await again.text()
         token = await csrf_of(client, "/login")
-        wrong = await client.post("/login", data={"csrf": token, "secret": "guess",
-                                                  "next": "/alertes"})
-        assert wrong.status == 401
         right = await client.post("/login", data={"csrf": token, "secret": "correct horse",
                                                   "next": "/alertes"}, allow_redirects=False)
         assert right.status == 303 and right.headers["Location"] == "/alertes"
         assert "HttpOnly" in right.headers["Set-Cookie"]
         assert (await client.get("/api/flux")).status == 200
         assert "Se déconnecter" in await (await client.get("/flux")).text()
-        elsewhere = await client.post("/login", data={"csrf": token, "secret": "t" * 24,
-                                                      "next": "//evil.example"},
-                                      allow_redirects=False)
-        assert elsewhere.headers["Location"] == "/flux"  # never off-site
+        for target in ("//evil.example", "/\\evil.example", "https://evil.example/x",
+                       "/\\/evil.example", "/ok\x00"):
+            elsewhere = await client.post("/login", data={"csrf": token, "secret": "t" * 24,
+                                                          "next": target}, allow_redirects=False)
+            assert elsewhere.headers["Location"] == "/flux", target  # never off-site
+        inside = await client.post("/login", data={"csrf": token, "secret": "t" * 24,
+                                                    "next": "/sujets?q=kiev"}, allow_redirects=False)
+        assert inside.headers["Location"] == "/sujets?q=kiev"
     serve(room, test)
 
 
