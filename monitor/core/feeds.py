@@ -93,8 +93,10 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
     reason = str(result.get("bozo_exception", "")) or None if result.get("bozo") else None
     language = (result.feed.get("language") or "").strip() or None
     notes: list[str] = []
+    if len(result.entries) > MAX_ENTRIES:
+        notes.append(f"{MAX_ENTRIES} of its {len(result.entries)} entries read (the first)")
     entries = tuple(entry for entry in (_entry(raw, url, feed_url or url, language, notes)
-                                        for raw in result.entries) if entry)
+                                        for raw in result.entries[:MAX_ENTRIES]) if entry)
     title = _plain(result.feed.get("title", ""))
     if not entries and (not result.get("version") or not body.strip()):
         page = _page_instead(body)
@@ -103,7 +105,7 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
         what = "empty document" if not body.strip() else (reason or "not an RSS or Atom feed")
         return ParsedFeed(title, (), error=f"unreadable feed: {_short(what)}")
     said = [_short(reason)] if reason else []
-    said += notes[:3] + ([f"{len(notes) - 3} more such date(s)"] if len(notes) > 3 else [])
+    said += notes[:3] + ([f"{len(notes) - 3} more such note(s)"] if len(notes) > 3 else [])
     return ParsedFeed(title, entries, warning="; ".join(said) or None)
 
 
@@ -182,6 +184,9 @@ _EXPAT_PLACE = re.compile(r"^<unknown>:(\d+):\d+: ")  # the XML parser's "where"
 def _short(text: str, limit: int = 200) -> str:
     text = _EXPAT_PLACE.sub(r"line \1: ", _SPACES.sub(" ", text).strip())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+MAX_ENTRIES = 1_000  # entries read from one document; news feeds list 10 to 200
 
 
 # -- dates ------------------------------------------------------------------------------------

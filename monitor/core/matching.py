@@ -40,6 +40,7 @@ class Scan:
     found: dict[str, Occurrences]
     labels: EntitySpans | None = None
     timeouts: list[str] = field(default_factory=list)  # the regexes that ran out of time
+    cut: dict[str, int] = field(default_factory=dict)  # field → its length, when cut to MAX_CHARS
     _regex_cache: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
 
     def occurrences(self, forms: Sequence[str], fields: frozenset[str]) -> list[tuple[str, int, int, int]]:

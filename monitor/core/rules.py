@@ -27,6 +27,9 @@ from monitor.core.text import fold
 
 FieldName = Literal["title", "summary", "text"]
 TERM_KEYS = ("phrase", "term", "regex", "near", "entity", "all", "any", "none")
+# What matching reads of each field: far beyond a real headline, lead or article (the longest
+# pages of the real corpus are about 60,000 characters).
+MAX_CHARS = {"title": 2_000, "summary": 50_000, "text": 300_000}
 MAX_PLURAL_WORDS = 4  # a phrase's content words inflected together (2**4 forms at most)
 
 
@@ -125,13 +128,17 @@ class RuleSet:
         return bool(self._entity_forms)
 
     def scan(self, article: Article) -> Scan:
-        """Fold the article's fields and find every occurrence of every word form in them."""
+        """Fold the article's fields and find every occurrence of every word form in them. Each
+        field is read up to MAX_CHARS (`scan.cut` says which were cut): a hostile page's text
+        of megabytes costs no more than a long article."""
         texts = {"title": article.title, "summary": article.summary, "text": article.text}
         if article.source == "feed":
             texts["text"] = ""  # the summary stands in for the text: don't count it twice
+        cut = {name: len(value) for name, value in texts.items() if len(value) > MAX_CHARS[name]}
+        texts = {name: value[:MAX_CHARS[name]] for name, value in texts.items()}
         folded = {name: fold(value) for name, value in texts.items()}
         found = {name: self._find(f.text) for name, f in folded.items()}
-        return Scan(article, texts, folded, found)
+        return Scan(article, texts, folded, found, cut=cut)
 
     def entity_fields(self, scan: Scan) -> list[str]:
         """Fields where an entity rule's name occurs: only these need the entity recogniser."""

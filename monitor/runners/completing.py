@@ -165,6 +165,9 @@ class CompleteRunner:
         entity rule's name occurs in it."""
         rules = self.context.rules  # one rule set for the whole item, even across a reload
         scan = rules.scan(article)
+        for name, length in scan.cut.items():
+            log.warning("item %d: its %s was matched on its first %d characters of %d",
+                        item.id, name, len(scan.texts[name]), length, extra={"item": item.id})
         needed = rules.entity_fields(scan)
         labels = None
         if needed:

@@ -183,3 +183,14 @@ def test_a_date_no_news_can_have_is_unknown_and_said() -> None:
     assert [entry.published is None for entry in parsed.entries] == [True, True, False]
     assert parsed.warning == ("item 'Fin': date 9999-12-31 taken as unknown; item 'Hier': date "
                               "'hier soir' unreadable, taken as unknown")
+
+
+def test_one_document_gives_at_most_max_entries() -> None:
+    from monitor.core.feeds import MAX_ENTRIES
+
+    items = "".join(f"<item><title>n{n}</title><link>https://a.fr/{n}</link></item>"
+                    for n in range(MAX_ENTRIES + 500))
+    parsed = parse(f"<rss version='2.0'><channel><title>T</title>{items}</channel></rss>".encode(),
+                   "https://a.fr/rss")
+    assert len(parsed.entries) == MAX_ENTRIES and parsed.entries[-1].title == f"n{MAX_ENTRIES - 1}"
+    assert parsed.warning == f"{MAX_ENTRIES} of its {MAX_ENTRIES + 500} entries read (the first)"

@@ -410,3 +410,16 @@ rules:
     scan = rules.scan(hostile)
     assert [m.rule for m in rules.evaluate(scan, None)] == ["plain"]
     assert scan.timeouts == ["/(a+)+$/ (text)"]
+
+
+def test_matching_reads_each_field_up_to_its_cap_and_says_what_it_cut(tmp_path: Path) -> None:
+    from monitor.core.rules import MAX_CHARS
+
+    rules = ruleset(tmp_path, "rules:\n  - {name: r, any: [Kiev]}\n")
+    early = "Kiev. " + "mot " * (MAX_CHARS["text"] // 4)
+    late = "mot " * (MAX_CHARS["text"] // 4) + "Kiev."
+    assert matched(rules, article(text=early)) == ["r"]
+    assert matched(rules, article(text=late)) == []  # past the cap: not read
+    scan = rules.scan(article(text=late, title="T" * 3000))
+    assert scan.cut == {"title": 3000, "text": len(late)}
+    assert len(scan.texts["text"]) == MAX_CHARS["text"]
