@@ -151,7 +151,7 @@ class HttpClient:
                             continue
                         body = await _read(response, max_size)
                 except (TimeoutError, aiohttp.ClientConnectionError) as error:
-                    if not isinstance(getattr(error, "os_error", None), _Refused):
+                    if _server_failing(error):
                         self._circuits.failed(server)
                     raise
             return Response(url=url, status=response.status, body=body,
@@ -160,12 +160,23 @@ class HttpClient:
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 
+def _server_failing(error: BaseException) -> bool:
+    """Whether `error` says the server cannot be reached (refused, no such name, TLS, no
+    connection in time, dropped), as opposed to one URL being slow to answer: only the former
+    count against the server's circuit. A page that hangs is that page's problem; its feed or
+    item backs off on its own."""
+    if isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ConnectionTimeoutError):
+        return False  # connected, then no (complete) answer in time: this URL's
+    return not isinstance(getattr(error, "os_error", None), _Refused)  # the guard's, not its
+
+
 class _Circuits:
     """Per server (host and port), a circuit breaker: after FAILURES connection failures in a
-    row (refused, reset, timed out), requests to it fail at once for OPEN_FOR seconds, doubling
-    up to MAX_OPEN while it keeps failing; any answer closes it. Without it, a dead outlet with
-    100 articles queued costs 100 connection timeouts, two at a time, and holds its lanes for
-    minutes."""
+    row (refused, reset, no connection in time), requests to it fail at once for OPEN_FOR
+    seconds, doubling with each opening up to MAX_OPEN; once it is open, failures of requests
+    already under way neither count nor extend it; after it, the first failure opens it again,
+    and any answer closes it. Without it, a dead outlet with 100 articles queued costs 100
+    connection timeouts, two at a time, and holds its lanes for minutes."""
 
     FAILURES = 5
     OPEN_FOR = 60.0
@@ -174,6 +185,7 @@ class _Circuits:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._failures: dict[str, int] = {}  # server → connection failures in a row
+        self._openings: dict[str, int] = {}  # server → times opened since its last answer
         self._open_until: dict[str, float] = {}
 
     def check(self, server: str) -> None:
@@ -185,14 +197,18 @@ class _Circuits:
 
     def answered(self, server: str) -> None:
         self._failures.pop(server, None)
+        self._openings.pop(server, None)
         self._open_until.pop(server, None)
 
     def failed(self, server: str) -> None:
+        now = self._clock()
+        if self._open_until.get(server, 0.0) > now:
+            return  # under way before it opened: already counted in
         failures = self._failures[server] = self._failures.get(server, 0) + 1
         if failures >= self.FAILURES:
-            doublings = min(failures - self.FAILURES, 10)
-            self._open_until[server] = self._clock() + min(self.MAX_OPEN,
-                                                         self.OPEN_FOR * 2 ** doublings)
+            openings = self._openings[server] = self._openings.get(server, 0) + 1
+            self._open_until[server] = now + min(self.MAX_OPEN,
+                                                 self.OPEN_FOR * 2 ** min(openings - 1, 10))
 
 
 class _Refused(OSError):

@@ -220,3 +220,73 @@ def test_a_dead_host_costs_five_connections_then_fails_fast_until_it_answers(sit
     per_request = after_late - after_20  # (aiohttp tries a dropped connection twice)
     assert after_20 == 5 * per_request and after_later == after_late
     assert accepted[after_later:] == [True] + [False] * 2 * per_request
+
+
+def test_pages_that_hang_do_not_shut_their_server() -> None:
+    """Ten hanging URLs timing out together once opened the server's circuit for 15 minutes,
+    and every healthy feed of that server failed with them."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        if request.startswith(b"GET /hang"):
+            await asyncio.sleep(30)  # connected, never answered
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> list[object]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        base = f"http://localhost:{server.sockets[0].getsockname()[1]}"
+        http = HttpClient(Limits(user_agent="monitor/test", timeout=0.5, connect_timeout=2.0,
+                                 concurrency=32, per_host=16, allow_private_addresses=True))
+
+        async def fetch(url: str) -> object:
+            try:
+                return (await http.get(url, max_size=1000)).body
+            except FetchError as error:
+                return str(error)
+
+        try:
+            hung = await asyncio.gather(*(fetch(f"{base}/hang/{n}") for n in range(10)))
+            return [*hung, *[await fetch(f"{base}/ok/{n}") for n in range(3)]]
+        finally:
+            await http.close()
+            server.close()
+
+    seen = asyncio.run(scenario())
+    assert seen[:10] == ["no complete answer within 0.5s"] * 10
+    assert seen[10:] == [b"ok"] * 3
+
+
+def test_a_circuit_backs_off_per_opening_not_per_failure() -> None:
+    """Sixteen requests failing together once doubled the wait eleven times (15 minutes)."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()  # accepted, dropped
+
+    async def scenario() -> list[str]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        dead = f"http://localhost:{server.sockets[0].getsockname()[1]}"
+        now = [0.0]
+        http = HttpClient(Limits(user_agent="monitor/test", timeout=2.0, connect_timeout=2.0,
+                                 concurrency=32, per_host=16, allow_private_addresses=True),
+                          clock=lambda: now[0])
+
+        async def fetch(url: str) -> str:
+            try:
+                await http.get(url, max_size=1000)
+                return "answered"
+            except FetchError as error:
+                return str(error)
+
+        try:
+            await asyncio.gather(*(fetch(f"{dead}/{n}") for n in range(16)))
+            first = await fetch(f"{dead}/first")
+            now[0] += 61
+            await fetch(f"{dead}/trial")  # the trial after the wait fails: opened again
+            return [first, await fetch(f"{dead}/second")]
+        finally:
+            await http.close()
+            server.close()
+
+    first, second = asyncio.run(scenario())
+    assert first.endswith("not tried again for 60s")
+    assert second.endswith("not tried again for 120s")
