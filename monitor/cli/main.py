@@ -130,8 +130,12 @@ def _migrate(source: Path, target: str | None, path: Path) -> int:
                   "--to postgresql://user@host/db", file=sys.stderr)
             return EXIT_INVALID
         target = str(database)
+    def progress(table: str, copied: int, total: int) -> None:
+        print(f"\r{table}: {copied:,} / {total:,} rows", end="\n" if copied == total else "",
+              file=sys.stderr, flush=True)
+
     try:
-        copied = migrate(source, target)
+        copied = migrate(source, target, progress if sys.stderr.isatty() else None)
     except MigrationRefused as error:
         print(f"monitor: {error}", file=sys.stderr)
         return EXIT_INVALID
