@@ -116,7 +116,7 @@ def test_feeds_command(tmp_path, site: Site) -> None:
                            capture_output=True, text=True, check=True).stdout.splitlines()
     assert table[0].split()[:3] == ["FEED", "STATUS", "LAST"]
     assert table[1].startswith("Ouest-France") and " FAILING " in table[1]
-    assert table[1].rstrip().endswith("HTTP 500")
+    assert table[2] == "    problem: HTTP 500"  # whole, on a line of its own
     monde = next(line for line in table if line.startswith("Le Monde — International"))
     # its items in the last 24 h: 3, or 1 when Le Monde — Une saw the two they share first
     assert " ok " in monde and re.search(r"\s[13]\s", monde)
