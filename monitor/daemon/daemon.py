@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,19 @@ def files_signature(config: Config) -> tuple[tuple[str, int, int], ...]:
             continue
         signature.append((str(file), stat.st_mtime_ns, stat.st_size))
     return tuple(signature)
+
+
+OPEN_FILES = 65_536
+
+
+def more_open_files() -> None:
+    """The soft limit on open files raised towards the hard one (often 1,024 of 524,288 by
+    default): sockets for feeds, pages and the console, whatever a crowd of clients holds."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        log.debug("open files: up to %d (was %d)", wanted, soft)
 
 
 def _emptied(old: RuleSet, new: RuleSet) -> list[str]:
@@ -232,6 +246,7 @@ class Daemon:
             await self.pipeline.deliver_due()
 
     async def run(self) -> None:
+        more_open_files()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)

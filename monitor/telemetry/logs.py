@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 FIELDS = ("feed", "item", "rule", "channel")
@@ -56,6 +58,38 @@ class SecretFilter(logging.Filter):
         return True
 
 
+class RepeatFilter(logging.Filter):
+    """At most BURST lines a minute of each kind (logger, level and message template): a flood
+    of connections, or a failure repeating, must not write hundreds of megabytes of the same
+    line. The next line of that kind let through says how many were left out."""
+
+    BURST, WINDOW, KINDS = 10, 60.0, 1000
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._kinds: dict[tuple[str, int, str], list[float]] = {}  # → [window start, lines, left out]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self._clock()
+        key = (record.name, record.levelno, str(record.msg))
+        kind = self._kinds.pop(key, None)  # re-inserted last: the oldest kinds go first
+        if kind is None or now - kind[0] >= self.WINDOW:
+            left_out = int(kind[2]) if kind else 0
+            kind = [now, 0, 0]
+            if left_out:
+                record.msg = f"{record.getMessage()} ({left_out} more like it left out)"
+                record.args = None
+        self._kinds[key] = kind
+        while len(self._kinds) > self.KINDS:
+            del self._kinds[next(iter(self._kinds))]
+        kind[1] += 1
+        if kind[1] > self.BURST:
+            kind[2] += 1
+            return False
+        return True
+
+
 _secrets = SecretFilter()
 
 
@@ -65,6 +99,7 @@ def setup(level: int, fmt: str = "auto") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler.setFormatter(JsonFormatter() if use_json else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RepeatFilter())  # on the template, before secrets are replaced in it
     handler.addFilter(_secrets)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from monitor.core.listen import is_loopback, parse_listen
-from monitor.web import auth, pages, tester, views
+from monitor.web import auth, limits, pages, tester, views
 from monitor.web.console import (
     BACKTESTS,
     CONSOLE,
@@ -46,7 +46,8 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 
 
 def build(console: Console) -> web.Application:
-    app = web.Application(middlewares=[_guard], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[limits.deadlines, _guard], client_max_size=MAX_BODY)
+    app[limits.CONNECTIONS] = limits.Connections()
     app[CONSOLE] = console
     http_config = console.config().http
     auth_config = http_config.auth if http_config else None
@@ -102,7 +103,8 @@ class ConsoleServer:
         self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False,
                                      shutdown_timeout=2.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
+        await limits.GuardedSite(self._runner, self._host, self._port,
+                                 self._app[limits.CONNECTIONS]).start()
         log.info("console on http://%s:%d/ (and /healthz, /metrics)",
                  self._host if ":" not in self._host else f"[{self._host}]", self.port)
 

@@ -4,6 +4,8 @@ blocks the others or makes memory grow without bound, and each failure says why.
 from __future__ import annotations
 
 import json
+import resource
+import socket
 import subprocess
 import sys
 
@@ -11,7 +13,7 @@ import pytest
 
 from tests.db import connect
 from tests.e2e.helpers import PROJECT, environment, write_config
-from tests.servers import Route, Site
+from tests.servers import Route, Site, free_port, wait_for
 
 # Runs a command and prints the largest resident size any of its processes reached: measured
 # from a fresh parent, since the test process's own RUSAGE_CHILDREN is the largest of every
@@ -133,3 +135,73 @@ def test_a_date_at_the_end_of_the_calendar_still_alerts(tmp_path, site: Site, da
     assert json.loads(post.body)["title"] == "Tomahawk hors du temps"
     with connect(tmp_path / "state" / "monitor.db") as db:
         assert db.execute("SELECT state, published FROM items").fetchall() == [("done", None)]
+
+
+def _healthz_from(port: int, address: str) -> int:
+    """The console's /healthz, asked from another loopback address than the flood's."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                  source_address=(address, 0)) as probe:
+        probe.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      "Connection: close\r\n\r\n".encode())
+        return int(probe.recv(100).split()[1])
+
+
+def test_a_crowd_of_half_sent_requests_leaves_the_daemon_its_sockets(tmp_path,
+                                                                     site: Site) -> None:
+    """1,100 idle half-sent requests under the usual 1,024 open files once gave EMFILE: feed
+    polls failed, /healthz was unreachable, 250 MB of log in a minute."""
+    site.routes["/feed.xml"] = Route(b"<rss version='2.0'><channel><title>T</title><item>"
+                                     b"<title>Un</title><link>http://x.fr/1</link></item>"
+                                     b"</channel></rss>", content_type="application/rss+xml")
+    port = free_port()
+    config = write_config(tmp_path, [{"name": "F", "url": site.url("/feed.xml"),
+                                      "interval": "1s"}], {}, ["console"], "rules: []\n",
+                          http={"listen": f"127.0.0.1:{port}"}, poll={"tick": "1s"})
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--config", str(config)], cwd=PROJECT,
+        env=environment(), stdout=subprocess.DEVNULL, stderr=log,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024)))
+    crowd: list[socket.socket] = []
+    try:
+        wait_for(lambda: _healthz_or_none(port) == 200)
+        for _ in range(1100):  # half a request each, never finished
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"GET /flux HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            crowd.append(sock)
+        polls = len(site.got("GET", "/feed.xml"))
+        assert _healthz_from(port, "127.0.0.2") == 200  # another client is heard
+        wait_for(lambda: len(site.got("GET", "/feed.xml")) >= polls + 2)  # and feeds polled
+        # Past the header deadline the server closes the few it admitted.
+        wait_for(lambda: all(_closed(sock) for sock in crowd), timeout=30)
+        assert daemon.poll() is None
+    finally:
+        for sock in crowd:
+            sock.close()
+        daemon.terminate()
+        daemon.wait(timeout=60)
+        log.close()
+    lines = (tmp_path / "daemon.log").read_text().splitlines()
+    assert "EMFILE" not in "\n".join(lines) and "Too many open files" not in "\n".join(lines)
+    refused = [line for line in lines if "console: a connection from 127.0.0.1 refused" in line]
+    assert 1 <= len(refused) <= 10  # a line a connection would be a thousand
+    assert any("more like it left out" in line for line in lines) or len(refused) == 10
+
+
+def _healthz_or_none(port: int) -> int | None:
+    try:
+        return _healthz_from(port, "127.0.0.1")
+    except OSError:
+        return None
+
+
+def _closed(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True

@@ -183,7 +183,7 @@ def test_systemd_unit() -> None:
     for line in ("Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID",
                  "StateDirectory=monitor", "ConfigurationDirectory=monitor", "DynamicUser=yes",
                  "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
-                 "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"):
+                 "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "LimitNOFILE=65536"):
         assert line in unit, line
 
 

@@ -55,3 +55,23 @@ def test_debug_is_ours_until_asked_for_everything(capsys, restore_logging) -> No
     assert [line.split(": ", 1)[1] for line in capsys.readouterr().err.splitlines()] == \
         ["from tzlocal"]
     logs.setup(logging.INFO, "text")  # the libraries quiet again
+
+
+def test_a_line_repeated_in_a_flood_is_written_ten_times_a_minute() -> None:
+    from monitor.telemetry.logs import RepeatFilter
+
+    now = [0.0]
+    repeats = RepeatFilter(clock=lambda: now[0])
+
+    def record(client: str) -> logging.LogRecord:
+        return logging.LogRecord("monitor.web.limits", logging.WARNING, __file__, 1,
+                                 "a connection from %s refused", (client,), None)
+
+    let_through = [repeats.filter(record(f"10.0.0.{n}")) for n in range(1000)]
+    assert sum(let_through) == 10
+    other = logging.LogRecord("monitor", logging.WARNING, __file__, 1, "another", None, None)
+    assert repeats.filter(other)  # each kind has its own count
+    now[0] = 61.0
+    first = record("10.0.0.1")
+    assert repeats.filter(first)
+    assert first.getMessage() == "a connection from 10.0.0.1 refused (990 more like it left out)"
