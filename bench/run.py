@@ -11,7 +11,8 @@ extraction quality and speed (bench/extraction.py), the article pipeline with 1 
 and the home-grown loop (bench/farm.py), alert latency (bench/latency.py), the scale of
 state at 100,000 articles (bench/state.py), `monitor once` on the real day of 68 feeds with
 shuffled feed orders (bench/realday.py), the console's pages (bench/console.py) and 1, 2 and 3
-instances on PostgreSQL against one on SQLite (bench/cluster.py). The corpus is
+instances on PostgreSQL against one on SQLite (bench/cluster.py), and attacks on a running
+daemon with its /healthz latency beside a baseline (bench/attacks.py). The corpus is
 `../shared/data/articles/` when present (real French pages), else the project's own
 fixtures; each section says which. About 10 minutes in full on 2 cores, 2 with --quick.
 """
@@ -195,6 +196,7 @@ SCRIPTS = {  # section: (full run's arguments, --quick's)
     "realday": ([["--runs", "5"]], [["--runs", "2"]]),
     "console": ([["--articles", "100000"]], [["--articles", "10000"]]),
     "cluster": ([["--feeds", "1000"]], [["--feeds", "200", "--instances", "1,2"]]),
+    "attacks": ([[]], [["--slow", "500", "--logins", "20"]]),
 }
 
 
