@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitor.web.auth import hash_password  # noqa: E402
-from tests.core.test_yamlsource import billion_laughs  # noqa: E402
 from tests.e2e.helpers import environment, write_config  # noqa: E402
+from tests.hostile import billion_laughs, closed_by_peer  # noqa: E402
 from tests.servers import Route, Site, free_port  # noqa: E402
 
 TOKEN = "t" * 32
@@ -117,20 +117,10 @@ def slow_connections(port: int, count: int, hold: float = 15.0) -> str:
         except OSError:
             refused += 1
     time.sleep(hold)
-    closed = sum(_closed(sock) for sock in crowd)
+    closed = sum(closed_by_peer(sock) for sock in crowd)
     for sock in crowd:
         sock.close()
     return f"{count} opened ({refused} refused at connect), {closed} closed by the daemon in {hold:g} s"
-
-
-def _closed(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(1) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
 
 
 def wrong_logins(port: int, count: int) -> str:

@@ -231,7 +231,7 @@ def test_check_warns_of_rules_that_can_never_fire(tmp_path: Path) -> None:
 
 
 def test_an_alias_bomb_in_a_rule_file_is_one_line(tmp_path: Path) -> None:
-    from tests.core.test_yamlsource import billion_laughs
+    from tests.hostile import billion_laughs
 
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "bomb.yaml").write_text(billion_laughs())

@@ -6,6 +6,7 @@ import yaml
 from monitor.core import yamlsource
 from monitor.core.errors import InvalidInput
 from monitor.core.yamlsource import dotted, load
+from tests.hostile import billion_laughs
 
 PARSERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if yaml.__with_libyaml__ else [])
 
@@ -69,15 +70,6 @@ def test_syntax_error_names_its_line(tmp_path: Path) -> None:
         load(path)
     [problem] = error.value.problems
     assert str(problem).startswith(f"{path}:3: invalid YAML: ")
-
-
-def billion_laughs() -> str:
-    """Nine levels of nine aliases: 387 million strings from about 350 bytes."""
-    text, previous = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n', "a"
-    for name in "bcdefghi":
-        text += f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
-        previous = name
-    return text + "rules: *i\n"
 
 
 def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:

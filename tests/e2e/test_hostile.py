@@ -13,23 +13,8 @@ import pytest
 
 from tests.db import connect
 from tests.e2e.helpers import PROJECT, environment, write_config
+from tests.hostile import closed_by_peer, run_measured
 from tests.servers import Route, Site, free_port, wait_for
-
-# Runs a command and prints the largest resident size any of its processes reached: measured
-# from a fresh parent, since the test process's own RUSAGE_CHILDREN is the largest of every
-# child the whole session has reaped (another test's daemon with spaCy loaded, say).
-_MEASURE = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
-            "sys.exit(code)")
-
-
-def run_measured(command: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`command`'s result (its stderr without the figure) and its peak RSS in MB."""
-    result = subprocess.run([sys.executable, "-c", _MEASURE, *command], cwd=PROJECT,
-                            env=environment(), capture_output=True, text=True, timeout=120)
-    *lines, peak = result.stderr.rstrip("\n").split("\n")
-    result.stderr = "\n".join(lines)
-    return result, int(peak) / 1024
 
 GOOD = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Bon</title>
 <item><title>Missiles Tomahawk : feu vert américain</title><link>{base}/good-page</link>
@@ -175,7 +160,7 @@ def test_a_crowd_of_half_sent_requests_leaves_the_daemon_its_sockets(tmp_path,
         assert _healthz_from(port, "127.0.0.2") == 200  # another client is heard
         wait_for(lambda: len(site.got("GET", "/feed.xml")) >= polls + 2)  # and feeds polled
         # Past the header deadline the server closes the few it admitted.
-        wait_for(lambda: all(_closed(sock) for sock in crowd), timeout=30)
+        wait_for(lambda: all(closed_by_peer(sock) for sock in crowd), timeout=30)
         assert daemon.poll() is None
     finally:
         for sock in crowd:
@@ -195,13 +180,3 @@ def _healthz_or_none(port: int) -> int | None:
         return _healthz_from(port, "127.0.0.1")
     except OSError:
         return None
-
-
-def _closed(sock: socket.socket) -> bool:
-    sock.setblocking(False)
-    try:
-        return sock.recv(1) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True

@@ -157,6 +157,14 @@ def test_waiting_for_a_busy_host_does_not_count_against_the_deadline(site: Site)
     assert [getattr(result, "body", result) for result in results] == [b"0123456789"] * 3
 
 
+async def body_or_error(http: HttpClient, url: str) -> object:
+    """The body got from `url`, or why not."""
+    try:
+        return (await http.get(url, max_size=1000)).body
+    except FetchError as error:
+        return str(error)
+
+
 def test_a_dead_host_costs_five_connections_then_fails_fast_until_it_answers(site: Site) -> None:
     """A host that drops every connection: after five failures in a row its circuit opens and
     its other pages fail at once, while another host is served. A minute later one request
@@ -181,27 +189,22 @@ def test_a_dead_host_costs_five_connections_then_fails_fast_until_it_answers(sit
                                  concurrency=8, per_host=1, allow_private_addresses=True),
                           clock=lambda: now[0])
 
-        async def fetch(url: str) -> object:
-            try:
-                return (await http.get(url, max_size=1000)).body
-            except FetchError as error:
-                return str(error)
-
         try:
             seen: list[object] = list(await asyncio.gather(
-                *(fetch(f"{dead}/{n}") for n in range(20))))
-            seen.append(await fetch(site.url("/ok")))
+                *(body_or_error(http, f"{dead}/{n}") for n in range(20))))
+            seen.append(await body_or_error(http, site.url("/ok")))
             connections.append(len(accepted))
             now[0] += 61
-            seen.append(await fetch(f"{dead}/late"))
+            seen.append(await body_or_error(http, f"{dead}/late"))
             connections.append(len(accepted))
-            seen.append(await fetch(f"{dead}/later"))
+            seen.append(await body_or_error(http, f"{dead}/later"))
             connections.append(len(accepted))
             now[0] += 121
             answering[0] = True
-            seen.append(await fetch(f"{dead}/back"))
+            seen.append(await body_or_error(http, f"{dead}/back"))
             answering[0] = False
-            seen += [await fetch(f"{dead}/closed") for _ in range(2)]  # counted from zero again
+            # counted from zero again
+            seen += [await body_or_error(http, f"{dead}/closed") for _ in range(2)]
             server.close()
             return seen
         finally:
@@ -239,15 +242,10 @@ def test_pages_that_hang_do_not_shut_their_server() -> None:
         http = HttpClient(Limits(user_agent="monitor/test", timeout=0.5, connect_timeout=2.0,
                                  concurrency=32, per_host=16, allow_private_addresses=True))
 
-        async def fetch(url: str) -> object:
-            try:
-                return (await http.get(url, max_size=1000)).body
-            except FetchError as error:
-                return str(error)
-
         try:
-            hung = await asyncio.gather(*(fetch(f"{base}/hang/{n}") for n in range(10)))
-            return [*hung, *[await fetch(f"{base}/ok/{n}") for n in range(3)]]
+            hung = await asyncio.gather(*(body_or_error(http, f"{base}/hang/{n}")
+                                          for n in range(10)))
+            return [*hung, *[await body_or_error(http, f"{base}/ok/{n}") for n in range(3)]]
         finally:
             await http.close()
             server.close()
@@ -262,7 +260,7 @@ def test_a_circuit_backs_off_per_opening_not_per_failure() -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()  # accepted, dropped
 
-    async def scenario() -> list[str]:
+    async def scenario() -> list[object]:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         dead = f"http://localhost:{server.sockets[0].getsockname()[1]}"
         now = [0.0]
@@ -270,23 +268,17 @@ def test_a_circuit_backs_off_per_opening_not_per_failure() -> None:
                                  concurrency=32, per_host=16, allow_private_addresses=True),
                           clock=lambda: now[0])
 
-        async def fetch(url: str) -> str:
-            try:
-                await http.get(url, max_size=1000)
-                return "answered"
-            except FetchError as error:
-                return str(error)
-
         try:
-            await asyncio.gather(*(fetch(f"{dead}/{n}") for n in range(16)))
-            first = await fetch(f"{dead}/first")
+            await asyncio.gather(*(body_or_error(http, f"{dead}/{n}") for n in range(16)))
+            first = await body_or_error(http, f"{dead}/first")
             now[0] += 61
-            await fetch(f"{dead}/trial")  # the trial after the wait fails: opened again
-            return [first, await fetch(f"{dead}/second")]
+            await body_or_error(http, f"{dead}/trial")  # the trial after the wait fails: opened
+            # again
+            return [first, await body_or_error(http, f"{dead}/second")]
         finally:
             await http.close()
             server.close()
 
     first, second = asyncio.run(scenario())
-    assert first.endswith("not tried again for 60s")
-    assert second.endswith("not tried again for 120s")
+    assert str(first).endswith("not tried again for 60s")
+    assert str(second).endswith("not tried again for 120s")

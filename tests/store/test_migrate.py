@@ -85,7 +85,7 @@ def test_a_large_database_is_copied_in_chunks_with_memory_flat(tmp_path: Path,
                                                               postgres_url: str) -> None:
     """Once whole tables were loaded: 474 MB of memory for a 420 MB database. Here 80 MB of
     summaries move in a process that stays far below that, saying how far it got."""
-    from tests.e2e.test_hostile import run_measured
+    from tests.hostile import run_measured
 
     source = tmp_path / "big.db"
     filled(source).close()

@@ -231,7 +231,7 @@ def test_the_tester_marks_each_term_in_place(room: Newsroom) -> None:
 
 def test_an_alias_bomb_in_the_tester_is_refused_in_one_line(room: Newsroom) -> None:
     """Once the daemon's /healthz stalled for a minute, then the kernel killed it (23 GB)."""
-    from tests.core.test_yamlsource import billion_laughs
+    from tests.hostile import billion_laughs
 
     async def test(client: TestClient) -> None:
         status, body = await try_rules(client, text="Kiev", yaml=billion_laughs())
