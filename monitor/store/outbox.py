@@ -171,8 +171,9 @@ class Outbox:
         """Alerts created since `since`, newest first, all or in one state (see `state_sql`)."""
         rows = self._db.execute(
             f"SELECT * FROM (SELECT *, {state_sql()} AS state FROM alerts "
-            "WHERE created_at >= ?) AS found WHERE ? IS NULL OR state = ? ORDER BY id DESC "
-            "LIMIT ?", (now, since, state, state, limit)).fetchall()
+            f"WHERE created_at >= ?) AS found {'WHERE state = ?' if state else ''} "
+            "ORDER BY id DESC LIMIT ?", (now, since, *([state] if state else []), limit)
+        ).fetchall()
         return [OutboxRow(row["id"], row["state"], row["channel"], row["rule"], row["title"],
                           row["attempts"], row["created_at"], row["next_attempt"],
                           row["delivered_at"], row["last_error"]) for row in rows]
