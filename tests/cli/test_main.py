@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli.main import _parser, parse_args
+from monitor.cli.parser import build_parser, parse_args
 from tests.e2e.helpers import PROJECT, monitor, monitor_in
 
 
@@ -134,7 +134,7 @@ def _leaf_commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[st
 
 
 def test_every_command_is_listed_for_the_global_options_test() -> None:
-    assert sorted(set(_leaf_commands(_parser()))) == sorted(COMMANDS)
+    assert sorted(set(_leaf_commands(build_parser()))) == sorted(COMMANDS)
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
