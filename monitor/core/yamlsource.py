@@ -106,23 +106,57 @@ def load(file: Path, env: Mapping[str, str] | None = None) -> Source:
         loader.dispose()
     source = Source(name, None)
     if node is not None:
+        _Copies(source).check(node, (), node.start_mark.line + 1)
         source.data = _Builder(source, loader, env).build(node, ())
     return source
 
 
+class _Copies:
+    """Counts, before anything is built, the values aliases would copy: each node is sized
+    once, an alias adds its node's size. A bomb is refused in microseconds, at the alias that
+    goes over, not after building what it could."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.sizes: dict[int, int] = {}
+        self.copied = 0
+
+    def check(self, node: yaml.Node, path: Path_, line: int) -> int:
+        """The values `node` stands for; `line`: where it is written (an alias's node is its
+        anchor's, written elsewhere: the line is that of the value holding the alias)."""
+        size = self.sizes.get(id(node))
+        if size is not None:  # seen before: this is an alias, a copy of it all
+            self.copied += size
+            if self.copied > MAX_ALIASED_VALUES:
+                raise InvalidInput([Problem(
+                    self.source.file, line, dotted(path),
+                    f"too many aliases: they would copy more than {MAX_ALIASED_VALUES:,} "
+                    "values (write the values out, or share fewer)")])
+            return size
+        self.sizes[id(node)] = MAX_ALIASED_VALUES + 1  # a node inside itself: infinite
+        here = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self.check(value, (*path, str(key.value)), here)
+                           for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self.check(item, (*path, index), here)
+                           for index, item in enumerate(node.value))
+        else:
+            size = 1
+        self.sizes[id(node)] = size
+        return size
+
+
 class _Builder:
-    """Plain data from the node tree, each value's line noted. An alias points at a node seen
-    before: what it copies is counted, and too much of it stops the reading."""
+    """Plain data from the node tree, each value's line noted (aliases copied: `_Copies` has
+    bounded what they copy)."""
 
     def __init__(self, source: Source, loader: Any, env: Mapping[str, str]) -> None:  # a _Loader
         self.source, self.loader, self.env = source, loader, env
         self.problems = source.problems
-        self.seen: set[int] = set()
-        self.aliased = 0
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         source = self.source
-        self._count(node, path)
         source.lines[path] = node.start_mark.line + 1
         if node.tag not in _PLAIN_TAGS:
             self.problems.append(source.problem(path, f"unsupported YAML tag {node.tag}"))
@@ -137,16 +171,6 @@ class _Builder:
         if isinstance(value, str) and "${" in value:
             value = _substitute(value, path, source, self.env, self.problems)
         return value
-
-    def _count(self, node: yaml.Node, path: Path_) -> None:
-        if id(node) not in self.seen:
-            self.seen.add(id(node))
-            return
-        self.aliased += 1
-        if self.aliased > MAX_ALIASED_VALUES:
-            raise InvalidInput([self.source.problem(
-                path, f"too many aliases: they would copy more than {MAX_ALIASED_VALUES:,} "
-                      "values (write the values out, or share fewer)")])
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
         source, result = self.source, {}

@@ -79,7 +79,7 @@ def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as refused:
         load(path)
     (problem,) = refused.value.problems
-    assert str(problem).startswith(f"{path}:1: ")
+    assert str(problem).startswith(f"{path}:5: e[0]: ")  # the alias that goes over
     assert "too many aliases: they would copy more than 10,000 values" in str(problem)
 
 
@@ -96,4 +96,11 @@ def test_a_file_too_large_is_refused_unread(tmp_path: Path,
     path = tmp_path / "big.yaml"
     path.write_text("rules: []\n" + "# …\n" * 500)
     with pytest.raises(InvalidInput, match="too large: more than"):
+        load(path)
+
+
+def test_a_list_inside_itself_is_refused_not_followed_for_ever(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text("a: &a [1, *a]\n")
+    with pytest.raises(InvalidInput, match="too many aliases"):
         load(path)
