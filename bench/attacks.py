@@ -90,7 +90,8 @@ class Probe:
             self._stop.wait(0.05)
 
 
-def alias_bombs(port: int, count: int = 5) -> str:
+def alias_bombs(port: int, count: int = 5, seconds: float = 5.0) -> str:
+    """`count` bombs at once, again and again for `seconds`."""
     async def post() -> int:
         async with aiohttp.ClientSession() as session, session.post(
                 f"http://127.0.0.1:{port}/api/testeur", json={"text": "Kiev",
@@ -100,11 +101,15 @@ def alias_bombs(port: int, count: int = 5) -> str:
             return answer.status
 
     async def all_of_them() -> list[int]:
-        return await asyncio.gather(*(post() for _ in range(count)))
+        statuses: list[int] = []
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            statuses += await asyncio.gather(*(post() for _ in range(count)))
+        return statuses
 
-    started = time.perf_counter()
     statuses = asyncio.run(all_of_them())
-    return f"{count} bombs answered {sorted(set(statuses))} in {time.perf_counter() - started:.2f} s"
+    return (f"{len(statuses)} bombs ({count} at a time) in {seconds:g} s, answered "
+            f"{sorted(set(statuses))}")
 
 
 def slow_connections(port: int, count: int, hold: float = 15.0) -> str:
