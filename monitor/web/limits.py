@@ -31,7 +31,6 @@ class Connections:
         self._clients: Counter[str] = Counter()
         self._admitted: set[asyncio.Transport] = set()
         self._deadlines: dict[asyncio.Transport, asyncio.TimerHandle] = {}
-        self.refused = 0
 
     @property
     def open(self) -> int:
@@ -39,7 +38,6 @@ class Connections:
 
     def admit(self, transport: asyncio.Transport, client: str) -> bool:
         if self.open >= self.total or self._clients[client] >= self.per_client:
-            self.refused += 1
             log.warning("console: a connection from %s refused: %d open, %d from it (limits "
                         "%d, %d)", client, self.open, self._clients[client], self.total,
                         self.per_client)
