@@ -12,6 +12,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from monitor.config.config import CONSOLE, Config, source_dir
+from monitor.core.secrets import scrub
 from monitor.net.notify import Notifier
 from monitor.store.store import Store
 
@@ -50,8 +51,10 @@ def list_alerts(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
         print(f"{row.id:>6}  {row.state:<8} {row.channel[:12]:<12} {row.rule[:20]:<20} "
               f"{row.attempts:>5}  {when(row.created_at, zone):<19}  {when(moment, zone):<19}  "
               f"{row.title[:60]}", file=out)
-        if row.last_error and row.state != "sent":
-            print(wrapped(f"last error: {row.last_error}", 8), file=out)
+        if row.last_error and row.state != "sent":  # scrubbed when stored, and again here
+            error = scrub(row.last_error, [url for channel in config.notify.channels.values()
+                                           for url in channel.urls])
+            print(wrapped(f"last error: {error}", 8), file=out)
     print(f"{len(rows)} alert(s); {times_in(config)}", file=out)
     return EXIT_OK
 

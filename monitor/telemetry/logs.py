@@ -37,25 +37,44 @@ class JsonFormatter(logging.Formatter):
         for name in FIELDS:
             if hasattr(record, name):
                 data[name] = getattr(record, name)
-        if record.exc_info:
+        if record.exc_text:  # the text SecretFilter scrubbed, when it did
+            data["error"] = record.exc_text
+        elif record.exc_info:
             data["error"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            data["stack"] = record.stack_info
         return json.dumps(data, ensure_ascii=False)
 
 
 class SecretFilter(logging.Filter):
-    """Replaces each registered secret (tokens, passwords of channel URLs) by ****."""
+    """Replaces each registered secret (tokens, passwords of channel URLs) by ****: in the
+    message, in the text of the exception logged with it and in its stack, whichever format
+    writes them (an exception's text is where a URL's token hides: « invalid URL
+    slack://xoxb-… »)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "****")
-            record.msg, record.args = message, None
+        if not self.secrets:
+            return True
+        record.msg, record.args = self.scrub(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:  # formatters write this text, made once, instead of exc_info's
+            record.exc_text = self.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.scrub(record.stack_info)
         return True
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "****")
+        return text
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 class RepeatFilter(logging.Filter):

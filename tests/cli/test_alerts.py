@@ -118,3 +118,39 @@ def test_held_alerts_are_listed_as_held_in_the_configured_zone(tmp_path: Path, s
         "2 alert(s); times in America/New_York (notify.timezone)"
     pending = monitor_in(tmp_path, "alerts", "--status", "pending", "--config", str(config))
     assert pending.stdout.splitlines()[-1].startswith("0 alert(s);")
+
+
+def test_alerts_never_print_a_channel_secret(tmp_path: Path) -> None:
+    """Errors are scrubbed when stored; an error stored unscrubbed (by an older version, or a
+    path that forgot) is scrubbed again when listed."""
+    import time
+
+    from monitor.core.dedup import fingerprint
+    from monitor.core.models import Alert, Article, Entry, StoryAssignment
+    from monitor.runners.app import load_config
+    from monitor.store.store import Store
+
+    token = "T0KEN-secret-0123456789"
+    config = write_config(tmp_path, [], {"slack": f"json://bot:{token}@127.0.0.1:9/hook"},
+                          ["slack"], "rules: []\n")
+    store, now = Store(load_config(config).database), time.time()
+    try:
+        store.feeds.record_success("https://a.fr/rss", now=now, next_check=now, etag=None,
+                                   last_modified=None, body_hash=None,
+                                   entries=[Entry("https://a.fr/rss", None, "https://a.fr/1", "T",
+                                                  "", None)])
+        (item,) = store.items.pending()
+        article = Article("https://a.fr/1", "T", "", "texte", None, "A", "page")
+        store.items.complete(item.id, now=now, article=article,
+                             fingerprint=fingerprint(article, now),
+                             assignment=StoryAssignment(None, "new"), matched=["r"],
+                             alerts=[Alert("r", "slack", "T", {"title": "T"})])
+        (alert,) = store.outbox.due(now + 1)
+        store.outbox.mark_failed([alert.id], error=f"refused by json://bot:{token}@127.0.0.1",
+                                 retry_at=None)
+    finally:
+        store.close()
+    listing = monitor_in(tmp_path, "alerts", "--config", str(config))
+    assert listing.returncode == 0, listing.stderr
+    assert "last error: refused by json://bot:****@127.0.0.1" in listing.stdout
+    assert token not in listing.stdout

@@ -75,3 +75,20 @@ def test_a_line_repeated_in_a_flood_is_written_ten_times_a_minute() -> None:
     first = record("10.0.0.1")
     assert repeats.filter(first)
     assert first.getMessage() == "a connection from 10.0.0.1 refused (990 more like it left out)"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_traceback_holding_a_secret_is_scrubbed(capsys, restore_logging, fmt: str) -> None:
+    """The filter once scrubbed the message only: `log.exception` printed a token held by the
+    exception's text, in both formats."""
+    logs.setup(logging.INFO, fmt)
+    logs.hide({"xoxb-SECRET-TOKEN"})
+    try:
+        raise ValueError("invalid URL slack://xoxb-SECRET-TOKEN/channel")
+    except ValueError:
+        logging.getLogger("monitor.daemon").exception("job failed")
+    logging.getLogger("monitor.daemon").warning("here", stack_info=True,
+                                                extra={"why": "xoxb-SECRET-TOKEN"})
+    err = capsys.readouterr().err
+    assert "invalid URL slack://****/channel" in err  # the traceback is there, scrubbed
+    assert "SECRET" not in err
