@@ -544,3 +544,51 @@ def test_a_new_interval_on_reload_reschedules_the_feed(tmp_path, site: Site) -> 
     before, after = asyncio.run(main())
     assert before > clock.now + 3000  # an hour, give or take its jitter
     assert after == clock.now + 600
+
+
+def _next_attempts(config) -> list[float]:
+    with connect(config.database) as db:
+        return [row[0] for row in db.execute("SELECT next_attempt FROM alerts ORDER BY id")]
+
+
+def test_a_dead_channel_waits_longer_each_time_up_to_max_retry_delay(tmp_path, site) -> None:
+    """Retries double, and `notify.max_retry_delay` caps them (the runner once ignored it, and
+    a retry without doubling went unnoticed)."""
+    port = free_port()
+    site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
+    path = write_config(tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")}],
+                        {"ops": f"json://127.0.0.1:{port}/hook"}, ["ops"], RULES, workers=0,
+                        notify={"channels": {"ops": f"json://127.0.0.1:{port}/hook"},
+                                "default": ["ops"], "max_retry_delay": "40s"})
+    config, rules = app.load(path)
+    clock = Clock()
+    asyncio.run(one_pass(config, rules, clock))
+    waits = []
+    for _ in range(6):
+        (due,) = _next_attempts(config)
+        waits.append(due - clock.now)
+        clock.now = due
+        asyncio.run(one_pass(config, rules, clock, feeds=[]))
+    # ~10 s, ~20 s, then 40 s at most (each in the upper half of its doubling: jitter)
+    assert 5 <= waits[0] <= 10 and 10 <= waits[1] <= 20
+    assert waits[2] > waits[0] and all(wait <= 40 for wait in waits)
+    assert max(waits[3:]) >= 20  # capped, not stuck at the first delay
+
+
+def test_a_failing_feed_backs_off_up_to_poll_max_backoff(tmp_path, site: Site) -> None:
+    """The runner once ignored `poll.max_backoff`, and no test saw it."""
+    site.routes["/down.xml"] = Route(b"", status=500)
+    path = write_config(tmp_path, [{"name": "Down", "url": site.url("/down.xml"),
+                                    "interval": "60s"}], {}, ["console"], RULES, workers=0,
+                        poll={"max_backoff": "5m"})
+    config, rules = app.load(path)
+    clock = Clock()
+    delays = []
+    for _ in range(8):
+        asyncio.run(one_pass(config, rules, clock))
+        with connect(config.database) as db:
+            (next_check,) = db.execute("SELECT next_check FROM feeds").fetchone()
+        delays.append(next_check - clock.now)
+        clock.now = next_check
+    assert delays[0] <= 66 and delays[3] > 2 * 60  # it doubles…
+    assert max(delays) <= 300 * 1.1 and delays[-1] >= 300 * 0.9  # …up to five minutes

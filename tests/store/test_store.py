@@ -394,3 +394,30 @@ def test_an_unreachable_server_is_one_line_without_its_password() -> None:
     assert message.startswith(f"postgresql://veille:***@127.0.0.1:{url.split(':')[3]}")
     assert "Connection refused" in message and "s3cr3t" not in message
     assert message.endswith("check that the server is up and its address, user and password")
+
+
+def test_renewal_keeps_this_process_leases_only(store: Store, database) -> None:
+    """Renewal once could renew nothing, or every instance's leases, and no test saw it."""
+    other = Store(database)
+    try:
+        assert store.feeds.due(100.0, [FEED_A], lease=60.0) == [FEED_A]
+        assert other.feeds.due(100.0, [FEED_B], lease=60.0) == [FEED_B]
+        assert store.leases.renew(150.0, 60.0) == 1
+        assert other.feeds.due(170.0, [FEED_A], lease=60.0) == []  # renewed: still its own
+        assert store.feeds.due(170.0, [FEED_B], lease=60.0) == [FEED_B]  # not renewed: free
+    finally:
+        other.close()
+
+
+def test_an_alert_is_still_held_by_its_owner_only(store: Store, database) -> None:
+    other = Store(database)
+    try:
+        store_entries(store, [entry("https://a.fr/1")])
+        (item,) = store.items.pending()
+        complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+        (alert,) = store.outbox.due(300.0, lease=60.0)
+        assert store.outbox.still_held([alert.id], store.outbox.owner, 310.0)
+        assert not other.outbox.still_held([alert.id], other.outbox.owner, 310.0)  # not its own
+        assert not store.outbox.still_held([alert.id], store.outbox.owner, 361.0)  # lease over
+    finally:
+        other.close()
