@@ -4,6 +4,7 @@ blocks the others or makes memory grow without bound, and each failure says why.
 from __future__ import annotations
 
 import json
+import re
 import resource
 import socket
 import subprocess
@@ -70,7 +71,7 @@ def test_a_hostile_farm_beside_a_good_feed(tmp_path, site: Site) -> None:
                           network={"allow_private_addresses": True, "timeout": "5s",
                                    "max_feed_size": "2MB", "max_page_size": "5MB"})
 
-    result, peak_mb = run_measured([sys.executable, "-m", "monitor", "once", "--config",
+    result, peak_mb = run_measured([sys.executable, "-m", "monitor", "once", "-v", "--config",
                                     str(config)])
 
     assert result.returncode == 0, result.stderr
@@ -93,6 +94,12 @@ def test_a_hostile_farm_beside_a_good_feed(tmp_path, site: Site) -> None:
     # The good feed's alert arrived; its 20 MB page was refused and the summary used.
     (post,) = site.got("POST", "/hook")
     assert json.loads(post.body)["title"] == "Missiles Tomahawk : feu vert américain"
+    with connect(tmp_path / "state" / "monitor.db") as db:
+        assert db.execute("SELECT source FROM items WHERE title = ?",
+                          ("Missiles Tomahawk : feu vert américain",)).fetchall() == [("feed",)]
+    # refused for the size it announced, not read
+    assert re.search(r"page unavailable \(body of 203\d{5} bytes is over the 5000000 byte cap\)",
+                     result.stderr)
     assert peak_mb < 400, f"peak RSS {peak_mb:.0f} MB"
 
 

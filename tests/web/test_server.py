@@ -194,7 +194,8 @@ def test_with_a_login_pages_want_a_session_or_the_token(tmp_path: Path) -> None:
         right = await client.post("/login", data={"csrf": token, "secret": "correct horse",
                                                   "next": "/alertes"}, allow_redirects=False)
         assert right.status == 303 and right.headers["Location"] == "/alertes"
-        assert "HttpOnly" in right.headers["Set-Cookie"]
+        cookie = right.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
         assert (await client.get("/api/flux")).status == 200
         assert "Se déconnecter" in await (await client.get("/flux")).text()
         for target in ("//evil.example", "/\\evil.example", "https://evil.example/x",
