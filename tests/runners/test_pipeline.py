@@ -592,3 +592,33 @@ def test_a_failing_feed_backs_off_up_to_poll_max_backoff(tmp_path, site: Site) -
         clock.now = next_check
     assert delays[0] <= 66 and delays[3] > 2 * 60  # it doubles…
     assert max(delays) <= 300 * 1.1 and delays[-1] >= 300 * 0.9  # …up to five minutes
+
+
+def test_a_channel_rate_limit_counts_across_passes(tmp_path, site: Site) -> None:
+    """1/min: a story that comes a pass after another, in the same minute, waits for the next
+    window (a count that forgot earlier passes once let every pass send its own)."""
+    port = site_port(site)
+    one, two = FEED.split("<item>")[1], FEED.split("<item>")[2]
+    site.routes["/feed.xml"] = Route(FEED.replace("<item>" + two, "").format(
+        base=site.base).encode())
+    path = write_config(tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")}],
+                        {}, ["ops"], "rules:\n  - {name: any, any: [Tomahawk, Sénat]}\n",
+                        workers=0,
+                        notify={"channels": {"ops": {"urls": [f"json://127.0.0.1:{port}/hook"],
+                                                     "rate_limit": "1/min"}},
+                                "default": ["ops"]})
+    config, rules = app.load(path)
+    clock = Clock()
+
+    async def main() -> list[tuple[int, int]]:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            first = await pipeline.run_pass(pipeline.enabled_feeds())
+            site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
+            clock.now += 10
+            second = await pipeline.run_pass(pipeline.enabled_feeds())
+            clock.now += 61
+            third = await pipeline.run_pass([])
+            return [(report.queued, report.sent) for report in (first, second, third)]
+
+    assert one and asyncio.run(main()) == [(1, 1), (1, 0), (0, 1)]
+    assert len(site.got("POST", "/hook")) == 2
