@@ -4,6 +4,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,9 +68,11 @@ def test_ctrl_c_leaves_the_workers_to_the_daemon() -> None:
         workers = Workers(1)
         try:
             worker = await workers.run(os.getpid)
+            ignored = int(next(line for line in Path(f"/proc/{worker}/status").read_text()
+                               .splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+            assert ignored & (1 << (signal.SIGINT - 1))  # the worker ignores Ctrl-C…
             os.kill(worker, signal.SIGINT)
-            await asyncio.sleep(0.2)
-            assert await workers.run(os.getpid) == worker
+            assert await workers.run(os.getpid) == worker  # …and is there for the next task
         finally:
             workers.close()
 

