@@ -146,6 +146,14 @@ def reload_setup(tmp_path, site: Site, watch: bool):
     return config, tmp_path / "rules" / "rules.yaml"
 
 
+def settled(directory: Path) -> bool:
+    """No item left to complete, no alert left to send."""
+    with connect(directory / "state" / "monitor.db") as db:
+        return db.execute("SELECT (SELECT COUNT(*) FROM items WHERE state = 'new') + "
+                          "(SELECT COUNT(*) FROM alerts WHERE status = 'pending')"
+                          ).fetchone()[0] == 0
+
+
 def test_rule_files_are_reloaded_when_they_change(tmp_path, site: Site) -> None:
     config, rule_file = reload_setup(tmp_path, site, watch=True)
     daemon = Daemon(config)
@@ -156,8 +164,9 @@ def test_rule_files_are_reloaded_when_they_change(tmp_path, site: Site) -> None:
         rule_file.write_text("rules:\n  - {name: greve, any: [grève]}\n")
         wait_for(lambda: "rules reloaded" in daemon.log() or not daemon.alive())
         serve_feed(site, "Grève à la SNCF", "Nouvelle grève à la RATP")
-        wait_for(lambda: len(posted_alerts(site)) >= 1 or not daemon.alive())
-        time.sleep(1.5)  # a second alert (for the item seen before the reload) would be here
+        # Every item completed and every alert out: a second alert would have been sent by now.
+        wait_for(lambda: settled(tmp_path) and len(posted_alerts(site)) >= 1
+                 or not daemon.alive())
         code = daemon.stop()
     finally:
         daemon.close()
