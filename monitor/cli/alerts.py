@@ -52,8 +52,7 @@ def list_alerts(args: argparse.Namespace, config: Config, out: TextIO = sys.stdo
               f"{row.attempts:>5}  {when(row.created_at, zone):<19}  {when(moment, zone):<19}  "
               f"{row.title[:60]}", file=out)
         if row.last_error and row.state != "sent":  # scrubbed when stored, and again here
-            error = scrub(row.last_error, [url for channel in config.notify.channels.values()
-                                           for url in channel.urls])
+            error = scrub(row.last_error, config.notify.all_urls())
             print(wrapped(f"last error: {error}", 8), file=out)
     print(f"{len(rows)} alert(s); {times_in(config)}", file=out)
     return EXIT_OK

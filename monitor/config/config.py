@@ -116,6 +116,10 @@ class NotifyConfig(_Strict):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def all_urls(self) -> list[str]:
+        """Every Apprise URL the channels list: what logs, errors and pages must never show."""
+        return [url for channel in self.channels.values() for url in channel.urls]
+
     def ops_channels(self) -> list[str]:
         if self.ops is not None:
             return list(self.ops)

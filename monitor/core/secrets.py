@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import cast
 from urllib.parse import urlsplit
@@ -25,16 +26,23 @@ def masked(url: str) -> str:
 
 def secret_parts(urls: Sequence[str]) -> set[str]:
     """The parts of `urls` that their masked form hides: tokens, passwords, keys."""
-    parts = set()
+    return set(_secret_parts(tuple(urls)))
+
+
+@lru_cache(maxsize=16)
+def _secret_parts(urls: tuple[str, ...]) -> frozenset[str]:
+    """(Asking Apprise to mask a URL builds its plugin: a page or a listing that scrubs each of
+    its rows with the same channels asks once.)"""
+    parts: set[str] = set()
     for url in urls:
         shown = masked(url)
         parts |= {part for part in _URL_PARTS.split(url) if len(part) >= 4 and part not in shown}
-    return parts
+    return frozenset(parts)
 
 
 def scrub(text: str, urls: Sequence[str]) -> str:
     """`text` with every secret part of `urls` replaced by ****."""
-    for part in secret_parts(urls):
+    for part in _secret_parts(tuple(urls)):
         text = text.replace(part, "****")
     return text
 

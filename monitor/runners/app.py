@@ -32,8 +32,7 @@ def load(path: Path) -> tuple[Config, RuleSet]:
 def load_config(path: Path) -> Config:
     """The config, its channels' secrets registered so no log line can show them."""
     config = config_module.load(path)
-    logs.hide(secret_parts([url for channel in config.notify.channels.values()
-                            for url in channel.urls]) | database_secrets(config.database))
+    logs.hide(secret_parts(config.notify.all_urls()) | database_secrets(config.database))
     return config
 
 

@@ -72,10 +72,6 @@ def channel_targets(config: Config, channel: str) -> list[str]:
     return targets
 
 
-def all_urls(config: Config) -> list[str]:
-    return [url for channel in config.notify.channels.values() for url in channel.urls]
-
-
 # -- Flux ------------------------------------------------------------------------------------------
 
 def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, Any]:
@@ -84,7 +80,7 @@ def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, A
     counts = store.feeds.items_per_feed(now - DAY)
     ids = store.console.feed_ids()
     counters = store.console.feed_counters()
-    urls = all_urls(config)
+    urls = config.notify.all_urls()
     rows: list[dict[str, Any]] = []
     for feed in config.feeds:
         state = states.get(feed.url)
@@ -187,7 +183,7 @@ def story_page(store: ConsoleStorage, config: Config, story_id: int, now: float)
 def _alert(row: AlertRow, config: Config, now: float) -> dict[str, Any]:
     zone = config.notify.zone
     state = row.state
-    error = secrets.scrub(row.last_error, all_urls(config)) if row.last_error else None
+    error = secrets.scrub(row.last_error, config.notify.all_urls()) if row.last_error else None
     return {"id": row.id, "title": row.title, "kind": row.kind,
             "story": {"id": row.story_id, "title": row.story_title} if row.story_id else None,
             "rules": [rule for rule in row.rule.split(",") if rule], "channel": row.channel,

@@ -2,6 +2,8 @@
 
 import asyncio
 import gzip
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -10,9 +12,11 @@ from monitor.net.http import HttpClient, Limits
 from tests.servers import Route, Site
 
 
-def client(allow_private: bool = True, timeout: float = 5.0) -> HttpClient:
+def client(allow_private: bool = True, timeout: float = 5.0, concurrency: int = 8,
+           per_host: int = 2, clock: Callable[[], float] = time.monotonic) -> HttpClient:
     return HttpClient(Limits(user_agent="monitor/test", timeout=timeout, connect_timeout=2.0,
-                             concurrency=8, per_host=2, allow_private_addresses=allow_private))
+                             concurrency=concurrency, per_host=per_host,
+                             allow_private_addresses=allow_private), clock=clock)
 
 
 def get(url: str, max_size: int = 1_000_000, **kwargs):
@@ -156,8 +160,7 @@ def test_waiting_for_a_busy_host_does_not_count_against_the_deadline(site: Site)
     site.routes["/slow"] = Route(b"0123456789", content_type="text/html", trickle=0.8)
 
     async def three() -> list[object]:
-        http = HttpClient(Limits(user_agent="monitor/test", timeout=2.0, connect_timeout=2.0,
-                                 concurrency=8, per_host=1, allow_private_addresses=True))
+        http = client(timeout=2.0, concurrency=8, per_host=1)
         try:
             return await asyncio.gather(*(http.get(site.url("/slow"), max_size=1000)
                                           for _ in range(3)), return_exceptions=True)
@@ -196,9 +199,7 @@ def test_a_dead_host_costs_five_connections_then_fails_fast_until_it_answers(sit
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         dead = f"http://localhost:{server.sockets[0].getsockname()[1]}"
         now = [0.0]
-        http = HttpClient(Limits(user_agent="monitor/test", timeout=2.0, connect_timeout=2.0,
-                                 concurrency=8, per_host=1, allow_private_addresses=True),
-                          clock=lambda: now[0])
+        http = client(timeout=2.0, concurrency=8, per_host=1, clock=lambda: now[0])
 
         try:
             seen: list[object] = list(await asyncio.gather(
@@ -250,8 +251,7 @@ def test_pages_that_hang_do_not_shut_their_server() -> None:
     async def scenario() -> list[object]:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         base = f"http://localhost:{server.sockets[0].getsockname()[1]}"
-        http = HttpClient(Limits(user_agent="monitor/test", timeout=0.5, connect_timeout=2.0,
-                                 concurrency=32, per_host=16, allow_private_addresses=True))
+        http = client(timeout=0.5, concurrency=32, per_host=16)
 
         try:
             hung = await asyncio.gather(*(body_or_error(http, f"{base}/hang/{n}")
@@ -275,9 +275,7 @@ def test_a_circuit_backs_off_per_opening_not_per_failure() -> None:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         dead = f"http://localhost:{server.sockets[0].getsockname()[1]}"
         now = [0.0]
-        http = HttpClient(Limits(user_agent="monitor/test", timeout=2.0, connect_timeout=2.0,
-                                 concurrency=32, per_host=16, allow_private_addresses=True),
-                          clock=lambda: now[0])
+        http = client(timeout=2.0, concurrency=32, per_host=16, clock=lambda: now[0])
 
         try:
             await asyncio.gather(*(body_or_error(http, f"{dead}/{n}") for n in range(16)))
