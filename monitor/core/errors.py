@@ -42,6 +42,11 @@ class FetchError(MonitorError):
         self.transient = transient  # worth trying again later: timeouts, 5xx, network, DNS
 
 
+class LeaseLost(MonitorError):
+    """Work this process claimed was claimed again by another while this one was paused past
+    its lease: the result is discarded (the other instance does the work)."""
+
+
 class Busy(MonitorError):
     """Another monitor process works on this database (or, on PostgreSQL, under this name)."""
 

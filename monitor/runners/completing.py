@@ -19,7 +19,7 @@ from monitor.core.deciders import (
     decide_refresh,
 )
 from monitor.core.dedup import Fingerprint
-from monitor.core.errors import FetchError
+from monitor.core.errors import FetchError, LeaseLost
 from monitor.core.models import Article, Match, PendingItem
 from monitor.core.storyindex import StoryIndex
 from monitor.runners.context import Context
@@ -104,11 +104,28 @@ class CompleteRunner:
                     queued += await self._complete(item, article, fingerprint, transient)
                     processed += 1
                     old += item.old
+                except LeaseLost:
+                    log.warning("item %d: this completion is discarded: another instance "
+                                "completed it meanwhile (this process was paused past its "
+                                "lease)", item.id, extra={"item": item.id})
                 except Exception:  # a bug on one item must not stop the others; it stays new
-                    tries = ctx.store.items.failed(item.id, ctx.clock(), ITEM_RETRY_AFTER,
-                                                   ITEM_RETRY_MAX)
-                    log.exception("item %d: not completed (%d failed attempt(s)); tried again "
-                                  "later", item.id, tries, extra={"item": item.id})
+                    self._failed(item)
+                finally:
+                    ctx.store.leases.settle("items", [item.id])
+
+    def _failed(self, item: PendingItem) -> None:
+        """Completing it raised: it is tried again later (after its lease, when even that
+        cannot be written)."""
+        ctx = self.context
+        try:
+            tries = ctx.store.items.failed(item.id, ctx.clock(), ITEM_RETRY_AFTER, ITEM_RETRY_MAX)
+        except Exception as error:
+            log.exception("item %d: not completed, and its failure could not be recorded "
+                          "(%s); tried again in %gs", item.id, error, ctx.config.lease,
+                          extra={"item": item.id})
+            return
+        log.exception("item %d: not completed (%d failed attempt(s)); tried again later",
+                      item.id, tries, extra={"item": item.id})
 
     def _facts(self, item: PendingItem, article: Article, fingerprint: Fingerprint) -> StoryFacts:
         """What decide_item needs: the story of the page's canonical URL, else the index's,

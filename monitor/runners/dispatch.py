@@ -14,12 +14,14 @@ from monitor.config.channels import ChannelConfig
 from monitor.core import templates
 from monitor.core.clocks import rate
 from monitor.core.deciders import Send, decide_delivery, decide_failure, decide_merged
+from monitor.core.errors import LeaseLost
 from monitor.core.models import QueuedAlert
 from monitor.runners.context import Context
 
 log = logging.getLogger(__name__)
 
 _PRIORITY_ORDER = ["low", "normal", "high"]
+SEND_MARGIN = 30.0  # seconds a lease outlasts a send's deadline (for recording its result)
 
 
 class _RenderFailed(Exception):
@@ -44,19 +46,27 @@ class DispatchRunner:
         by_channel: dict[str, list[QueuedAlert]] = {}
         for alert in due:
             by_channel.setdefault(alert.channel, []).append(alert)
-        results = await asyncio.gather(*(self._deliver_channel(name, queued)
+        results = await asyncio.gather(*(self._settled(name, queued)
                                          for name, queued in by_channel.items()))
         return sum(r[0] for r in results), sum(r[1] for r in results)
+
+    async def _settled(self, name: str, queued: list[QueuedAlert]) -> tuple[int, int]:
+        """`_deliver_channel`, after which this process holds none of these alerts any more
+        (sent, held, failed or lost: a lease left by a failed write ends on its own)."""
+        try:
+            return await self._deliver_channel(name, queued)
+        finally:
+            self.context.store.leases.settle("alerts", [alert.id for alert in queued])
 
     def _demote_merged(self) -> None:
         ctx = self.context
         for demote in decide_merged(ctx.store.outbox.merged_headlines(), ctx.clock(),
                                     ctx.config.dedup.followups):
             if demote.payload is None:
-                ctx.store.outbox.drop(demote.alert_id)
+                ctx.store.outbox.drop(demote.alert_id, ctx.clock())
             else:
-                ctx.store.outbox.demote(demote.alert_id, demote.item_id, demote.title, demote.payload,
-                                        demote.hold_until)
+                ctx.store.outbox.demote(demote.alert_id, demote.item_id, demote.title,
+                                        demote.payload, demote.hold_until, ctx.clock())
 
     async def _deliver_channel(self, name: str, queued: list[QueuedAlert]) -> tuple[int, int]:
         ctx = self.context
@@ -72,12 +82,12 @@ class DispatchRunner:
             if ctx.stopping:
                 break
             ids = [alert.id for alert in send.alerts]
-            if not outbox.still_held(ids, outbox.owner, ctx.clock()):
-                log.warning("%d alert(s) to %r not sent: this process lost them to another "
-                            "(it was frozen past its lease)", len(ids), name)
-                continue
             try:
                 errors = await self._send_to_targets(name, send)
+            except LeaseLost:
+                log.warning("%d alert(s) to %r left to another instance: this process was "
+                            "paused past its lease", len(ids), name)
+                continue
             except _RenderFailed as failure:  # this alert's fault alone: the others still go out
                 cause = failure.__cause__
                 reason = f"cannot render: {type(cause).__name__}: {cause}"
@@ -105,12 +115,20 @@ class DispatchRunner:
     async def _send_to_targets(self, name: str, send: Send) -> list[str]:
         """Send to each target of the channel what it does not have yet; each success is
         recorded at once, so a retry after a partial failure goes only where it failed.
-        Returns the failures, as `target: reason`."""
-        outbox, notifier = self.context.store.outbox, self.context.notifier
-        delivered = outbox.delivered([alert.id for alert in send.alerts])
+        Before each target, the alerts' leases are checked and made to outlast the send
+        (`hold_on`): raises LeaseLost when another instance took them meanwhile (this one was
+        paused), and what it has delivered since is not sent again. Returns the failures, as
+        `target: reason`."""
+        ctx = self.context
+        outbox, notifier = ctx.store.outbox, ctx.notifier
+        ids = [alert.id for alert in send.alerts]
         priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
+        margin = max(ctx.config.lease, ctx.config.notify.timeout + SEND_MARGIN)
         errors = []
         for target in notifier.targets(name):
+            if not ctx.store.leases.hold_on("alerts", ids, ctx.clock(), margin):
+                raise LeaseLost(f"alerts {ids}")
+            delivered = outbox.delivered(ids)  # read after the check: nothing stale
             missing = tuple(a for a in send.alerts if target.key not in delivered[a.id])
             if not missing:
                 continue

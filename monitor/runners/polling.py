@@ -24,7 +24,7 @@ from monitor.core.deciders import (
     decide_poll,
     needs_parsing,
 )
-from monitor.core.errors import FetchError
+from monitor.core.errors import FetchError, LeaseLost
 from monitor.core.models import FeedState, ParsedFeed
 from monitor.runners.context import Context
 from monitor.runners.workers import WorkerFailed
@@ -40,7 +40,7 @@ class PollResult:
     feed: str
     url: str
     status: str  # "new", "malformed" (entries read in spite of errors), "not-modified",
-    # "unchanged", "failed"
+    # "unchanged", "failed", "lost" (polled meanwhile by another instance: result discarded)
     new_items: int = 0
     error: str | None = None  # why it failed, or what was wrong with a malformed one
     entries: int = 0  # entries read
@@ -98,15 +98,30 @@ class PollRunner:
         return [results[index] for index in sorted(results)]  # in the order given
 
     async def poll(self, feed: FeedConfig) -> PollResult:
-        """Fetch and parse one feed, store its new items. Never raises: failure is a result."""
+        """Fetch and parse one feed, store its new items. Never raises: failure is a result.
+        A poll that could not be recorded (the database failing, or the feed claimed again by
+        another instance while this one was paused) leaves the feed to be polled again once
+        its lease ends."""
         started = time.monotonic()
-        state = self.context.store.feeds.get(feed.url)
+        extra = {"feed": feed.name}
         try:
-            answer = await self._answer(feed, state)
-        except Exception as error:  # a bug on one feed must not stop the others
-            log.exception("feed %r: unexpected error", feed.name, extra={"feed": feed.name})
-            answer = FeedFailure(f"internal error: {type(error).__name__}: {error}")
-        result = self._apply(feed, state, answer)
+            state = self.context.store.feeds.get(feed.url)
+            try:
+                answer = await self._answer(feed, state)
+            except Exception as error:  # a bug on one feed must not stop the others
+                log.exception("feed %r: unexpected error", feed.name, extra=extra)
+                answer = FeedFailure(f"internal error: {type(error).__name__}: {error}")
+            result = self._apply(feed, state, answer)
+        except LeaseLost:
+            log.warning("feed %r: this poll is discarded: another instance polled it meanwhile "
+                        "(this process was paused past its lease)", feed.name, extra=extra)
+            result = PollResult(feed.name, feed.url, "lost")
+        except Exception as error:
+            log.exception("feed %r: its poll could not be recorded; polled again in %gs",
+                          feed.name, self.context.config.lease, extra=extra)
+            result = PollResult(feed.name, feed.url, "failed", error=f"not recorded: {error}")
+        finally:
+            self.context.store.leases.settle("feeds", [feed.url])
         metrics = self.context.metrics
         metrics.poll(result.status, time.monotonic() - started)
         metrics.items_new.inc(result.new_items)

@@ -15,7 +15,7 @@ from monitor.core.feeds import canonical_url, identity
 from monitor.core.models import Alert, Entry, FeedState
 from monitor.core.text import title_words
 from monitor.store.database import Database
-from monitor.store.leases import Leases
+from monitor.store.leases import FENCE, Leases, fenced
 
 
 def entry_keys(entry: Entry) -> list[str]:
@@ -92,7 +92,7 @@ class Feeds:
         if not urls:
             return []
         marks = ",".join("?" * len(urls))
-        return self._leases.claim("feeds", "url", f"next_check <= ? AND url IN ({marks})",
+        return self._leases.claim("feeds", f"next_check <= ? AND url IN ({marks})",
                            (now, *urls), "next_check", limit, now, lease)
 
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
@@ -101,8 +101,10 @@ class Feeds:
                        old: Collection[int] = (), not_modified: bool = False) -> int:
         """A good poll: new validators, failures reset, and its unseen entries stored as `new`
         items in the same transaction (those whose index is in `old` never alert). Returns how
-        many entries were new. (With no entries, as after a 304, its one statement is atomic
+        many entries were new; raises LeaseLost, writing nothing, when another instance claimed
+        the feed since this process did. (With no entries, as after a 304, its one statement is atomic
         alone: no transaction, two round trips fewer to a server.)"""
+        token = self._leases.token("feeds", url)
         with self._db.transaction() if entries else nullcontext(self._db) as db:
             keyed = [(index, entry, entry_keys(entry)) for index, entry in enumerate(entries)]
             known = _known_keys(db, [key for _, _, keys in keyed for key in keys])
@@ -113,14 +115,15 @@ class Feeds:
                 known.update(keys)
             new = sum(_insert_entries(db, unseen[start:start + 200], now)
                       for start in range(0, len(unseen), 200))
-            db.execute(
+            recorded = db.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
                 "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
                 "fetch_url = COALESCE(?, fetch_url), polls = polls + 1, "
                 "not_modified = not_modified + ?, lease_until = NULL, "
-                "last_new_item = CASE WHEN ? > 0 THEN ? ELSE last_new_item END WHERE url = ?",
-                (etag, last_modified, body_hash, next_check, now, now, moved_to, not_modified,
-                 new, now, url))
+                "last_new_item = CASE WHEN ? > 0 THEN ? ELSE last_new_item END WHERE url = ?"
+                + FENCE, (etag, last_modified, body_hash, next_check, now, now, moved_to,
+                           not_modified, new, now, url, token))
+            fenced(recorded.rowcount, token, f"feed {url}")
         return new
 
     def set_warning(self, url: str, warning: str | None) -> None:
@@ -138,9 +141,13 @@ class Feeds:
         self._db.execute("UPDATE feeds SET next_check = ? WHERE url = ?", (now, url))
 
     def record_failure(self, url: str, *, now: float, next_check: float, error: str) -> None:
-        self._db.execute(
+        """A failed poll (raises LeaseLost, as `record_success` does)."""
+        token = self._leases.token("feeds", url)
+        recorded = self._db.execute(
             "UPDATE feeds SET failures = failures + 1, last_error = ?, last_attempt = ?, "
-            "next_check = ?, lease_until = NULL WHERE url = ?", (error, now, next_check, url))
+            "next_check = ?, lease_until = NULL WHERE url = ?" + FENCE,
+            (error, now, next_check, url, token))
+        fenced(recorded.rowcount, token, f"feed {url}")
 
 
 def _insert_entries(db: Database, unseen: list[tuple[Entry, list[str], bool]],

@@ -11,11 +11,12 @@ from typing import Any
 
 from monitor.core import terms
 from monitor.core.dedup import TOP_TERMS, Fingerprint
+from monitor.core.errors import LeaseLost
 from monitor.core.models import Alert, Article, Entry, PendingItem, RetryItem, StoryAssignment
 from monitor.core.storyindex import Candidate
 from monitor.store.database import Database
 from monitor.store.feeds import url_key
-from monitor.store.leases import Leases
+from monitor.store.leases import FENCE, Leases
 from monitor.store.outbox import queue_alerts
 
 
@@ -31,7 +32,7 @@ class Items:
         """Items seen but not yet processed, oldest first (including any a crash interrupted);
         only those after item `after`, to page through them, and not waiting to be retried
         at `now`; with `lease`, claimed for that long (none another instance holds)."""
-        ids = self._leases.claim("items", "id", "state = 'new' AND id > ? AND coalesce(retry_at, 0) <= ?",
+        ids = self._leases.claim("items", "state = 'new' AND id > ? AND coalesce(retry_at, 0) <= ?",
                           (after, now), "id", limit, now, lease)
         if not ids:
             return []
@@ -120,7 +121,10 @@ class Items:
         """Write an item's article, story and alerts together. Returns (story id, alerts queued);
         an alert whose story × channel (a follow-up: story × channel × item) is already queued is
         not queued again. The stories the article bridges are merged into its story.
-        `page_retry_at`: completed from its summary, its page is to be fetched again then."""
+        `page_retry_at`: completed from its summary, its page is to be fetched again then.
+        Raises LeaseLost, writing nothing, when the item is no longer this process's to
+        complete (claimed again by another instance, or completed already)."""
+        token = self._leases.token("items", item_id)
         with self._db.transaction() as db:
             seq = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'stories' "
                              "RETURNING value").fetchone()[0]
@@ -135,14 +139,16 @@ class Items:
                 db.execute("UPDATE stories SET merged_into = ?, merge_seq = ? "
                            "WHERE id = ? OR merged_into = ?", (story_id, seq, merged, merged))
                 db.execute("UPDATE items SET story_id = ? WHERE story_id = ?", (story_id, merged))
-            db.execute(
+            done = db.execute(
                 "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
                 "canonical_url = ?, story_id = ?, story_reason = ?, story_score = ?, "
                 "matched_rules = ?, processed_at = ?, page_retry_at = ?, done_seq = ?, "
-                "lease_until = NULL WHERE id = ?",
+                "lease_until = NULL WHERE id = ? AND state = 'new'" + FENCE,
                 (article.outlet, article.language, article.source, article.canonical_url,
                  story_id, assignment.reason, assignment.score, json.dumps(list(matched)), now,
-                 page_retry_at, seq, item_id))
+                 page_retry_at, seq, item_id, token)).rowcount
+            if not done:
+                raise LeaseLost(f"item {item_id}: completed, or claimed again, by another instance")
             _save_article(db, item_id, article.text, fingerprint)
             if article.canonical_url:
                 db.execute("INSERT INTO item_keys (key, item_id) VALUES (?, ?) "
@@ -168,9 +174,8 @@ class Items:
         with self._db.transaction() as db:
             db.execute("UPDATE items SET tries = tries + 1, "
                        "retry_at = ? + least(?, ? * (1 << CAST(least(tries, 30) AS INTEGER))), "
-                       "lease_until = NULL "
-                       "WHERE id = ?",
-                       (now, max_wait, first_wait, item_id))
+                       "lease_until = NULL WHERE id = ?" + FENCE,
+                       (now, max_wait, first_wait, item_id, self._leases.token("items", item_id)))
             row = db.execute("SELECT tries FROM items WHERE id = ?", (item_id,)).fetchone()
         return int(row[0]) if row else 0
 

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from monitor.core.models import Alert, AlertPayload, QueuedAlert
 from monitor.store.database import Database
-from monitor.store.leases import Leases
+from monitor.store.leases import FENCE, Leases
 
 STATES = ("pending", "held", "failed", "sent", "dead")
+# an alert no instance holds at `now` (one parameter), for a change made outside its sending
+_FREE = " AND status = 'pending' AND coalesce(lease_until, 0) <= ?"
 
 
 def state_sql(alias: str = "") -> str:
@@ -50,7 +52,6 @@ class Outbox:
     def __init__(self, db: Database, leases: Leases) -> None:
         self._db = db
         self._leases = leases
-        self.owner = leases.owner
 
     def depth(self) -> int:
         depth: int = self._db.execute("SELECT COUNT(*) FROM alerts WHERE status = 'pending'"
@@ -68,7 +69,7 @@ class Outbox:
                    lease: float | None = None) -> list[QueuedAlert]:
         """Pending alerts whose time has come, oldest first; with `lease`, claimed for that
         long (none another instance holds)."""
-        ids = self._leases.claim("alerts", "id", "status = 'pending' AND next_attempt <= ?", (now,),
+        ids = self._leases.claim("alerts", "status = 'pending' AND next_attempt <= ?", (now,),
                           "next_attempt, id", limit, now, lease)
         if not ids:
             return []
@@ -79,16 +80,6 @@ class Outbox:
                             row["title"], json.loads(row["payload"]), bool(row["batch"]),
                             row["attempts"], row["expires_at"], row["story_id"] or 0)
                 for row in rows]
-
-    def still_held(self, ids: Sequence[int], owner: str, now: float) -> bool:
-        """Whether this process still holds every one of these alerts (checked just before
-        sending: a process that was frozen past its lease may have lost them to another)."""
-        marks = ",".join("?" * len(ids))
-        held = self._db.execute(
-            f"SELECT COUNT(*) FROM alerts WHERE id IN ({marks}) AND status = 'pending' "
-            "AND (lease_until IS NULL OR (lease_owner = ? AND lease_until > ?))",
-            (*ids, owner, now)).fetchone()[0]
-        return bool(held == len(ids))
 
     def merged_headlines(self) -> list[tuple[int, int | None, AlertPayload]]:
         """(id, item, payload) of pending headlines whose story has become one (by a merge) with
@@ -102,19 +93,18 @@ class Outbox:
         return [(row[0], row[1], json.loads(row[2])) for row in rows]
 
     def demote(self, alert_id: int, item_id: int | None, title: str, payload: AlertPayload,
-               hold_until: float | None) -> None:
-        """A queued headline becomes a follow-up (held for the digest until `hold_until`)."""
-        with self._db.transaction() as db:
-            db.execute("UPDATE alerts SET kind = 'followup', subject = ?, title = ?, payload = ?, "
-                       "batch = ?, next_attempt = greatest(next_attempt, coalesce(?, 0)), "
-                       "lease_until = NULL WHERE id = ?",
-                       (str(item_id or alert_id), title, json.dumps(payload, ensure_ascii=False),
-                        hold_until is not None, hold_until, alert_id))
+               hold_until: float | None, now: float) -> None:
+        """A queued headline becomes a follow-up (held for the digest until `hold_until`);
+        not one an instance is sending at this moment (`_FREE`)."""
+        self._db.execute(
+            "UPDATE alerts SET kind = 'followup', subject = ?, title = ?, payload = ?, batch = ?, "
+            "next_attempt = greatest(next_attempt, coalesce(?, 0)) WHERE id = ?" + _FREE,
+            (str(item_id or alert_id), title, json.dumps(payload, ensure_ascii=False),
+             hold_until is not None, hold_until, alert_id, now))
 
-    def drop(self, alert_id: int) -> None:
+    def drop(self, alert_id: int, now: float) -> None:
         """A queued alert that will never be wanted (a demoted headline, follow-ups off)."""
-        with self._db.transaction() as db:
-            db.execute("DELETE FROM alerts WHERE id = ? AND status = 'pending'", (alert_id,))
+        self._db.execute("DELETE FROM alerts WHERE id = ?" + _FREE, (alert_id, now))
 
     def delivered(self, ids: Sequence[int]) -> dict[int, set[str]]:
         """alert id → the targets that already have it."""
@@ -132,10 +122,12 @@ class Outbox:
                            [(alert_id, target, now) for alert_id in ids])
 
     def mark_sent(self, ids: Sequence[int], now: float) -> None:
+        """(As `mark_failed` and `hold`: only the alerts this process still holds, see FENCE.)"""
         with self._db.transaction() as db:
             db.executemany("UPDATE alerts SET status = 'sent', attempts = attempts + 1, "
-                           "delivered_at = ?, last_error = NULL, lease_until = NULL WHERE id = ?",
-                           [(now, alert_id) for alert_id in ids])
+                           "delivered_at = ?, last_error = NULL, lease_until = NULL "
+                           "WHERE id = ? AND status = 'pending'" + FENCE,
+                           [(now, alert_id, self._token(alert_id)) for alert_id in ids])
 
     def mark_failed(self, ids: Sequence[int], *, error: str, retry_at: float | None) -> None:
         """A failed send: retried at `retry_at`, or dead-lettered when that is None."""
@@ -143,8 +135,10 @@ class Outbox:
             db.executemany(
                 "UPDATE alerts SET attempts = attempts + 1, last_error = ?, "
                 "status = CASE WHEN CAST(? AS REAL) IS NULL THEN 'dead' ELSE 'pending' END, "
-                "next_attempt = COALESCE(?, next_attempt), lease_until = NULL WHERE id = ?",
-                [(error, retry_at, retry_at, alert_id) for alert_id in ids])
+                "next_attempt = COALESCE(?, next_attempt), lease_until = NULL "
+                "WHERE id = ? AND status = 'pending'" + FENCE,
+                [(error, retry_at, retry_at, alert_id, self._token(alert_id))
+                 for alert_id in ids])
 
     def hold(self, ids: Sequence[int], until: float, max_age: float) -> None:
         """Keep alerts for a digest at `until` (digest time, end of quiet hours, rate window).
@@ -152,19 +146,21 @@ class Outbox:
         with self._db.transaction() as db:
             db.executemany("UPDATE alerts SET batch = 1, next_attempt = ?, "
                            "expires_at = greatest(expires_at, ?), lease_until = NULL "
-                           "WHERE id = ?",
-                           [(until, until + max_age, alert_id) for alert_id in ids])
+                           "WHERE id = ? AND status = 'pending'" + FENCE,
+                           [(until, until + max_age, alert_id, self._token(alert_id))
+                            for alert_id in ids])
+
+    def _token(self, alert_id: int) -> int | None:
+        return self._leases.token("alerts", alert_id)
 
     def expire(self, now: float) -> list[int]:
         """Dead-letter the pending alerts past their age limit, sent or not: after a long outage
-        yesterday's news is not sent as if it were today's. Returns their ids."""
-        with self._db.transaction() as db:
-            ids = [row[0] for row in db.execute(
-                "SELECT id FROM alerts WHERE status = 'pending' AND expires_at <= ?", (now,))]
-            db.executemany("UPDATE alerts SET status = 'dead', last_error = coalesce(last_error "
-                           "|| '; ', '') || 'expired: past notify.max_age before it could be "
-                           "sent' WHERE id = ?", [(alert_id,) for alert_id in ids])
-        return ids
+        yesterday's news is not sent as if it were today's (but not while an instance is
+        sending them). Returns their ids."""
+        return sorted(row[0] for row in self._db.execute(
+            "UPDATE alerts SET status = 'dead', last_error = coalesce(last_error || '; ', '') || "
+            "'expired: past notify.max_age before it could be sent' WHERE expires_at <= ?"
+            + _FREE + " RETURNING id", (now, now)))
 
     def rows(self, *, state: str | None, since: float, now: float,
              limit: int = 200) -> list[OutboxRow]:

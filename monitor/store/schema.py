@@ -3,9 +3,11 @@ one transaction; SQLite's `PRAGMA user_version`, PostgreSQL's `monitor_schema` t
 schema a database has). Written in SQLite's words; `database.postgres_ddl` translates them.
 
 Work that any instance may take (a due feed, a new item, a due alert) is claimed with a lease:
-`lease_owner` took it until `lease_until`, after which another instance may (its owner died)."""
+`lease_owner` took it until `lease_until`, after which another instance may (its owner died);
+`lease_token` counts the claims, so that the write finishing the work can tell whether it still
+holds it (fencing: a process frozen past its lease finds its token outdated)."""
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 SCHEMA = """
 -- Story assignments are numbered, so that an instance can read what others assigned since.
@@ -41,7 +43,8 @@ CREATE TABLE feeds (
     polls INTEGER NOT NULL DEFAULT 0,  -- successful polls ...
     not_modified INTEGER NOT NULL DEFAULT 0,  -- ... of which answered 304 (or the same bytes)
     lease_owner TEXT,
-    lease_until REAL
+    lease_until REAL,
+    lease_token INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
@@ -70,7 +73,8 @@ CREATE TABLE items (
     old INTEGER NOT NULL DEFAULT 0,  -- listed by its feed's first poll, older than poll.backfill
     done_seq INTEGER,  -- the story assignment that completed it (`counters`)
     lease_owner TEXT,
-    lease_until REAL
+    lease_until REAL,
+    lease_token INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX items_done_seq ON items(done_seq) WHERE done_seq IS NOT NULL;
 CREATE INDEX items_leased ON items(lease_owner) WHERE lease_until IS NOT NULL;
@@ -113,6 +117,7 @@ CREATE TABLE alerts (
     subject TEXT NOT NULL DEFAULT '',  -- '' for a story's alert, the item's id for a follow-up
     lease_owner TEXT,
     lease_until REAL,
+    lease_token INTEGER NOT NULL DEFAULT 0,
     UNIQUE (story_id, channel, kind, subject)  -- one alert per story and channel
 );
 CREATE INDEX alerts_due ON alerts(next_attempt) WHERE status = 'pending';
@@ -158,7 +163,8 @@ DROP INDEX alerts_due;
 DROP INDEX alerts_story;
 DROP INDEX alerts_created;
 """ + SCHEMA[SCHEMA.index("CREATE TABLE alerts"):SCHEMA.index("CREATE INDEX stories_last_seen")
-          ].replace("    lease_owner TEXT,\n    lease_until REAL,\n", "").replace(
+          ].replace("    lease_owner TEXT,\n    lease_until REAL,\n    lease_token INTEGER NOT NULL "
+                    "DEFAULT 0,\n", "").replace(
               "CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;\n",
               "") + """
 INSERT INTO alerts (id, story_id, item_id, rule, channel, kind, outlet, priority, title, payload,
@@ -211,5 +217,11 @@ ALTER TABLE alerts ADD COLUMN lease_owner TEXT;
 ALTER TABLE alerts ADD COLUMN lease_until REAL;
 CREATE INDEX items_leased ON items(lease_owner) WHERE lease_until IS NOT NULL;
 CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;
+""",
+    # Fencing: each claim numbered, checked by the write that finishes the work.
+    10: """
+ALTER TABLE feeds ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE items ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 """,
 }

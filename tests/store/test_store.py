@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.core.dedup import fingerprint
-from monitor.core.errors import UnusableDatabase
+from monitor.core.errors import LeaseLost, UnusableDatabase
 from monitor.core.models import Alert, Article, Entry, StoryAssignment
 from monitor.core.terms import vector
 from monitor.store.feeds import entry_keys
@@ -82,7 +82,8 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             DROP INDEX items_leased;
             ALTER TABLE items DROP COLUMN done_seq; ALTER TABLE items DROP COLUMN lease_owner;
             ALTER TABLE items DROP COLUMN lease_until; ALTER TABLE feeds DROP COLUMN lease_owner;
-            ALTER TABLE feeds DROP COLUMN lease_until; PRAGMA user_version = 1;""")
+            ALTER TABLE feeds DROP COLUMN lease_until; ALTER TABLE items DROP COLUMN lease_token;
+            ALTER TABLE feeds DROP COLUMN lease_token; PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -156,7 +157,13 @@ def test_alerts_are_queued_once_per_story_and_channel(store: Store) -> None:
     assert (same_story, queued_again) == (story, 0)
     followups = [Alert("r", "ops", "Suite", {"title": "Suite"}, kind="followup", outlet="B")]
     assert complete(store, third.id, story_id=story, alerts=followups)[1] == 1
-    assert complete(store, third.id, story_id=story, alerts=followups)[1] == 0  # once per item
+    with pytest.raises(LeaseLost):  # an item is completed once
+        complete(store, third.id, story_id=story, alerts=followups)
+    article = Article("https://b.fr/2", "Suite", "s", "texte complet", None, "B", "page")
+    assert store.items.refresh_article(  # its page, fetched at last, queues it no second time
+        third.id, story_id=story, now=300.0, article=article,
+        fingerprint=fingerprint(article, 300.0), matched=["r"], alerts=followups,
+        max_age=3600.0) == 0
     assert sorted((a.channel, a.title) for a in store.outbox.due(300.0)) == \
         [("mail", "T"), ("ops", "Suite"), ("ops", "T")]
 
@@ -407,15 +414,64 @@ def test_renewal_keeps_this_process_leases_only(store: Store, database) -> None:
         other.close()
 
 
-def test_an_alert_is_still_held_by_its_owner_only(store: Store, database) -> None:
+def test_a_process_paused_past_its_lease_finishes_nothing(store: Store, database) -> None:
+    """Fencing: work claimed again by another instance is finished by that one only, whatever
+    the paused one does on waking (defect 3 of issue 22: it re-completed an item)."""
     other = Store(database)
     try:
-        store_entries(store, [entry("https://a.fr/1")])
-        (item,) = store.items.pending()
-        complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+        assert store.feeds.due(100.0, [FEED_A], lease=60.0) == [FEED_A]
+        assert other.feeds.due(161.0, [FEED_A], lease=60.0) == [FEED_A]  # the first froze
+        with pytest.raises(LeaseLost):
+            store_entries(store, [entry("https://a.fr/1")], now=170.0)
+        with pytest.raises(LeaseLost):
+            store.feeds.record_failure(FEED_A, now=170.0, next_check=170.0, error="HTTP 500")
+        assert store.items.pending() == []  # the loser stored nothing
+        assert store.feeds.get(FEED_A).last_error is None
+        assert store_entries(other, [entry("https://a.fr/1")], now=170.0) == 1
+
+        (item,) = store.items.pending(now=200.0, lease=60.0)
+        assert [i.id for i in other.items.pending(now=261.0, lease=60.0)] == [item.id]
+        complete(other, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+        with pytest.raises(LeaseLost):
+            complete(store, item.id, alerts=[Alert("r", "mail", "T", {"title": "T"})])
+        store.items.failed(item.id, 270.0, 60.0, 3600.0)  # nor does it count a failure
+        with connect(database) as db:
+            assert db.execute("SELECT channel FROM alerts").fetchall() == [("ops",)]
+            assert db.execute("SELECT tries FROM items").fetchall() == [(0,)]
+
         (alert,) = store.outbox.due(300.0, lease=60.0)
-        assert store.outbox.still_held([alert.id], store.outbox.owner, 310.0)
-        assert not other.outbox.still_held([alert.id], other.outbox.owner, 310.0)  # not its own
-        assert not store.outbox.still_held([alert.id], store.outbox.owner, 361.0)  # lease over
+        assert store.leases.hold_on("alerts", [alert.id], 310.0, 60.0)  # held: sent now
+        assert other.outbox.due(361.0, lease=60.0) == []  # hold_on made it last to 370
+        assert [a.id for a in other.outbox.due(371.0, lease=60.0)] == [alert.id]
+        assert not store.leases.hold_on("alerts", [alert.id], 372.0, 60.0)  # lost: not sent
+        store.outbox.mark_failed([alert.id], error="late", retry_at=None)  # nor marked
+        assert store.outbox.statuses([alert.id]) == {alert.id: "pending"}
+        other.outbox.mark_sent([alert.id], 372.0)
+        assert other.outbox.statuses([alert.id]) == {alert.id: "sent"}
     finally:
         other.close()
+
+
+def test_settled_work_is_renewed_no_more(store: Store) -> None:
+    """A write that failed once left its feed leased for good: renewal renewed every row the
+    process owned (defect 2 of issue 22). Only work in progress is renewed now."""
+    assert store.feeds.due(100.0, [FEED_A, FEED_B], lease=60.0) == [FEED_A, FEED_B]
+    assert store.leases.renew(120.0, 60.0) == 2
+    store.leases.settle("feeds", [FEED_A])  # its poll could not be recorded
+    assert store.leases.renew(140.0, 60.0) == 1
+    assert store.feeds.due(181.0, [FEED_A, FEED_B], lease=60.0) == [FEED_A]  # its lease ended
+
+
+def test_alerts_held_by_an_instance_are_not_demoted_dropped_or_expired(store: Store) -> None:
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.items.pending()
+    complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"}),
+                                     Alert("r", "mail", "T", {"title": "T"})], max_age=100.0)
+    ops, mail = sorted(store.outbox.due(250.0, lease=60.0), key=lambda a: a.channel != "ops")
+    store.outbox.drop(ops.id, 260.0)
+    store.outbox.demote(mail.id, item.id, "Suite", {"title": "Suite"}, None, 260.0)
+    assert store.outbox.expire(301.0) == []  # past its age, but being sent
+    assert store.outbox.statuses([ops.id, mail.id]) == {ops.id: "pending", mail.id: "pending"}
+    assert {a.title for a in store.outbox.due(311.0)} == {"T"}
+    store.outbox.drop(ops.id, 311.0)  # free again: its lease ended
+    assert store.outbox.expire(311.0) == [mail.id]
