@@ -22,7 +22,7 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config.config import Config
-from monitor.core.errors import InvalidInput
+from monitor.core.errors import Busy, InvalidInput
 from monitor.core.rulefiles import rule_files
 from monitor.core.rules import RuleSet
 from monitor.daemon import systemd
@@ -100,14 +100,17 @@ class Daemon:
         self._settling: tuple[tuple[str, int, int], ...] | None = None
         self._last_beat: float | None = None  # monotonic time the scheduler last ran a job
         self.reloads = ReloadLog()  # the last reload, as the console shows it
+        self.failure: str | None = None  # why it stopped on its own, if it did
 
     def health(self) -> tuple[bool, str]:
-        """/healthz: healthy while the scheduler runs its jobs and the database takes writes."""
+        """/healthz: healthy while the scheduler runs its jobs and the database takes writes
+        (this process's heartbeat is written)."""
         beat = self._last_beat
         if beat is None or time.monotonic() - beat > HEALTH_STALE:
             return False, "scheduler not ticking"
-        if not self.pipeline.store.writable():
-            return False, "database not writable"
+        problem = self.pipeline.store.beat(time.time())
+        if problem:
+            return False, f"database not writable: {problem}"
         return True, "ok"
 
     async def heartbeat(self) -> None:
@@ -237,9 +240,20 @@ class Daemon:
             log.info("retention: %d article(s) slimmed, %d old alert(s) deleted", slimmed, deleted)
 
     async def renew_leases(self) -> None:
-        """The work this process has claimed stays its own while it lives (see Storage)."""
-        pipeline = self.pipeline
-        pipeline.store.leases.renew(pipeline.context.clock(), pipeline.config.lease)
+        """The work this process has in progress stays its own while it lives and holds its
+        instance name (see leases.py); without the name, it stops."""
+        store = self.pipeline.store
+        try:
+            store.leases.keep_name()
+        except Busy as error:
+            log.error("%s", error)
+            self.failure = str(error)
+            self.stop()
+            return
+        store.leases.renew(self.pipeline.context.clock(), self.pipeline.config.lease)
+        problem = store.beat(time.time())
+        if problem:
+            log.warning("the database takes no writes: %s", problem)
 
     async def deliver(self) -> None:
         async with self._delivering:  # one sender at a time: an alert is never sent twice
@@ -307,3 +321,5 @@ class Daemon:
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
             log.info("stopped")
+        if self.failure:
+            raise Busy(self.failure)

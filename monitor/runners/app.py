@@ -69,7 +69,7 @@ def notifier(config: Config, out: TextIO) -> Notifier:
 async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = None,
                         clock: Callable[[], float] = time.time) -> AsyncIterator[Pipeline]:
     with _one_process_per_file(config.database):
-        store = Store(config.database, config.instance)
+        store = Store(config.database, config.instance, config.lease)
         try:
             store.leases.start_instance()
         except BaseException:

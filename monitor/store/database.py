@@ -61,7 +61,7 @@ class Database(Protocol):
     def columns(self, table: str) -> list[str]: ...
     def hold(self, name: str) -> bool: ...
     def migrate(self, version: int, schema: str, upgrades: Mapping[int, str]) -> None: ...
-    def writable(self, wait: float) -> bool: ...
+    def write_within(self, sql: str, params: Params, wait: float) -> str | None: ...
     def close(self) -> None: ...
 
 
@@ -171,15 +171,15 @@ class Sqlite:
         except sqlite3.Error as error:
             raise UnusableDatabase(self.path, _reason(error)) from error
 
-    def writable(self, wait: float) -> bool:
-        """Can a write transaction start within `wait` seconds (file writable, not locked)?"""
+    def write_within(self, sql: str, params: Params, wait: float) -> str | None:
+        """One write, given `wait` seconds for the file's lock: None when it is done, else why
+        not (the disk full, the file read-only, locked)."""
         self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("ROLLBACK")
-            return True
-        except sqlite3.Error:
-            return False
+            self._db.execute(sql, params)
+            return None
+        except sqlite3.Error as error:
+            return _reason(error)
         finally:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 

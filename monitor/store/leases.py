@@ -105,6 +105,15 @@ class Leases:
         prefix = f"{self.instance}:"
         self._release("substr(lease_owner, 1, ?) = ?", (len(prefix), prefix))
 
+    def keep_name(self) -> None:
+        """Raise Busy when this process no longer holds its instance's name and cannot take it
+        back: the server restarted (or killed its connection), and another process of that
+        name started meanwhile. Two live processes under one name must never both work."""
+        if not self._db.hold(f"instance:{self.instance}"):
+            raise Busy(f"{redact(str(self._target))}: this process lost the instance name "
+                       f"{self.instance!r} to another process (after a database restart?); "
+                       "it stops, leaving the work to that one")
+
     def renew(self, now: float, lease: float) -> int:
         """The work in progress here stays this process's for `lease` more seconds: work that
         takes long (a slow page, a channel with a long queue) is not taken over while this

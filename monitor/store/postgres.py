@@ -28,6 +28,22 @@ def postgres_ddl(sql: str) -> str:
                        "CREATE TABLE feeds (\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY,")
 
 
+def session_options(url: str, lease: float) -> str:
+    """Every session of the pool: a wait on a lock, a statement, and a transaction left open
+    by a process paused inside it all end in bounded time, well under a lease, so that one
+    frozen instance cannot stall the others (the server ends its transaction and frees its
+    locks); a step cut short is a failed step, tried again at its next tick. Added to the
+    options the URL may give (a search_path, say)."""
+    timeouts = {"lock_timeout": max(1.0, lease / 8),
+                "idle_in_transaction_session_timeout": max(2.0, lease / 4),
+                "statement_timeout": max(10.0, lease / 2)}
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = str(conninfo_to_dict(url).get("options") or "")  # the URL's own come first
+    return " ".join([given, *(f"-c {name}={int(seconds * 1000)}"
+                              for name, seconds in timeouts.items())]).strip()
+
+
 _PLACEHOLDER = re.compile(r"'[^']*'|\?")
 
 
@@ -77,7 +93,7 @@ class Postgres:
     engine = "postgres"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lease: float = 120.0) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -85,12 +101,13 @@ class Postgres:
         self._psycopg = psycopg
         self._conn: Any = None  # the connection of the transaction in progress
         self._held: Any = None  # the connection that holds this process's instance lock
+        self._holding: set[str] = set()  # the names it holds
         self._depth = 0
         try:
             psycopg.connect(url, connect_timeout=10).close()  # fails fast, and says why
             self._pool = ConnectionPool(
                 url, min_size=1, max_size=4, open=True, timeout=30.0, name="monitor",
-                kwargs={"autocommit": True})
+                kwargs={"autocommit": True, "options": session_options(url, lease)})
             self._pool.wait(timeout=30.0)
             schema = self.execute("SELECT current_schema()").fetchone()
         except Exception as error:  # psycopg_pool.PoolTimeout, psycopg.Error
@@ -166,6 +183,8 @@ class Postgres:
         this monitor first supported PostgreSQL in. Run by one instance at a time."""
         try:
             with self.transaction(lock="migrate"):
+                self.execute("SET LOCAL statement_timeout = 0")  # an upgrade may take long
+                self.execute("SET LOCAL lock_timeout = 0")  # and wait for another's
                 self.execute("CREATE TABLE IF NOT EXISTS monitor_schema (version BIGINT NOT NULL)")
                 row = self.execute("SELECT version FROM monitor_schema").fetchone()
                 found = row[0] if row else 0
@@ -201,26 +220,42 @@ class Postgres:
     def _script(self, sql: str) -> None:
         self._conn.execute(sql)  # no parameters: several statements at once
 
-    def writable(self, wait: float) -> bool:
+    def write_within(self, sql: str, params: Params, wait: float) -> str | None:
+        """One write within `wait` seconds (a connection, then the statement): None when it
+        is done, else why not (the server down, read-only, its disk full)."""
         try:
-            with self._pool.connection(timeout=wait) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except Exception:  # psycopg_pool.PoolTimeout, psycopg.Error: not reachable now
-            return False
+            with self._pool.connection(timeout=wait) as conn, conn.transaction():
+                conn.execute(f"SET LOCAL statement_timeout = {int(wait * 1000)}")
+                self._run(conn, sql, params)
+            return None
+        except Exception as error:  # psycopg_pool.PoolTimeout, psycopg.Error
+            return _postgres_reason(error)
 
     def hold(self, name: str) -> bool:
         """Hold `name`'s lock for as long as this process lives (a session lock, on a
         connection of its own: the server frees it when the process dies, SIGKILL included).
-        False when a live process holds it."""
+        False when a live process holds it. Asked again, it checks that the connection still
+        holds it: a server restart or a killed connection frees the lock unseen, and it is
+        then taken again, unless another process took it meanwhile (False)."""
+        if self._held is not None:
+            try:
+                self._held.execute("SELECT 1")
+            except self._psycopg.Error:
+                self._held.close()
+                self._held, self._holding = None, set()
+        if name in self._holding:
+            return True
         if self._held is None:
             # keepalives: a machine that vanished from the network frees its locks in ~40 s
             self._held = self._psycopg.connect(
                 self.target, autocommit=True, keepalives=1, keepalives_idle=20,
-                keepalives_interval=5, keepalives_count=4)
+                keepalives_interval=5, keepalives_count=4, connect_timeout=10)
         row = self._held.execute("SELECT pg_try_advisory_lock(%s)",
                                  (lock_id(self._namespace + name),)).fetchone()
-        return bool(row and row[0])
+        if row and row[0]:
+            self._holding.add(name)
+            return True
+        return False
 
     def close(self) -> None:
         if self._held is not None:

@@ -9,6 +9,17 @@ holds it (fencing: a process frozen past its lease finds its token outdated)."""
 
 SCHEMA_VERSION = 11
 
+INSTANCES = """
+-- Each running process (by its lease owner) writes its heartbeat here: proof that the database
+-- takes writes (/healthz), and which instances are alive.
+CREATE TABLE instances (
+    owner TEXT PRIMARY KEY,
+    instance TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    beat_at REAL NOT NULL
+);
+"""
+
 SCHEMA = """
 -- Story assignments are numbered, so that an instance can read what others assigned since.
 CREATE TABLE counters (
@@ -134,7 +145,7 @@ CREATE TABLE deliveries (
     delivered_at REAL NOT NULL,
     PRIMARY KEY (alert_id, target)
 ) WITHOUT ROWID;
-"""
+""" + INSTANCES
 
 UPGRADES = {  # from schema N to N + 1
     # Article texts and fingerprints move to a table of their own (retention then frees whole
@@ -175,7 +186,7 @@ INSERT INTO alerts (id, story_id, item_id, rule, channel, kind, outlet, priority
            rule || '/' || outlet FROM alerts_v2;
 DROP TABLE alerts_v2;
 """,
-    3: SCHEMA[SCHEMA.index("CREATE TABLE deliveries"):],
+    3: SCHEMA[SCHEMA.index("CREATE TABLE deliveries"):SCHEMA.index(INSTANCES)],
     4: """
 ALTER TABLE items ADD COLUMN page_tries INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN page_retry_at REAL;
@@ -218,10 +229,10 @@ ALTER TABLE alerts ADD COLUMN lease_until REAL;
 CREATE INDEX items_leased ON items(lease_owner) WHERE lease_until IS NOT NULL;
 CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;
 """,
-    # Fencing: each claim numbered, checked by the write that finishes the work.
+    # Fencing: each claim numbered, checked by the write that finishes the work; heartbeats.
     10: """
 ALTER TABLE feeds ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE alerts ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
-""",
+""" + INSTANCES,
 }

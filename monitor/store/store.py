@@ -24,20 +24,21 @@ from monitor.store.postgres import Postgres
 from monitor.store.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 
 
-def open_database(target: str | Path) -> Database:
+def open_database(target: str | Path, lease: float = 120.0) -> Database:
     if is_postgres(target):
-        return Postgres(str(target))
+        return Postgres(str(target), lease)
     return Sqlite(Path(target))
 
 
 class Store:
     """One `Database` (SQLite: a path; PostgreSQL: a URL) and the roles over it."""
 
-    def __init__(self, target: str | Path, instance: str | None = None) -> None:
+    def __init__(self, target: str | Path, instance: str | None = None,
+                 lease: float = 120.0) -> None:
         self.target = target
         self.instance = instance or default_instance()
         self.owner = new_owner(self.instance)  # who this process's leases name
-        self._db: Database = open_database(target)
+        self._db: Database = open_database(target, lease)  # (its timeouts are the lease's)
         try:
             self._db.migrate(SCHEMA_VERSION, SCHEMA, UPGRADES)
         except BaseException:
@@ -93,8 +94,14 @@ class Store:
             slimmed = len(old)
             deleted = db.execute("DELETE FROM alerts WHERE created_at < ? AND status != 'pending'",
                                  (before,)).rowcount
+            db.execute("DELETE FROM instances WHERE beat_at < ?", (before,))
         return slimmed, deleted
 
-    def writable(self, wait: float = 2.0) -> bool:
-        """Can a write start within `wait` seconds (file writable and not locked; server up)?"""
-        return self._db.writable(wait)
+    def beat(self, now: float, wait: float = 2.0) -> str | None:
+        """This process's heartbeat, written within `wait` seconds: None when written, else
+        why the database takes no writes. A real write, not a transaction begun and rolled
+        back: that one succeeds on a full disk."""
+        return self._db.write_within(
+            "INSERT INTO instances (owner, instance, started_at, beat_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (owner) DO UPDATE SET beat_at = excluded.beat_at",
+            (self.owner, self.instance, now, now), wait)

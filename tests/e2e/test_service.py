@@ -77,7 +77,7 @@ def test_health_and_metrics_endpoint(tmp_path, site: Site) -> None:
             with sqlite3.connect(tmp_path / "state" / "monitor.db") as other:  # not healthy,
                 other.execute("BEGIN EXCLUSIVE")  # and it says why
                 assert get(f"http://127.0.0.1:{port}/healthz") == (
-                    503, "database not writable\n")
+                    503, "database not writable: database is locked\n")
                 other.execute("ROLLBACK")
         assert get(f"http://127.0.0.1:{port}/nothing")[0] == 404
         assert daemon.stop() == 0, daemon.log()

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from monitor.core.dedup import fingerprint
-from monitor.core.errors import LeaseLost, UnusableDatabase
+from monitor.core.errors import Busy, LeaseLost, UnusableDatabase
 from monitor.core.models import Alert, Article, Entry, StoryAssignment
 from monitor.core.terms import vector
 from monitor.store.feeds import entry_keys
 from monitor.store.schema import SCHEMA
 from monitor.store.store import SCHEMA_VERSION, Store
 from tests.db import connect
+from tests.servers import wait_for
 
 FEED_A = "https://a.fr/rss"
 FEED_B = "https://b.fr/rss"
@@ -83,7 +84,8 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE items DROP COLUMN done_seq; ALTER TABLE items DROP COLUMN lease_owner;
             ALTER TABLE items DROP COLUMN lease_until; ALTER TABLE feeds DROP COLUMN lease_owner;
             ALTER TABLE feeds DROP COLUMN lease_until; ALTER TABLE items DROP COLUMN lease_token;
-            ALTER TABLE feeds DROP COLUMN lease_token; PRAGMA user_version = 1;""")
+            ALTER TABLE feeds DROP COLUMN lease_token; DROP TABLE instances;
+            PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -475,3 +477,79 @@ def test_alerts_held_by_an_instance_are_not_demoted_dropped_or_expired(store: St
     assert {a.title for a in store.outbox.due(311.0)} == {"T"}
     store.outbox.drop(ops.id, 311.0)  # free again: its lease ended
     assert store.outbox.expire(311.0) == [mail.id]
+
+
+def test_the_heartbeat_is_a_real_write_and_says_why_it_failed(store: Store, database) -> None:
+    """/healthz said ok on a full disk: its probe began a transaction and rolled it back,
+    writing nothing (defect 6 of issue 22). A write that fails is reported with its reason."""
+    assert store.beat(100.0) is None
+    with connect(database) as db:
+        assert db.execute("SELECT instance, beat_at FROM instances").fetchall() == [
+            (store.instance, 100.0)]
+        if store.engine == "postgres":
+            db.execute("CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'could not extend file: No space left'; END $$")
+            db.execute("CREATE TRIGGER disk_full BEFORE UPDATE ON instances "
+                       "FOR EACH ROW EXECUTE FUNCTION full_disk()")
+        else:
+            db.execute("CREATE TRIGGER disk_full BEFORE UPDATE ON instances "
+                       "BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END")
+    problem = store.beat(130.0)
+    assert problem is not None and ("disk is full" in problem or "No space left" in problem)
+
+
+def test_an_instance_name_lost_with_its_connection_is_taken_back_or_given_up(
+        postgres_url: str) -> None:
+    """After a server restart (here: its connection killed) the session lock on the instance
+    name was gone unseen, and a second process of that name worked beside the first
+    (defect 5 of issue 22)."""
+    import psycopg
+
+    def kill_name_connection(store: Store) -> None:
+        pid = store._db._held.info.backend_pid  # type: ignore[attr-defined]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    first = Store(postgres_url, instance="veille")
+    second = Store(postgres_url, instance="veille")
+    try:
+        first.leases.start_instance()
+        kill_name_connection(first)
+        first.leases.keep_name()  # nobody took it: taken back
+        with pytest.raises(Busy):
+            second.leases.start_instance(wait=0)
+        kill_name_connection(first)
+        second.leases.start_instance(wait=0)  # free meanwhile: the second has it now
+        with pytest.raises(Busy, match="lost the instance name 'veille'"):
+            first.leases.keep_name()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_transaction_left_open_by_a_paused_process_stalls_no_one(postgres_url: str) -> None:
+    """A process frozen inside a transaction that holds the stories lock kept every other
+    waiting for the whole freeze (defect 1 of issue 22): the wait is bounded by the lease's
+    lock timeout, and the server ends the frozen transaction, which frees the lock."""
+    import psycopg
+
+    paused, other = Store(postgres_url, lease=8.0), Store(postgres_url, lease=8.0)
+    frozen = paused.transaction(lock="stories")
+    frozen.__enter__()  # and then nothing, as under SIGSTOP
+    try:
+        with pytest.raises(psycopg.errors.LockNotAvailable), other.transaction(lock="stories"):
+            pass  # refused after the lock timeout (1 s here), not after the freeze
+        wait_for(lambda: _lock_free(other), timeout=10)  # the server ended it after 2 s idle
+        with pytest.raises(psycopg.Error, match="idle-in-transaction"):
+            frozen.__exit__(None, None, None)  # on waking, its work is refused
+    finally:
+        paused.close()
+        other.close()
+
+
+def _lock_free(store: Store) -> bool:
+    try:
+        with store.transaction(lock="stories"):
+            return True
+    except Exception:
+        return False
