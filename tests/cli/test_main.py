@@ -1,11 +1,11 @@
 """The `monitor` command's contract: exit codes, one-line errors, config discovery."""
 
-import argparse
 from pathlib import Path
 
 import pytest
 
 from monitor.cli.parser import build_parser, parse_args
+from tests.cli.commands import leaf_commands
 from tests.e2e.helpers import PROJECT, monitor, monitor_in
 
 
@@ -120,21 +120,8 @@ COMMANDS = {
 }
 
 
-def _leaf_commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
-    found = []
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                path = f"{prefix} {name}".strip()
-                found += _leaf_commands(sub, path) or [path]
-                if any(isinstance(a, argparse._SubParsersAction) and not a.required
-                       for a in sub._actions):
-                    found.append(path)  # `alerts`, `feeds`: a command of their own too
-    return found
-
-
 def test_every_command_is_listed_for_the_global_options_test() -> None:
-    assert sorted(set(_leaf_commands(build_parser()))) == sorted(COMMANDS)
+    assert sorted(set(leaf_commands(build_parser()))) == sorted(COMMANDS)
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from tests.servers import Site
+from tests.servers import Site, wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -60,3 +61,70 @@ def rule_of(message: str) -> str:
     found = re.search(r"Règle :(?:\*\*)? (\S+)", message)
     assert found, message
     return found.group(1)
+
+
+FEED = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Le Fil</title>
+{items}</channel></rss>"""
+ITEM = "<item><title>{title}</title><link>{base}/{slug}</link><description>{title}</description></item>"
+
+
+class Daemon:
+    """`monitor run` in a subprocess, its log going to a file the test can read as it runs."""
+
+    def __init__(self, config: Path) -> None:
+        self.log_path = config.parent / "daemon.log"
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(  # a process group of its own, as in a terminal
+            [sys.executable, "-m", "monitor", "run", "--config", str(config)], cwd=PROJECT,
+            env=environment(), stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Send `signum` (SIGINT to the whole group, as Ctrl-C does) and wait for the exit code."""
+        if signum == signal.SIGINT:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.alive():
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+    def group_gone(self) -> bool:
+        return not self.group_alive()
+
+    def wait_for_group_gone(self, timeout: float = 30.0) -> None:
+        """Wait until no process of the daemon's group is left; name the survivors if any."""
+        try:
+            wait_for(self.group_gone, timeout=timeout)
+        except AssertionError:
+            raise AssertionError(f"left behind: {self.group_commands()}") from None
+
+    def group_commands(self) -> list[str]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and os.getpgid(int(proc.name)) == self.process.pid:
+                    found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def group_alive(self) -> bool:
+        """Whether any process of the daemon's group (its workers, their fork server) remains."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True

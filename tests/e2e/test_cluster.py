@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.db import connect
-from tests.e2e.helpers import posted_alerts, write_config
-from tests.e2e.test_run import Daemon
+from tests.e2e.helpers import Daemon, posted_alerts, write_config
 from tests.servers import Route, Site, wait_for
 
 OUTLETS = 12

@@ -19,8 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from monitor.web.auth import FIRST_WAIT, hash_password
 from tests.browser import chromium
-from tests.e2e.helpers import write_config
-from tests.e2e.test_run import Daemon
+from tests.e2e.helpers import Daemon, write_config
 from tests.servers import Route, Site, free_port, wait_for
 
 HOSTILE = "<script>document.title='pwned'</script> Tempête à Brest"

@@ -8,8 +8,7 @@ import signal
 from collections import Counter
 
 from tests.db import connect
-from tests.e2e.helpers import write_config
-from tests.e2e.test_run import FEED, Daemon
+from tests.e2e.helpers import FEED, Daemon, write_config
 from tests.servers import Route, Site, wait_for
 
 SUBJECTS = ["Tomahawk à Kiev", "Tomahawk : le Sénat vote", "Tomahawk et l'OTAN",

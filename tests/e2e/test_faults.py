@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from tests.db import connect
-from tests.e2e.helpers import write_config
-from tests.e2e.test_run import FEED, Daemon
+from tests.e2e.helpers import FEED, Daemon, write_config
 from tests.servers import Route, Site, wait_for
 
 KILLS = 50

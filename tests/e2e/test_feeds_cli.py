@@ -108,7 +108,7 @@ def test_an_untitled_outline_is_named_by_the_feed_itself(tmp_path, site: Site) -
 
 def test_poll_has_the_running_daemon_poll_a_feed_now(tmp_path, site: Site) -> None:
     """A feed polled hourly is polled again within a tick of `monitor feeds poll`."""
-    from tests.e2e.test_run import Daemon
+    from tests.e2e.helpers import Daemon
 
     site.serve_fixture("/rss.xml", "feeds/lemonde-une.xml", etag='"1"')
     config = write_config(tmp_path, [{"name": "Le Monde", "url": f"{site.base}/rss.xml",

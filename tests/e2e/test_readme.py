@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from monitor.cli.parser import build_parser
-from tests.cli.test_main import _leaf_commands
+from tests.cli.commands import leaf_commands
 from tests.e2e.helpers import PROJECT, monitor, write_config
 from tests.servers import FIXTURES, Route, Site
 
@@ -46,7 +46,7 @@ def test_the_commands_table_lists_every_command_and_only_those() -> None:
         assert words, row
         listed.add(" ".join(word for word in words.group(1).split()
                             if word.islower() and not word.startswith("-")))
-    assert listed == set(_leaf_commands(build_parser()))
+    assert listed == set(leaf_commands(build_parser()))
 
 
 def test_rules_test_prints_what_the_rules_readme_shows() -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,71 +10,15 @@ import pytest
 import yaml
 
 from tests.db import connect
-from tests.e2e.helpers import PROJECT, environment, posted_alerts, write_config
-from tests.e2e.test_once import RULES, serve_newsroom
+from tests.e2e.helpers import (
+    FEED,
+    ITEM,
+    Daemon,
+    posted_alerts,
+    write_config,
+)
+from tests.e2e.newsroom import RULES, serve_newsroom
 from tests.servers import Route, Site, wait_for
-
-
-class Daemon:
-    """`monitor run` in a subprocess, its log going to a file the test can read as it runs."""
-
-    def __init__(self, config: Path) -> None:
-        self.log_path = config.parent / "daemon.log"
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(  # a process group of its own, as in a terminal
-            [sys.executable, "-m", "monitor", "run", "--config", str(config)], cwd=PROJECT,
-            env=environment(), stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True)
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        """Send `signum` (SIGINT to the whole group, as Ctrl-C does) and wait for the exit code."""
-        if signum == signal.SIGINT:
-            os.killpg(self.process.pid, signum)
-        else:
-            self.process.send_signal(signum)
-        try:
-            return self.process.wait(timeout=60)
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if self.alive():
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
-
-    def group_gone(self) -> bool:
-        return not self.group_alive()
-
-    def wait_for_group_gone(self, timeout: float = 30.0) -> None:
-        """Wait until no process of the daemon's group is left; name the survivors if any."""
-        try:
-            wait_for(self.group_gone, timeout=timeout)
-        except AssertionError:
-            raise AssertionError(f"left behind: {self.group_commands()}") from None
-
-    def group_commands(self) -> list[str]:
-        found = []
-        for proc in Path("/proc").iterdir():
-            try:
-                if proc.name.isdigit() and os.getpgid(int(proc.name)) == self.process.pid:
-                    found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-            except (OSError, ValueError):
-                continue
-        return found
-
-    def group_alive(self) -> bool:
-        """Whether any process of the daemon's group (its workers, their fork server) remains."""
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
 
 
 def newsroom_config(tmp_path: Path, site: Site) -> Path:
@@ -124,11 +65,6 @@ def test_daemon_with_no_feeds_idles_until_stopped(tmp_path) -> None:
     err = daemon.log()
     assert code == 0, err
     assert "no feeds configured: idle" in err and "stopped" in err
-
-
-FEED = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Le Fil</title>
-{items}</channel></rss>"""
-ITEM = "<item><title>{title}</title><link>{base}/{slug}</link><description>{title}</description></item>"
 
 
 def serve_feed(site: Site, *titles: str) -> None:

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.helpers import PROJECT, environment, write_config
-from tests.e2e.test_once import RULES, serve_newsroom
-from tests.e2e.test_run import Daemon
+from tests.e2e.helpers import PROJECT, Daemon, environment, write_config
+from tests.e2e.newsroom import RULES, serve_newsroom
 from tests.servers import Site, free_port, wait_for
 
 
