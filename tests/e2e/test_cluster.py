@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import time
 from collections import Counter
@@ -156,6 +157,69 @@ def test_three_instances_one_killed_every_alert_exactly_once(tmp_path: Path, sit
                               "AND status != 'sent'").fetchone() == (0,)
         for daemon in daemons[1:]:
             assert daemon.stop() == 0, daemon.log()
+    finally:
+        for daemon in daemons:
+            daemon.close()
+
+
+def test_an_instance_paused_past_its_lease_stalls_no_one_and_repeats_nothing(
+        tmp_path: Path, site: Site, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGSTOP for three leases while the instance holds items in progress, then SIGCONT
+    (issue 22): the other instance goes on meanwhile, and on waking the paused one discards
+    the work the other took over instead of completing it (and sending its follow-ups) again.
+    Each story reaches each URL of a two-URL channel once as a headline, once as a follow-up."""
+    monkeypatch.setenv("MONITOR_DATABASE", postgres_url)
+    farm: dict[int, list[int]] = {}
+    publish(site, farm, 1, range(12))
+    host = site.base.split("//")[1]
+    feeds = [{"name": f"Outlet {n}", "url": site.url(f"/feed{n}.xml")} for n in range(OUTLETS)]
+    configs = []
+    for instance in (1, 2):
+        directory = tmp_path / f"inst{instance}"
+        directory.mkdir()
+        configs.append(write_config(
+            directory, feeds, {"a": [f"json://{host}/hook-a1", f"json://{host}/hook-a2"]}, ["a"],
+            RULES.replace("[a, b]", "[a]"), workers=0, lease=f"{LEASE}s", watch_rules=False,
+            instance=f"inst{instance}", dedup={"followups": "message"},
+            poll={"interval": f"{INTERVAL}s", "tick": "1s"},
+            network={"allow_private_addresses": True, "timeout": "30s", "per_host": 64,
+                     "concurrency": 64, "user_agent": f"monitor-test inst{instance}"}))
+
+    def count(where: str) -> int:
+        with connect(postgres_url) as db:
+            return int(db.execute(f"SELECT COUNT(*) FROM {where}").fetchone()[0])
+
+    paused = Daemon(configs[0])
+    daemons = [paused]
+    try:
+        wait_for(lambda: any("/s" in path for _, path in gets(site, 1)) or not paused.alive(),
+                 timeout=60)
+        daemons.append(Daemon(configs[1]))
+        wait_for(lambda: "monitor running" in daemons[1].log() or not daemons[1].alive(),
+                 timeout=60)
+        assert count("items WHERE state = 'new' AND lease_owner LIKE 'inst1:%'") > 0
+        os.killpg(paused.process.pid, signal.SIGSTOP)
+        try:
+            done_before = count("items WHERE state = 'done'")
+            wait_for(lambda: count("items WHERE state = 'done'") > done_before, timeout=3 * LEASE
+                     + PAGE_SECONDS + 10)  # the other takes the paused one's work over
+            time.sleep(max(0.0, 3 * LEASE))  # the pause lasts three leases at least
+        finally:
+            os.killpg(paused.process.pid, signal.SIGCONT)
+
+        def posts() -> Counter[tuple[str, int]]:
+            return Counter((hook, int(found.group(1))) for hook in ("/hook-a1", "/hook-a2")
+                           for alert in posted_alerts(site, hook)
+                           if (found := re.search(r"Quorvex(\d+)", alert["title"])))
+
+        wait_for(lambda: sum(posts().values()) >= 2 * 2 * 12 and count(
+            "items WHERE state = 'new'") == 0 and count("alerts WHERE status = 'pending'") == 0,
+            timeout=90)
+        for daemon in daemons:  # nothing was left for a late repeat to come from
+            assert daemon.stop() == 0, daemon.log()
+        assert posts() == {(hook, n): 2 for hook in ("/hook-a1", "/hook-a2") for n in range(12)}
+        assert "this completion is discarded" in paused.log(), paused.log()
+        assert count("items") == 24 and count("alerts WHERE status != 'sent'") == 0
     finally:
         for daemon in daemons:
             daemon.close()
