@@ -29,3 +29,23 @@ def connect(target: str | Path) -> Iterator[Any]:
         return
     with closing(sqlite3.connect(target, isolation_level=None)) as connection:
         yield connection
+
+
+def fail_updates(db: Any, table: str, column: str, reason: str = "database or disk is full"
+                 ) -> None:
+    """From now on, every UPDATE that sets `table.column` fails with `reason`, as a full disk
+    or a failing server would fail it (a trigger: the real write path, on either engine)."""
+    if isinstance(db, sqlite3.Connection):
+        db.execute(f"CREATE TRIGGER fail_{table} BEFORE UPDATE OF {column} ON {table} "
+                   f"BEGIN SELECT RAISE(FAIL, '{reason}'); END")
+        return
+    db.execute(f"CREATE FUNCTION fail_{table}() RETURNS trigger LANGUAGE plpgsql AS "
+               f"$$ BEGIN RAISE EXCEPTION '{reason}'; END $$")
+    db.execute(f"CREATE TRIGGER fail_{table} BEFORE UPDATE OF {column} ON {table} "
+               f"FOR EACH ROW EXECUTE FUNCTION fail_{table}()")
+
+
+def heal_updates(db: Any, table: str) -> None:
+    """Undo `fail_updates`: the space is back."""
+    db.execute(f"DROP TRIGGER fail_{table}" + ("" if isinstance(db, sqlite3.Connection)
+                                              else f" ON {table}"))

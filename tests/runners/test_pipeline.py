@@ -13,7 +13,7 @@ import pytest
 from monitor.config.config import FeedConfig
 from monitor.core import analysis
 from monitor.runners import app
-from tests.db import connect
+from tests.db import connect, fail_updates, heal_updates
 from tests.e2e.helpers import write_config
 from tests.servers import FIXTURES, Route, Site, free_port
 
@@ -622,3 +622,30 @@ def test_a_channel_rate_limit_counts_across_passes(tmp_path, site: Site) -> None
 
     assert one and asyncio.run(main()) == [(1, 1), (1, 0), (0, 1)]
     assert len(site.got("POST", "/hook")) == 2
+
+
+def test_a_poll_that_cannot_be_recorded_is_taken_up_again_once_its_lease_ends(
+        tmp_path, site: Site) -> None:
+    """A recording that failed once (a full disk, a failing server) left the feed leased for
+    good: the renewal kept extending it, and no instance polled it again (defect 2 of issue
+    22). The daemon's own poll job, on a real database whose writes fail, then heal."""
+    config, rules = setup(tmp_path, site, site_port(site))
+    clock = Clock()
+
+    async def scenario() -> None:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            with connect(config.database) as db:
+                fail_updates(db, "feeds", "polls")
+            (failed,) = await pipeline.polling.poll_due()
+            assert failed.status == "failed" and failed.error
+            assert failed.error.startswith("not recorded: database or disk is full")
+            assert pipeline.store.leases.renew(clock.now, config.lease) == 0  # none in progress
+            clock.now += config.lease - 1
+            assert await pipeline.polling.poll_due() == []  # its lease still runs
+            with connect(config.database) as db:
+                heal_updates(db, "feeds")
+            clock.now += 2
+            (polled,) = await pipeline.polling.poll_due()
+            assert (polled.status, polled.new_items) == ("new", 2)
+
+    asyncio.run(scenario())
