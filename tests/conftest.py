@@ -31,12 +31,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite: tests what only SQLite has (not run on postgres)")
+    config.addinivalue_line("markers", "own_servers: starts every server it needs, whatever the "
+                            "engine (run once, in the SQLite run)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("engine") != "postgres":
         return
-    kept = [item for item in items if item.get_closest_marker("sqlite") is None]
+    kept = [item for item in items if item.get_closest_marker("sqlite") is None
+            and item.get_closest_marker("own_servers") is None]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
 
