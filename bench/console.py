@@ -60,7 +60,7 @@ def write_config(folder: Path) -> Path:
 def fill(store: Store, count: int, now: float) -> int:
     """`count` completed articles over 120 days, 30 per poll; returns a story with members."""
     corpus, rng = Corpus(), random.Random(11)
-    store.feeds.sync([(f"https://fil{n}.example.fr/rss.xml", f"Fil {n}") for n in range(FEEDS)],
+    store.feeds.sync([(f"https://fil{n}.example.fr/rss.xml", f"Fil {n}", True) for n in range(FEEDS)],
                      now - 120 * DAY)
     story: int | None = None
     sample = 0

@@ -6,7 +6,10 @@ loopback addresses (127.0.0.2 to 127.0.0.33) so that per-host limits apply as on
 contender runs in a process of its own and polls every feed once (full cycle: every feed
 changed), then again (conditional cycle: every answer a 304):
 
-- monitor: one running pipeline, 64 requests in flight, at most 4 per host, 2 parser processes;
+- monitor: one running pipeline, 64 requests in flight, at most 4 per host, 2 parser
+  processes, polling as the daemon does (`poll_due`: its lanes claim due feeds as they free
+  up, leases and all); `monitor once` is the same pipeline through `monitor once`'s path
+  (`poll_all`: the list of feeds given at once, no claims);
 - the `reader` library (PyPI `reader`, `update_feeds(workers=16)`, `scheduled=False` for the
   second cycle), when installed (`pip install reader sgmllib3k`);
 - the home-grown loop, `feedparser.parse(url, etag=…)` one feed after another, measured on a
@@ -218,21 +221,27 @@ def farm_config(directory: str, urls: list[str], settings: str = "database: farm
     return path
 
 
-def run_monitor(urls: list[str], directory: str, profile: str | None) -> Result:
-    """Two cycles in one running pipeline, as the daemon polls: its parser processes started and
-    its connections open, as they are after a daemon's first minute."""
+def run_monitor(name: str, urls: list[str], directory: str, profile: str | None) -> Result:
+    """Two cycles in one running pipeline: its parser processes started and its connections
+    open, as they are after a daemon's first minute. `monitor` polls as the daemon's poll job
+    does (every feed due: its lanes claim them), `monitor once` as `monitor once` does."""
     from monitor.runners import app
 
     config, rules = app.load(farm_config(directory, urls))
     async def cycles() -> Result:
         async with app.open_pipeline(config, rules) as pipeline:
             await asyncio.gather(*(pipeline.context.workers.run(len, b"") for _ in range(4)))  # started
-            result = Result("monitor", [], 0.0)
+            result = Result(name, [], 0.0)
             workers_before = sum(map(_process_cpu, pipeline.context.workers.pids()))
             for label in ("full cycle", "304 cycle"):
+                for url in urls:  # every feed due (the first cycle: new feeds are)
+                    pipeline.store.feeds.due_now(url, 0.0)
                 profiler = _profiler() if profile else None
                 started, cpu_started = time.perf_counter(), cpu()
-                polls = await pipeline.poll_all(pipeline.enabled_feeds())
+                if name == "monitor":
+                    polls = await pipeline.polling.poll_due()
+                else:
+                    polls = await pipeline.poll_all(pipeline.enabled_feeds())
                 seconds = time.perf_counter() - started
                 if profiler:
                     profiler.stop()
@@ -301,8 +310,8 @@ def run_homegrown(urls: list[str], sample: int) -> Result:
 def _contender(name: str, urls: list[str], sample: int, profile: str | None,
                results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as directory:
-        if name == "monitor":
-            result = run_monitor(urls, directory, profile)
+        if name.startswith("monitor"):
+            result = run_monitor(name, urls, directory, profile)
         elif name == "reader":
             result = run_reader(urls, directory)
         else:
@@ -321,11 +330,14 @@ def contend(name: str, urls: list[str], sample: int, profile: str | None) -> Res
     return result
 
 
+CONTENDERS = ("monitor", "monitor once", "reader", "home-grown")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--homegrown-feeds", type=int, default=100)
-    parser.add_argument("--only", choices=("monitor", "reader", "home-grown"), action="append",
+    parser.add_argument("--only", choices=CONTENDERS, action="append",
                         help="run only these contenders (repeatable)")
     parser.add_argument("--profile", metavar="FILE",
                         help="write pyinstrument profiles of monitor's main process, one per cycle, "
@@ -333,10 +345,10 @@ def main() -> None:
     args = parser.parse_args()
     try:
         import reader  # noqa: F401
-        contenders = ["monitor", "reader", "home-grown"]
+        contenders = list(CONTENDERS)
     except ImportError:
         print("(reader is not installed: pip install reader sgmllib3k to compare with it)")
-        contenders = ["monitor", "home-grown"]
+        contenders = [name for name in CONTENDERS if name != "reader"]
     contenders = [name for name in contenders if not args.only or name in args.only]
 
     farm, urls = start_farm(args.feeds)

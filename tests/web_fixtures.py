@@ -70,7 +70,7 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
     config = load_config(write_newsroom_config(directory, **http))
     rules = load_rules(config)
     store = Store(config.database)
-    store.feeds.sync([(FEED_A, "Le Quotidien"), (FEED_B, "La Gazette")], NOW - 3600)
+    store.feeds.sync([(FEED_A, "Le Quotidien", True), (FEED_B, "La Gazette", True)], NOW - 3600)
     published = datetime.fromtimestamp(NOW - 1800, UTC)
     entries = {
         "a1": Entry(FEED_A, None, "https://quotidien.example/ukraine", "Missiles pour l'Ukraine",

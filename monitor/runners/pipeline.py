@@ -80,7 +80,8 @@ class Pipeline:
         ctx = self.context
         before = {feed.url: ctx.config.feed_interval(feed) for feed in ctx.config.feeds}
         ctx.config, ctx.rules, ctx.notifier = config, rules, notifier
-        ctx.store.feeds.sync(((feed.url, feed.name) for feed in config.feeds), ctx.clock())
+        ctx.store.feeds.sync(((feed.url, feed.name, feed.enabled) for feed in config.feeds),
+                             ctx.clock())
         for feed in config.feeds:
             interval = config.feed_interval(feed)
             if feed.url in before and before[feed.url] != interval:

@@ -55,9 +55,12 @@ class PollRunner:
         holds): the rest stay free for other instances."""
         ctx = self.context
         feeds_by_url = {feed.url: feed for feed in ctx.config.feeds if feed.enabled}
-        due = ctx.store.feeds.due(ctx.clock(), list(feeds_by_url), lease=ctx.config.lease,
+        due = ctx.store.feeds.due(ctx.clock(), lease=ctx.config.lease,
                                   limit=ctx.config.network.concurrency)
-        return [feeds_by_url[url] for url in due]
+        # another instance's config (being rolled out) may list a feed this one does not have:
+        # left for its lease to end, to an instance that knows it
+        ctx.store.leases.settle("feeds", [url for url in due if url not in feeds_by_url])
+        return [feeds_by_url[url] for url in due if url in feeds_by_url]
 
     async def poll_due(self) -> list[PollResult]:
         """Poll every due feed, as `poll_all` does, claiming them as the lanes need them: a lane

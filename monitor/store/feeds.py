@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.core.feeds import canonical_url, identity
 from monitor.core.models import Alert, Entry, FeedState
@@ -50,13 +51,23 @@ class Feeds:
         self._db = db
         self._leases = leases
 
-    def sync(self, feeds: Iterable[tuple[str, str]], now: float) -> None:
-        """Make sure every configured (url, name) has a row; new feeds are due at once."""
+    def sync(self, feeds: Iterable[tuple[str, str, bool]], now: float) -> None:
+        """Make the database's feeds the configured ones, each (url, name, enabled): a new feed
+        has a row and is due at once; each is numbered within its host (`host_rank`, so that
+        claims take one feed per host in turn); a feed no longer configured is polled no more
+        (its row, items and stories stay)."""
+        ranks: Counter[str] = Counter()
+        rows = []
+        for url, name, enabled in feeds:
+            host = urlsplit(url).netloc
+            rows.append((url, name, now, ranks[host], enabled))
+            ranks[host] += 1
         with self._db.transaction() as db:
+            db.execute("UPDATE feeds SET enabled = 0 WHERE enabled = 1")
             db.executemany(
-                "INSERT INTO feeds (url, name, added_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (url) DO UPDATE SET name = excluded.name",
-                [(url, name, now) for url, name in feeds])
+                "INSERT INTO feeds (url, name, added_at, host_rank, enabled) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET name = excluded.name, "
+                "host_rank = excluded.host_rank, enabled = excluded.enabled", rows)
 
     def get(self, url: str) -> FeedState:
         return _feed(self._db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone())
@@ -85,15 +96,13 @@ class Feeds:
                     (alert.rule, alert.channel, alert.priority, alert.title,
                      json.dumps(alert.payload, ensure_ascii=False), now, now + max_age, now))
 
-    def due(self, now: float, urls: Sequence[str], lease: float | None = None,
-                  limit: int = 100_000) -> list[str]:
-        """Those of `urls` whose next check has come, most overdue first; with `lease`, claimed
-        for that long (none another instance holds)."""
-        if not urls:
-            return []
-        marks = ",".join("?" * len(urls))
-        return self._leases.claim("feeds", f"next_check <= ? AND url IN ({marks})",
-                           (now, *urls), "next_check", limit, now, lease)
+    def due(self, now: float, lease: float | None = None, limit: int = 100_000) -> list[str]:
+        """The enabled feeds whose next check has come, most overdue first, one per host in
+        turn among those due alike (`feeds_due`: a claim reads about `limit` index entries,
+        however many feeds there are); with `lease`, claimed for that long (none another
+        instance holds)."""
+        return self._leases.claim("feeds", "enabled = 1 AND next_check <= ?", (now,),
+                                  "next_check, host_rank, url", limit, now, lease)
 
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
                        last_modified: str | None, body_hash: str | None,

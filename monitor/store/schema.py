@@ -55,8 +55,13 @@ CREATE TABLE feeds (
     not_modified INTEGER NOT NULL DEFAULT 0,  -- ... of which answered 304 (or the same bytes)
     lease_owner TEXT,
     lease_until REAL,
-    lease_token INTEGER NOT NULL DEFAULT 0
+    lease_token INTEGER NOT NULL DEFAULT 0,
+    enabled INTEGER NOT NULL DEFAULT 1,  -- in the config, and not disabled there
+    host_rank INTEGER NOT NULL DEFAULT 0  -- its place among its host's feeds in the config
 );
+-- Claims take due feeds host by host in turn (one per host, then a second per host...), the
+-- most overdue first, reading no more of the index than they claim.
+CREATE INDEX feeds_due ON feeds(next_check, host_rank, url) WHERE enabled = 1;
 CREATE TABLE items (
     id INTEGER PRIMARY KEY,
     feed_url TEXT NOT NULL,
@@ -229,10 +234,14 @@ ALTER TABLE alerts ADD COLUMN lease_until REAL;
 CREATE INDEX items_leased ON items(lease_owner) WHERE lease_until IS NOT NULL;
 CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;
 """,
-    # Fencing: each claim numbered, checked by the write that finishes the work; heartbeats.
+    # Fencing: each claim numbered, checked by the write that finishes the work; heartbeats;
+    # claims of due feeds interleaving hosts, read from an index.
     10: """
 ALTER TABLE feeds ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE items ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE alerts ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE feeds ADD COLUMN host_rank INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX feeds_due ON feeds(next_check, host_rank, url) WHERE enabled = 1;
 """ + INSTANCES,
 }

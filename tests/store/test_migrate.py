@@ -20,7 +20,7 @@ FEED = "https://a.fr/rss"
 
 def filled(path: Path) -> Store:
     store = Store(path)
-    store.feeds.sync([(FEED, "A")], 50.0)
+    store.feeds.sync([(FEED, "A", True)], 50.0)
     store.feeds.record_success(FEED, now=100.0, next_check=700.0, etag='"e"', last_modified=None,
                                body_hash="h", entries=[
                                    Entry(FEED, None, f"https://a.fr/{n}", f"Titre {n}", "résumé",

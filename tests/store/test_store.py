@@ -24,7 +24,7 @@ FEED_B = "https://b.fr/rss"
 @pytest.fixture
 def store(database: str | Path):
     db = Store(database)
-    db.feeds.sync([(FEED_A, "A"), (FEED_B, "B")], 50.0)
+    db.feeds.sync([(FEED_A, "A", True), (FEED_B, "B", True)], 50.0)
     yield db
     db.close()
 
@@ -85,6 +85,8 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE items DROP COLUMN lease_until; ALTER TABLE feeds DROP COLUMN lease_owner;
             ALTER TABLE feeds DROP COLUMN lease_until; ALTER TABLE items DROP COLUMN lease_token;
             ALTER TABLE feeds DROP COLUMN lease_token; DROP TABLE instances;
+            DROP INDEX feeds_due; ALTER TABLE feeds DROP COLUMN enabled;
+            ALTER TABLE feeds DROP COLUMN host_rank;
             PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
@@ -125,6 +127,18 @@ def test_entry_keys() -> None:
     assert entry_keys(entry(None, title="")) == []
 
 
+def test_claims_take_due_feeds_host_by_host_and_only_configured_ones(store: Store) -> None:
+    """Claims once took 64 feeds of one or two hosts at a time (due alike, they came in URL
+    order), and per_host left most lanes idle (issue 29)."""
+    feeds = [(f"https://{host}.fr/{n}.xml", f"{host} {n}", True) for host in "abc"
+             for n in range(3)]
+    store.feeds.sync([*feeds, ("https://d.fr/off.xml", "off", False)], 50.0)
+    assert store.feeds.due(60.0, limit=4) == [
+        "https://a.fr/0.xml", "https://b.fr/0.xml", "https://c.fr/0.xml", "https://a.fr/1.xml"]
+    store.feeds.sync(feeds[:2], 70.0)  # the others removed from the config
+    assert store.feeds.due(80.0) == ["https://a.fr/0.xml", "https://a.fr/1.xml"]
+
+
 def test_feed_state_round_trip(store: Store) -> None:
     store_entries(store, [])
     state = store.feeds.get(FEED_A)
@@ -132,8 +146,8 @@ def test_feed_state_round_trip(store: Store) -> None:
     store.feeds.record_failure(FEED_A, now=800.0, next_check=900.0, error="HTTP 500")
     state = store.feeds.get(FEED_A)
     assert (state.failures, state.last_error, state.etag) == (1, "HTTP 500", '"e"')
-    assert store.feeds.due(850.0, [FEED_A, FEED_B]) == [FEED_B]
-    assert store.feeds.due(950.0, [FEED_A]) == [FEED_A]
+    assert store.feeds.due(850.0) == [FEED_B]
+    assert store.feeds.due(950.0) == [FEED_B, FEED_A]  # most overdue first
 
 
 def test_pending_items_survive_a_restart_until_completed(store: Store, tmp_path: Path) -> None:
@@ -292,7 +306,7 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
                    if not any(column in line for column in (
                        "page_", " tries ", " retry_at ", " old ", " warning", " polls ",
                        " not_modified ", "items_feed", "items_matched", "title_words", "lease_",
-                       "_seq"))
+                       "_seq", " enabled ", " host_rank "))
                    ) + "\n"
     v2 = v2.replace("    merged_into INTEGER,  -- set when a later article bridged it into an "
                     "older story\n", "")
@@ -330,12 +344,12 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
 def test_claimed_work_is_no_one_elses_until_its_lease_ends(store: Store, database) -> None:
     other = Store(database)  # a second instance
     try:
-        assert store.feeds.due(100.0, [FEED_A, FEED_B], lease=60.0, limit=1) == [FEED_A]
-        assert other.feeds.due(100.0, [FEED_A, FEED_B], lease=60.0) == [FEED_B]
-        assert other.feeds.due(150.0, [FEED_A, FEED_B], lease=60.0) == []
-        assert other.feeds.due(161.0, [FEED_A], lease=60.0) == [FEED_A]  # its owner died
+        assert store.feeds.due(100.0, lease=60.0, limit=1) == [FEED_A]
+        assert other.feeds.due(100.0, lease=60.0) == [FEED_B]
+        assert other.feeds.due(150.0, lease=60.0) == []
+        assert other.feeds.due(161.0, lease=60.0, limit=1) == [FEED_A]  # its owner died
         other.feeds.record_failure(FEED_A, now=170.0, next_check=170.0, error="HTTP 500")
-        assert store.feeds.due(171.0, [FEED_A], lease=60.0) == [FEED_A]  # given back
+        assert store.feeds.due(171.0, lease=60.0) == [FEED_B, FEED_A]  # B's ended; A given back
 
         store_entries(store, [entry("https://a.fr/1"), entry("https://a.fr/2")])
         (first,) = store.items.pending(1, now=200.0, lease=60.0)
@@ -356,7 +370,7 @@ def test_claimed_work_is_no_one_elses_until_its_lease_ends(store: Store, databas
 def test_the_same_article_stored_by_two_instances_at_once_is_one_item(database) -> None:
     first, second = Store(database), Store(database)
     try:
-        first.feeds.sync([(FEED_A, "A"), (FEED_B, "B")], 50.0)
+        first.feeds.sync([(FEED_A, "A", True), (FEED_B, "B", True)], 50.0)
         with first.transaction():  # the first has stored it and not yet committed
             assert store_entries(first, [entry("https://a.fr/1", feed=FEED_A)]) == 1
             if first.engine == "postgres":  # the second waits for the commit, then finds it
@@ -407,11 +421,11 @@ def test_renewal_keeps_this_process_leases_only(store: Store, database) -> None:
     """Renewal once could renew nothing, or every instance's leases, and no test saw it."""
     other = Store(database)
     try:
-        assert store.feeds.due(100.0, [FEED_A], lease=60.0) == [FEED_A]
-        assert other.feeds.due(100.0, [FEED_B], lease=60.0) == [FEED_B]
+        assert store.feeds.due(100.0, lease=60.0, limit=1) == [FEED_A]
+        assert other.feeds.due(100.0, lease=60.0) == [FEED_B]
         assert store.leases.renew(150.0, 60.0) == 1
-        assert other.feeds.due(170.0, [FEED_A], lease=60.0) == []  # renewed: still its own
-        assert store.feeds.due(170.0, [FEED_B], lease=60.0) == [FEED_B]  # not renewed: free
+        assert store.feeds.due(170.0, lease=60.0) == [FEED_B]  # not renewed: free
+        assert other.feeds.due(170.0, lease=60.0) == []  # A renewed: still the first's
     finally:
         other.close()
 
@@ -421,8 +435,8 @@ def test_a_process_paused_past_its_lease_finishes_nothing(store: Store, database
     the paused one does on waking (defect 3 of issue 22: it re-completed an item)."""
     other = Store(database)
     try:
-        assert store.feeds.due(100.0, [FEED_A], lease=60.0) == [FEED_A]
-        assert other.feeds.due(161.0, [FEED_A], lease=60.0) == [FEED_A]  # the first froze
+        assert store.feeds.due(100.0, lease=60.0, limit=1) == [FEED_A]
+        assert other.feeds.due(161.0, lease=60.0, limit=1) == [FEED_A]  # the first froze
         with pytest.raises(LeaseLost):
             store_entries(store, [entry("https://a.fr/1")], now=170.0)
         with pytest.raises(LeaseLost):
@@ -457,11 +471,11 @@ def test_a_process_paused_past_its_lease_finishes_nothing(store: Store, database
 def test_settled_work_is_renewed_no_more(store: Store) -> None:
     """A write that failed once left its feed leased for good: renewal renewed every row the
     process owned (defect 2 of issue 22). Only work in progress is renewed now."""
-    assert store.feeds.due(100.0, [FEED_A, FEED_B], lease=60.0) == [FEED_A, FEED_B]
+    assert store.feeds.due(100.0, lease=60.0) == [FEED_A, FEED_B]
     assert store.leases.renew(120.0, 60.0) == 2
     store.leases.settle("feeds", [FEED_A])  # its poll could not be recorded
     assert store.leases.renew(140.0, 60.0) == 1
-    assert store.feeds.due(181.0, [FEED_A, FEED_B], lease=60.0) == [FEED_A]  # its lease ended
+    assert store.feeds.due(181.0, lease=60.0) == [FEED_A]  # its lease ended
 
 
 def test_alerts_held_by_an_instance_are_not_demoted_dropped_or_expired(store: Store) -> None:
