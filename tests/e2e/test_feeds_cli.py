@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from monitor.core.opml import parse
-from tests.e2e.helpers import monitor, monitor_in, write_config
+from tests.e2e.helpers import Daemon, monitor, monitor_in, write_config
 from tests.servers import FIXTURES, Route, Site, wait_for
 
 FEED = ("<?xml version='1.0'?><rss version='2.0'><channel><title>Le Fil de test</title>"
@@ -108,8 +108,6 @@ def test_an_untitled_outline_is_named_by_the_feed_itself(tmp_path, site: Site) -
 
 def test_poll_has_the_running_daemon_poll_a_feed_now(tmp_path, site: Site) -> None:
     """A feed polled hourly is polled again within a tick of `monitor feeds poll`."""
-    from tests.e2e.helpers import Daemon
-
     site.serve_fixture("/rss.xml", "feeds/lemonde-une.xml", etag='"1"')
     config = write_config(tmp_path, [{"name": "Le Monde", "url": f"{site.base}/rss.xml",
                                       "interval": "1h"}], {}, ["console"], "rules: []\n",
