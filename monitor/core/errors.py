@@ -47,6 +47,11 @@ class LeaseLost(MonitorError):
     its lease: the result is discarded (the other instance does the work)."""
 
 
+class LockBusy(MonitorError):
+    """A cluster-wide lock stayed taken by another instance (one paused, say) for as long as
+    this one would wait: the step is tried again later."""
+
+
 class Busy(MonitorError):
     """Another monitor process works on this database (or, on PostgreSQL, under this name)."""
 

@@ -19,7 +19,7 @@ from monitor.core.deciders import (
     decide_refresh,
 )
 from monitor.core.dedup import Fingerprint
-from monitor.core.errors import FetchError, LeaseLost
+from monitor.core.errors import FetchError, LeaseLost, LockBusy
 from monitor.core.models import Article, Match, PendingItem
 from monitor.core.storyindex import StoryIndex
 from monitor.runners.context import Context
@@ -56,6 +56,11 @@ class CompleteRunner:
             self.stories = None
         self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
 
+    def _lock_wait(self) -> float:
+        """How long to wait for the stories lock: well under a lease (a paused holder's
+        transaction is ended by the server after a quarter of one)."""
+        return self.context.config.lease / 2
+
     def _policy(self) -> ItemPolicy:
         config = self.context.config
         return ItemPolicy(config.notify.priority, config.dedup.followups, config.notify.zone)
@@ -80,8 +85,12 @@ class CompleteRunner:
     async def process_pending(self) -> Completed:
         """Complete every new item."""
         ctx = self.context
-        with ctx.store.transaction(lock="stories"):
-            self._index()
+        try:
+            async with ctx.store.locked("stories", self._lock_wait()):
+                self._index()
+        except LockBusy as error:
+            log.warning("items not completed now: %s; tried again at the next tick", error)
+            return Completed(0, 0, 0)
         processed = queued = old = 0
         in_flight: dict[asyncio.Task[tuple[Article, Fingerprint, bool]], PendingItem] = {}
         last_started = 0  # an item that fails stays new, for the next pass, not this one
@@ -104,6 +113,10 @@ class CompleteRunner:
                     queued += await self._complete(item, article, fingerprint, transient)
                     processed += 1
                     old += item.old
+                except LockBusy as error:
+                    log.warning("item %d: not completed now: %s; tried again later", item.id,
+                                error, extra={"item": item.id})
+                    ctx.store.items.failed(item.id, ctx.clock(), ITEM_RETRY_AFTER, ITEM_RETRY_MAX)
                 except LeaseLost:
                     log.warning("item %d: this completion is discarded: another instance "
                                 "completed it meanwhile (this process was paused past its "
@@ -151,7 +164,7 @@ class CompleteRunner:
         matches = await self._match(item, article)
         # Decided and written under one lock, cluster-wide: two outlets' copies completed at
         # once by two instances must not each start a story.
-        with ctx.store.transaction(lock="stories"):
+        async with ctx.store.locked("stories", self._lock_wait()):
             decision = decide_item(article, fingerprint, matches, old=item.old,
                                    facts=self._facts(item, article, fingerprint),
                                    now=ctx.clock(), policy=self._policy())

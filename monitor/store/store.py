@@ -10,10 +10,13 @@ article, story and alerts are written together; an alert is `pending` until deli
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 
 from monitor.config.config import is_postgres
+from monitor.core.errors import LockBusy
 from monitor.store.console import ConsoleQueries
 from monitor.store.database import Database, Sqlite, default_instance, new_owner
 from monitor.store.feeds import Feeds
@@ -73,6 +76,24 @@ class Store:
     def transaction(self, lock: str | None = None) -> AbstractContextManager[Database]:
         """One transaction (nested ones join it); `lock` is held to its end, cluster-wide."""
         return self._db.transaction(lock)
+
+    @asynccontextmanager
+    async def locked(self, name: str, wait: float) -> AsyncIterator[Database]:
+        """A transaction holding the cluster-wide lock `name`, taken without blocking the
+        event loop: tried, and tried again every 50 ms (the console, /healthz and polling go
+        on meanwhile), until `wait` seconds have passed: then LockBusy. Its body must not
+        await: the transaction is the connection's until it ends."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            with self._db.transaction() as db:
+                if db.try_lock(name):
+                    yield db
+                    return
+            if loop.time() >= deadline:
+                raise LockBusy(f"the {name!r} lock stayed taken by another instance for "
+                               f"{wait:g}s")
+            await asyncio.sleep(0.05)
 
     def prune(self, before: float) -> tuple[int, int]:
         """Keep the database from growing with history: articles completed before `before` lose

@@ -1,6 +1,7 @@
 """The real database (the SQLite file, or PostgreSQL with --engine postgres): identity of items,
 crash-safe progress, the outbox."""
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.core.dedup import fingerprint
-from monitor.core.errors import Busy, LeaseLost, UnusableDatabase
+from monitor.core.errors import Busy, LeaseLost, LockBusy, UnusableDatabase
 from monitor.core.models import Alert, Article, Entry, StoryAssignment
 from monitor.core.terms import vector
 from monitor.store.feeds import entry_keys
@@ -546,12 +547,31 @@ def test_a_transaction_left_open_by_a_paused_process_stalls_no_one(postgres_url:
     try:
         with pytest.raises(psycopg.errors.LockNotAvailable), other.transaction(lock="stories"):
             pass  # refused after the lock timeout (1 s here), not after the freeze
+        assert asyncio.run(_ticks_while_waiting(other)) > 3  # the daemon's way: its loop runs
         wait_for(lambda: _lock_free(other), timeout=10)  # the server ended it after 2 s idle
         with pytest.raises(psycopg.Error, match="idle-in-transaction"):
             frozen.__exit__(None, None, None)  # on waking, its work is refused
     finally:
         paused.close()
         other.close()
+
+
+async def _ticks_while_waiting(store: Store) -> int:
+    """How often another task ran while `store` waited in vain for the stories lock."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.02)
+
+    ticker = asyncio.create_task(tick())
+    with pytest.raises(LockBusy):
+        async with store.locked("stories", wait=0.3):
+            pass
+    ticker.cancel()
+    return ticks
 
 
 def _lock_free(store: Store) -> bool:
