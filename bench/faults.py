@@ -16,7 +16,11 @@ What must hold (exit status 1 otherwise): nothing lost; duplicates only for the 
 can cut a send off after it went out (pause, kill), and at most one per URL per round (the
 message on the wire); no healthy instance stalled longer than one lease.
 
-    python bench/faults.py [--rounds 30] [--kinds pause,kill,terminate,restart,failed-write]
+    python bench/faults.py [--rounds 30] [--kinds pause,kill,...] [--first N] [--keep DIR]
+
+A round that fails its check is named, and its instances' logs and configs are kept in DIR
+(default: a fresh folder under /tmp, printed); `--kinds pause --first 7 --rounds 1` runs that
+round again (each round's random instant comes from its kind and number).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -214,7 +219,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--kinds", default="pause,kill,terminate,restart,failed-write")
+    parser.add_argument("--first", type=int, default=0, help="number of the first round")
+    parser.add_argument("--keep", type=Path, help="where failed rounds' logs are kept")
     args = parser.parse_args()
+    keep = args.keep or Path(tempfile.mkdtemp(prefix="monitor-faults-"))
     kinds = args.kinds.split(",")
     print(f"{args.rounds} round(s) per fault; 2 instances, lease {LEASE:g} s, {STORIES} stories "
           f"× {len(HOOKS)} URLs × {OWED} messages owed per round")
@@ -224,15 +232,24 @@ def main() -> int:
     failed = False
     with tempfile.TemporaryDirectory() as directory:
         for kind in kinds:
-            outcomes = [run_round(kind, number, Path(directory)) for number in range(args.rounds)]
+            allowed = len(HOOKS) if kind in ON_THE_WIRE else 0
+            outcomes, bad_rounds = [], []
+            for number in range(args.first, args.first + args.rounds):
+                outcome = run_round(kind, number, Path(directory))
+                outcomes.append(outcome)
+                if outcome.lost or outcome.duplicates > allowed or outcome.stall > LEASE:
+                    bad_rounds.append(f"{kind} {number}: {outcome}")
+                    for logs in Path(directory).glob(f"{kind}-{number}-inst*"):
+                        shutil.copytree(logs, keep / logs.name, dirs_exist_ok=True)
             duplicates = sum(o.duplicates for o in outcomes)
             lost = sum(o.lost for o in outcomes)
             stall = max(o.stall for o in outcomes)
-            allowed = len(HOOKS) if kind in ON_THE_WIRE else 0
-            bad = lost or any(o.duplicates > allowed for o in outcomes) or stall > LEASE
-            failed = failed or bool(bad)
+            bad = bool(bad_rounds)
+            failed = failed or bad
             print(f"| {kind} | {len(outcomes)} | {sum(o.messages for o in outcomes)} | "
                   f"{duplicates} | {lost} | {stall:.1f} s |{' ✗' if bad else ''}", flush=True)
+            for line in bad_rounds:
+                print(f"  failed round {line} (logs in {keep})", flush=True)
     return 1 if failed else 0
 
 

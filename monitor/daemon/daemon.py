@@ -207,7 +207,7 @@ class Daemon:
             log.info("polled %d feed(s), %d failed", len(polls), failed)
         if any(poll.new_items for poll in polls):
             self._soon(self.complete, self._completing)
-        stale = self.pipeline.check_stale()
+        stale = await self.pipeline.store.call(self.pipeline.check_stale)
         if stale:
             self._soon(self.deliver, self._delivering)
 
@@ -234,8 +234,9 @@ class Daemon:
         task.add_done_callback(self._running.discard)
 
     async def prune(self) -> None:
-        config = self.pipeline.config
-        slimmed, deleted = self.pipeline.store.prune(self.pipeline.context.clock() - config.retention)
+        config, store = self.pipeline.config, self.pipeline.store
+        slimmed, deleted = await store.call(store.prune,
+                                            self.pipeline.context.clock() - config.retention)
         if slimmed or deleted:
             log.info("retention: %d article(s) slimmed, %d old alert(s) deleted", slimmed, deleted)
 
@@ -244,14 +245,15 @@ class Daemon:
         instance name (see leases.py); without the name, it stops."""
         store = self.pipeline.store
         try:
-            store.leases.keep_name()
+            await store.call(store.leases.keep_name)
         except Busy as error:
             log.error("%s", error)
             self.failure = str(error)
             self.stop()
             return
-        store.leases.renew(self.pipeline.context.clock(), self.pipeline.config.lease)
-        problem = store.beat(time.time())
+        await store.call(store.leases.renew, self.pipeline.context.clock(),
+                         self.pipeline.config.lease)
+        problem = await store.call(store.beat, time.time())
         if problem:
             log.warning("the database takes no writes: %s", problem)
 

@@ -6,7 +6,10 @@ as soon as it is ready, so one slow site delays its own articles only."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import sys
+import threading
 from typing import NamedTuple
 
 from monitor.config.config import Config
@@ -20,7 +23,7 @@ from monitor.core.deciders import (
 )
 from monitor.core.dedup import Fingerprint
 from monitor.core.errors import FetchError, LeaseLost, LockBusy
-from monitor.core.models import Article, Match, PendingItem
+from monitor.core.models import Article, Match, PendingItem, StoryAssignment
 from monitor.core.storyindex import StoryIndex
 from monitor.runners.context import Context
 from monitor.runners.workers import WorkerFailed
@@ -48,6 +51,8 @@ class CompleteRunner:
         self.stories: StoryIndex | None = None  # built from the store at first use, then kept
         self._seq = 0  # the story assignments (of every instance) the index has seen
         self._tags: dict[str, tuple[str, ...]] = {}
+        # the index and its count are this process's: one database thread at a time uses them
+        self._index_lock = threading.Lock()
         self.reconfigure(context.config)
 
     def reconfigure(self, config: Config) -> None:
@@ -55,11 +60,6 @@ class CompleteRunner:
         if config.dedup.window != self.context.config.dedup.window:
             self.stories = None
         self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
-
-    def _lock_wait(self) -> float:
-        """How long to wait for the stories lock: well under a lease (a paused holder's
-        transaction is ended by the server after a quarter of one)."""
-        return self.context.config.lease / 2
 
     def _policy(self) -> ItemPolicy:
         config = self.context.config
@@ -86,8 +86,7 @@ class CompleteRunner:
         """Complete every new item."""
         ctx = self.context
         try:
-            async with ctx.store.locked("stories", self._lock_wait()):
-                self._index()
+            await ctx.store.call(self._catch_up)
         except LockBusy as error:
             log.warning("items not completed now: %s; tried again at the next tick", error)
             return Completed(0, 0, 0)
@@ -97,8 +96,9 @@ class CompleteRunner:
         exhausted = False
         while True:
             if not (ctx.stopping or exhausted) and len(in_flight) < BATCH:
-                fresh = ctx.store.items.pending(BATCH - len(in_flight), after=last_started,
-                                                now=ctx.clock(), lease=ctx.config.lease)
+                fresh = await ctx.store.call(functools.partial(
+                    ctx.store.items.pending, BATCH - len(in_flight), after=last_started,
+                    now=ctx.clock(), lease=ctx.config.lease))
                 exhausted = not fresh
                 for item in fresh:
                     last_started = item.id
@@ -113,29 +113,35 @@ class CompleteRunner:
                     queued += await self._complete(item, article, fingerprint, transient)
                     processed += 1
                     old += item.old
-                except LockBusy as error:
-                    log.warning("item %d: not completed now: %s; tried again later", item.id,
-                                error, extra={"item": item.id})
-                    ctx.store.items.failed(item.id, ctx.clock(), ITEM_RETRY_AFTER, ITEM_RETRY_MAX)
                 except LeaseLost:
                     log.warning("item %d: this completion is discarded: another instance "
                                 "completed it meanwhile (this process was paused past its "
                                 "lease)", item.id, extra={"item": item.id})
                 except Exception:  # a bug on one item must not stop the others; it stays new
-                    self._failed(item)
+                    await self._failed(item)
                 finally:
                     ctx.store.leases.settle("items", [item.id])
 
-    def _failed(self, item: PendingItem) -> None:
-        """Completing it raised: it is tried again later (after its lease, when even that
-        cannot be written)."""
+    def _catch_up(self) -> None:
+        """The story index, up to date (on a database thread)."""
+        with self._index_lock, self.context.store.transaction(lock="stories"):
+            self._index()
+
+    async def _failed(self, item: PendingItem) -> None:
+        """Completing it raised (called while that is handled): it is tried again later
+        (after its lease, when even that cannot be written)."""
         ctx = self.context
         try:
-            tries = ctx.store.items.failed(item.id, ctx.clock(), ITEM_RETRY_AFTER, ITEM_RETRY_MAX)
+            tries = await ctx.store.call(ctx.store.items.failed, item.id, ctx.clock(),
+                                         ITEM_RETRY_AFTER, ITEM_RETRY_MAX)
         except Exception as error:
             log.exception("item %d: not completed, and its failure could not be recorded "
                           "(%s); tried again in %gs", item.id, error, ctx.config.lease,
                           extra={"item": item.id})
+            return
+        if isinstance(sys.exc_info()[1], LockBusy):  # another instance paused holding it
+            log.warning("item %d: not completed now (%s); tried again later", item.id,
+                        sys.exc_info()[1], extra={"item": item.id})
             return
         log.exception("item %d: not completed (%d failed attempt(s)); tried again later",
                       item.id, tries, extra={"item": item.id})
@@ -162,23 +168,8 @@ class CompleteRunner:
         queued."""
         ctx = self.context
         matches = await self._match(item, article)
-        # Decided and written under one lock, cluster-wide: two outlets' copies completed at
-        # once by two instances must not each start a story.
-        async with ctx.store.locked("stories", self._lock_wait()):
-            decision = decide_item(article, fingerprint, matches, old=item.old,
-                                   facts=self._facts(item, article, fingerprint),
-                                   now=ctx.clock(), policy=self._policy())
-            assignment = decision.assignment
-            story_id, count = ctx.store.items.complete(
-                item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
-                assignment=assignment, matched=[m.rule for m in matches],
-                alerts=decision.alerts, max_age=ctx.config.notify.max_age,
-                page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if page_failed else None)
-            index = self.stories  # caught up by _facts: not again, it would add this item twice
-            assert index is not None
-            index.merge(story_id, assignment.merged)
-            index.add(story_id, fingerprint, ctx.clock())
-            self._seq += 1  # this assignment: the index has it
+        story_id, count, assignment = await ctx.store.call(
+            self._decide, item, article, fingerprint, matches, page_failed)
         ctx.metrics.articles.labels(article.source).inc()
         ctx.metrics.pipeline_seconds.observe(max(0.0, ctx.clock() - item.seen_at))
         for match in matches:
@@ -189,6 +180,33 @@ class CompleteRunner:
                      article.title[:80], rules, story_id, assignment.reason, count,
                      extra={"item": item.id, "rule": rules})
         return count
+
+    def _decide(self, item: PendingItem, article: Article, fingerprint: Fingerprint,
+                matches: list[Match], page_failed: bool) -> tuple[int, int, StoryAssignment]:
+        """Decided and written under one lock, cluster-wide (on a database thread): two
+        outlets' copies completed at once by two instances must not each start a story.
+        Returns (story, alerts queued, assignment)."""
+        ctx = self.context
+        with self._index_lock:
+            with ctx.store.transaction(lock="stories"):
+                decision = decide_item(article, fingerprint, matches, old=item.old,
+                                       facts=self._facts(item, article, fingerprint),
+                                       now=ctx.clock(), policy=self._policy())
+                assignment = decision.assignment
+                story_id, count = ctx.store.items.complete(
+                    item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
+                    assignment=assignment, matched=[m.rule for m in matches],
+                    alerts=decision.alerts, max_age=ctx.config.notify.max_age,
+                    page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if page_failed else None)
+            # Committed: the index learns it now, not before (a transaction that failed,
+            # its session ended by the server, say, left a story in the index that was never
+            # written, and items were given to it). Caught up by _facts: only this one is new.
+            index = self.stories
+            assert index is not None
+            index.merge(story_id, assignment.merged)
+            index.add(story_id, fingerprint, ctx.clock())
+            self._seq += 1
+        return story_id, count, assignment
 
     async def _match(self, item: PendingItem, article: Article) -> list[Match]:
         """The rules the article matches; entities are recognised (in a worker) only when an
@@ -240,33 +258,34 @@ class CompleteRunner:
         doubling) are fetched again: the full text replaces the summary, and a rule that matches
         it but did not match the summary alerts. Returns alerts queued."""
         ctx = self.context
-        queued = 0
-        for due in ctx.store.items.pages_to_retry(ctx.clock()):
+        items, queued = ctx.store.items, 0
+        for due in await ctx.store.call(items.pages_to_retry, ctx.clock()):
             item = due.item
             try:
                 page = await ctx.http.get(item.entry.link or "", accept=PAGE_ACCEPT,
                                           max_size=ctx.config.network.max_page_size)
             except FetchError as error:
                 again = error.transient and due.tries + 1 < PAGE_RETRIES
-                ctx.store.items.page_failed(item.id, ctx.clock() + PAGE_RETRY_AFTER * 2 ** (
-                    due.tries + 1) if again else None)
+                await ctx.store.call(items.page_failed, item.id, ctx.clock() + PAGE_RETRY_AFTER
+                                     * 2 ** (due.tries + 1) if again else None)
                 log.info("item %d: page still unavailable (%s)%s", item.id, error,
                          "" if again else "; keeping the summary")
                 continue
             article, fingerprint = await self._extract(item, page.body)
             if article.source != "page":
                 log.info("item %d: its page holds no article; keeping the summary", item.id)
-                ctx.store.items.page_failed(item.id, None)
+                await ctx.store.call(items.page_failed, item.id, None)
                 continue
             matches = await self._match(item, article)
             new = [match for match in matches if match.rule not in due.matched]
-            planned = decide_refresh(
-                article, new, old=item.old, policy=self._policy(),
-                alerted=ctx.store.items.story_channels(due.story_id) if new else {})
-            queued += ctx.store.items.refresh_article(
-                item.id, story_id=due.story_id, now=ctx.clock(), article=article,
-                fingerprint=fingerprint, matched=[match.rule for match in matches],
-                alerts=planned, max_age=ctx.config.notify.max_age)
+            alerted = await ctx.store.call(items.story_channels, due.story_id) if new else {}
+            planned = decide_refresh(article, new, old=item.old, policy=self._policy(),
+                                     alerted=alerted)
+            queued += await ctx.store.call(functools.partial(
+                items.refresh_article, item.id, story_id=due.story_id, now=ctx.clock(),
+                article=article, fingerprint=fingerprint,
+                matched=[match.rule for match in matches], alerts=planned,
+                max_age=ctx.config.notify.max_age))
             log.info("item %d: page fetched at last; rules %s", item.id,
                      ",".join(match.rule for match in matches) or "none",
                      extra={"item": item.id})

@@ -7,6 +7,7 @@ daemon runs it beside them).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import replace
 
@@ -37,12 +38,7 @@ class DispatchRunner:
         """Send every due alert; channels in parallel, one message at a time within a channel.
         Returns (alerts sent, alerts failed)."""
         ctx = self.context
-        self._demote_merged()
-        expired = ctx.store.outbox.expire(ctx.clock())
-        if expired:
-            log.warning("%d alert(s) dead-lettered: past notify.max_age before they could be "
-                        "sent", len(expired))
-        due = ctx.store.outbox.due(ctx.clock(), lease=ctx.config.lease)
+        due = await ctx.store.call(self._due)
         by_channel: dict[str, list[QueuedAlert]] = {}
         for alert in due:
             by_channel.setdefault(alert.channel, []).append(alert)
@@ -57,6 +53,17 @@ class DispatchRunner:
             return await self._deliver_channel(name, queued)
         finally:
             self.context.store.leases.settle("alerts", [alert.id for alert in queued])
+
+    def _due(self) -> list[QueuedAlert]:
+        """Headlines of merged stories demoted, expired alerts dead-lettered, then the due
+        ones claimed (on a database thread)."""
+        ctx = self.context
+        self._demote_merged()
+        expired = ctx.store.outbox.expire(ctx.clock())
+        if expired:
+            log.warning("%d alert(s) dead-lettered: past notify.max_age before they could be "
+                        "sent", len(expired))
+        return ctx.store.outbox.due(ctx.clock(), lease=ctx.config.lease)
 
     def _demote_merged(self) -> None:
         ctx = self.context
@@ -76,7 +83,7 @@ class DispatchRunner:
         sends, holds = decide_delivery(queued, channel, now, ctx.config.notify.zone,
                                        self._sent_in_window(name, channel, now))
         for hold in holds:
-            outbox.hold(hold.ids, hold.until, ctx.config.notify.max_age)
+            await ctx.store.call(outbox.hold, hold.ids, hold.until, ctx.config.notify.max_age)
         sent = failed = 0
         for send in sends:
             if ctx.stopping:
@@ -91,7 +98,8 @@ class DispatchRunner:
             except _RenderFailed as failure:  # this alert's fault alone: the others still go out
                 cause = failure.__cause__
                 reason = f"cannot render: {type(cause).__name__}: {cause}"
-                outbox.mark_failed(ids, error=reason, retry_at=None)
+                await ctx.store.call(functools.partial(outbox.mark_failed, ids, error=reason,
+                                                       retry_at=None))
                 metrics.alerts.labels(name, "dead").inc(len(ids))
                 log.error("%d alert(s) to %r dead-lettered: %s", len(ids), name, reason)
                 failed += len(ids)
@@ -100,14 +108,15 @@ class DispatchRunner:
             if channel is not None and channel.rate_limit:  # counted only where it limits
                 self._sent_at.setdefault(name, []).append(now)
             if not errors:
-                outbox.mark_sent(ids, now)
+                await ctx.store.call(outbox.mark_sent, ids, now)
                 metrics.alerts.labels(name, "sent").inc(len(ids))
                 sent += len(ids)
                 continue
             failed += len(ids)
             reasons = "; ".join(errors)
             for retry in decide_failure(send, now, ctx.config.notify.max_retry_delay):
-                outbox.mark_failed([retry.alert_id], error=reasons, retry_at=retry.at)
+                await ctx.store.call(functools.partial(
+                    outbox.mark_failed, [retry.alert_id], error=reasons, retry_at=retry.at))
                 metrics.alerts.labels(name, "failed" if retry.at else "dead").inc()
             log.warning("%d alert(s) to %r failed: %s", len(ids), name, reasons)
         return sent, failed
@@ -126,9 +135,10 @@ class DispatchRunner:
         margin = max(ctx.config.lease, ctx.config.notify.timeout + SEND_MARGIN)
         errors = []
         for target in notifier.targets(name):
-            if not ctx.store.leases.hold_on("alerts", ids, ctx.clock(), margin):
+            if not await ctx.store.call(ctx.store.leases.hold_on, "alerts", ids, ctx.clock(),
+                                        margin):
                 raise LeaseLost(f"alerts {ids}")
-            delivered = outbox.delivered(ids)  # read after the check: nothing stale
+            delivered = await ctx.store.call(outbox.delivered, ids)  # after the check: fresh
             missing = tuple(a for a in send.alerts if target.key not in delivered[a.id])
             if not missing:
                 continue
@@ -139,7 +149,8 @@ class DispatchRunner:
             result = await asyncio.to_thread(notifier.send_to, name, target, title, body, fmt,
                                              priority)
             if result.ok:
-                outbox.record_delivery([a.id for a in missing], target.key, self.context.clock())
+                await ctx.store.call(outbox.record_delivery, [a.id for a in missing], target.key,
+                                     ctx.clock())
             else:
                 errors.append(f"{target.shown}: {result.error or 'failed'}")
         return errors

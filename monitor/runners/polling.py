@@ -72,8 +72,8 @@ class PollRunner:
         async def lane() -> None:
             while not self.context.stopping:
                 if not queue:
-                    queue.extend(feed for _, feed in _interleave_hosts(
-                        list(enumerate(self.due_feeds()))))
+                    due = await self.context.store.call(self.due_feeds)
+                    queue.extend(feed for _, feed in _interleave_hosts(list(enumerate(due))))
                     if not queue:
                         return
                 results.append(await self.poll(queue.popleft()))
@@ -107,14 +107,15 @@ class PollRunner:
         its lease ends."""
         started = time.monotonic()
         extra = {"feed": feed.name}
+        store = self.context.store
         try:
-            state = self.context.store.feeds.get(feed.url)
+            state = await store.call(store.feeds.get, feed.url)
             try:
                 answer = await self._answer(feed, state)
             except Exception as error:  # a bug on one feed must not stop the others
                 log.exception("feed %r: unexpected error", feed.name, extra=extra)
                 answer = FeedFailure(f"internal error: {type(error).__name__}: {error}")
-            result = self._apply(feed, state, answer)
+            result = await store.call(self._apply, feed, state, answer)
         except LeaseLost:
             log.warning("feed %r: this poll is discarded: another instance polled it meanwhile "
                         "(this process was paused past its lease)", feed.name, extra=extra)
@@ -124,7 +125,7 @@ class PollRunner:
                           feed.name, self.context.config.lease, extra=extra)
             result = PollResult(feed.name, feed.url, "failed", error=f"not recorded: {error}")
         finally:
-            self.context.store.leases.settle("feeds", [feed.url])
+            store.leases.settle("feeds", [feed.url])
         metrics = self.context.metrics
         metrics.poll(result.status, time.monotonic() - started)
         metrics.items_new.inc(result.new_items)

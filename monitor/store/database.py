@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import threading
 import uuid
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -80,8 +81,9 @@ def _reason(error: BaseException) -> str:
 
 
 class Sqlite:
-    """One connection, used from the event loop's thread only. A transaction is `BEGIN
-    IMMEDIATE`: the one writer at a time, so it is also every lock there is to take."""
+    """One connection, shared by the threads that use it one at a time (the daemon's database
+    thread, and the event loop's at start-up): a transaction holds it whole. A transaction is
+    `BEGIN IMMEDIATE`: the one writer at a time, so it is also every lock there is to take."""
 
     engine = "sqlite"
     skip_locked = ""
@@ -89,9 +91,10 @@ class Sqlite:
     def __init__(self, path: Path) -> None:
         self.target = self.path = path
         self._depth = 0
+        self._turn = threading.RLock()  # a statement, or a whole transaction, at a time
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None,
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                        timeout=BUSY_TIMEOUT_MS / 1000)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -121,13 +124,19 @@ class Sqlite:
             raise UnusableDatabase(path, _reason(error)) from error
 
     def execute(self, sql: str, params: Params = ()) -> Result:
-        return cast(Result, self._db.execute(sql, params))
+        with self._turn:
+            return cast(Result, self._db.execute(sql, params))
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        self._db.executemany(sql, rows)
+        with self._turn:
+            self._db.executemany(sql, rows)
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[Sqlite]:
+        with self._turn:
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[Sqlite]:
         if self._depth:  # inside the caller's: one transaction, committed by whoever began it
             self._depth += 1
             try:
@@ -174,14 +183,15 @@ class Sqlite:
     def write_within(self, sql: str, params: Params, wait: float) -> str | None:
         """One write, given `wait` seconds for the file's lock: None when it is done, else why
         not (the disk full, the file read-only, locked)."""
-        self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
-        try:
-            self._db.execute(sql, params)
-            return None
-        except sqlite3.Error as error:
-            return _reason(error)
-        finally:
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        with self._turn:
+            self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            try:
+                self._db.execute(sql, params)
+                return None
+            except sqlite3.Error as error:
+                return _reason(error)
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def close(self) -> None:
         self._db.close()

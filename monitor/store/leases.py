@@ -15,6 +15,7 @@ so a process restarted under its name takes back at once what its dead predecess
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ class Leases:
         self.owner = owner
         self._target = target
         self.holding: dict[str, dict[Any, int]] = {table: {} for table in KEYS}  # key → token
+        self._holding_lock = threading.Lock()  # the registry is read and written from threads
 
     def claim(self, table: str, where: str, params: Sequence[Any], order: str,
               limit: int, now: float, lease: float | None) -> list[Any]:
@@ -58,28 +60,32 @@ class Leases:
                     f"UPDATE {table} SET lease_owner = ?, lease_until = ?, "
                     f"lease_token = lease_token + 1 WHERE {key} IN ({_marks(chunk)}) "
                     f"RETURNING {key}, lease_token", (self.owner, now + lease, *chunk)))
-        self.holding[table].update(tokens)
+        with self._holding_lock:
+            self.holding[table].update(tokens)
         return keys
 
     def token(self, table: str, key: Any) -> int | None:
         """The token of this process's claim on row `key`, for a write that finishes the work
         to check (`... AND lease_token = coalesce(?, lease_token)`); None when it was taken
         without a lease (one process alone: nothing to fence)."""
-        return self.holding[table].get(key)
+        with self._holding_lock:
+            return self.holding[table].get(key)
 
     def settle(self, table: str, keys: Sequence[Any]) -> None:
         """The work on these rows is over here (done, failed or lost): no more renewals. A
         lease a failed write left set ends on its own, and the work is taken up again then."""
-        held = self.holding[table]
-        for key in keys:
-            held.pop(key, None)
+        with self._holding_lock:
+            held = self.holding[table]
+            for key in keys:
+                held.pop(key, None)
 
     def hold_on(self, table: str, keys: Sequence[Any], now: float, lease: float) -> bool:
         """Whether this process still holds every one of `keys` (no other claimed them since),
         their leases then running `lease` from now: asked just before what cannot be undone (a
         message sent), so that the lease outlasts it."""
-        held = self.holding[table]
-        fenced = [(now + lease, key, held[key]) for key in keys if key in held]
+        with self._holding_lock:
+            held = self.holding[table]
+            fenced = [(now + lease, key, held[key]) for key in keys if key in held]
         with self._db.transaction() as db:
             kept = sum(db.execute(
                 f"UPDATE {table} SET lease_until = greatest(lease_until, ?) WHERE "
@@ -120,9 +126,11 @@ class Leases:
         process lives and works on it (a lease `hold_on` made longer stays so). Returns the
         rows renewed."""
         renewed = 0
+        with self._holding_lock:
+            in_progress = {table: list(held) for table, held in self.holding.items()}
         with self._db.transaction() as db:
-            for table, held in self.holding.items():
-                for chunk in _chunks(list(held)):
+            for table, keys in in_progress.items():
+                for chunk in _chunks(keys):
                     renewed += db.execute(
                         f"UPDATE {table} SET lease_until = greatest(lease_until, ?) WHERE "
                         f"{KEYS[table]} IN ({_marks(chunk)}) AND lease_owner = ? "
@@ -139,8 +147,9 @@ class Leases:
             self._release("lease_owner = ?", (self.owner,))
 
     def _release(self, who: str, args: Sequence[Any]) -> None:
-        for held in self.holding.values():
-            held.clear()
+        with self._holding_lock:
+            for held in self.holding.values():
+                held.clear()
         with self._db.transaction() as db:
             for table in KEYS:
                 db.execute(f"UPDATE {table} SET lease_until = NULL, lease_owner = NULL "

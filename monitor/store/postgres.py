@@ -5,12 +5,13 @@ the next step gets a fresh connection. SQLite's schema and `?` placeholders are 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from monitor.core.errors import UnusableDatabase
+from monitor.core.errors import LockBusy, UnusableDatabase
 from monitor.core.secrets import redact
 from monitor.store.database import Params, Result, lock_id
 
@@ -26,6 +27,9 @@ def postgres_ddl(sql: str) -> str:
     # the console numbers feeds by SQLite's implicit rowid
     return sql.replace("CREATE TABLE feeds (",
                        "CREATE TABLE feeds (\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY,")
+
+
+DB_THREADS = 8  # connections in the pool, and threads the daemon's database calls run on
 
 
 def session_options(url: str, lease: float) -> str:
@@ -89,7 +93,16 @@ class _Rows:
         return iter(self.rows)
 
 
+class _Transaction(threading.local):
+    """A thread's transaction in progress: its connection, and how deep its nesting goes."""
+
+    conn: Any = None
+    depth = 0
+
+
 class Postgres:
+    """Thread-safe: each thread takes its connections from the pool, its transaction its own."""
+
     engine = "postgres"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
@@ -99,14 +112,13 @@ class Postgres:
 
         self.target = url
         self._psycopg = psycopg
-        self._conn: Any = None  # the connection of the transaction in progress
+        self._local = _Transaction()  # each thread's transaction in progress
         self._held: Any = None  # the connection that holds this process's instance lock
         self._holding: set[str] = set()  # the names it holds
-        self._depth = 0
         try:
             psycopg.connect(url, connect_timeout=10).close()  # fails fast, and says why
             self._pool = ConnectionPool(
-                url, min_size=1, max_size=4, open=True, timeout=30.0, name="monitor",
+                url, min_size=1, max_size=DB_THREADS, open=True, timeout=30.0, name="monitor",
                 kwargs={"autocommit": True, "options": session_options(url, lease)})
             self._pool.wait(timeout=30.0)
             schema = self.execute("SELECT current_schema()").fetchone()
@@ -128,16 +140,16 @@ class Postgres:
             return _Rows(rows, cursor.rowcount)
 
     def execute(self, sql: str, params: Params = ()) -> Result:
-        if self._conn is not None:
-            return self._run(self._conn, sql, params)
+        if self._local.conn is not None:
+            return self._run(self._local.conn, sql, params)
         with self._pool.connection() as conn:
             return self._run(conn, sql, params)
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if not rows:
             return
-        if self._conn is not None:
-            self._run(self._conn, sql, rows, many=True)
+        if self._local.conn is not None:
+            self._run(self._local.conn, sql, rows, many=True)
             return
         with self._pool.connection() as conn:
             self._run(conn, sql, rows, many=True)
@@ -146,26 +158,29 @@ class Postgres:
     def transaction(self, lock: str | None = None) -> Iterator[Postgres]:
         """A transaction; `lock` names an advisory lock it holds to its end, for what must be
         decided by one instance at a time (a story's members, a migration)."""
-        if self._depth:
-            self._depth += 1
+        if self._local.depth:
+            self._local.depth += 1
             try:
                 if lock:
                     self._lock(lock)
                 yield self
             finally:
-                self._depth -= 1
+                self._local.depth -= 1
             return
         with self._pool.connection() as conn, conn.transaction():
-            self._conn, self._depth = conn, 1
+            self._local.conn, self._local.depth = conn, 1
             try:
                 if lock:
                     self._lock(lock)
                 yield self
             finally:
-                self._conn, self._depth = None, 0
+                self._local.conn, self._local.depth = None, 0
 
     def _lock(self, name: str) -> None:
-        self.execute("SELECT pg_advisory_xact_lock(?)", (lock_id(self._namespace + name),))
+        try:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (lock_id(self._namespace + name),))
+        except self._psycopg.errors.LockNotAvailable:  # past the session's lock_timeout
+            raise LockBusy(f"the {name!r} lock stayed taken by another instance") from None
 
     def try_lock(self, name: str) -> bool:
         """Inside a transaction: take `name`'s advisory lock to its end, unless another holds it."""
@@ -218,7 +233,7 @@ class Postgres:
             raise UnusableDatabase(redact(url), f"written by a newer monitor, schema {row[0]}")
 
     def _script(self, sql: str) -> None:
-        self._conn.execute(sql)  # no parameters: several statements at once
+        self._local.conn.execute(sql)  # no parameters: several statements at once
 
     def write_within(self, sql: str, params: Params, wait: float) -> str | None:
         """One write within `wait` seconds (a connection, then the statement): None when it

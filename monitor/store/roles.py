@@ -10,9 +10,9 @@ still holds it (see `leases.py`); the runner then settles it (`leases.settle`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
 
 from monitor.core.dedup import Fingerprint
 from monitor.core.models import (
@@ -28,6 +28,8 @@ from monitor.core.models import (
 )
 from monitor.core.storyindex import Candidate
 from monitor.store.console import AlertRow, ItemRow, StoryRow
+
+T = TypeVar("T")
 
 
 class FeedStorage(Protocol):
@@ -143,6 +145,8 @@ class LeaseStorage(Protocol):
 class ConsoleStorage(Protocol):
     """The web console's reads, and the one thing it writes: a dead alert put back in line."""
 
+    async def call(self, function: Callable[..., T], *args: Any) -> T: ...
+
     @property
     def feeds(self) -> FeedStorage: ...
     @property
@@ -161,7 +165,7 @@ class Storage(ConsoleStorage, Protocol):
     @property
     def engine(self) -> str: ...
     def transaction(self, lock: str | None = None) -> AbstractContextManager[Any]: ...
-    def locked(self, name: str, wait: float) -> AbstractAsyncContextManager[Any]: ...
+
     def prune(self, before: float) -> tuple[int, int]: ...
     def beat(self, now: float, wait: float = 2.0) -> str | None: ...
     def close(self) -> None: ...

@@ -11,20 +11,24 @@ article, story and alerts are written together; an alert is `pending` until deli
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager, asynccontextmanager
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from monitor.config.config import is_postgres
-from monitor.core.errors import LockBusy
 from monitor.store.console import ConsoleQueries
 from monitor.store.database import Database, Sqlite, default_instance, new_owner
 from monitor.store.feeds import Feeds
 from monitor.store.items import Items
 from monitor.store.leases import Leases
 from monitor.store.outbox import Outbox
-from monitor.store.postgres import Postgres
+from monitor.store.postgres import DB_THREADS, Postgres
 from monitor.store.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
+
+T = TypeVar("T")
 
 
 def open_database(target: str | Path, lease: float = 120.0) -> Database:
@@ -52,6 +56,8 @@ class Store:
         self.items = Items(self._db, self.leases)
         self.outbox = Outbox(self._db, self.leases)
         self.console = ConsoleQueries(self._db)
+        self._threads = ThreadPoolExecutor(DB_THREADS if self.engine == "postgres" else 1,
+                                           thread_name_prefix="database")
 
     @property
     def path(self) -> Path:
@@ -71,29 +77,20 @@ class Store:
         return self._db.engine
 
     def close(self) -> None:
+        self._threads.shutdown()
         self._db.close()
 
     def transaction(self, lock: str | None = None) -> AbstractContextManager[Database]:
         """One transaction (nested ones join it); `lock` is held to its end, cluster-wide."""
         return self._db.transaction(lock)
 
-    @asynccontextmanager
-    async def locked(self, name: str, wait: float) -> AsyncIterator[Database]:
-        """A transaction holding the cluster-wide lock `name`, taken without blocking the
-        event loop: tried, and tried again every 50 ms (the console, /healthz and polling go
-        on meanwhile), until `wait` seconds have passed: then LockBusy. Its body must not
-        await: the transaction is the connection's until it ends."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while True:
-            with self._db.transaction() as db:
-                if db.try_lock(name):
-                    yield db
-                    return
-            if loop.time() >= deadline:
-                raise LockBusy(f"the {name!r} lock stayed taken by another instance for "
-                               f"{wait:g}s")
-            await asyncio.sleep(0.05)
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` on the database's threads, not the event loop's: a query that
+        waits (a lock, a slow server, a full disk) holds up neither the console nor the
+        polling. One thread on SQLite (its file takes one writer), a pool's worth on
+        PostgreSQL, whose round trips then overlap."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, functools.partial(function, *args))
 
     def prune(self, before: float) -> tuple[int, int]:
         """Keep the database from growing with history: articles completed before `before` lose

@@ -24,7 +24,8 @@ View = Callable[[web.Request, Console], dict[str, Any]]
 
 def page(template: str, view: View) -> Handler:
     async def page(request: web.Request) -> web.StreamResponse:
-        data = view(request, request.app[CONSOLE])
+        console = request.app[CONSOLE]
+        data = await console.store.call(view, request, console)
         if template == "historique.html" and not data.get("finished"):
             data["refresh"] = True
         return render(request, template, data)
@@ -33,7 +34,8 @@ def page(template: str, view: View) -> Handler:
 
 def api(view: View) -> Handler:
     async def api(request: web.Request) -> web.StreamResponse:
-        return web.json_response(view(request, request.app[CONSOLE]),
+        console = request.app[CONSOLE]
+        return web.json_response(await console.store.call(view, request, console),
                                  dumps=lambda data: json.dumps(data, ensure_ascii=False))
     return api
 

@@ -192,12 +192,14 @@ async def _home(request: web.Request) -> web.Response:
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    ok, reason = request.app[CONSOLE].health()
+    console = request.app[CONSOLE]
+    ok, reason = await console.store.call(console.health)
     return web.Response(status=200 if ok else 503, text=f"{reason}\n")
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    return web.Response(body=request.app[CONSOLE].metrics(),
+    console = request.app[CONSOLE]
+    return web.Response(body=await console.store.call(console.metrics),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
