@@ -222,6 +222,7 @@ def main() -> int:
     parser.add_argument("--first", type=int, default=0, help="number of the first round")
     parser.add_argument("--keep", type=Path, help="where failed rounds' logs are kept")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # servers and daemons stopped
     keep = args.keep or Path(tempfile.mkdtemp(prefix="monitor-faults-"))
     kinds = args.kinds.split(",")
     print(f"{args.rounds} round(s) per fault; 2 instances, lease {LEASE:g} s, {STORIES} stories "
