@@ -68,14 +68,16 @@ class PollRunner:
         slowest feed, and several instances share a cycle feed by feed."""
         queue: deque[FeedConfig] = deque()
         results: list[PollResult] = []
+        claiming = asyncio.Lock()  # one lane claims for all at a time
 
         async def lane() -> None:
             while not self.context.stopping:
-                if not queue:
-                    due = await self.context.store.call(self.due_feeds)
-                    queue.extend(feed for _, feed in _interleave_hosts(list(enumerate(due))))
+                async with claiming:
                     if not queue:
-                        return
+                        due = await self.context.store.call(self.due_feeds)
+                        queue.extend(feed for _, feed in _interleave_hosts(list(enumerate(due))))
+                if not queue:
+                    return
                 results.append(await self.poll(queue.popleft()))
 
         await asyncio.gather(*(lane() for _ in range(self.context.config.network.concurrency)))

@@ -3,9 +3,9 @@ without doing it twice, and take over the work of one that died or froze. The ot
 through it.
 
 A claim names its owner (`instance:pid:random`), an expiry and a token: the row's claim count,
-one more at each claim. This process remembers the token of what it is working on (`holding`);
+one more at each claim. This process remembers the token of what it is working on (`_holding`);
 the write that finishes a piece of work is conditional on the row still carrying that token
-(`fence`), so a process frozen past its lease, whose work another instance claimed again,
+(`FENCE`), so a process frozen past its lease, whose work another instance claimed again,
 finds its write refused and discards its result (`LeaseLost`) instead of doing the work twice.
 Only the work in progress here is renewed, every `lease`/3: once a piece is settled (finished,
 failed or lost), its lease is left to end, so a failed write never keeps work leased forever.
@@ -39,7 +39,7 @@ class Leases:
         self.instance = instance
         self.owner = owner
         self._target = target
-        self.holding: dict[str, dict[Any, int]] = {table: {} for table in KEYS}  # key → token
+        self._holding: dict[str, dict[Any, int]] = {table: {} for table in KEYS}  # key → token
         self._holding_lock = threading.Lock()  # the registry is read and written from threads
 
     def claim(self, table: str, where: str, params: Sequence[Any], order: str,
@@ -61,7 +61,7 @@ class Leases:
                     f"lease_token = lease_token + 1 WHERE {key} IN ({_marks(chunk)}) "
                     f"RETURNING {key}, lease_token", (self.owner, now + lease, *chunk)))
         with self._holding_lock:
-            self.holding[table].update(tokens)
+            self._holding[table].update(tokens)
         return keys
 
     def token(self, table: str, key: Any) -> int | None:
@@ -69,13 +69,13 @@ class Leases:
         to check (`... AND lease_token = coalesce(?, lease_token)`); None when it was taken
         without a lease (one process alone: nothing to fence)."""
         with self._holding_lock:
-            return self.holding[table].get(key)
+            return self._holding[table].get(key)
 
     def settle(self, table: str, keys: Sequence[Any]) -> None:
         """The work on these rows is over here (done, failed or lost): no more renewals. A
         lease a failed write left set ends on its own, and the work is taken up again then."""
         with self._holding_lock:
-            held = self.holding[table]
+            held = self._holding[table]
             for key in keys:
                 held.pop(key, None)
 
@@ -84,7 +84,7 @@ class Leases:
         their leases then running `lease` from now: asked just before what cannot be undone (a
         message sent), so that the lease outlasts it."""
         with self._holding_lock:
-            held = self.holding[table]
+            held = self._holding[table]
             fenced = [(now + lease, key, held[key]) for key in keys if key in held]
         with self._db.transaction() as db:
             kept = sum(db.execute(
@@ -127,7 +127,7 @@ class Leases:
         rows renewed."""
         renewed = 0
         with self._holding_lock:
-            in_progress = {table: list(held) for table, held in self.holding.items()}
+            in_progress = {table: list(held) for table, held in self._holding.items()}
         with self._db.transaction() as db:
             for table, keys in in_progress.items():
                 for chunk in _chunks(keys):
@@ -148,7 +148,7 @@ class Leases:
 
     def _release(self, who: str, args: Sequence[Any]) -> None:
         with self._holding_lock:
-            for held in self.holding.values():
+            for held in self._holding.values():
                 held.clear()
         with self._db.transaction() as db:
             for table in KEYS:
