@@ -31,18 +31,19 @@ def connect(target: str | Path) -> Iterator[Any]:
         yield connection
 
 
-def fail_updates(db: Any, table: str, column: str, reason: str = "database or disk is full"
-                 ) -> None:
-    """From now on, every UPDATE that sets `table.column` fails with `reason`, as a full disk
-    or a failing server would fail it (a trigger: the real write path, on either engine)."""
+def fail_updates(db: Any, table: str, column: str, reason: str = "database or disk is full",
+                 when: str = "TRUE") -> None:
+    """From now on, every UPDATE that sets `table.column` (of the rows where `when`, in terms
+    of NEW) fails with `reason`, as a full disk or a failing server would fail it (a trigger:
+    the real write path, on either engine)."""
     if isinstance(db, sqlite3.Connection):
         db.execute(f"CREATE TRIGGER fail_{table} BEFORE UPDATE OF {column} ON {table} "
-                   f"BEGIN SELECT RAISE(FAIL, '{reason}'); END")
+                   f"WHEN {when} BEGIN SELECT RAISE(FAIL, '{reason}'); END")
         return
     db.execute(f"CREATE FUNCTION fail_{table}() RETURNS trigger LANGUAGE plpgsql AS "
                f"$$ BEGIN RAISE EXCEPTION '{reason}'; END $$")
     db.execute(f"CREATE TRIGGER fail_{table} BEFORE UPDATE OF {column} ON {table} "
-               f"FOR EACH ROW EXECUTE FUNCTION fail_{table}()")
+               f"FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION fail_{table}()")
 
 
 def heal_updates(db: Any, table: str) -> None:

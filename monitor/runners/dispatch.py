@@ -48,9 +48,15 @@ class DispatchRunner:
 
     async def _settled(self, name: str, queued: list[QueuedAlert]) -> tuple[int, int]:
         """`_deliver_channel`, after which this process holds none of these alerts any more
-        (sent, held, failed or lost: a lease left by a failed write ends on its own)."""
+        (sent, held, failed or lost: a lease left by a failed write ends on its own, and the
+        alerts are taken up again then). A channel whose bookkeeping fails (the database
+        refusing writes) stops no other channel."""
         try:
             return await self._deliver_channel(name, queued)
+        except Exception:
+            log.exception("delivery to %r stopped: its alerts are tried again once their lease "
+                          "ends", name)
+            return 0, 0
         finally:
             self.context.store.leases.settle("alerts", [alert.id for alert in queued])
 

@@ -649,3 +649,39 @@ def test_a_poll_that_cannot_be_recorded_is_taken_up_again_once_its_lease_ends(
             assert (polled.status, polled.new_items) == ("new", 2)
 
     asyncio.run(scenario())
+
+
+def test_a_channel_whose_bookkeeping_fails_stops_no_other_and_repeats_nothing(
+        tmp_path, site: Site) -> None:
+    """A database error right after a successful send (here: marking it sent) stopped the
+    whole delivery pass. The other channel's alert still goes out; this one, already
+    delivered, is only marked sent once its lease has ended, never posted again."""
+    site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
+    hooks = f"json://127.0.0.1:{site_port(site)}"
+    path = write_config(tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")}],
+                        {"ops": f"{hooks}/ops", "desk": f"{hooks}/desk"}, ["ops", "desk"], RULES,
+                        workers=0)
+    config, rules = app.load(path)
+    clock = Clock()
+
+    async def scenario() -> None:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            await pipeline.poll_all(pipeline.enabled_feeds())
+            await pipeline.process_pending()
+            with connect(config.database) as db:
+                fail_updates(db, "alerts", "status", when="NEW.channel = 'ops'")
+            await pipeline.deliver_due()
+            with connect(config.database) as db:
+                assert channels(db) == [("desk", "sent"), ("ops", "pending")]
+                heal_updates(db, "alerts")
+            clock.now += config.lease + 1
+            await pipeline.deliver_due()
+
+    asyncio.run(scenario())
+    with connect(config.database) as db:
+        assert channels(db) == [("desk", "sent"), ("ops", "sent")]
+    assert [len(site.got("POST", hook)) for hook in ("/ops", "/desk")] == [1, 1]
+
+
+def channels(db) -> list[tuple]:
+    return db.execute("SELECT channel, status FROM alerts ORDER BY channel").fetchall()
