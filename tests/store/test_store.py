@@ -479,6 +479,22 @@ def test_settled_work_is_renewed_no_more(store: Store) -> None:
     assert store.feeds.due(181.0, lease=60.0) == [FEED_A]  # its lease ended
 
 
+def test_a_stopping_process_gives_back_its_own_leases_only(store: Store, database) -> None:
+    other = Store(database)
+    try:
+        feed_c = "https://c.fr/rss"  # not polled here: its item only
+        store_entries(store, [entry("https://c.fr/1", feed=feed_c)], feed=feed_c)
+        assert store.feeds.due(100.0, lease=60.0, limit=1) == [FEED_A]
+        assert len(store.items.pending(now=100.0, lease=60.0)) == 1
+        assert other.feeds.due(100.0, lease=60.0) == [FEED_B]
+        assert store.leases.renew(110.0, 60.0) == 2  # a feed and an item: every table counts
+        store.leases.release()
+        assert store.feeds.due(120.0, lease=60.0) == [FEED_A]  # B is still the other's
+        assert store.leases.renew(130.0, 60.0) == 1  # only what it claimed since
+    finally:
+        other.close()
+
+
 def test_alerts_held_by_an_instance_are_not_demoted_dropped_or_expired(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.items.pending()
