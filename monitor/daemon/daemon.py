@@ -39,6 +39,7 @@ WATCH_TICK = 2.0
 # Settings a running daemon cannot take up: they shape what it opened at start.
 RESTART_NEEDED = ("database", "instance", "lease", "workers", "http", "network", "watch_rules")
 HEARTBEAT = 5.0
+IDLE_WORKERS = 600.0  # seconds without a task after which the named-entity process stops
 PRUNE_EVERY = 3600.0
 HEALTH_STALE = 30.0  # /healthz fails when the scheduler has run no job for this long
 DRAIN_SECONDS = 60.0
@@ -240,6 +241,13 @@ class Daemon:
         if slimmed or deleted:
             log.info("retention: %d article(s) slimmed, %d old alert(s) deleted", slimmed, deleted)
 
+    async def rest_idle_workers(self) -> None:
+        """The named-entity process, idle for a while, gives its language model's memory back
+        (about 110 MB): most items need none, and rules without entities never start it."""
+        entities = self.pipeline.context.entities
+        if entities is not None:
+            entities.close_if_idle(IDLE_WORKERS)
+
     async def renew_leases(self) -> None:
         """The work this process has in progress stays its own while it lives and holds its
         instance name (see leases.py); without the name, it stops."""
@@ -282,6 +290,8 @@ class Daemon:
                           id="heartbeat", **options)
         scheduler.add_job(self._guarded, "interval", args=[self.renew_leases],
                           seconds=config.lease / 3, id="leases", **options)
+        scheduler.add_job(self._guarded, "interval", args=[self.rest_idle_workers],
+                          seconds=IDLE_WORKERS / 4, id="idle-workers", **options)
         scheduler.add_job(self._guarded, "interval", args=[self.prune], seconds=PRUNE_EVERY,
                           next_run_time=datetime.now(), id="prune", **options)
         if config.watch_rules:

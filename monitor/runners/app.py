@@ -77,12 +77,14 @@ async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = Non
             raise
         http = HttpClient(http_limits(config.network))
         workers = Workers(config.workers)
+        entities = Workers(min(1, config.workers))  # one model in memory, whatever `workers`
         try:
             yield Pipeline(config, rules, store, http, workers, notifier(config, out or sys.stdout),
-                           clock)
+                           clock, entities=entities)
         finally:
             await http.close()
             workers.close()
+            entities.close()
             store.leases.release()
             store.close()
 

@@ -220,7 +220,7 @@ class CompleteRunner:
         labels = None
         if needed:
             try:
-                labels = await self.context.workers.run(
+                labels = await (self.context.entities or self.context.workers).run(
                     entities.recognise, {name: scan.texts[name] for name in needed})
             except WorkerFailed as error:
                 log.warning("item %d: entity recognition failed (%s); entity terms count as "

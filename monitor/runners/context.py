@@ -26,4 +26,7 @@ class Context:
     workers: Workers
     clock: Callable[[], float] = time.time
     metrics: Metrics = field(default_factory=Metrics)
+    # named entities, in a process of their own (one language model in memory, however many
+    # extraction workers), stopped when idle; None: in the extraction workers
+    entities: Workers | None = None
     stopping: bool = False  # set on shutdown: finish the current step, start no new one

@@ -43,9 +43,10 @@ class PassReport:
 class Pipeline:
     def __init__(self, config: Config, rules: RuleSet, store: Storage, http: HttpClient,
                  workers: Workers, notifier: Notifier,
-                 clock: Callable[[], float] = time.time, metrics: Metrics | None = None) -> None:
+                 clock: Callable[[], float] = time.time, metrics: Metrics | None = None,
+                 entities: Workers | None = None) -> None:
         self.context = Context(config, rules, notifier, store, http, workers, clock,
-                               metrics or Metrics())
+                               metrics or Metrics(), entities=entities)
         self.polling = PollRunner(self.context)
         self.completing = CompleteRunner(self.context)
         self.dispatch = DispatchRunner(self.context)

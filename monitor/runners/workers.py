@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -65,6 +66,19 @@ class Workers:
         # No more tasks in the pool than it has processes: a task's deadline counts its own
         # work, not a queue, and killing the pool for a hung task breaks only those running.
         self._slots = asyncio.Semaphore(max(1, processes))
+        self._busy = 0  # tasks running
+        self._last_used = time.monotonic()
+
+    def close_if_idle(self, idle: float) -> bool:
+        """Stop the pool's processes when no task ran for `idle` seconds (what they loaded,
+        a language model say, goes back to the system); the next task starts them again.
+        Returns whether it stopped them."""
+        if self._pool is None or self._busy or time.monotonic() - self._last_used < idle:
+            return False
+        pool, self._pool = self._pool, None
+        pool.shutdown(wait=False)
+        log.info("worker processes idle for %gs: stopped until needed again", idle)
+        return True
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` in a worker. A task whose pool broke under it (another task hung or
@@ -73,13 +87,18 @@ class Workers:
         if self._processes == 0:
             return function(*args)
         async with self._slots:
-            for attempt in range(2):
-                pool = self._open()
-                try:
-                    return await self._run_on(pool, function, *args)
-                except _PoolBroke:
-                    if attempt:
-                        raise WorkerFailed("worker process died") from None
+            self._busy += 1
+            try:
+                for attempt in range(2):
+                    pool = self._open()
+                    try:
+                        return await self._run_on(pool, function, *args)
+                    except _PoolBroke:
+                        if attempt:
+                            raise WorkerFailed("worker process died") from None
+            finally:
+                self._busy -= 1
+                self._last_used = time.monotonic()
         raise AssertionError("unreachable")
 
     def _open(self) -> ProcessPoolExecutor:

@@ -75,3 +75,37 @@ def test_two_copies_completed_at_once_on_two_instances_make_one_story(
         assert store.console.alert_counts(now=time.time()) == {"pending": 1, "held": 1}
     finally:
         store.close()
+
+
+def _spacy_loaded() -> bool:
+    import sys
+
+    return "spacy" in sys.modules
+
+
+def test_named_entities_load_their_model_in_one_process_not_in_every_worker(
+        tmp_path: Path, site: Site) -> None:
+    """Each extraction worker loaded spaCy's model for itself (+110 MB each, issue 29): the
+    entities run in a process of their own, whatever the number of workers."""
+    site.routes["/fil.xml"] = Route(
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Fil</title>'
+        f"<item><title>Zelensky attendu à Budapest</title><link>{site.base}/a</link>"
+        "<description>Le président ukrainien Zelensky rencontrera Viktor Orban à Budapest."
+        "</description></item></channel></rss>".encode())
+    path = write_config(tmp_path, [{"name": "Fil", "url": site.url("/fil.xml")}],
+                        {"ops": "json://127.0.0.1:9/hook"}, ["ops"],
+                        "rules:\n  - {name: visite, entities: {PER: [Zelensky]}}\n", workers=2)
+    config, rules = app.load(path)
+
+    async def scenario() -> tuple[list[bool], bool, int]:
+        async with app.open_pipeline(config, rules) as pipeline:
+            await pipeline.poll_all(pipeline.enabled_feeds())
+            done = await pipeline.process_pending()
+            context = pipeline.context
+            assert context.entities is not None
+            workers = [await context.workers.run(_spacy_loaded) for _ in range(6)]
+            return workers, await context.entities.run(_spacy_loaded), done.queued
+
+    workers, entity_process, queued = asyncio.run(scenario())
+    assert queued == 1  # the rule matched: the person was recognised
+    assert entity_process and not any(workers)

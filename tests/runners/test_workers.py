@@ -105,3 +105,19 @@ def test_a_hung_worker_costs_only_its_own_task() -> None:
 def _slow_square(n: int) -> int:
     time.sleep(0.8)
     return n * n
+
+
+def test_an_idle_pool_stops_its_processes_and_starts_again_when_needed() -> None:
+    async def scenario() -> None:
+        workers = Workers(1)
+        try:
+            first = await workers.run(os.getpid)
+            assert not workers.close_if_idle(600.0)  # used a moment ago
+            assert workers.close_if_idle(0.0)
+            wait_for(lambda: not alive(first), timeout=10)  # its memory back to the system
+            assert not workers.close_if_idle(0.0)  # nothing left to stop
+            assert await workers.run(os.getpid) not in (first, os.getpid())
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
