@@ -221,6 +221,8 @@ def main() -> int:
     parser.add_argument("--kinds", default="pause,kill,terminate,restart,failed-write")
     parser.add_argument("--first", type=int, default=0, help="number of the first round")
     parser.add_argument("--keep", type=Path, help="where failed rounds' logs are kept")
+    parser.add_argument("--max-stall", type=float, default=LEASE,
+                        help="longest /healthz stall allowed, seconds (default: one lease)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # servers and daemons stopped
     keep = args.keep or Path(tempfile.mkdtemp(prefix="monitor-faults-"))
@@ -238,7 +240,7 @@ def main() -> int:
             for number in range(args.first, args.first + args.rounds):
                 outcome = run_round(kind, number, Path(directory))
                 outcomes.append(outcome)
-                if outcome.lost or outcome.duplicates > allowed or outcome.stall > LEASE:
+                if outcome.lost or outcome.duplicates > allowed or outcome.stall > args.max_stall:
                     bad_rounds.append(f"{kind} {number}: {outcome}")
                     for logs in Path(directory).glob(f"{kind}-{number}-inst*"):
                         shutil.copytree(logs, keep / logs.name, dirs_exist_ok=True)
