@@ -202,10 +202,10 @@ class CompleteRunner:
             # its session ended by the server, say, left a story in the index that was never
             # written, and items were given to it). Caught up by _facts: only this one is new.
             index = self.stories
-            assert index is not None
-            index.merge(story_id, assignment.merged)
-            index.add(story_id, fingerprint, ctx.clock())
-            self._seq += 1
+            if index is not None:  # (None: a reload reset it; rebuilt from the database)
+                index.merge(story_id, assignment.merged)
+                index.add(story_id, fingerprint, ctx.clock())
+                self._seq += 1
         return story_id, count, assignment
 
     async def _match(self, item: PendingItem, article: Article) -> list[Match]:
