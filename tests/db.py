@@ -36,13 +36,22 @@ def fail_updates(db: Any, table: str, column: str, reason: str = "database or di
     """From now on, every UPDATE that sets `table.column` (of the rows where `when`, in terms
     of NEW) fails with `reason`, as a full disk or a failing server would fail it (a trigger:
     the real write path, on either engine)."""
+    _fail(db, table, f"UPDATE OF {column}", reason, when)
+
+
+def fail_inserts(db: Any, table: str, reason: str = "database or disk is full") -> None:
+    """From now on, every INSERT into `table` fails with `reason` (see `fail_updates`)."""
+    _fail(db, table, "INSERT", reason, "TRUE")
+
+
+def _fail(db: Any, table: str, event: str, reason: str, when: str) -> None:
     if isinstance(db, sqlite3.Connection):
-        db.execute(f"CREATE TRIGGER fail_{table} BEFORE UPDATE OF {column} ON {table} "
+        db.execute(f"CREATE TRIGGER fail_{table} BEFORE {event} ON {table} "
                    f"WHEN {when} BEGIN SELECT RAISE(FAIL, '{reason}'); END")
         return
     db.execute(f"CREATE FUNCTION fail_{table}() RETURNS trigger LANGUAGE plpgsql AS "
                f"$$ BEGIN RAISE EXCEPTION '{reason}'; END $$")
-    db.execute(f"CREATE TRIGGER fail_{table} BEFORE UPDATE OF {column} ON {table} "
+    db.execute(f"CREATE TRIGGER fail_{table} BEFORE {event} ON {table} "
                f"FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION fail_{table}()")
 
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _PRIORITY_ORDER = ["low", "normal", "high"]
 SEND_MARGIN = 30.0  # seconds a lease outlasts a send's deadline (for recording its result)
+RECORD_TRIES, RECORD_PAUSE = 4, 1.0  # recording a delivery: 1 + 2 + 4 s between tries
 
 
 class _RenderFailed(Exception):
@@ -155,11 +156,26 @@ class DispatchRunner:
             result = await asyncio.to_thread(notifier.send_to, name, target, title, body, fmt,
                                              priority)
             if result.ok:
-                await ctx.store.call(outbox.record_delivery, [a.id for a in missing], target.key,
-                                     ctx.clock())
+                await self._record_delivery([a.id for a in missing], target.key)
             else:
                 errors.append(f"{target.shown}: {result.error or 'failed'}")
         return errors
+
+    async def _record_delivery(self, ids: list[int], target: str) -> None:
+        """A message went out: recorded, tried again a few times when the database fails
+        (a killed connection, a restarting server: the next try gets a fresh one), since a
+        delivery not recorded is sent again once the alerts' lease ends."""
+        ctx = self.context
+        for attempt in range(RECORD_TRIES):
+            try:
+                await ctx.store.call(ctx.store.outbox.record_delivery, ids, target, ctx.clock())
+                return
+            except Exception as error:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+                log.warning("a sent alert's delivery could not be recorded (%s); trying again",
+                            error)
+                await asyncio.sleep(RECORD_PAUSE * 2 ** attempt)
 
     def _render(self, channel: str, send: Send) -> tuple[str, str, str]:
         notifier = self.context.notifier

@@ -13,7 +13,7 @@ import pytest
 from monitor.config.config import FeedConfig
 from monitor.core import analysis
 from monitor.runners import app
-from tests.db import connect, fail_updates, heal_updates
+from tests.db import connect, fail_inserts, fail_updates, heal_updates
 from tests.e2e.helpers import write_config
 from tests.servers import FIXTURES, Route, Site, free_port
 
@@ -685,3 +685,29 @@ def test_a_channel_whose_bookkeeping_fails_stops_no_other_and_repeats_nothing(
 
 def channels(db) -> list[tuple]:
     return db.execute("SELECT channel, status FROM alerts ORDER BY channel").fetchall()
+
+
+def test_a_delivery_the_database_refused_to_record_is_recorded_on_a_later_try(
+        tmp_path, site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    """A message went out and its record failed (a connection killed, a server restarting):
+    once the lease ended it went out again. The record is tried again within seconds."""
+    config, rules = setup(tmp_path, site, site_port(site))
+    clock = Clock()
+
+    async def scenario() -> None:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            await pipeline.poll_all(pipeline.enabled_feeds())
+            await pipeline.process_pending()
+            with connect(config.database) as db:
+                fail_inserts(db, "deliveries")
+            delivering = asyncio.create_task(pipeline.deliver_due())
+            while "could not be recorded" not in caplog.text:
+                await asyncio.sleep(0.05)
+            with connect(config.database) as db:
+                heal_updates(db, "deliveries")
+            assert await delivering == (1, 0)
+            clock.now += config.lease + 60
+            assert await pipeline.deliver_due() == (0, 0)
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert len(site.got("POST", "/hook")) == 1
