@@ -601,3 +601,21 @@ def _lock_free(store: Store) -> bool:
             return True
     except Exception:
         return False
+
+
+def test_a_demoted_headline_is_its_items_follow_up_held_for_the_digest(store: Store) -> None:
+    """What `demote` writes and `due` reads back, field by field (mutants changing a field of
+    either survived)."""
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.items.pending()
+    story, _ = complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    (headline,) = store.outbox.due(250.0)
+    assert (headline.rule, headline.story_id, headline.batch) == ("r", story, False)
+    store.outbox.demote(headline.id, item.id, "Suite", {"title": "Suite « é »"}, 400.0, 260.0)
+    assert store.outbox.due(399.0) == []  # held until the digest
+    (followup,) = store.outbox.due(400.0)
+    assert (followup.title, followup.payload, followup.batch, followup.story_id) == (
+        "Suite", {"title": "Suite « é »"}, True, story)
+    with connect(store.target) as db:
+        assert db.execute("SELECT kind, subject FROM alerts").fetchall() == [
+            ("followup", str(item.id))]
