@@ -94,33 +94,38 @@ class CompleteRunner:
         in_flight: dict[asyncio.Task[tuple[Article, Fingerprint, bool]], PendingItem] = {}
         last_started = 0  # an item that fails stays new, for the next pass, not this one
         exhausted = False
-        while True:
-            if not (ctx.stopping or exhausted) and len(in_flight) < BATCH:
-                fresh = await ctx.store.call(functools.partial(
-                    ctx.store.items.pending, BATCH - len(in_flight), after=last_started,
-                    now=ctx.clock(), lease=ctx.config.lease))
-                exhausted = not fresh
-                for item in fresh:
-                    last_started = item.id
-                    in_flight[asyncio.create_task(self._analyse(item))] = item
-            if not in_flight:
-                return Completed(processed, queued, old)
-            done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                item = in_flight.pop(task)
-                try:
-                    article, fingerprint, transient = task.result()
-                    queued += await self._complete(item, article, fingerprint, transient)
-                    processed += 1
-                    old += item.old
-                except LeaseLost:
-                    log.warning("item %d: this completion is discarded: another instance "
-                                "completed it meanwhile (this process was paused past its "
-                                "lease)", item.id, extra={"item": item.id})
-                except Exception:  # a bug on one item must not stop the others; it stays new
-                    await self._failed(item)
-                finally:
-                    ctx.store.leases.settle("items", [item.id])
+        try:
+            while True:
+                if not (ctx.stopping or exhausted) and len(in_flight) < BATCH:
+                    fresh = await ctx.store.call(functools.partial(
+                        ctx.store.items.pending, BATCH - len(in_flight), after=last_started,
+                        now=ctx.clock(), lease=ctx.config.lease))
+                    exhausted = not fresh
+                    for item in fresh:
+                        last_started = item.id
+                        in_flight[asyncio.create_task(self._analyse(item))] = item
+                if not in_flight:
+                    return Completed(processed, queued, old)
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    item = in_flight.pop(task)
+                    try:
+                        article, fingerprint, transient = task.result()
+                        queued += await self._complete(item, article, fingerprint, transient)
+                        processed += 1
+                        old += item.old
+                    except LeaseLost:
+                        log.warning("item %d: this completion is discarded: another instance "
+                                    "completed it meanwhile (this process was paused past its "
+                                    "lease)", item.id, extra={"item": item.id})
+                    except Exception:  # a bug on one item must not stop the others; it stays new
+                        await self._failed(item)
+                    finally:
+                        ctx.store.leases.settle("items", [item.id])
+        finally:  # the database failed under the loop: what is in flight is not ours for good
+            for task in in_flight:
+                task.cancel()
+            ctx.store.leases.settle("items", [item.id for item in in_flight.values()])
 
     def _catch_up(self) -> None:
         """The story index, up to date (on a database thread)."""

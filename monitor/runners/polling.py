@@ -80,7 +80,10 @@ class PollRunner:
                     return
                 results.append(await self.poll(queue.popleft()))
 
-        await asyncio.gather(*(lane() for _ in range(self.context.config.network.concurrency)))
+        try:
+            await asyncio.gather(*(lane() for _ in range(self.context.config.network.concurrency)))
+        finally:  # a claim failed (the database): feeds claimed and not polled are not ours
+            self.context.store.leases.settle("feeds", [feed.url for feed in queue])
         return results
 
     async def poll_all(self, feeds_to_poll: Sequence[FeedConfig]) -> list[PollResult]:

@@ -36,10 +36,15 @@ class Items:
                           (after, now), "id", limit, now, lease)
         if not ids:
             return []
-        rows = self._db.execute(
-            "SELECT items.*, feeds.name AS feed_name FROM items "
-            "LEFT JOIN feeds ON feeds.url = items.feed_url "
-            f"WHERE items.id IN ({','.join('?' * len(ids))}) ORDER BY items.id", ids).fetchall()
+        try:
+            rows = self._db.execute(
+                "SELECT items.*, feeds.name AS feed_name FROM items "
+                "LEFT JOIN feeds ON feeds.url = items.feed_url "
+                f"WHERE items.id IN ({','.join('?' * len(ids))}) ORDER BY items.id", ids
+            ).fetchall()
+        except BaseException:  # claimed, yet the caller never learns which: not renewed
+            self._leases.settle("items", ids)
+            raise
         return [PendingItem(row["id"], _entry(row), row["feed_name"] or row["feed_url"],
                             row["seen_at"], bool(row["old"])) for row in rows]
 

@@ -73,9 +73,13 @@ class Outbox:
                           "next_attempt, id", limit, now, lease)
         if not ids:
             return []
-        rows = self._db.execute(
-            f"SELECT * FROM alerts WHERE id IN ({','.join('?' * len(ids))}) "
-            "ORDER BY next_attempt, id", ids).fetchall()
+        try:
+            rows = self._db.execute(
+                f"SELECT * FROM alerts WHERE id IN ({','.join('?' * len(ids))}) "
+                "ORDER BY next_attempt, id", ids).fetchall()
+        except BaseException:  # claimed, yet the caller never learns which: not renewed
+            self._leases.settle("alerts", ids)
+            raise
         return [QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
                             row["title"], json.loads(row["payload"]), bool(row["batch"]),
                             row["attempts"], row["expires_at"], row["story_id"] or 0)
