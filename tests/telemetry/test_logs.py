@@ -92,3 +92,43 @@ def test_a_traceback_holding_a_secret_is_scrubbed(capsys, restore_logging, fmt: 
     err = capsys.readouterr().err
     assert "invalid URL slack://****/channel" in err  # the traceback is there, scrubbed
     assert "SECRET" not in err
+
+
+def test_json_errors_and_stacks_have_their_keys_and_french_stays_readable(
+        capsys, restore_logging) -> None:
+    logs.setup(logging.INFO, "json")
+    try:
+        raise ValueError("flux « Libération » illisible")
+    except ValueError:
+        logging.getLogger("monitor").exception("échec")
+    logging.getLogger("monitor").warning("pile", stack_info=True)
+    first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert first["message"] == "échec" and "ValueError: flux « Libération » illisible" in \
+        first["error"] and "stack" not in first
+    assert "Stack (most recent call last)" in second["stack"] and "error" not in second
+    logging.getLogger("monitor").info("Élysée")
+    assert '"message": "Élysée"' in capsys.readouterr().err  # not \u00c9lys\u00e9e
+
+
+def test_secrets_add_up_and_a_short_one_is_not_taken_for_one(capsys, restore_logging) -> None:
+    """A second call of `hide` keeps the first one's secrets; a value of fewer than four
+    characters (a port, "on") is not scrubbed from every line."""
+    logs.setup(logging.INFO, "text")
+    logs.hide({"tok-first-1234"})
+    logs.hide({"tok-second-5678", "abc"})
+    logging.getLogger("monitor").warning("tok-first-1234 tok-second-5678 abc abcd")
+    err = capsys.readouterr().err
+    assert "tok-first" not in err and "tok-second" not in err and "abc abcd" in err
+
+
+def test_the_repeat_window_ends_at_sixty_seconds_not_after() -> None:
+    from monitor.telemetry.logs import RepeatFilter
+
+    now = [0.0]
+    repeats = RepeatFilter(clock=lambda: now[0])
+    line = logging.LogRecord("monitor", logging.WARNING, __file__, 1, "same", None, None)
+    assert all(repeats.filter(line) for _ in range(10)) and not repeats.filter(line)
+    now[0] = 59.9
+    assert not repeats.filter(line)  # still the same window
+    now[0] = 60.0
+    assert repeats.filter(line)  # a new one
