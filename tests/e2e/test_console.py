@@ -89,10 +89,21 @@ def api(base: str, path: str, token: str | None = None) -> dict:
 
 
 def go(driver: WebDriver, element: WebElement) -> None:
-    """Click a link or a button and wait for the next page to replace this one."""
+    """Click a link or a button and wait for the next page to replace this one. (Chromium may
+    answer a question about the old page's element, asked while the new one arrives, with
+    "Node … does not belong to the document" rather than "stale": gone all the same.)"""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 15).until(staleness_of(page))
+
+    def replaced(driver: WebDriver) -> bool:
+        try:
+            return bool(staleness_of(page)(driver))
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+
+    WebDriverWait(driver, 15).until(replaced)
 
 
 def text_of(driver: WebDriver, element_id: str) -> str:
