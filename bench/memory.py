@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from farm import memory_of_all_mb  # noqa: E402
-from pipeline import pages, serve  # noqa: E402
+from pipeline import pages, start_page_server  # noqa: E402
 
 
 async def measure(directory: Path, port: int, articles: int, own_process: bool,
@@ -67,16 +66,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=60)
     args = parser.parse_args()
     paths, where = pages()
-
-    from tests.servers import free_port
-
-    port = free_port()
-    context = multiprocessing.get_context("spawn")
-    ready = context.Event()
-    server = context.Process(target=serve, args=([str(p) for p in paths], port, ready),
-                             daemon=True)
-    server.start()
-    ready.wait(30)
+    server, port = start_page_server(paths)
     print(f"memory of all the daemon's processes (PSS), 2 extraction workers, shipped rules, "
           f"{args.articles} articles ({where})")
     try:

@@ -94,15 +94,8 @@ async def run_once(directory: Path, port: int, rules_file: Path, workers: int,
     return rates[0], rates[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer articles, fewer rule sizes")
-    args = parser.parse_args()
-    paths, where = pages()
-    extracted, _ = corpus()
-    words = vocabulary(extracted)
-    articles = len(paths) * (2 if args.quick else 3)
-
+def start_page_server(paths: list[Path]) -> tuple[multiprocessing.process.BaseProcess, int]:
+    """The corpus's pages served from a process of their own; (the process, its port)."""
     from tests.servers import free_port
 
     port = free_port()
@@ -112,6 +105,18 @@ def main() -> None:
                              daemon=True)
     server.start()
     ready.wait(30)
+    return server, port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer articles, fewer rule sizes")
+    args = parser.parse_args()
+    paths, where = pages()
+    extracted, _ = corpus()
+    words = vocabulary(extracted)
+    articles = len(paths) * (2 if args.quick else 3)
+    server, port = start_page_server(paths)
     print(f"article pipeline: {articles} articles ({where}), page fetch → trafilatura → rules "
           "→ story → SQLite")
     print(f"  {'rule terms':<12}{'1 worker (cold)':>24}{'2 workers (cold)':>24}{'speed-up':>10}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sys
 import threading
 from typing import NamedTuple
 
@@ -118,8 +117,8 @@ class CompleteRunner:
                         log.warning("item %d: this completion is discarded: another instance "
                                     "completed it meanwhile (this process was paused past its "
                                     "lease)", item.id, extra={"item": item.id})
-                    except Exception:  # a bug on one item must not stop the others; it stays new
-                        await self._failed(item)
+                    except Exception as error:  # a bug on one item stops no other; it stays new
+                        await self._failed(item, error)
                     finally:
                         ctx.store.leases.settle("items", [item.id])
         finally:  # the database failed under the loop: what is in flight is not ours for good
@@ -132,7 +131,7 @@ class CompleteRunner:
         with self._index_lock, self.context.store.transaction(lock="stories"):
             self._index()
 
-    async def _failed(self, item: PendingItem) -> None:
+    async def _failed(self, item: PendingItem, cause: Exception) -> None:
         """Completing it raised (called while that is handled): it is tried again later
         (after its lease, when even that cannot be written)."""
         ctx = self.context
@@ -144,9 +143,9 @@ class CompleteRunner:
                           "(%s); tried again in %gs", item.id, error, ctx.config.lease,
                           extra={"item": item.id})
             return
-        if isinstance(sys.exc_info()[1], LockBusy):  # another instance paused holding it
-            log.warning("item %d: not completed now (%s); tried again later", item.id,
-                        sys.exc_info()[1], extra={"item": item.id})
+        if isinstance(cause, LockBusy):  # another instance paused holding it
+            log.warning("item %d: not completed now (%s); tried again later", item.id, cause,
+                        extra={"item": item.id})
             return
         log.exception("item %d: not completed (%d failed attempt(s)); tried again later",
                       item.id, tries, extra={"item": item.id})

@@ -71,6 +71,26 @@ def publish(site: Site, farm: dict[int, list[int]], round_: int, stories: range)
                                                   etag=f'"{outlet}-{round_}"')
 
 
+def instance_configs(tmp_path: Path, site: Site, count: int, channels: dict, rules: str,
+                     **extra: object) -> list[Path]:
+    """The config of each of `count` instances (inst1, inst2…) polling the farm, channel `a`
+    the default, each with a user agent of its own."""
+    feeds = [{"name": f"Outlet {n}", "url": site.url(f"/feed{n}.xml")} for n in range(OUTLETS)]
+    configs = []
+    for instance in range(1, count + 1):
+        directory = tmp_path / f"inst{instance}"
+        directory.mkdir()
+        configs.append(write_config(
+            directory, feeds, channels, ["a"], rules, workers=0, lease=f"{LEASE}s",
+            watch_rules=False, instance=f"inst{instance}",
+            poll={"interval": f"{INTERVAL}s", "tick": "1s"},
+            # one host serves everything here: its slow pages must not hold up the feeds
+            network={"allow_private_addresses": True, "timeout": "30s", "per_host": 64,
+                     "concurrency": 64, "user_agent": f"monitor-test inst{instance}"},
+            **extra))
+    return configs
+
+
 def gets(site: Site, instance: int) -> list[tuple[float, str]]:
     return [(r.at, r.path) for r in site.got("GET")
             if r.headers.get("user-agent", "").endswith(f"inst{instance}")]
@@ -84,20 +104,8 @@ def test_three_instances_one_killed_every_alert_exactly_once(tmp_path: Path, sit
     farm: dict[int, list[int]] = {}
     publish(site, farm, 1, range(12))
     host = site.base.split("//")[1]
-    feeds = [{"name": f"Outlet {n}", "url": site.url(f"/feed{n}.xml")} for n in range(OUTLETS)]
-    configs = []
-    for instance in (1, 2, 3):
-        directory = tmp_path / f"inst{instance}"
-        directory.mkdir()
-        config = write_config(
-            directory, feeds, {"a": f"json://{host}/hook-a", "b": f"json://{host}/hook-b"}, ["a"],
-            RULES, workers=0, lease=f"{LEASE}s", watch_rules=False, instance=f"inst{instance}",
-            poll={"interval": f"{INTERVAL}s", "tick": "1s"},
-            # one host serves everything here: its slow pages must not hold up the feeds
-            network={"allow_private_addresses": True, "timeout": "30s", "per_host": 64,
-                     "concurrency": 64,
-                     "user_agent": f"monitor-test inst{instance}"})
-        configs.append(config)
+    configs = instance_configs(tmp_path, site, 3, {"a": f"json://{host}/hook-a",
+                                                   "b": f"json://{host}/hook-b"}, RULES)
     daemons = [Daemon(configs[0])]  # the first alone: every feed and item is its own
     try:
         wait_for(lambda: any("/s" in path for _, path in gets(site, 1))
@@ -172,18 +180,9 @@ def test_an_instance_paused_past_its_lease_stalls_no_one_and_repeats_nothing(
     farm: dict[int, list[int]] = {}
     publish(site, farm, 1, range(12))
     host = site.base.split("//")[1]
-    feeds = [{"name": f"Outlet {n}", "url": site.url(f"/feed{n}.xml")} for n in range(OUTLETS)]
-    configs = []
-    for instance in (1, 2):
-        directory = tmp_path / f"inst{instance}"
-        directory.mkdir()
-        configs.append(write_config(
-            directory, feeds, {"a": [f"json://{host}/hook-a1", f"json://{host}/hook-a2"]}, ["a"],
-            RULES.replace("[a, b]", "[a]"), workers=0, lease=f"{LEASE}s", watch_rules=False,
-            instance=f"inst{instance}", dedup={"followups": "message"},
-            poll={"interval": f"{INTERVAL}s", "tick": "1s"},
-            network={"allow_private_addresses": True, "timeout": "30s", "per_host": 64,
-                     "concurrency": 64, "user_agent": f"monitor-test inst{instance}"}))
+    configs = instance_configs(
+        tmp_path, site, 2, {"a": [f"json://{host}/hook-a1", f"json://{host}/hook-a2"]},
+        RULES.replace("[a, b]", "[a]"), dedup={"followups": "message"})
 
     def count(where: str) -> int:
         with connect(postgres_url) as db:

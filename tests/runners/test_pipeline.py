@@ -34,11 +34,15 @@ class Clock:
         return self.now
 
 
-def setup(tmp_path: Path, site: Site, hook_port: int, feeds: list[dict] | None = None):
+def setup(tmp_path: Path, site: Site, hook_port: int, feeds: list[dict] | None = None,
+          hooks: tuple[str, ...] = ("ops",)):
+    """Le Monde's feed, and a json:// channel per hook (`ops` posts to /hook, others to
+    /NAME), all of them the default."""
     site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
     feeds = feeds or [{"name": "Le Monde", "url": site.url("/feed.xml")}]
-    path = write_config(tmp_path, feeds, {"ops": f"json://127.0.0.1:{hook_port}/hook"}, ["ops"],
-                        RULES, workers=0)
+    channels = {name: f"json://127.0.0.1:{hook_port}/{'hook' if name == 'ops' else name}"
+                for name in hooks}
+    path = write_config(tmp_path, feeds, channels, list(hooks), RULES, workers=0)
     return app.load(path)
 
 
@@ -656,12 +660,7 @@ def test_a_channel_whose_bookkeeping_fails_stops_no_other_and_repeats_nothing(
     """A database error right after a successful send (here: marking it sent) stopped the
     whole delivery pass. The other channel's alert still goes out; this one, already
     delivered, is only marked sent once its lease has ended, never posted again."""
-    site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
-    hooks = f"json://127.0.0.1:{site_port(site)}"
-    path = write_config(tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")}],
-                        {"ops": f"{hooks}/ops", "desk": f"{hooks}/desk"}, ["ops", "desk"], RULES,
-                        workers=0)
-    config, rules = app.load(path)
+    config, rules = setup(tmp_path, site, site_port(site), hooks=("ops", "desk"))
     clock = Clock()
 
     async def scenario() -> None:
@@ -680,7 +679,7 @@ def test_a_channel_whose_bookkeeping_fails_stops_no_other_and_repeats_nothing(
     asyncio.run(scenario())
     with connect(config.database) as db:
         assert channels(db) == [("desk", "sent"), ("ops", "sent")]
-    assert [len(site.got("POST", hook)) for hook in ("/ops", "/desk")] == [1, 1]
+    assert [len(site.got("POST", hook)) for hook in ("/hook", "/desk")] == [1, 1]
 
 
 def channels(db) -> list[tuple]:
