@@ -175,16 +175,15 @@ class PollRunner:
                         intent.error, extra={"feed": feed.name})
             return PollResult(feed.name, feed.url, "failed", error=intent.error)
         parsed = intent.parsed
-        if parsed is not None:
-            ctx.store.feeds.set_warning(feed.url, parsed.warning)
-            if parsed.warning:
-                log.warning("feed %r is malformed: %s (%d entries read all the same)", feed.name,
-                            parsed.warning, len(parsed.entries), extra={"feed": feed.name})
+        if parsed is not None and parsed.warning:
+            log.warning("feed %r is malformed: %s (%d entries read all the same)", feed.name,
+                        parsed.warning, len(parsed.entries), extra={"feed": feed.name})
         new = ctx.store.feeds.record_success(
             feed.url, now=now, etag=intent.etag, last_modified=intent.last_modified,
             body_hash=intent.body_hash, entries=parsed.entries if parsed else (),
             next_check=intent.next_check, moved_to=intent.moved_to, old=intent.old,
-            not_modified=intent.not_modified)
+            not_modified=intent.not_modified, parsed=parsed is not None,
+            warning=parsed.warning if parsed else None)
         if parsed is None:
             return PollResult(feed.name, feed.url, intent.status)
         log.info("feed %r: %d entries, %d new", feed.name, len(parsed.entries), new,

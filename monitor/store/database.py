@@ -56,6 +56,8 @@ class Database(Protocol):
     skip_locked: str  # appended to a claiming SELECT: rows another instance holds are passed
 
     def execute(self, sql: str, params: Params = ()) -> Result: ...
+    def rows(self, rows: Sequence[Params], types: Sequence[str]) -> tuple[str, list[Any]]: ...
+    def any_of(self, column: str, values: Sequence[Any], type_: str) -> tuple[str, list[Any]]: ...
     def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
     def transaction(self, lock: str | None = None) -> AbstractContextManager[Database]: ...
     def try_lock(self, name: str) -> bool: ...
@@ -130,6 +132,18 @@ class Sqlite:
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         with self._turn:
             self._db.executemany(sql, rows)
+
+    @staticmethod
+    def rows(rows: Sequence[Params], types: Sequence[str]) -> tuple[str, list[Any]]:
+        """`INSERT … <this>` of many rows in one statement: a VALUES list (SQLite ignores
+        `types`, the SQL column types: PostgreSQL's own needs them)."""
+        marks = "(" + ", ".join("?" * len(types)) + ")"
+        return "VALUES " + ", ".join([marks] * len(rows)), [v for row in rows for v in row]
+
+    @staticmethod
+    def any_of(column: str, values: Sequence[Any], type_: str) -> tuple[str, list[Any]]:
+        """`WHERE <this>`: `column` is one of `values`."""
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[Sqlite]:

@@ -107,9 +107,11 @@ class Feeds:
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
                        last_modified: str | None, body_hash: str | None,
                        entries: Sequence[Entry] = (), moved_to: str | None = None,
-                       old: Collection[int] = (), not_modified: bool = False) -> int:
+                       old: Collection[int] = (), not_modified: bool = False,
+                       parsed: bool = False, warning: str | None = None) -> int:
         """A good poll: new validators, failures reset, and its unseen entries stored as `new`
-        items in the same transaction (those whose index is in `old` never alert). Returns how
+        items in the same transaction (those whose index is in `old` never alert); when its
+        document was `parsed`, what was wrong with it (`warning`, None: nothing). Returns how
         many entries were new; raises LeaseLost, writing nothing, when another instance claimed
         the feed since this process did. (With no entries, as after a 304, its one statement is atomic
         alone: no transaction, two round trips fewer to a server.)"""
@@ -129,15 +131,12 @@ class Feeds:
                 "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
                 "fetch_url = COALESCE(?, fetch_url), polls = polls + 1, "
                 "not_modified = not_modified + ?, lease_until = NULL, "
+                "warning = CASE WHEN ? = 1 THEN ? ELSE warning END, "
                 "last_new_item = CASE WHEN ? > 0 THEN ? ELSE last_new_item END WHERE url = ?"
                 + FENCE, (etag, last_modified, body_hash, next_check, now, now, moved_to,
-                           not_modified, new, now, url, token))
+                           not_modified, int(parsed), warning, new, now, url, token))
             fenced(recorded.rowcount, token, f"feed {url}")
         return new
-
-    def set_warning(self, url: str, warning: str | None) -> None:
-        """What was wrong with the document just parsed (None: nothing)."""
-        self._db.execute("UPDATE feeds SET warning = ? WHERE url = ?", (warning, url))
 
     def reschedule(self, url: str, interval: float) -> None:
         """A new interval: the next poll is the last one plus it (a feed in backoff keeps its
@@ -164,28 +163,30 @@ def _insert_entries(db: Database, unseen: list[tuple[Entry, list[str], bool]],
     """Store entries none of whose keys was known, as items (two statements for them all).
     Another instance may be storing the same article from another feed at this moment: then
     one of its keys is taken on insertion (PostgreSQL waits for the other's commit to tell),
-    and that item is deleted again, its keys with it. Returns the items stored."""
+    and that item is deleted again, the keys it did take first. Returns the items stored."""
     if not unseen:
         return 0
+    source, params = db.rows(
+        [(entry.feed_url, entry.guid, entry.link, entry.title, title_words(entry.title),
+          entry.summary, _ts(entry.published), now, int(old)) for entry, _, old in unseen],
+        ("text",) * 6 + ("double precision",) * 2 + ("bigint",))
     rows = db.execute(
         "INSERT INTO items (feed_url, guid, link, title, title_words, summary, published, "
-        "seen_at, old) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(unseen))
-        + " RETURNING id, feed_url, guid, link, title",
-        [value for entry, _, old in unseen for value in (
-            entry.feed_url, entry.guid, entry.link, entry.title, title_words(entry.title),
-            entry.summary, _ts(entry.published), now, old)]).fetchall()
+        f"seen_at, old) {source} RETURNING id, feed_url, guid, link, title", params).fetchall()
     # RETURNING's order is not promised: each row is found by what it was given (entries
     # alike in all of these share their keys, so only one of them is here)
     ids = {tuple(row[1:]): row[0] for row in rows}
     keys_of = {ids[(entry.feed_url, entry.guid, entry.link, entry.title)]: keys
                for entry, keys, _ in unseen}
     pairs = [(key, item_id) for item_id, keys in keys_of.items() for key in keys]
+    source, params = db.rows(pairs, ("text", "bigint"))
     inserted = Counter(row[0] for row in db.execute(
-        "INSERT INTO item_keys (key, item_id) VALUES " + ", ".join(["(?, ?)"] * len(pairs))
-        + " ON CONFLICT DO NOTHING RETURNING item_id",
-        [value for pair in pairs for value in pair]))
+        f"INSERT INTO item_keys (key, item_id) {source} ON CONFLICT DO NOTHING RETURNING item_id",
+        params))
     taken = [item_id for item_id, keys in keys_of.items() if inserted[item_id] < len(keys)]
     for item_id in taken:
+        where, params = db.any_of("key", keys_of[item_id], "text")
+        db.execute(f"DELETE FROM item_keys WHERE {where} AND item_id = ?", (*params, item_id))
         db.execute("DELETE FROM items WHERE id = ?", (item_id,))
     return len(keys_of) - len(taken)
 
@@ -194,9 +195,9 @@ def _known_keys(db: Database, keys: list[str]) -> set[str]:
     """Those of `keys` some stored item has (one query per 500, not one per entry)."""
     known: set[str] = set()
     for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        known.update(row[0] for row in db.execute(
-            f"SELECT key FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        where, params = db.any_of("key", keys[start:start + 500], "text")
+        known.update(row[0] for row in db.execute(f"SELECT key FROM item_keys WHERE {where}",
+                                                  params))
     return known
 
 

@@ -10,11 +10,30 @@ from monitor.core.secrets import database_secrets as secrets
 from monitor.core.secrets import redact
 from monitor.store.database import Sqlite
 from monitor.store.postgres import postgres_ddl, postgres_sql
+from monitor.store.store import open_database
 
 
 def test_placeholders_become_psycopgs_and_a_percent_stays_a_percent() -> None:
     assert postgres_sql("SELECT * FROM t WHERE a = ? AND b LIKE '%?%' AND c = ?") == \
         "SELECT * FROM t WHERE a = %s AND b LIKE '%%?%%' AND c = %s"
+    assert postgres_sql("SELECT * FROM unnest(?::text[], ?::double precision[]) WHERE a = ?") \
+        == "SELECT * FROM unnest(%b::text[], %b::double precision[]) WHERE a = %s"  # binary
+
+
+def test_many_rows_and_lists_of_values_read_back_as_given(database: str | Path) -> None:
+    db = open_database(database)
+    try:
+        db.execute("CREATE TABLE t (s TEXT, x DOUBLE PRECISION, n BIGINT)")
+        given = [("é\\\"{,} NULL", None, 1), (None, 2.5, None), ("", -1.0, 2**40)]
+        source, params = db.rows(given, ("text", "double precision", "bigint"))
+        db.execute(f"INSERT INTO t (s, x, n) {source}", params)
+        assert sorted(map(tuple, db.execute("SELECT s, x, n FROM t")), key=repr) == \
+            sorted(given, key=repr)
+        where, params = db.any_of("s", ["", "é\\\"{,} NULL", "absent"], "text")
+        assert sorted(row[0] for row in db.execute(f"SELECT s FROM t WHERE {where}", params)) \
+            == ["", "é\\\"{,} NULL"]
+    finally:
+        db.close()
 
 
 def test_the_schema_in_postgresqls_words() -> None:

@@ -99,6 +99,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
     assert candidate.fingerprint.vector == fingerprint(article, 0).vector
     [(kept, _)] = upgraded.items.completed_articles(since=0)
     assert kept.text == text
+    assert store_entries(upgraded, [entry("https://a.fr/1")]) == 0  # its keys kept too
     upgraded.close()
 
 
@@ -150,6 +151,18 @@ def test_feed_state_round_trip(store: Store) -> None:
     assert store.feeds.due(850.0) == [FEED_B]
     assert store.feeds.due(950.0) == [FEED_B, FEED_A]  # most overdue first
 
+
+
+def test_a_parsed_document_s_warning_is_kept_until_the_next_parse(store: Store) -> None:
+    def poll(parsed: bool, warning: str | None = None) -> str | None:
+        store.feeds.record_success(FEED_A, now=100.0, next_check=200.0, etag=None,
+                                   last_modified=None, body_hash="h", parsed=parsed,
+                                   warning=warning)
+        return store.feeds.get(FEED_A).warning
+
+    assert poll(True, "mismatched tag (line 3)") == "mismatched tag (line 3)"
+    assert poll(False) == "mismatched tag (line 3)"  # a 304, or the same bytes: not read again
+    assert poll(True) is None  # read again, and well formed now
 
 def test_pending_items_survive_a_restart_until_completed(store: Store, tmp_path: Path) -> None:
     store_entries(store, [entry("https://a.fr/1")])
@@ -377,17 +390,29 @@ def test_the_same_article_stored_by_two_instances_at_once_is_one_item(database) 
             if first.engine == "postgres":  # the second waits for the commit, then finds it
                 import threading  # taken (stored first, it would make two items)
                 result: list[int] = []
-                racer = threading.Thread(target=lambda: result.append(
-                    store_entries(second, [entry("https://a.fr/1", feed=FEED_B)])))
+                racer = threading.Thread(target=lambda: result.append(store_entries(
+                    second, [entry("https://a.fr/1", "https://a.fr/autre", feed=FEED_B)])))
                 racer.start()
+                wait_for(lambda: waiting_on_a_lock(database))  # on the first's key
         if first.engine == "postgres":
             racer.join(30)
             assert result == [0]
         assert store_entries(second, [entry("https://a.fr/1", feed=FEED_B)]) == 0
         assert len(second.items.pending()) == 1
+        # the copy's other key went with it: an article at that URL is new, not taken for known
+        assert store_entries(second, [entry("https://a.fr/autre", feed=FEED_B)]) == 1
     finally:
         first.close()
         second.close()
+
+
+def waiting_on_a_lock(database: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(database) as db:
+        row = db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                         "AND datname = current_database()").fetchone()
+        return bool(row and row[0])
 
 
 def test_an_instance_sees_the_story_assignments_of_others(store: Store, database) -> None:
