@@ -102,22 +102,38 @@ class Daemon:
         self._last_beat: float | None = None  # monotonic time the scheduler last ran a job
         self.reloads = ReloadLog()  # the last reload, as the console shows it
         self.failure: str | None = None  # why it stopped on its own, if it did
+        self._status = ""  # what `systemctl status` shows when all is well
+        self._degraded = False  # whether it shows troubles now
 
     def health(self) -> tuple[bool, str]:
-        """/healthz: healthy while the scheduler runs its jobs and the database takes writes
-        (this process's heartbeat is written)."""
+        """/healthz: unhealthy when the scheduler runs no job or the database takes no write
+        (this process's heartbeat is written, a real write); degraded, yet working, while it
+        works around troubles (`Troubles`): restarting would mend neither."""
         beat = self._last_beat
         if beat is None or time.monotonic() - beat > HEALTH_STALE:
-            return False, "scheduler not ticking"
+            return False, "unhealthy: scheduler not ticking"
+        troubles = self.pipeline.context.troubles
         problem = self.pipeline.store.beat(time.time())
         if problem:
-            return False, f"database not writable: {problem}"
-        return True, "ok"
+            troubles.note("database", problem)
+            return False, f"unhealthy: database not writable: {problem}"
+        troubles.clear("database")
+        current = troubles.current()
+        return True, "degraded: " + "; ".join(current) if current else "ok"
 
     async def heartbeat(self) -> None:
-        """Proves the event loop and the scheduler are alive: for /healthz and the watchdog."""
+        """Proves the event loop and the scheduler are alive: for /healthz and the watchdog;
+        `systemctl status` shows the troubles worked around while they last."""
         self._last_beat = time.monotonic()
         self.systemd.watchdog()
+        troubles = self.pipeline.context.troubles.current(details=True)
+        if troubles or self._degraded:
+            self.systemd.status("degraded: " + "; ".join(troubles) if troubles else self._status)
+            self._degraded = bool(troubles)
+
+    def _ready(self, status: str) -> None:
+        self._status = status
+        self.systemd.ready(status)
 
     def reload(self, reason: str = "SIGHUP") -> bool:
         """Load config.yaml and every rule file again and swap them in whole, or keep the
@@ -138,7 +154,7 @@ class Daemon:
             log.error("config and rules not reloaded (%s): %d problem(s); the running config "
                       "and its %d rule(s) keep running", reason, len(error.problems),
                       len(self.pipeline.rules))
-            self.systemd.ready(f"not reloaded: {len(error.problems)} problem(s)")
+            self._ready(f"not reloaded: {len(error.problems)} problem(s)")
             return False
         blank = _emptied(self.pipeline.rules, rules)
         if blank:
@@ -146,7 +162,7 @@ class Daemon:
                         "progress?); the previous %d rule(s) keep running; write `rules: []` in "
                         "a file to empty it on purpose", reason, ", ".join(blank),
                         len(self.pipeline.rules))
-            self.systemd.ready("not reloaded: a rule file became empty")
+            self._ready("not reloaded: a rule file became empty")
             self.reloads.record(time.time(), reason, [f"{name}: became empty (a save in "
                                                       "progress?)" for name in blank])
             return False
@@ -163,7 +179,7 @@ class Daemon:
         feeds = len(self.pipeline.enabled_feeds())
         log.info("config and rules reloaded (%s): %d feed(s), %d channel(s), %d rule(s)",
                  reason, feeds, len(config.notify.channels), len(rules))
-        self.systemd.ready(f"{feeds} feed(s), {len(rules)} rule(s)")
+        self._ready(f"{feeds} feed(s), {len(rules)} rule(s)")
         return True
 
     async def watch_files(self) -> None:
@@ -264,6 +280,9 @@ class Daemon:
         problem = await store.call(store.beat, time.time())
         if problem:
             log.warning("the database takes no writes: %s", problem)
+            self.pipeline.context.troubles.note("database", problem)
+        else:
+            self.pipeline.context.troubles.clear("database")
 
     async def deliver(self) -> None:
         async with self._delivering:  # one sender at a time: an alert is never sent twice
@@ -302,6 +321,7 @@ class Daemon:
             endpoint = ConsoleServer(config.http.listen, Console(
                 config=lambda: self.pipeline.config, rules=lambda: self.pipeline.rules,
                 store=self.pipeline.store, health=self.health, metrics=self._metrics,
+                troubles=lambda: self.pipeline.context.troubles.current(details=True),
                 reloads=self.reloads))
             try:
                 await endpoint.start()
@@ -313,7 +333,7 @@ class Daemon:
         feeds = len(self.pipeline.enabled_feeds())
         log.info("monitor running: %d feed(s), %d rule(s)%s", feeds, len(self.pipeline.rules),
                  "" if feeds else " (no feeds configured: idle)")
-        self.systemd.ready(f"{feeds} feed(s), {len(self.pipeline.rules)} rule(s)")
+        self._ready(f"{feeds} feed(s), {len(self.pipeline.rules)} rule(s)")
         try:
             await self._stop.wait()
         finally:

@@ -88,7 +88,9 @@ class CompleteRunner:
             await ctx.store.call(self._catch_up)
         except LockBusy as error:
             log.warning("items not completed now: %s; tried again at the next tick", error)
+            ctx.troubles.note("stories-lock", str(error))
             return Completed(0, 0, 0)
+        ctx.troubles.clear("stories-lock")
         processed = queued = old = 0
         in_flight: dict[asyncio.Task[tuple[Article, Fingerprint, bool]], PendingItem] = {}
         last_started = 0  # an item that fails stays new, for the next pass, not this one
@@ -117,6 +119,7 @@ class CompleteRunner:
                         log.warning("item %d: this completion is discarded: another instance "
                                     "completed it meanwhile (this process was paused past its "
                                     "lease)", item.id, extra={"item": item.id})
+                        ctx.troubles.note("lease-lost", f"item {item.id}")
                     except Exception as error:  # a bug on one item stops no other; it stays new
                         await self._failed(item, error)
                     finally:
@@ -142,10 +145,12 @@ class CompleteRunner:
             log.exception("item %d: not completed, and its failure could not be recorded "
                           "(%s); tried again in %gs", item.id, error, ctx.config.lease,
                           extra={"item": item.id})
+            ctx.troubles.note("write-failed", f"item {item.id}'s failure: {error}")
             return
         if isinstance(cause, LockBusy):  # another instance paused holding it
             log.warning("item %d: not completed now (%s); tried again later", item.id, cause,
                         extra={"item": item.id})
+            ctx.troubles.note("stories-lock", str(cause))
             return
         log.exception("item %d: not completed (%d failed attempt(s)); tried again later",
                       item.id, tries, extra={"item": item.id})

@@ -14,6 +14,7 @@ from monitor.net.notify import Notifier
 from monitor.runners.workers import Workers
 from monitor.store.roles import Storage
 from monitor.telemetry.metrics import Metrics
+from monitor.telemetry.troubles import Troubles
 
 
 @dataclass
@@ -30,3 +31,7 @@ class Context:
     # extraction workers), stopped when idle; None: in the extraction workers
     entities: Workers | None = None
     stopping: bool = False  # set on shutdown: finish the current step, start no new one
+    troubles: Troubles = field(init=False)  # what is worked around: /healthz says `degraded`
+
+    def __post_init__(self) -> None:
+        self.troubles = Troubles(self.metrics.troubles)

@@ -54,9 +54,10 @@ class DispatchRunner:
         refusing writes) stops no other channel."""
         try:
             return await self._deliver_channel(name, queued)
-        except Exception:
+        except Exception as error:
             log.exception("delivery to %r stopped: its alerts are tried again once their lease "
                           "ends", name)
+            self.context.troubles.note("write-failed", f"delivery to {name!r}: {error}")
             return 0, 0
         finally:
             self.context.store.leases.settle("alerts", [alert.id for alert in queued])
@@ -101,6 +102,7 @@ class DispatchRunner:
             except LeaseLost:
                 log.warning("%d alert(s) to %r left to another instance: this process was "
                             "paused past its lease", len(ids), name)
+                self.context.troubles.note("lease-lost", f"alerts to {name!r}")
                 continue
             except _RenderFailed as failure:  # this alert's fault alone: the others still go out
                 cause = failure.__cause__

@@ -124,10 +124,12 @@ class PollRunner:
         except LeaseLost:
             log.warning("feed %r: this poll is discarded: another instance polled it meanwhile "
                         "(this process was paused past its lease)", feed.name, extra=extra)
+            self.context.troubles.note("lease-lost", f"feed {feed.name!r}")
             result = PollResult(feed.name, feed.url, "lost")
         except Exception as error:
             log.exception("feed %r: its poll could not be recorded; polled again in %gs",
                           feed.name, self.context.config.lease, extra=extra)
+            self.context.troubles.note("write-failed", f"poll of {feed.name!r}: {error}")
             result = PollResult(feed.name, feed.url, "failed", error=f"not recorded: {error}")
         finally:
             store.leases.settle("feeds", [feed.url])

@@ -31,6 +31,11 @@ class Metrics:
         self.pipeline_seconds = Histogram("monitor_pipeline_seconds", "Time from a poll seeing "
                                           "an item to its alerts being queued.",
                                           buckets=LATENCY_BUCKETS, registry=registry)
+        self.troubles = Counter("monitor_troubles", "Troubles worked around, by kind "
+                                "(stories-lock: another instance held it; lease-lost: work "
+                                "another instance took over; write-failed: a finishing write "
+                                "refused; database: the heartbeat not written).", ["kind"],
+                                registry=registry)
         self.feeds_failing = Gauge("monitor_feeds_failing", "Feeds whose last poll failed.",
                                    registry=registry)
         self.feed_success_age = Gauge("monitor_feed_seconds_since_success", "Seconds since each "

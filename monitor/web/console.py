@@ -33,6 +33,7 @@ class Console:
     store: ConsoleStorage
     health: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
     metrics: Callable[[], bytes] = lambda: b""
+    troubles: Callable[[], list[str]] = lambda: []  # worked around lately: a banner says so
     reloads: views.ReloadLog = field(default_factory=views.ReloadLog)
     clock: Callable[[], float] = time.time
 
@@ -79,7 +80,7 @@ def render(request: web.Request, template: str, data: dict[str, Any],
         request.cookies.get(SESSION_COOKIE), console.clock())
     page = request.app[TEMPLATES].get_template(template).render({
         "path": request.path, "query": request.query, "logged_in": logged_in,
-        "timezone": config.notify.timezone, **data,
+        "timezone": config.notify.timezone, "troubles": console.troubles(), **data,
         "csrf": token or (fresh := secrets.token_urlsafe(24))})
     response = web.Response(text=page, content_type="text/html", status=status)
     if not token:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from monitor.store.store import Store
 from tests.e2e.helpers import PROJECT, Daemon, environment, write_config
 from tests.e2e.newsroom import RULES, serve_newsroom
 from tests.servers import Site, free_port, wait_for
@@ -76,7 +77,7 @@ def test_health_and_metrics_endpoint(tmp_path, site: Site) -> None:
             with sqlite3.connect(tmp_path / "state" / "monitor.db") as other:  # not healthy,
                 other.execute("BEGIN EXCLUSIVE")  # and it says why
                 assert get(f"http://127.0.0.1:{port}/healthz") == (
-                    503, "database not writable: database is locked\n")
+                    503, "unhealthy: database not writable: database is locked\n")
                 other.execute("ROLLBACK")
         assert get(f"http://127.0.0.1:{port}/nothing")[0] == 404
         assert daemon.stop() == 0, daemon.log()
@@ -153,6 +154,35 @@ def test_the_container_entrypoint_runs_outside_docker(tmp_path) -> None:
     finally:
         process.kill()
     assert (data / "monitor.db").exists()
+
+
+def test_health_says_degraded_while_another_instance_holds_the_stories_lock(
+        tmp_path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A healthy instance waiting on a lock a paused one holds goes on (it retries at the next
+    tick): 200, but /healthz, the console and the metrics say what it waits on."""
+    monkeypatch.setenv("MONITOR_DATABASE", postgres_url)
+    port = free_port()
+    health = f"http://127.0.0.1:{port}/healthz"
+    config = write_config(tmp_path, [], {}, ["console"], "rules: []\n", lease="8s",
+                          poll={"tick": "1s"}, http={"listen": f"127.0.0.1:{port}"})
+    daemon, other = Daemon(config), Store(postgres_url)
+    try:
+        wait_for(lambda: get_or_none(health) == 200)
+        assert get(health) == (200, "ok\n")
+        with other.transaction(lock="stories"):  # another instance, deciding stories, paused
+            wait_for(lambda: get(health)[1].startswith("degraded: "))
+            status, text = get(health)
+            assert status == 200 and "waiting on the stories lock" in text, text
+            assert "lock stayed taken" not in text  # the details: the console's, not everyone's
+            page = get(f"http://127.0.0.1:{port}/flux")[1]
+            assert "Fonctionnement dégradé" in page and "lock stayed taken" in page
+        wait_for(lambda: get(health) == (200, "ok\n"))  # the next pass took it: over
+        assert re.search(r'^monitor_troubles_total\{kind="stories-lock"\} [1-9]',
+                         get(f"http://127.0.0.1:{port}/metrics")[1], re.M)
+        assert daemon.stop() == 0, daemon.log()
+    finally:
+        other.close()
+        daemon.close()
 
 
 def get_or_none(url: str) -> int | None:

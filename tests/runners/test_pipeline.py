@@ -643,6 +643,8 @@ def test_a_poll_that_cannot_be_recorded_is_taken_up_again_once_its_lease_ends(
             (failed,) = await pipeline.polling.poll_due()
             assert failed.status == "failed" and failed.error
             assert failed.error.startswith("not recorded: database or disk is full")
+            (said,) = pipeline.context.troubles.current(details=True)  # /healthz: degraded
+            assert said.startswith("a finishing write refused by the database: poll of")
             assert pipeline.store.leases.renew(clock.now, config.lease) == 0  # none in progress
             clock.now += config.lease - 1
             assert await pipeline.polling.poll_due() == []  # its lease still runs
@@ -673,6 +675,8 @@ def test_a_channel_whose_bookkeeping_fails_stops_no_other_and_repeats_nothing(
             with connect(config.database) as db:
                 assert channels(db) == [("desk", "sent"), ("ops", "pending")]
                 heal_updates(db, "alerts")
+            (said,) = pipeline.context.troubles.current(details=True)
+            assert said.startswith("a finishing write refused by the database: delivery to 'ops'")
             clock.now += config.lease + 1
             await pipeline.deliver_due()
 
