@@ -12,6 +12,7 @@ import io
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import feedparser
 import lxml.html
 
+from monitor.core import seen_items
 from monitor.core.models import Entry, ParsedFeed
 
 _TRACKING_PARAMS = frozenset({
@@ -75,9 +77,29 @@ def identity(url: str) -> str:
 
 
 def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
-          feed_url: str | None = None) -> ParsedFeed:
+          feed_url: str | None = None, known: bytes = b"") -> ParsedFeed:
     """Parse a feed document fetched from `url` (it resolves relative links; `headers` may carry
-    the charset). Entries are attributed to `feed_url`, the configured address, if given."""
+    the charset). Entries are attributed to `feed_url`, the configured address, if given.
+    The items whose digests are `known` (the `digests` of the feed's last clean parse) are
+    not parsed again (seen_items.py), unless the document is one to parse whole."""
+    items = seen_items.split(body, headers) if len(body) <= MAX_SPLIT else None
+    if items is None or len(items.spans) > MAX_ENTRIES:
+        return _parse(body, url, headers, feed_url)
+    if known:
+        shorter, cut = seen_items.without(body, items, known)
+        if cut:
+            parsed = _parse(shorter, url, headers, feed_url)
+            if parsed.warning is None and parsed.error is None:
+                return replace(parsed, digests=items.digests, known=cut)
+    parsed = _parse(body, url, headers, feed_url)
+    return replace(parsed, digests=items.digests) if parsed.warning is None else parsed
+
+
+MAX_SPLIT = 4 << 20  # bytes: a bigger document is parsed whole, as it comes
+
+
+def _parse(body: bytes, url: str, headers: Mapping[str, str] | None,
+           feed_url: str | None) -> ParsedFeed:
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     response_headers.pop("content-location", None)  # given a base, feedparser joins every
     # element's URI to it (a fifth of its time); links are joined in _entry instead

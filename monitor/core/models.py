@@ -34,6 +34,8 @@ class ParsedFeed:
     entries: tuple[Entry, ...]
     warning: str | None = None  # harmless oddities (feedparser's bozo) worth a debug line
     error: str | None = None
+    digests: bytes = b""  # its items' (seen_items.py), when it can be cut into them cleanly
+    known: int = 0  # items seen last time, byte for byte, not parsed again (not in `entries`)
 
 
 @dataclass(frozen=True, slots=True)

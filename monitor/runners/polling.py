@@ -49,6 +49,9 @@ class PollResult:
 class PollRunner:
     def __init__(self, context: Context) -> None:
         self.context = context
+        # each feed's items of its last clean parse whose entries are stored (seen_items.py):
+        # not parsed again. In memory: a restart parses each feed whole once.
+        self._seen: dict[str, bytes] = {}
 
     def due_feeds(self) -> list[FeedConfig]:
         """The next due feeds, one per lane, claimed for config.lease (none another instance
@@ -156,7 +159,8 @@ class PollRunner:
         if needs_parsing(state, response.not_modified, body_hash):
             try:
                 parsed = await ctx.workers.run(feeds.parse, response.body, response.url,
-                                               _charset_headers(response.headers), feed.url)
+                                               _charset_headers(response.headers), feed.url,
+                                               self._seen.get(feed.url, b""))
             except WorkerFailed as error:
                 return FeedFailure(f"parser failed: {error}")
         return FeedAnswer(response.etag, response.last_modified, response.not_modified,
@@ -173,6 +177,7 @@ class PollRunner:
         if isinstance(intent, RecordFailure):
             ctx.store.feeds.record_failure(feed.url, now=now, next_check=intent.next_check,
                                            error=intent.error)
+            self._seen.pop(feed.url, None)
             log.warning("feed %r failed (%d in a row): %s", feed.name, intent.failures,
                         intent.error, extra={"feed": feed.name})
             return PollResult(feed.name, feed.url, "failed", error=intent.error)
@@ -188,10 +193,14 @@ class PollRunner:
             warning=parsed.warning if parsed else None)
         if parsed is None:
             return PollResult(feed.name, feed.url, intent.status)
-        log.info("feed %r: %d entries, %d new", feed.name, len(parsed.entries), new,
-                 extra={"feed": feed.name})
-        return PollResult(feed.name, feed.url, intent.status, new, parsed.warning,
-                          len(parsed.entries))
+        if parsed.digests:  # stored: its items need no parsing next time
+            self._seen[feed.url] = parsed.digests
+        else:
+            self._seen.pop(feed.url, None)
+        listed = len(parsed.entries) + parsed.known
+        log.info("feed %r: %d entries (%d as last time, not parsed again), %d new", feed.name,
+                 listed, parsed.known, new, extra={"feed": feed.name})
+        return PollResult(feed.name, feed.url, intent.status, new, parsed.warning, listed)
 
 
 def _interleave_hosts(numbered: list[tuple[int, FeedConfig]]) -> list[tuple[int, FeedConfig]]:

@@ -714,3 +714,33 @@ def test_a_delivery_the_database_refused_to_record_is_recorded_on_a_later_try(
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
     assert len(site.got("POST", "/hook")) == 1
+
+
+def test_a_feed_that_changed_has_only_its_new_items_parsed(tmp_path, site: Site,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The second poll of a feed that gained an item parses that one alone (the others are
+    the same bytes as in the last poll, stored): the same entries as a full parse, fewer
+    parsed. A new process remembers nothing, and parses it whole."""
+    config, rules = setup(tmp_path, site, site_port(site))
+    grown = FEED.format(base=site.base).replace(
+        "<title>Le Monde</title>", "<title>Le Monde</title><item><title>Tomahawk : Kiev "
+        f"attend</title><link>{site.base}/a3</link><description>D.</description></item>")
+
+    async def scenario() -> None:
+        async with app.open_pipeline(config, rules) as pipeline:
+            (first,) = await pipeline.poll_all(pipeline.enabled_feeds())
+            site.routes["/feed.xml"] = Route(grown.encode())
+            (second,) = await pipeline.poll_all(pipeline.enabled_feeds())
+            assert (first.entries, first.new_items, second.entries, second.new_items) == \
+                (2, 2, 3, 1)
+            assert "3 entries (2 as last time, not parsed again), 1 new" in caplog.text
+        async with app.open_pipeline(config, rules) as pipeline:
+            site.routes["/feed.xml"] = Route(grown.replace("D.", "D. !").encode())
+            (third,) = await pipeline.poll_all(pipeline.enabled_feeds())
+            assert (third.entries, third.new_items) == (3, 0)
+            assert "3 entries (0 as last time, not parsed again), 0 new" in caplog.text
+
+    with caplog.at_level("INFO"):
+        asyncio.run(scenario())
+    with connect(config.database) as db:
+        assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 3
