@@ -3,8 +3,9 @@
 A server in its own process serves N realistic French RSS feeds (30 items, ~20 KB, gzip when
 asked, ETag and 304, 50 ms of latency per answer that blocks no other request), spread over 32
 loopback addresses (127.0.0.2 to 127.0.0.33) so that per-host limits apply as on the web. Each
-contender runs in a process of its own and polls every feed once (full cycle: every feed
-changed), then again (conditional cycle: every answer a 304):
+contender runs in a process of its own and polls every feed three times: a full cycle (every
+feed new), a steady cycle (every feed changed: 2 new items on top of the 30 it listed, what a
+daemon sees all day), then a conditional cycle (every answer a 304):
 
 - monitor: one running pipeline, 64 requests in flight, at most 4 per host, 2 parser
   processes, polling as the daemon does (`poll_due`: its lanes claim due feeds as they free
@@ -51,10 +52,15 @@ WORDS = ("gouvernement réforme retraites Assemblée nationale Sénat budget min
          "hôpital médecins école enseignants climat sécheresse agriculteurs énergie").split()
 
 
-def feed_body(number: int, version: int) -> bytes:
+def feed_body(number: int, version: int, new: int = 0) -> bytes:
+    """Feed `number`'s 30 items of `version`, after `new` items more (of version + 1)."""
+    return _feed(number, _items(number, version + 1, new) + _items(number, version, 30))
+
+
+def _items(number: int, version: int, count: int) -> list[str]:
     rng = random.Random(number * 1000 + version)
     items = []
-    for item in range(30):
+    for item in range(count):
         title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
         text = " ".join(rng.choice(WORDS) for _ in range(70))
         items.append(
@@ -63,6 +69,10 @@ def feed_body(number: int, version: int) -> bytes:
             f"<guid isPermaLink='false'>{number}-{version}-{item}</guid>"
             f"<pubDate>Mon, 24 Nov 2025 {item % 24:02d}:{item % 60:02d}:00 +0100</pubDate>"
             f"<description><![CDATA[<p>{text}.</p>]]></description></item>")
+    return items
+
+
+def _feed(number: int, items: list[str]) -> bytes:
     return ("<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel>"
             f"<title>Fil {number}</title><link>http://127.0.0.1/</link><language>fr</language>"
             f"<description>Flux de test {number}</description>{''.join(items)}"
@@ -78,9 +88,17 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+CYCLES = ("full cycle", "steady cycle", "304 cycle")
+STEADY_NEW = 2  # new items per feed in the steady cycle
+
+
 def serve(port: int, feeds: int, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
-    bodies = {n: gzip.compress(feed_body(n, 1), 6) for n in range(feeds)}
-    etags = {n: '"' + hashlib.sha1(bodies[n]).hexdigest()[:16] + '"' for n in range(feeds)}
+    """Version 0 of each feed (`GET /control/0`), or version 1: the same with 2 new items."""
+    bodies = [{n: gzip.compress(feed_body(n, 1, new), 6) for n in range(feeds)}
+              for new in (0, STEADY_NEW)]
+    etags = [{n: '"' + hashlib.sha1(body[n]).hexdigest()[:16] + '"' for n in range(feeds)}
+             for body in bodies]
+    version = [0]
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -89,18 +107,24 @@ def serve(port: int, feeds: int, ready: multiprocessing.Event) -> None:  # type:
             pass
 
         def do_GET(self) -> None:
+            if self.path.startswith("/control/"):
+                version[0] = int(self.path.rsplit("/", 1)[-1])
+                self.send_response(204)
+                self.end_headers()
+                return
             time.sleep(LATENCY)  # in this request's thread: other requests go on
             number = int(self.path.rsplit("/", 1)[-1].split(".")[0])
-            if self.headers.get("If-None-Match") == etags[number]:
+            etag = etags[version[0]][number]
+            if self.headers.get("If-None-Match") == etag:
                 self.send_response(304)
-                self.send_header("ETag", etags[number])
+                self.send_header("ETag", etag)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            body = bodies[number]
+            body = bodies[version[0]][number]
             self.send_response(200)
             self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-            self.send_header("ETag", etags[number])
+            self.send_header("ETag", etag)
             if "gzip" in self.headers.get("Accept-Encoding", ""):
                 self.send_header("Content-Encoding", "gzip")
             else:
@@ -128,6 +152,16 @@ def start_farm(feeds: int) -> tuple[multiprocessing.process.BaseProcess, list[st
     farm.start()
     ready.wait(600)
     return farm, [feed_url(port, n) for n in range(feeds)]
+
+
+def set_version(urls: list[str], cycle: str) -> None:
+    """The farm serves what `cycle` polls: each feed as first served, or grown (from the
+    steady cycle on: the 304 cycle asks for the grown one again)."""
+    import urllib.request
+
+    root = urls[0].split("/", 3)[:3]
+    with urllib.request.urlopen("/".join([*root, f"control/{int(cycle != 'full cycle')}"])):
+        pass
 
 
 def address(host: int) -> str:
@@ -233,7 +267,8 @@ def run_monitor(name: str, urls: list[str], directory: str, profile: str | None)
             await asyncio.gather(*(pipeline.context.workers.run(len, b"") for _ in range(4)))  # started
             result = Result(name, [], 0.0)
             workers_before = sum(map(_process_cpu, pipeline.context.workers.pids()))
-            for label in ("full cycle", "304 cycle"):
+            for label in CYCLES:
+                set_version(urls, label)
                 for url in urls:  # every feed due (the first cycle: new feeds are)
                     pipeline.store.feeds.due_now(url, 0.0)
                 profiler = _profiler() if profile else None
@@ -276,7 +311,9 @@ def run_reader(urls: list[str], directory: str) -> Result:
     with make_reader(str(Path(directory) / "reader.sqlite")) as reader:
         for url in urls:
             reader.add_feed(url)
-        for label, scheduled in (("full cycle", True), ("304 cycle", False)):
+        for label in CYCLES:
+            scheduled = label == "full cycle"
+            set_version(urls, label)
             started, cpu_started = time.perf_counter(), cpu()
             failed = sum(1 for update in reader.update_feeds_iter(workers=16, scheduled=scheduled)
                          if isinstance(update.error, Exception))
@@ -293,7 +330,8 @@ def run_homegrown(urls: list[str], sample: int) -> Result:
     few = urls[:sample]
     etags: dict[str, str] = {}
     result = Result("home-grown loop", [], 0.0)
-    for label in ("full cycle", "304 cycle"):
+    for label in CYCLES:
+        set_version(urls, label)
         started, cpu_started, failed = time.perf_counter(), cpu(), 0
         for url in few:
             parsed = feedparser.parse(url, etag=etags.get(url))

@@ -94,7 +94,7 @@ class Pipeline:
         return [feed for feed in self.config.feeds if feed.enabled]
 
     def due_feeds(self) -> list[FeedConfig]:
-        return self.polling.due_feeds()
+        return [feed for feed, _ in self.polling.due_feeds()]
 
     async def poll_all(self, feeds_to_poll: Sequence[FeedConfig]) -> list[PollResult]:
         return await self.polling.poll_all(feeds_to_poll)

@@ -10,8 +10,9 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from monitor.config.config import FeedConfig
@@ -30,6 +31,7 @@ from monitor.runners.context import Context
 from monitor.runners.workers import WorkerFailed
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
                "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1")
@@ -53,23 +55,23 @@ class PollRunner:
         # not parsed again. In memory: a restart parses each feed whole once.
         self._seen: dict[str, bytes] = {}
 
-    def due_feeds(self) -> list[FeedConfig]:
-        """The next due feeds, one per lane, claimed for config.lease (none another instance
-        holds): the rest stay free for other instances."""
+    def due_feeds(self) -> list[tuple[FeedConfig, FeedState]]:
+        """The next due feeds and their states, one per lane, claimed for config.lease (none
+        another instance holds): the rest stay free for other instances."""
         ctx = self.context
         feeds_by_url = {feed.url: feed for feed in ctx.config.feeds if feed.enabled}
-        due = ctx.store.feeds.due(ctx.clock(), lease=ctx.config.lease,
-                                  limit=ctx.config.network.concurrency)
+        due = ctx.store.feeds.claim_due(ctx.clock(), lease=ctx.config.lease,
+                                        limit=ctx.config.network.concurrency)
         # another instance's config (being rolled out) may list a feed this one does not have:
         # left for its lease to end, to an instance that knows it
-        ctx.store.leases.settle("feeds", [url for url in due if url not in feeds_by_url])
-        return [feeds_by_url[url] for url in due if url in feeds_by_url]
+        ctx.store.leases.settle("feeds", [s.url for s in due if s.url not in feeds_by_url])
+        return [(feeds_by_url[state.url], state) for state in due if state.url in feeds_by_url]
 
     async def poll_due(self) -> list[PollResult]:
         """Poll every due feed, as `poll_all` does, claiming them as the lanes need them: a lane
         that finds the queue empty claims the next feeds, so no lane waits for a batch's
         slowest feed, and several instances share a cycle feed by feed."""
-        queue: deque[FeedConfig] = deque()
+        queue: deque[tuple[FeedConfig, FeedState]] = deque()
         results: list[PollResult] = []
         claiming = asyncio.Lock()  # one lane claims for all at a time
 
@@ -78,15 +80,15 @@ class PollRunner:
                 async with claiming:
                     if not queue:
                         due = await self.context.store.call(self.due_feeds)
-                        queue.extend(feed for _, feed in _interleave_hosts(list(enumerate(due))))
+                        queue.extend(_interleave_hosts(due, lambda pair: pair[0]))
                 if not queue:
                     return
-                results.append(await self.poll(queue.popleft()))
+                results.append(await self.poll(*queue.popleft()))
 
         try:
             await asyncio.gather(*(lane() for _ in range(self.context.config.network.concurrency)))
         finally:  # a claim failed (the database): feeds claimed and not polled are not ours
-            self.context.store.leases.settle("feeds", [feed.url for feed in queue])
+            self.context.store.leases.settle("feeds", [feed.url for feed, _ in queue])
         return results
 
     async def poll_all(self, feeds_to_poll: Sequence[FeedConfig]) -> list[PollResult]:
@@ -95,7 +97,7 @@ class PollRunner:
         bound memory too: with one task per feed, fetching outran parsing and 10,000 feeds kept
         270 MB of bodies waiting. Feeds are taken host by host in turn, so one host's per-host
         limit does not keep the lanes from the others."""
-        queue = iter(_interleave_hosts(list(enumerate(feeds_to_poll))))
+        queue = iter(_interleave_hosts(list(enumerate(feeds_to_poll)), lambda pair: pair[1]))
         results: dict[int, PollResult] = {}
 
         async def lane() -> None:
@@ -108,7 +110,7 @@ class PollRunner:
         await asyncio.gather(*(lane() for _ in range(lanes)))
         return [results[index] for index in sorted(results)]  # in the order given
 
-    async def poll(self, feed: FeedConfig) -> PollResult:
+    async def poll(self, feed: FeedConfig, state: FeedState | None = None) -> PollResult:
         """Fetch and parse one feed, store its new items. Never raises: failure is a result.
         A poll that could not be recorded (the database failing, or the feed claimed again by
         another instance while this one was paused) leaves the feed to be polled again once
@@ -117,7 +119,8 @@ class PollRunner:
         extra = {"feed": feed.name}
         store = self.context.store
         try:
-            state = await store.call(store.feeds.get, feed.url)
+            if state is None:  # not claimed with it
+                state = await store.call(store.feeds.get, feed.url)
             try:
                 answer = await self._answer(feed, state)
             except Exception as error:  # a bug on one feed must not stop the others
@@ -203,11 +206,11 @@ class PollRunner:
         return PollResult(feed.name, feed.url, intent.status, new, parsed.warning, listed)
 
 
-def _interleave_hosts(numbered: list[tuple[int, FeedConfig]]) -> list[tuple[int, FeedConfig]]:
+def _interleave_hosts(feeds: list[T], feed: Callable[[T], FeedConfig]) -> list[T]:
     """a1 a2 a3 b1 c1 → a1 b1 c1 a2 a3: round robin over hosts, each host's feeds in order."""
-    by_host: dict[str, list[tuple[int, FeedConfig]]] = {}
-    for pair in numbered:
-        by_host.setdefault(urlsplit(pair[1].url).netloc, []).append(pair)
+    by_host: dict[str, list[T]] = {}
+    for pair in feeds:
+        by_host.setdefault(urlsplit(feed(pair).url).netloc, []).append(pair)
     rounds = itertools.zip_longest(*by_host.values())
     return [pair for round_ in rounds for pair in round_ if pair is not None]
 

@@ -97,12 +97,18 @@ class Feeds:
                      json.dumps(alert.payload, ensure_ascii=False), now, now + max_age, now))
 
     def due(self, now: float, lease: float | None = None, limit: int = 100_000) -> list[str]:
+        """The URLs of `claim_due`."""
+        return [state.url for state in self.claim_due(now, lease, limit)]
+
+    def claim_due(self, now: float, lease: float | None = None,
+                  limit: int = 100_000) -> list[FeedState]:
         """The enabled feeds whose next check has come, most overdue first, one per host in
         turn among those due alike (`feeds_due`: a claim reads about `limit` index entries,
         however many feeds there are); with `lease`, claimed for that long (none another
-        instance holds)."""
-        return self._leases.claim("feeds", "enabled = 1 AND next_check <= ?", (now,),
-                                  "next_check, host_rank, url", limit, now, lease)
+        instance holds). Their states come with them: a poll needs no query of its own."""
+        return [_feed(row) for row in self._leases.claim(
+            "feeds", "enabled = 1 AND next_check <= ?", (now,), "next_check, host_rank, url",
+            limit, now, lease, rows=True)]
 
     def record_success(self, url: str, *, now: float, next_check: float, etag: str | None,
                        last_modified: str | None, body_hash: str | None,

@@ -43,18 +43,21 @@ class Leases:
         self._holding_lock = threading.Lock()  # the registry is read and written from threads
 
     def claim(self, table: str, where: str, params: Sequence[Any], order: str,
-              limit: int, now: float, lease: float | None) -> list[Any]:
-        """The keys of up to `limit` rows of `table` matching `where`, in `order`, that no one
-        holds a lease on; with `lease`, this process holds them from now on for that long.
-        Rows another instance is claiming at this very moment are passed over, not waited for."""
+              limit: int, now: float, lease: float | None, rows: bool = False) -> list[Any]:
+        """The keys (or with `rows`, the rows, as they were before the claim) of up to `limit`
+        rows of `table` matching `where`, in `order`, that no one holds a lease on; with
+        `lease`, this process holds them from now on for that long. Rows another instance is
+        claiming at this very moment are passed over, not waited for."""
         key = KEYS[table]
-        free = f"SELECT {key} FROM {table} WHERE {where} AND coalesce(lease_until, 0) <= ? " \
-               f"ORDER BY {order} LIMIT ?"
+        free = f"SELECT {'*' if rows else key} FROM {table} WHERE {where} " \
+               f"AND coalesce(lease_until, 0) <= ? ORDER BY {order} LIMIT ?"
         if lease is None:
-            return [row[0] for row in self._db.execute(free, (*params, now, limit))]
+            found = self._db.execute(free, (*params, now, limit)).fetchall()
+            return found if rows else [row[0] for row in found]
         tokens: dict[Any, int] = {}
         with self._db.transaction() as db:
-            keys = [row[0] for row in db.execute(free + db.skip_locked, (*params, now, limit))]
+            found = db.execute(free + db.skip_locked, (*params, now, limit)).fetchall()
+            keys = [row[key] for row in found]
             for chunk in _chunks(keys):
                 tokens.update((row[0], row[1]) for row in db.execute(
                     f"UPDATE {table} SET lease_owner = ?, lease_until = ?, "
@@ -62,7 +65,7 @@ class Leases:
                     f"RETURNING {key}, lease_token", (self.owner, now + lease, *chunk)))
         with self._holding_lock:
             self._holding[table].update(tokens)
-        return keys
+        return found if rows else keys
 
     def token(self, table: str, key: Any) -> int | None:
         """The token of this process's claim on row `key`, for a write that finishes the work

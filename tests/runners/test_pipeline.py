@@ -290,7 +290,7 @@ def test_feeds_are_taken_host_by_host_in_turn() -> None:
 
     urls = ["https://a.fr/1", "https://a.fr/2", "https://a.fr/3", "https://b.fr/1", "https://c.fr/1"]
     feeds = [FeedConfig(name=url, url=url) for url in urls]
-    order = [feed.url for _, feed in _interleave_hosts(list(enumerate(feeds)))]
+    order = [feed.url for feed in _interleave_hosts(feeds, lambda feed: feed)]
     assert order == ["https://a.fr/1", "https://b.fr/1", "https://c.fr/1", "https://a.fr/2",
                      "https://a.fr/3"]
 
