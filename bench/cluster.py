@@ -11,7 +11,10 @@ Printed: seconds and feeds/s per cycle for SQLite (one instance, the embedded de
 1, 2 and 3 instances on PostgreSQL, with ratios to SQLite and to one PostgreSQL instance, and
 how many feeds each instance polled (the split), and polls done twice (must be 0).
 
-    python bench/cluster.py [--feeds 1000] [--instances 1,2,3] [--postgres URL]
+    python bench/cluster.py [--feeds 1000] [--instances 1,2,3] [--rounds 1] [--postgres URL]
+
+With `--rounds N`, each setting runs N times, in turn with the others (so that a slow minute of
+the machine falls on all of them), and the medians are printed: runs vary by ±15 % here.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -105,33 +109,57 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--instances", default="1,2,3")
     parser.add_argument("--postgres", default=POSTGRES)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    import psycopg
 
     farm, urls = start_farm(args.feeds)
-    rows: list[tuple[str, dict[str, tuple[float, list[int], int]]]] = []
+    settings = [0] + [int(n) for n in args.instances.split(",")]  # 0: SQLite
+    runs: dict[int, list[dict[str, tuple[float, list[int], int]]]] = {n: [] for n in settings}
     try:
-        with tempfile.TemporaryDirectory() as directory:
-            rows.append(("SQLite, 1 instance", run(f"{directory}/bench.db", 1, urls)))
-        for count in (int(n) for n in args.instances.split(",")):
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(args.postgres, autocommit=True) as db:
-                db.execute(f"CREATE SCHEMA {schema}")
-            try:
-                joiner = "&" if "?" in args.postgres else "?"
-                url = f"{args.postgres}{joiner}options=-csearch_path%3D{schema}"
-                rows.append((f"PostgreSQL, {count} instance(s)", run(url, count, urls)))
-            finally:
-                with psycopg.connect(args.postgres, autocommit=True) as db:
-                    db.execute(f"DROP SCHEMA {schema} CASCADE")
+        for _ in range(args.rounds):
+            for count in settings:
+                runs[count].append(run_setting(count, urls, args.postgres))
     finally:
         farm.kill()
-    report(rows, args.feeds)
+    report([("SQLite, 1 instance" if count == 0 else f"PostgreSQL, {count} instance(s)",
+             median_of(runs[count])) for count in settings], args.feeds, args.rounds)
 
 
-def report(rows: list[tuple[str, dict[str, tuple[float, list[int], int]]]], feeds: int) -> None:
+def run_setting(count: int, urls: list[str], postgres: str) -> dict[str, tuple[float, list[int], int]]:
+    """One run of SQLite (`count` 0) or of `count` instances on a fresh PostgreSQL schema."""
+    import psycopg
+
+    if count == 0:
+        with tempfile.TemporaryDirectory() as directory:
+            return run(f"{directory}/bench.db", 1, urls)
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres, autocommit=True) as db:
+        db.execute(f"CREATE SCHEMA {schema}")
+    try:
+        joiner = "&" if "?" in postgres else "?"
+        return run(f"{postgres}{joiner}options=-csearch_path%3D{schema}", count, urls)
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as db:
+            db.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def median_of(runs: list[dict[str, tuple[float, list[int], int]]]
+              ) -> dict[str, tuple[float, list[int], int]]:
+    """Each cycle's median time (its split: the median run's; twice: the worst)."""
+    found = {}
+    for label in CYCLES:
+        ordered = sorted((one[label] for one in runs), key=lambda cycle: cycle[0])
+        middle = ordered[len(ordered) // 2]
+        found[label] = (statistics.median(c[0] for c in ordered), middle[1],
+                        max(c[2] for c in ordered))
+    return found
+
+
+def report(rows: list[tuple[str, dict[str, tuple[float, list[int], int]]]], feeds: int,
+           rounds: int) -> None:
     print(f"feed farm: {feeds:,} feeds of 30 items, 50 ms latency; {os.cpu_count()} cores; "
-          "each instance: 64 requests in flight, 2 parser processes")
+          "each instance: 64 requests in flight, 2 parser processes"
+          + (f"; medians of {rounds} rounds" if rounds > 1 else ""))
     sqlite = rows[0][1]
     one_pg = next((found for name, found in rows if name.startswith("PostgreSQL, 1 ")), None)
     print(f"  {'':<34}{'seconds':>9}{'feeds/s':>9}  {'vs SQLite':>9}  {'vs 1 PG':>7}  "
