@@ -129,6 +129,11 @@ def setup(level: int, fmt: str = "auto") -> None:
     keep_apprise_apart()
 
 
+def scrubbed(text: str) -> str:
+    """`text` with every registered secret replaced, for what is shown outside the log."""
+    return _secrets.scrub(text)
+
+
 def hide(secrets: set[str]) -> None:
     """Register secrets to scrub from every log message from now on."""
     _secrets.secrets |= {secret for secret in secrets if len(secret) >= 4}

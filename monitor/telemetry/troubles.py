@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from prometheus_client import Counter
 
+from monitor.telemetry.logs import scrubbed
+
 SHOWN_FOR = 120.0  # seconds a trouble stays reported after it was last seen
 
 
@@ -32,10 +34,11 @@ class Troubles:
         self._seen: dict[str, tuple[float, str]] = {}  # kind → (when last, its detail)
 
     def note(self, kind: str, detail: str) -> None:
-        """`kind` (one of KINDS) happened; `detail` is for the console and logs."""
+        """`kind` (one of KINDS) happened; `detail` is for the console and systemd (its
+        secrets scrubbed, as in the log: a channel's error may quote its URL)."""
         assert kind in self.KINDS, kind
         with self._lock:
-            self._seen[kind] = (self._clock(), detail)
+            self._seen[kind] = (self._clock(), scrubbed(detail))
         if self._counter is not None:
             self._counter.labels(kind).inc()
 

@@ -27,3 +27,16 @@ def test_a_trouble_is_said_with_its_age_until_cleared_or_old_and_counted() -> No
     assert troubles.current() == []
     assert counter.labels("lease-lost")._value.get() == 1
     assert counter.labels("stories-lock")._value.get() == 1
+
+
+def test_a_trouble_s_details_hold_no_secret() -> None:
+    from monitor.telemetry import logs
+
+    logs.hide({"xoxb-TROUBLE-TOKEN"})
+    try:
+        troubles = Troubles()
+        troubles.note("write-failed", "delivery to 'slack': slack://xoxb-TROUBLE-TOKEN/#veille")
+        (said,) = troubles.current(details=True)
+        assert "xoxb-TROUBLE-TOKEN" not in said and "slack://****/#veille" in said
+    finally:
+        logs._secrets.secrets.discard("xoxb-TROUBLE-TOKEN")
