@@ -193,7 +193,8 @@ class PollRunner:
             body_hash=intent.body_hash, entries=parsed.entries if parsed else (),
             next_check=intent.next_check, moved_to=intent.moved_to, old=intent.old,
             not_modified=intent.not_modified, parsed=parsed is not None,
-            warning=parsed.warning if parsed else None)
+            warning=parsed.warning if parsed else None,
+            probably_new=state.last_success is None or bool(parsed and parsed.known))
         if parsed is None:
             return PollResult(feed.name, feed.url, intent.status)
         if parsed.digests:  # stored: its items need no parsing next time

@@ -114,17 +114,23 @@ class Feeds:
                        last_modified: str | None, body_hash: str | None,
                        entries: Sequence[Entry] = (), moved_to: str | None = None,
                        old: Collection[int] = (), not_modified: bool = False,
-                       parsed: bool = False, warning: str | None = None) -> int:
+                       parsed: bool = False, warning: str | None = None,
+                       probably_new: bool = False) -> int:
         """A good poll: new validators, failures reset, and its unseen entries stored as `new`
         items in the same transaction (those whose index is in `old` never alert); when its
-        document was `parsed`, what was wrong with it (`warning`, None: nothing). Returns how
+        document was `parsed`, what was wrong with it (`warning`, None: nothing). Entries
+        `probably_new` (a feed's first poll, or what its last parse did not list) are not
+        looked up first: one that is known after all is inserted, finds its key taken and is
+        deleted again, as in a race (a query fewer per poll, a third of a PostgreSQL
+        server's work on a poll of new items). Returns how
         many entries were new; raises LeaseLost, writing nothing, when another instance claimed
         the feed since this process did. (With no entries, as after a 304, its one statement is atomic
         alone: no transaction, two round trips fewer to a server.)"""
         token = self._leases.token("feeds", url)
         with self._db.transaction() if entries else nullcontext(self._db) as db:
             keyed = [(index, entry, entry_keys(entry)) for index, entry in enumerate(entries)]
-            known = _known_keys(db, [key for _, _, keys in keyed for key in keys])
+            known = set() if probably_new else _known_keys(
+                db, [key for _, _, keys in keyed for key in keys])
             unseen = []
             for index, entry, keys in keyed:
                 if keys and known.isdisjoint(keys):
@@ -190,10 +196,13 @@ def _insert_entries(db: Database, unseen: list[tuple[Entry, list[str], bool]],
         f"INSERT INTO item_keys (key, item_id) {source} ON CONFLICT DO NOTHING RETURNING item_id",
         params))
     taken = [item_id for item_id, keys in keys_of.items() if inserted[item_id] < len(keys)]
-    for item_id in taken:
-        where, params = db.any_of("key", keys_of[item_id], "text")
-        db.execute(f"DELETE FROM item_keys WHERE {where} AND item_id = ?", (*params, item_id))
-        db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+    if taken:
+        their_keys, key_params = db.any_of("key", [k for i in taken for k in keys_of[i]], "text")
+        theirs, id_params = db.any_of("item_id", taken, "bigint")
+        db.execute(f"DELETE FROM item_keys WHERE {their_keys} AND {theirs}",
+                   [*key_params, *id_params])
+        them, id_params = db.any_of("id", taken, "bigint")
+        db.execute(f"DELETE FROM items WHERE {them}", id_params)
     return len(keys_of) - len(taken)
 
 

@@ -34,9 +34,11 @@ def entry(link: str | None, guid: str | None = None, feed: str = FEED_A, title: 
     return Entry(feed, guid, link, title, "résumé", datetime(2025, 11, 24, tzinfo=UTC))
 
 
-def store_entries(store: Store, entries, feed: str = FEED_A, now: float = 100.0) -> int:
+def store_entries(store: Store, entries, feed: str = FEED_A, now: float = 100.0,
+                  probably_new: bool = False) -> int:
     return store.feeds.record_success(feed, now=now, next_check=now + 600, etag='"e"',
-                                      last_modified=None, body_hash="h", entries=entries)
+                                      last_modified=None, body_hash="h", entries=entries,
+                                      probably_new=probably_new)
 
 
 def complete(store: Store, item_id: int, story_id=None, alerts=(),
@@ -112,15 +114,25 @@ def test_refuses_a_database_from_a_newer_version(tmp_path: Path) -> None:
         Store(path)
 
 
-def test_same_guid_or_same_url_is_the_same_item_across_feeds(store: Store) -> None:
-    assert store_entries(store, [entry("https://a.fr/1"), entry("https://a.fr/2")]) == 2
-    assert store_entries(store, [entry("https://a.fr/1")], feed=FEED_B) == 0
-    assert store_entries(store, [entry("http://a.fr/2")]) == 0  # any scheme
-    assert store_entries(store, [entry("https://a.fr/3", guid="https://a.fr/1")]) == 0
-    assert store_entries(store, [entry(None, guid="42"), entry(None, guid="42", feed=FEED_B)],
-                         ) == 2  # a non-URL guid is only unique within its feed
+@pytest.mark.parametrize("probably_new", [False, True])  # looked up first, or found taken
+def test_same_guid_or_same_url_is_the_same_item_across_feeds(store: Store, database,
+                                                              probably_new: bool) -> None:
+    def stored(entries, feed: str = FEED_A) -> int:
+        return store_entries(store, entries, feed, probably_new=probably_new)
+
+    assert stored([entry("https://a.fr/1"), entry("https://a.fr/2")]) == 2
+    assert stored([entry("https://a.fr/1")], feed=FEED_B) == 0
+    assert stored([entry("http://a.fr/2")]) == 0  # any scheme
+    assert stored([entry("https://a.fr/3", guid="https://a.fr/1")]) == 0
+    assert stored([entry(None, guid="42"), entry(None, guid="42", feed=FEED_B)],
+                  ) == 2  # a non-URL guid is only unique within its feed
     assert [item.entry.link for item in store.items.pending()][:2] == \
         ["https://a.fr/1", "https://a.fr/2"]
+    with connect(database) as db:  # nothing left of the copies: no item, no key
+        assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 4
+        assert db.execute("SELECT count(*) FROM item_keys WHERE item_id NOT IN "
+                          "(SELECT id FROM items)").fetchone()[0] == 0
+    assert stored([entry("https://a.fr/3")]) == 1  # the copy's own key went with it
 
 
 def test_entry_keys() -> None:
