@@ -22,6 +22,7 @@ from monitor.core.deciders import (
     decide_item,
     decide_merged,
     decide_poll,
+    decide_refresh,
     needs_parsing,
 )
 from monitor.core.dedup import Fingerprint
@@ -246,3 +247,94 @@ def test_merged_headlines_become_follow_ups_or_are_dropped() -> None:
     assert demote.payload is not None and demote.payload["priority"] == "high"
     (drop,) = decide_merged([(5, 8, payload)], NOW, "off")
     assert drop.payload is None
+
+
+# -- what the mutation run found untested (bench/mutants.py) ----------------------------------
+
+def test_a_new_document_is_recorded_whole_with_its_new_address() -> None:
+    listed = ParsedFeed("A", (entry(1, NOW),))
+    intent = decide_poll(state(), FeedAnswer('"v2"', "mardi", body_hash="h2", parsed=listed,
+                                             moved_to="https://b.fr/rss"), NOW, POLICY)
+    assert intent == RecordSuccess("new", '"v2"', "mardi", "h2", intent.next_check, listed,
+                                   frozenset(), "https://b.fr/rss")
+    assert NOW + 540 <= intent.next_check <= NOW + 660
+    same = decide_poll(state(), FeedAnswer(None, None, body_hash="h1",
+                                           moved_to="https://b.fr/rss"), NOW, POLICY)
+    assert same == RecordSuccess("unchanged", None, None, "h1", same.next_check,
+                                 moved_to="https://b.fr/rss")  # a 200 without validators
+
+
+def test_priority_channels_and_the_zone_reach_the_alerts_and_follow_ups() -> None:
+    montreal = ZoneInfo("America/Montreal")
+    dated = Article("https://a.fr/1", "Zelensky à Budapest", "", "texte",
+                    datetime(2025, 2, 10, 12, 0, tzinfo=UTC), "Le Monde", "page")
+    urgent = Match("ukraine", (Hit("title", 0, 8, "zelensky"),), ("slack",), "high")
+    policy = ItemPolicy({"high": ("pager",)}, "message", montreal)
+    decision = decide_item(dated, print_(), [urgent], old=False,
+                           facts=StoryFacts(None, None), now=NOW, policy=policy)
+    assert decision.assignment == StoryAssignment(None, "new")
+    assert [(a.channel, a.priority) for a in decision.alerts] == [("slack", "high"),
+                                                                  ("pager", "high")]
+    assert "07:00" in decision.alerts[0].payload["published"]  # 12:00 UTC, in Montréal
+    followed = decide_item(dated, print_(), [urgent], old=False, facts=StoryFacts(
+        None, StoryAssignment(7, "near-copy"), alerted={7: {"slack": ("ukraine", "high")}}),
+        now=NOW, policy=policy)
+    (followup,) = [a for a in followed.alerts if a.kind == "followup"]
+    assert "07:00" in followup.payload["published"]
+
+
+def test_a_story_without_headlines_yet_gets_them_and_old_news_gets_no_follow_up() -> None:
+    quiet = StoryFacts(None, StoryAssignment(7, "near-copy", merged=(8,)), alerted={})
+    decision = decide_item(article(), print_(), [MATCH], old=False, facts=quiet, now=NOW,
+                           policy=ITEM_POLICY)
+    assert sorted((a.channel, a.kind) for a in decision.alerts) == [("mail", "alert"),
+                                                                    ("slack", "alert")]
+    alerted = StoryFacts(None, StoryAssignment(7, "near-copy"),
+                         alerted={7: {"slack": ("ukraine", "normal")}})
+    assert decide_item(article(), print_(), [MATCH], old=True, facts=alerted, now=NOW,
+                       policy=ITEM_POLICY).alerts == ()
+
+
+def test_a_live_page_at_a_known_story_s_address_follows_that_story() -> None:
+    at_its_url = StoryFacts(3, None, alerted={3: {"slack": ("ukraine", "normal"),
+                                                 "mail": ("ukraine", "normal")}})
+    decision = decide_item(article(), print_("live"), [MATCH], old=False, facts=at_its_url,
+                           now=NOW, policy=ItemPolicy({}, "off", ALERT_ZONE))
+    assert decision.assignment.story_id == 3 and decision.alerts == ()
+
+
+def test_exactly_the_rate_limit_sends_all_and_holds_nothing() -> None:
+    now = at("2025-11-24T12:00")
+    assert shape(decide_delivery([alert(1), alert(2)], channel(rate_limit="2/min"), now,
+                                 PARIS)) == ([([1], False), ([2], False)], [])
+
+
+def test_a_retry_waits_by_the_alert_s_attempts_within_the_cap() -> None:
+    def queued(attempts: int) -> QueuedAlert:
+        return QueuedAlert(1, "ops", "r", "normal", "T", {}, False, attempts, NOW + 86400)
+
+    ((retry,),) = [decide_failure(Send((queued(3),), False), NOW, max_delay=3600)]
+    assert retry.at is not None and NOW + 40 <= retry.at <= NOW + 80  # the 4th: 80 s, jittered
+    ((capped,),) = [decide_failure(Send((queued(5),), False), NOW, max_delay=30)]
+    assert capped.at is not None and NOW + 15 <= capped.at <= NOW + 30
+
+
+def test_a_demoted_or_dropped_headline_keeps_its_alert_and_item() -> None:
+    payload = {"title": "Séisme", "url": "https://a.fr/1", "outlet": "RFI", "published": "",
+               "rule": "r", "priority": "high"}
+    for followups in ("digest", "off"):
+        (demote,) = decide_merged([(5, 8, payload)], NOW, followups)
+        assert (demote.alert_id, demote.item_id) == (5, 8)
+
+
+def test_a_page_fetched_at_last_alerts_where_its_story_has_not() -> None:
+    urgent = Match("ukraine", (Hit("text", 0, 8, "zelensky"),), ("slack", "mail"), "high")
+    policy = ItemPolicy({"high": ("pager",)}, "digest", ZoneInfo("America/Montreal"))
+    dated = Article("https://a.fr/1", "Zelensky à Budapest", "", "texte",
+                    datetime(2025, 2, 10, 12, 0, tzinfo=UTC), "Le Monde", "page")
+    alerts_ = decide_refresh(dated, [urgent], old=False,
+                             alerted={"slack": ("ukraine", "high")}, policy=policy)
+    assert [(a.channel, a.priority) for a in alerts_] == [("mail", "high"), ("pager", "high")]
+    assert "07:00" in alerts_[0].payload["published"]  # 12:00 UTC, in the policy's zone
+    assert decide_refresh(article(), [urgent], old=True, alerted={}, policy=policy) == ()
+    assert decide_refresh(article(), [], old=False, alerted={}, policy=policy) == ()
