@@ -468,6 +468,39 @@ def test_renewal_keeps_this_process_leases_only(store: Store, database) -> None:
         other.close()
 
 
+def test_a_process_starting_under_a_dead_one_s_name_takes_its_leases_back(database) -> None:
+    """A process killed with work claimed: its successor (the same instance name; on SQLite,
+    the file's next process) releases those leases at start, instead of waiting them out."""
+    dead = Store(database, instance="veille")
+    dead.feeds.sync([(FEED_A, "A", True), (FEED_B, "B", True)], 50.0)
+    assert dead.feeds.due(100.0, lease=600.0) == [FEED_A, FEED_B]
+    dead.close()  # killed: nothing given back
+    successor = Store(database, instance="veille")
+    try:
+        assert successor.feeds.due(110.0, lease=600.0) == []  # still the dead one's
+        successor.leases.start_instance(wait=5.0)
+        assert successor.feeds.due(110.0, lease=600.0) == [FEED_A, FEED_B]
+        successor.leases.settle("feeds", ["https://never.claimed/rss"])  # nothing to settle
+    finally:
+        successor.close()
+
+
+@pytest.mark.sqlite
+def test_the_next_process_of_a_sqlite_file_releases_every_lease_left(tmp_path: Path) -> None:
+    """The file is one process's at a time (its lock): whatever name the last one had, the
+    leases it left are nobody's now."""
+    dead = Store(tmp_path / "m.db", instance="ancienne")
+    dead.feeds.sync([(FEED_A, "A", True)], 50.0)
+    assert dead.feeds.due(100.0, lease=600.0) == [FEED_A]
+    dead.close()
+    successor = Store(tmp_path / "m.db", instance="veille")
+    try:
+        successor.leases.start_instance()
+        assert successor.feeds.due(110.0, lease=600.0) == [FEED_A]
+    finally:
+        successor.close()
+
+
 def test_a_process_paused_past_its_lease_finishes_nothing(store: Store, database) -> None:
     """Fencing: work claimed again by another instance is finished by that one only, whatever
     the paused one does on waking (defect 3 of issue 22: it re-completed an item)."""
@@ -475,7 +508,7 @@ def test_a_process_paused_past_its_lease_finishes_nothing(store: Store, database
     try:
         assert store.feeds.due(100.0, lease=60.0, limit=1) == [FEED_A]
         assert other.feeds.due(161.0, lease=60.0, limit=1) == [FEED_A]  # the first froze
-        with pytest.raises(LeaseLost):
+        with pytest.raises(LeaseLost, match=f"^feed {FEED_A}: claimed again by another inst"):
             store_entries(store, [entry("https://a.fr/1")], now=170.0)
         with pytest.raises(LeaseLost):
             store.feeds.record_failure(FEED_A, now=170.0, next_check=170.0, error="HTTP 500")
