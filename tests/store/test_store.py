@@ -249,6 +249,49 @@ def test_outbox_retry_and_dead_letter(store: Store) -> None:
     assert store.outbox.requeue(now=20_000.0, max_age=3600.0, dead=True) == 1
     (again,) = store.outbox.due(20_000.0)
     assert again.expires_at == 23_600.0
+    store.outbox.mark_failed([alert.id], error="boom, last", retry_at=None)  # dead once more
+    assert store.outbox.statuses([alert.id, 999]) == {alert.id: "dead"}
+    assert store.outbox.requeue(now=30_000.0, max_age=60.0, ids=[alert.id, 999]) == 1
+    assert store.outbox.statuses([alert.id]) == {alert.id: "pending"}
+    (by_id,) = store.outbox.due(30_000.0)
+    assert (by_id.id, by_id.expires_at, by_id.channel, by_id.rule, by_id.title) == \
+        (alert.id, 30_060.0, "ops", "r", "T")
+    store.outbox.mark_sent([alert.id], now=30_001.0)
+    assert store.outbox.requeue(now=30_002.0, max_age=60.0, ids=[alert.id]) == 0  # never twice
+    (listed,) = store.outbox.rows(state=None, since=0, now=30_003.0)
+    assert (listed.id, listed.state, listed.channel, listed.rule, listed.title) == \
+        (alert.id, "sent", "ops", "r", "T")
+
+
+def test_follow_ups_are_one_per_item_and_payloads_stay_readable(store: Store, database) -> None:
+    store_entries(store, [entry(f"https://a.fr/{n}") for n in (1, 2, 3)])
+    first, second, third = store.items.pending()
+    story, _ = complete(store, first.id, alerts=[Alert("r", "ops", "Élysée", {"title": "Élysée"})])
+    follow = Alert("r", "ops", "Aussi repris", {"title": "Aussi repris par Libé"},
+                   kind="followup", outlet="Libé")
+    assert complete(store, second.id, story, alerts=[follow]) == (story, 1)
+    assert complete(store, third.id, story, alerts=[follow]) == (story, 1)  # another item's
+    with connect(database) as db:
+        payloads = [row[0] for row in db.execute("SELECT payload FROM alerts ORDER BY id")]
+    assert len(payloads) == 3 and '"Élysée"' in payloads[0]  # stored readable, not \u00c9
+    assert "Libé" in payloads[1]
+
+
+def test_a_sender_paused_past_its_lease_marks_and_holds_nothing(store: Store, database) -> None:
+    store_entries(store, [entry("https://a.fr/1")])
+    (item,) = store.items.pending()
+    complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    other = Store(database)
+    try:
+        (mine,) = store.outbox.due(300.0, lease=60.0)
+        (theirs,) = other.outbox.due(361.0, lease=60.0)  # this one froze past its lease
+        store.outbox.mark_sent([mine.id], now=362.0)
+        store.outbox.hold([mine.id], until=9_000.0, max_age=60.0)
+        (row,) = other.outbox.rows(state=None, since=0, now=362.0)
+        assert (row.id, row.state, row.next_attempt) == (theirs.id, "pending", 200.0)
+        assert row.created_at == 200.0
+    finally:
+        other.close()
 
 
 def test_hold_for_a_digest(store: Store) -> None:
