@@ -1,6 +1,6 @@
 """Mutation testing of the decision and safety modules: do their tests catch a one-line change?
 
-    python bench/mutants.py [--only MODULE ...] [--show]
+    python bench/mutants.py [--only MODULE ...] [--show] [--engine postgres]
 
 For each module below, mutmut (a well-kept mutation tester) makes every small change it knows
 (a `<` for a `<=`, a constant off by one, a condition dropped…) and runs the module's unit
@@ -8,12 +8,16 @@ tests against each; a mutant no test fails "survived". The table gives, per modu
 killed, survived (and the share of survivors), and those no test reached. `--show` prints each
 survivor's diff: a survivor is either a missing test or an equivalent change (one that alters
 nothing observable), and bench/README.md says which. Each module is tried in a copy of the
-project of its own, so the working tree is never touched.
+project of its own, so the working tree is never touched. `--engine postgres` runs the tests
+on PostgreSQL (`$MONITOR_TEST_POSTGRES`): there a column read by a name in the wrong case
+fails, where `sqlite3.Row` reads names in any case; `--engine both` counts as survivors the
+mutants that survive both (each engine's own branches are then tested too).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -35,8 +39,10 @@ MODULES = {  # module: the unit tests that guard it
 _COUNT = re.compile(r"(\d+)/(\d+)\s+🎉 (\d+) 🫥 (\d+)\s+⏰ (\d+)\s+🤔 (\d+)\s+🙁 (\d+)")
 
 
-def mutate(module: str, tests: list[str], show: bool) -> tuple[int, int, int, int, int]:
-    """(mutants, killed, survived, not reached by a test, timed out) for `module`."""
+def mutate(module: str, tests: list[str], show: bool,
+           engine: str = "sqlite") -> tuple[int, int, set[str], int, int]:
+    """(mutants, killed, the survivors' names, not reached by a test, timed out) for
+    `module`."""
     with tempfile.TemporaryDirectory(prefix="monitor-mutants-") as folder:
         copy = Path(folder) / "monitor"
         shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
@@ -47,19 +53,20 @@ def mutate(module: str, tests: list[str], show: bool) -> tuple[int, int, int, in
                          f"pytest_add_cli_args_test_selection = {tests!r}\n"
                          .replace("'", '"'))
         run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "2"],
-                             cwd=copy, capture_output=True, text=True, timeout=3600)
+                             cwd=copy, capture_output=True, text=True, timeout=3600,
+                             env={**os.environ, "MONITOR_TEST_ENGINE": engine})
         found = _COUNT.findall(run.stdout.replace("\r", "\n"))
         if not found:
             raise SystemExit(f"{module}: mutmut said\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
-        _, total, killed, untested, timeout, _, survived = (int(n) for n in found[-1])
-        if show:
-            results = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=copy,
-                                     capture_output=True, text=True).stdout
-            for name in re.findall(r"^\s*(\S+): survived$", results, re.M):
-                diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=copy,
-                                      capture_output=True, text=True).stdout
-                print(diff.rstrip() + "\n")
-        return total, killed, survived, untested, timeout
+        _, total, killed, untested, timeout, _, _ = (int(n) for n in found[-1])
+        results = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=copy,
+                                 capture_output=True, text=True).stdout
+        survivors = set(re.findall(r"^\s*(\S+): survived$", results, re.M))
+        for name in sorted(survivors) if show else ():
+            diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=copy,
+                                  capture_output=True, text=True).stdout
+            print(f"# ({engine}) " + diff.rstrip() + "\n")
+        return total, killed, survivors, untested, timeout
 
 
 def main() -> None:
@@ -67,13 +74,19 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=sorted(MODULES),
                         help="only these modules (repeatable)")
     parser.add_argument("--show", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--engine", choices=("sqlite", "postgres", "both"), default="sqlite",
+                        help="the database the tests run on")
     args = parser.parse_args()
     print("| module | mutants | killed | survived | no test reached | timed out |")
     print("|---|---|---|---|---|---|")
     for module, tests in MODULES.items():
         if args.only and module not in args.only:
             continue
-        total, killed, survived, untested, timeout = mutate(module, tests, args.show)
+        engines = ("sqlite", "postgres") if args.engine == "both" else (args.engine,)
+        runs = [mutate(module, tests, args.show, engine) for engine in engines]
+        total, _, _, untested, timeout = runs[0]
+        survived = len(set.intersection(*(run[2] for run in runs)))
+        killed = total - untested - timeout - survived
         reached = max(1, total - untested)
         print(f"| {module} | {total} | {killed} | {survived} ({survived / reached:.0%} of "
               f"those tested) | {untested} | {timeout} |", flush=True)

@@ -2,6 +2,7 @@
 crash-safe progress, the outbox."""
 
 import asyncio
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from monitor.core.dedup import fingerprint
 from monitor.core.errors import Busy, LeaseLost, LockBusy, UnusableDatabase
 from monitor.core.models import Alert, Article, Entry, StoryAssignment
+from monitor.core.secrets import redact
 from monitor.core.terms import vector
 from monitor.store.feeds import entry_keys
 from monitor.store.schema import SCHEMA
@@ -251,16 +253,24 @@ def test_outbox_retry_and_dead_letter(store: Store) -> None:
     assert again.expires_at == 23_600.0
     store.outbox.mark_failed([alert.id], error="boom, last", retry_at=None)  # dead once more
     assert store.outbox.statuses([alert.id, 999]) == {alert.id: "dead"}
+    store.feeds.set_stale(FEED_B, stale_since=1.0, now=20_000.0, max_age=60.0, alerts=[
+        Alert("feed-silent", "ops", "Silence", {"title": "Silence"})])  # no story: an operation
+    (silent,) = store.outbox.due(20_000.0)
+    assert silent.story_id == 0
+    store.outbox.mark_failed([silent.id], error="down", retry_at=None)
     assert store.outbox.requeue(now=30_000.0, max_age=60.0, ids=[alert.id, 999]) == 1
+    assert store.outbox.statuses([silent.id]) == {silent.id: "dead"}  # only those named
     assert store.outbox.statuses([alert.id]) == {alert.id: "pending"}
     (by_id,) = store.outbox.due(30_000.0)
     assert (by_id.id, by_id.expires_at, by_id.channel, by_id.rule, by_id.title) == \
         (alert.id, 30_060.0, "ops", "r", "T")
     store.outbox.mark_sent([alert.id], now=30_001.0)
     assert store.outbox.requeue(now=30_002.0, max_age=60.0, ids=[alert.id]) == 0  # never twice
-    (listed,) = store.outbox.rows(state=None, since=0, now=30_003.0)
+    listed, _ = store.outbox.rows(state=None, since=0, now=30_003.0)  # newest first
     assert (listed.id, listed.state, listed.channel, listed.rule, listed.title) == \
-        (alert.id, "sent", "ops", "r", "T")
+        (silent.id, "dead", "ops", "feed-silent", "Silence")
+    (sent,) = store.outbox.rows(state="sent", since=0, now=30_003.0)
+    assert (sent.id, sent.channel, sent.rule, sent.title) == (alert.id, "ops", "r", "T")
 
 
 def test_follow_ups_are_one_per_item_and_payloads_stay_readable(store: Store, database) -> None:
@@ -659,8 +669,35 @@ def test_an_instance_name_lost_with_its_connection_is_taken_back_or_given_up(
             second.leases.start_instance(wait=0)
         kill_name_connection(first)
         second.leases.start_instance(wait=0)  # free meanwhile: the second has it now
-        with pytest.raises(Busy, match="lost the instance name 'veille'"):
+        with pytest.raises(Busy, match="^" + re.escape(
+                f"{redact(postgres_url)}: this process lost the instance name 'veille' to "
+                "another process (after a database restart?); it stops, leaving the work to "
+                "that one") + "$"):
             first.leases.keep_name()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_second_process_under_a_live_name_waits_for_it_then_says_why(
+        postgres_url: str) -> None:
+    """Started while another process of its name runs (a restart that overlaps the old one's
+    exit), it waits for that one to go, then takes the name; still taken at the end of its
+    wait, it says so in one line naming the database (its password hidden)."""
+    import threading
+
+    first = Store(postgres_url, instance="veille")
+    second = Store(postgres_url, instance="veille")
+    try:
+        first.leases.start_instance()
+        with pytest.raises(Busy) as refused:
+            second.leases.start_instance(wait=0.2, poll=0.05)
+        assert str(refused.value) == (
+            f"{redact(postgres_url)}: another monitor named 'veille' is running on this "
+            "database; give this one another `instance:` name")
+        threading.Timer(0.3, first.close).start()  # the old one exits while the new one waits
+        second.leases.start_instance(wait=60.0, poll=0.05)
+        second.leases.keep_name()  # it holds the name now
     finally:
         first.close()
         second.close()
@@ -732,3 +769,4 @@ def test_a_demoted_headline_is_its_items_follow_up_held_for_the_digest(store: St
     with connect(store.target) as db:
         assert db.execute("SELECT kind, subject FROM alerts").fetchall() == [
             ("followup", str(item.id))]
+        assert "« é »" in db.execute("SELECT payload FROM alerts").fetchone()[0]  # readable
