@@ -756,17 +756,21 @@ def _lock_free(store: Store) -> bool:
 def test_a_demoted_headline_is_its_items_follow_up_held_for_the_digest(store: Store) -> None:
     """What `demote` writes and `due` reads back, field by field (mutants changing a field of
     either survived)."""
+    store.feeds.set_stale(FEED_B, stale_since=1.0, now=1.0, max_age=1.0, alerts=[
+        Alert("feed-silent", "ops", "S", {"title": "S"})])  # alert 1: the headline is not
+    store.outbox.mark_sent([alert.id for alert in store.outbox.due(1.0)], now=1.0)
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.items.pending()
     story, _ = complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
-    (headline,) = store.outbox.due(250.0)
+    (headline,) = [alert for alert in store.outbox.due(250.0) if alert.rule == "r"]
+    assert headline.id != item.id  # the follow-up is known by its item, not by its alert
     assert (headline.rule, headline.story_id, headline.batch) == ("r", story, False)
     store.outbox.demote(headline.id, item.id, "Suite", {"title": "Suite « é »"}, 400.0, 260.0)
     assert store.outbox.due(399.0) == []  # held until the digest
-    (followup,) = store.outbox.due(400.0)
+    (followup,) = [alert for alert in store.outbox.due(400.0) if alert.rule == "r"]
     assert (followup.title, followup.payload, followup.batch, followup.story_id) == (
         "Suite", {"title": "Suite « é »"}, True, story)
     with connect(store.target) as db:
-        assert db.execute("SELECT kind, subject FROM alerts").fetchall() == [
+        assert db.execute("SELECT kind, subject FROM alerts WHERE rule = 'r'").fetchall() == [
             ("followup", str(item.id))]
-        assert "« é »" in db.execute("SELECT payload FROM alerts").fetchone()[0]  # readable
+        assert "« é »" in db.execute("SELECT payload FROM alerts WHERE rule = 'r'").fetchone()[0]
