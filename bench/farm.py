@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gzip
 import hashlib
+import itertools
 import multiprocessing
 import os
 import random
@@ -45,30 +47,48 @@ sys.path.insert(0, str(ROOT))
 
 LATENCY = 0.05
 HOSTS = 32
-WORDS = ("gouvernement réforme retraites Assemblée nationale Sénat budget ministre président "
-         "Ukraine Kiev Moscou Washington missiles Bruxelles Europe élections municipales grève "
-         "SNCF tempête vigilance orange Bretagne inflation Insee chômage entreprises Bourse "
-         "Paris Marseille Lyon Lille Toulouse tribunal procès enquête police justice santé "
-         "hôpital médecins école enseignants climat sécheresse agriculteurs énergie").split()
+STORY_SHARE = 10  # articles per story on average: outlets report the same events
 
 
-def feed_body(number: int, version: int, new: int = 0) -> bytes:
+@functools.cache
+def _vocabulary() -> tuple[list[str], list[float]]:
+    """French words and cumulative weights that follow their frequency (Zipf): texts that
+    share common words by chance, and rare ones only when they tell the same story."""
+    import wordfreq
+
+    words = [word for word in wordfreq.top_n_list("fr", 20000) if word.isalpha() and len(word) > 1]
+    return words, list(itertools.accumulate(1.0 / (rank + 1) for rank in range(len(words))))
+
+
+def _story_words(story: int) -> list[str]:
+    words, _ = _vocabulary()
+    rng = random.Random(-1 - story)
+    return [rng.choice(words[1500:]) for _ in range(10)]
+
+
+def feed_body(number: int, version: int, stories: int, new: int = 0) -> bytes:
     """Feed `number`'s 30 items of `version`, after `new` items more (of version + 1)."""
-    return _feed(number, _items(number, version + 1, new) + _items(number, version, 30))
+    return _feed(number, _items(number, version + 1, new, stories)
+                 + _items(number, version, 30, stories))
 
 
-def _items(number: int, version: int, count: int) -> list[str]:
+def _items(number: int, version: int, count: int, stories: int) -> list[str]:
+    """`count` items of feed `number`: each tells one of `stories` stories in words of its own
+    around the story's."""
+    words, weights = _vocabulary()
     rng = random.Random(number * 1000 + version)
     items = []
     for item in range(count):
-        title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
-        text = " ".join(rng.choice(WORDS) for _ in range(70))
+        told = _story_words(rng.randrange(stories))
+        title = " ".join(told[:4] + rng.choices(words, cum_weights=weights, k=5)).capitalize()
+        summary = told + rng.choices(words, cum_weights=weights, k=60)
+        rng.shuffle(summary)
         items.append(
             f"<item><title>{title}</title>"
             f"<link>http://127.0.0.1/article/{number}/{version}/{item}</link>"
             f"<guid isPermaLink='false'>{number}-{version}-{item}</guid>"
             f"<pubDate>Mon, 24 Nov 2025 {item % 24:02d}:{item % 60:02d}:00 +0100</pubDate>"
-            f"<description><![CDATA[<p>{text}.</p>]]></description></item>")
+            f"<description><![CDATA[<p>{' '.join(summary)}.</p>]]></description></item>")
     return items
 
 
@@ -94,7 +114,8 @@ STEADY_NEW = 2  # new items per feed in the steady cycle
 
 def serve(port: int, feeds: int, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
     """Version 0 of each feed (`GET /control/0`), or version 1: the same with 2 new items."""
-    bodies = [{n: gzip.compress(feed_body(n, 1, new), 6) for n in range(feeds)}
+    stories = max(1, feeds * 30 // STORY_SHARE)
+    bodies = [{n: gzip.compress(feed_body(n, 1, stories, new), 6) for n in range(feeds)}
               for new in (0, STEADY_NEW)]
     etags = [{n: '"' + hashlib.sha1(body[n]).hexdigest()[:16] + '"' for n in range(feeds)}
              for body in bodies]

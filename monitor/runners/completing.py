@@ -1,7 +1,8 @@
 """The complete runner: each new item's page fetched and its article extracted, the rules
 matched, the facts about its candidate stories gathered, and `decide_item`'s story and alerts
-committed with it in one transaction. Up to BATCH items are in progress at once, each committed
-as soon as it is ready, so one slow site delays its own articles only."""
+committed with it. Up to BATCH items are in progress at once; those ready at the same moment
+are committed together, in one transaction, as soon as they are: one slow site delays its own
+articles only, and a commit's cost is shared by the items ready with it."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ ITEM_RETRY_AFTER = 60.0  # an item whose completion raised waits this long, doub
 ITEM_RETRY_MAX = 6 * 3600.0
 BATCH = 32  # items in progress at once
 FOLLOWS_A_STORY = (evergreen.LIVE, evergreen.BULLETIN)  # alert as follow-ups of a story
+
+
+class Ready(NamedTuple):
+    """An item analysed and matched, to be decided and committed."""
+
+    item: PendingItem
+    article: Article
+    fingerprint: Fingerprint
+    matches: list[Match]
+    page_failed: bool  # worth fetching again later
 
 
 class Completed(NamedTuple):
@@ -108,22 +119,29 @@ class CompleteRunner:
                 if not in_flight:
                     return Completed(processed, queued, old)
                 done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                ready: list[Ready] = []
                 for task in done:
                     item = in_flight.pop(task)
                     try:
                         article, fingerprint, transient = task.result()
-                        queued += await self._complete(item, article, fingerprint, transient)
+                        matches = await self._match(item, article)
+                        ready.append(Ready(item, article, fingerprint, matches, transient))
+                    except Exception as error:  # a bug on one item stops no other; it stays new
+                        await self._failed(item, error)
+                        ctx.store.leases.settle("items", [item.id])
+                for item, outcome in await self._commit(ready):
+                    if isinstance(outcome, int):
+                        queued += outcome
                         processed += 1
                         old += item.old
-                    except LeaseLost:
+                    elif isinstance(outcome, LeaseLost):
                         log.warning("item %d: this completion is discarded: another instance "
                                     "completed it meanwhile (this process was paused past its "
                                     "lease)", item.id, extra={"item": item.id})
                         ctx.troubles.note("lease-lost", f"item {item.id}")
-                    except Exception as error:  # a bug on one item stops no other; it stays new
-                        await self._failed(item, error)
-                    finally:
-                        ctx.store.leases.settle("items", [item.id])
+                    else:
+                        await self._failed(item, outcome)
+                    ctx.store.leases.settle("items", [item.id])
         finally:  # the database failed under the loop: what is in flight is not ours for good
             for task in in_flight:
                 task.cancel()
@@ -171,50 +189,73 @@ class CompleteRunner:
                           {story: ctx.store.items.story_channels(story) for story in stories},
                           {story: frozenset(ctx.store.items.story_outlets(story)) for story in stories})
 
-    async def _complete(self, item: PendingItem, article: Article, fingerprint: Fingerprint,
-                        page_failed: bool = False) -> int:
-        """Match, decide, and commit the item with its story and alerts. Returns alerts
-        queued."""
+    async def _commit(self, ready: list[Ready]) -> list[tuple[PendingItem, int | Exception]]:
+        """Decide and commit the items ready at once in one transaction (a commit and a thread
+        hop per batch, not per item). When that fails, each is committed on its own, so one
+        item's failure costs no other. Returns each item's alerts queued, or its error."""
+        if not ready:
+            return []
         ctx = self.context
-        matches = await self._match(item, article)
-        story_id, count, assignment = await ctx.store.call(
-            self._decide, item, article, fingerprint, matches, page_failed)
-        ctx.metrics.articles.labels(article.source).inc()
-        ctx.metrics.pipeline_seconds.observe(max(0.0, ctx.clock() - item.seen_at))
-        for match in matches:
-            ctx.metrics.matches.labels(match.rule).inc()
-        if matches:
-            rules = ",".join(m.rule for m in matches)
-            log.info("item %d %r: rules %s, story %d (%s), %d alert(s) queued", item.id,
-                     article.title[:80], rules, story_id, assignment.reason, count,
-                     extra={"item": item.id, "rule": rules})
-        return count
+        try:
+            decided = await ctx.store.call(self._decide_all, ready)
+        except LockBusy as error:  # another instance holds the stories: the same for each
+            return [(done.item, error) for done in ready]
+        except Exception as error:
+            if len(ready) == 1:
+                return [(ready[0].item, error)]
+            outcomes: list[tuple[PendingItem, int | Exception]] = []
+            for done in ready:
+                outcomes.extend(await self._commit([done]))
+            return outcomes
+        for done, (story_id, count, assignment) in zip(ready, decided, strict=True):
+            self._count(done, story_id, count, assignment)
+        return [(done.item, count) for done, (_, count, _) in zip(ready, decided, strict=True)]
 
-    def _decide(self, item: PendingItem, article: Article, fingerprint: Fingerprint,
-                matches: list[Match], page_failed: bool) -> tuple[int, int, StoryAssignment]:
+    def _count(self, done: Ready, story_id: int, count: int, assignment: StoryAssignment) -> None:
+        ctx, article = self.context, done.article
+        ctx.metrics.articles.labels(article.source).inc()
+        ctx.metrics.pipeline_seconds.observe(max(0.0, ctx.clock() - done.item.seen_at))
+        for match in done.matches:
+            ctx.metrics.matches.labels(match.rule).inc()
+        if done.matches:
+            rules = ",".join(m.rule for m in done.matches)
+            log.info("item %d %r: rules %s, story %d (%s), %d alert(s) queued", done.item.id,
+                     article.title[:80], rules, story_id, assignment.reason, count,
+                     extra={"item": done.item.id, "rule": rules})
+
+    def _decide_all(self, ready: list[Ready]) -> list[tuple[int, int, StoryAssignment]]:
         """Decided and written under one lock, cluster-wide (on a database thread): two
         outlets' copies completed at once by two instances must not each start a story.
-        Returns (story, alerts queued, assignment)."""
+        Returns each item's (story, alerts queued, assignment)."""
         ctx = self.context
         with self._index_lock:
-            with ctx.store.transaction(lock="stories"):
-                decision = decide_item(article, fingerprint, matches, old=item.old,
-                                       facts=self._facts(item, article, fingerprint),
-                                       now=ctx.clock(), policy=self._policy())
-                assignment = decision.assignment
-                story_id, count = ctx.store.items.complete(
-                    item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
-                    assignment=assignment, matched=[m.rule for m in matches],
-                    alerts=decision.alerts, max_age=ctx.config.notify.max_age,
-                    page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if page_failed else None)
-            # Committed: the index learns it now, not before (a transaction that failed,
-            # its session ended by the server, say, left a story in the index that was never
-            # written, and items were given to it). Caught up by _facts: only this one is new.
-            index = self.stories
-            if index is not None:  # (None: a reload reset it; rebuilt from the database)
-                index.merge(story_id, assignment.merged)
-                index.add(story_id, fingerprint, ctx.clock())
-                self._seq += 1
+            try:
+                with ctx.store.transaction(lock="stories"):
+                    return [self._decide(done) for done in ready]
+            except BaseException:
+                # The index learnt assignments that were never written (the transaction
+                # failed: its session ended by the server, say): rebuilt from the database.
+                self.stories = None
+                raise
+
+    def _decide(self, done: Ready) -> tuple[int, int, StoryAssignment]:
+        """One item, inside _decide_all's transaction. The index learns it at once: the next
+        items of the batch may belong to its story."""
+        ctx, item, article, fingerprint = self.context, done.item, done.article, done.fingerprint
+        decision = decide_item(article, fingerprint, done.matches, old=item.old,
+                               facts=self._facts(item, article, fingerprint),
+                               now=ctx.clock(), policy=self._policy())
+        assignment = decision.assignment
+        story_id, count = ctx.store.items.complete(
+            item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
+            assignment=assignment, matched=[m.rule for m in done.matches],
+            alerts=decision.alerts, max_age=ctx.config.notify.max_age,
+            page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if done.page_failed else None)
+        index = self.stories
+        if index is not None:  # (None: a reload reset it; rebuilt from the database)
+            index.merge(story_id, assignment.merged)
+            index.add(story_id, fingerprint, ctx.clock())
+            self._seq += 1
         return story_id, count, assignment
 
     async def _match(self, item: PendingItem, article: Article) -> list[Match]:

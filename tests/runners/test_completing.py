@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.runners import app
+from monitor.runners.completing import Ready
 from monitor.store.store import Store
 from tests.e2e.helpers import write_config
 from tests.servers import Route, Site
@@ -57,7 +58,10 @@ def test_two_copies_completed_at_once_on_two_instances_make_one_story(
             ready.wait(10)
             if name != first:
                 await asyncio.sleep(0.05)  # the other one decides first
-            await runner._complete(item, article, fingerprint)
+            matches = await runner._match(item, article)
+            ((_, outcome),) = await runner._commit([Ready(item, article, fingerprint, matches,
+                                                          False)])
+            assert isinstance(outcome, int)
         results[name] = item.id
 
     threads = [threading.Thread(target=asyncio.run, args=(instance(name, index),))

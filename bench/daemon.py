@@ -1,0 +1,146 @@
+"""A real `monitor run` on the feed farm, first cycle: until every item is completed.
+
+The farm of `bench/farm.py` (N feeds of 30 French items, 50 ms latency, 32 loopback hosts);
+the article pages are refused (their links point at a closed port), so every item is completed
+from its summary. The daemon runs as users run it: `monitor run` in a process of its own, the
+shipped rules (`rules/`, the entity rule included), the network defaults (private addresses
+allowed: the farm is on loopback), 2 workers, console alerts to a file. Its progress is read
+from its own `/metrics`: items stored (the poll part) and articles completed.
+
+Printed: seconds until every feed was polled and until every item was completed, CPU of all
+the daemon's processes per item, the PSS of all of them at the end, and reader 3.26's first
+cycle on the same farm in the same run (when installed) with the ratios.
+
+    python bench/daemon.py [--feeds 1000] [--py-spy FILE]   (--py-spy: a profile of the daemon)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from farm import CYCLES, contend, start_farm  # noqa: E402
+
+ITEMS_PER_FEED = 30
+
+
+def _tree(pid: int) -> list[int]:
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    return [pid, *(found for child in children for found in _tree(child))]
+
+
+def _cpu(pid: int) -> float:
+    """User + system seconds of the process, and of its children it has waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(value) for value in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+
+def run_daemon(urls: list[str], directory: Path, profile: str | None) -> dict[str, float]:
+    from tests.servers import free_port
+
+    port = free_port()
+    feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
+    config = directory / "config.yaml"
+    config.write_text(
+        f"database: {directory / 'monitor.db'}\nrules: ['{ROOT / 'rules'}']\nworkers: 2\n"
+        f"network: {{allow_private_addresses: true}}\nhttp: {{listen: '127.0.0.1:{port}'}}\n"
+        f"feeds:\n{feeds}\n")
+    command = [sys.executable, "-m", "monitor", "run", "--config", str(config), "-q"]
+    if profile:
+        command = ["py-spy", "record", "--subprocesses", "--rate", "200", "--format", "raw",
+                   "-o", profile, "--", *command]
+    out = open(directory / "daemon.out", "wb")  # noqa: SIM115 (open while it runs)
+    started = time.perf_counter()
+    daemon = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=directory)
+    expected = len(urls) * ITEMS_PER_FEED
+    polled_at = None
+    try:
+        while True:
+            time.sleep(0.25)
+            if daemon.poll() is not None:
+                raise SystemExit(f"monitor run exited: {(directory / 'daemon.out').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                    text = answer.read().decode()
+            except OSError:
+                continue
+            if polled_at is None and _metric(text, "monitor_items_new_total") >= expected:
+                polled_at = time.perf_counter() - started
+            if _metric(text, "monitor_articles_total") >= expected:
+                completed_at = time.perf_counter() - started
+                break
+        root = daemon.pid
+        if profile:  # the daemon is py-spy's child
+            root = int(Path(f"/proc/{daemon.pid}/task/{daemon.pid}/children").read_text().split()[0])
+        processes = _tree(root)
+        figures = {"polled": polled_at or completed_at, "completed": completed_at,
+                   "cpu": sum(map(_cpu, processes)), "pss": sum(map(_pss_mb, processes)),
+                   "processes": len(processes), "items": expected}
+    finally:
+        daemon.send_signal(signal.SIGINT if profile else signal.SIGTERM)
+        daemon.wait(120)
+        out.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the daemon and its workers")
+    parser.add_argument("--no-reader", action="store_true")
+    args = parser.parse_args()
+    farm, urls = start_farm(args.feeds)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            daemon = run_daemon(urls, Path(directory), args.py_spy)
+        reader = None
+        if not args.no_reader:
+            try:
+                import reader as _  # noqa: F401
+                reader = contend("reader", urls, 0, None).cycles[0]
+                assert reader.label == CYCLES[0]
+            except ImportError:
+                print("(reader is not installed: pip install reader sgmllib3k to compare)")
+    finally:
+        farm.kill()
+    items = daemon["items"]
+    print(f"`monitor run`, first cycle: {args.feeds:,} feeds × {ITEMS_PER_FEED} items "
+          f"(pages refused: completed from summaries), shipped rules, 2 workers")
+    ratio = (lambda seconds: f" (×{reader.seconds / seconds:.2f} reader)") if reader else (lambda seconds: "")
+    print(f"  every feed polled after  {daemon['polled']:7.1f} s{ratio(daemon['polled'])}")
+    print(f"  every item completed at  {daemon['completed']:7.1f} s{ratio(daemon['completed'])}"
+          f"  {items / daemon['completed']:6.0f} items/s")
+    print(f"  CPU, all processes       {daemon['cpu']:7.1f} s  "
+          f"{daemon['cpu'] / items * 1000:.2f} ms per item")
+    print(f"  memory, all {daemon['processes']:.0f} processes   {daemon['pss']:7.0f} MB (PSS)")
+    if reader:
+        print(f"  reader 3.26 (workers=16) {reader.seconds:7.1f} s  "
+              f"{reader.cpu_seconds / items * 1000:.2f} ms per item")
+
+
+if __name__ == "__main__":
+    main()
