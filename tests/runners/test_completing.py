@@ -113,3 +113,81 @@ def test_named_entities_load_their_model_in_one_process_not_in_every_worker(
     workers, entity_process, queued = asyncio.run(scenario())
     assert queued == 1  # the rule matched: the person was recognised
     assert entity_process and not any(workers)
+
+
+async def _analysed(pipeline: app.Pipeline) -> list[Ready]:
+    """Every pending item analysed and matched, ready to commit (in feed order)."""
+    await pipeline.poll_all(pipeline.enabled_feeds())
+    runner, ready = pipeline.completing, []
+    for item in sorted(pipeline.store.items.pending(), key=lambda item: item.entry.feed_url):
+        article, fingerprint, failed = await runner._analyse(item)
+        ready.append(Ready(item, article, fingerprint, await runner._match(item, article), failed))
+    return ready
+
+
+def two_outlets(tmp_path: Path, site: Site) -> tuple:
+    for outlet in ("ouest", "telegramme"):
+        site.routes[f"/{outlet}.xml"] = Route(feed(site, outlet))
+    path = write_config(tmp_path, [{"name": "Ouest", "url": site.url("/ouest.xml")},
+                                   {"name": "Le Télégramme", "url": site.url("/telegramme.xml")}],
+                        {"ops": "json://127.0.0.1:9/hook"}, ["ops"],
+                        "rules:\n  - {name: hopital, any: [hôpitaux]}\n", workers=0)
+    return app.load(path)
+
+
+def test_copies_committed_in_one_batch_make_one_story(tmp_path: Path, site: Site) -> None:
+    """Items ready at once share a transaction: the second must still see the first's story."""
+    config, rules = two_outlets(tmp_path, site)
+
+    async def scenario() -> list:
+        async with app.open_pipeline(config, rules) as pipeline:
+            return await pipeline.completing._commit(await _analysed(pipeline))
+
+    outcomes = asyncio.run(scenario())
+    # the headline, and a follow-up held for the digest (not a second headline)
+    assert [outcome for _, outcome in outcomes] == [1, 1]
+    store = Store(str(config.database))
+    try:
+        (story,) = store.console.recent_stories(since=0)
+        assert story.articles == 2
+        assert store.console.alert_counts(now=time.time()) == {"pending": 1, "held": 1}
+    finally:
+        store.close()
+
+
+def test_an_item_failing_in_a_batch_costs_no_other_item(tmp_path: Path, site: Site,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch's transaction is rolled back and each item committed alone: the bad one stays
+    new, the other is completed, and the story index forgets what was never written."""
+    from monitor.runners import completing
+
+    config, rules = two_outlets(tmp_path, site)
+    real = completing.decide_item
+
+    def decide_item(article, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "/telegramme/" in article.url:
+            raise RuntimeError("a bug")
+        return real(article, *args, **kwargs)
+
+    monkeypatch.setattr(completing, "decide_item", decide_item)
+
+    async def scenario() -> tuple[list, int]:
+        async with app.open_pipeline(config, rules) as pipeline:
+            ready = await _analysed(pipeline)
+            assert "/ouest/" in ready[0].article.url  # the good one first: the batch wrote it
+            outcomes = await pipeline.completing._commit(ready)
+            with pipeline.store.transaction(lock="stories"):
+                indexed = len(pipeline.completing._index())
+            return outcomes, indexed
+
+    outcomes, indexed = asyncio.run(scenario())
+    assert outcomes[0][1] == 1 and isinstance(outcomes[1][1], RuntimeError)
+    assert indexed == 1  # the good item, once: not twice from the batch that failed
+    store = Store(str(config.database))
+    try:
+        (story,) = store.console.recent_stories(since=0)
+        assert story.articles == 1
+        assert {item.entry.feed_url for item in store.items.pending()} == {
+            config.feeds[1].url}
+    finally:
+        store.close()
