@@ -88,6 +88,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None) -> dict[st
                     text = answer.read().decode()
             except OSError:
                 continue
+            if os.environ.get("TIMELINE"): print(round(time.perf_counter() - started, 1), _metric(text, "monitor_items_new_total"), _metric(text, "monitor_articles_total"))
             if polled_at is None and _metric(text, "monitor_items_new_total") >= expected:
                 polled_at = time.perf_counter() - started
             if _metric(text, "monitor_articles_total") >= expected:
@@ -98,7 +99,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None) -> dict[st
             root = int(Path(f"/proc/{daemon.pid}/task/{daemon.pid}/children").read_text().split()[0])
         processes = _tree(root)
         figures = {"polled": polled_at or completed_at, "completed": completed_at,
-                   "cpu": sum(map(_cpu, processes)), "pss": sum(map(_pss_mb, processes)),
+                   "cpu": sum(map(_cpu, processes)), "daemon_cpu": _cpu(root), "pss": sum(map(_pss_mb, processes)),
                    "processes": len(processes), "items": expected}
     finally:
         daemon.send_signal(signal.SIGINT if profile else signal.SIGTERM)
@@ -135,7 +136,8 @@ def main() -> None:
     print(f"  every item completed at  {daemon['completed']:7.1f} s{ratio(daemon['completed'])}"
           f"  {items / daemon['completed']:6.0f} items/s")
     print(f"  CPU, all processes       {daemon['cpu']:7.1f} s  "
-          f"{daemon['cpu'] / items * 1000:.2f} ms per item")
+          f"{daemon['cpu'] / items * 1000:.2f} ms per item, of which the daemon's process "
+          f"{daemon['daemon_cpu'] / items * 1000:.2f} ms")
     print(f"  memory, all {daemon['processes']:.0f} processes   {daemon['pss']:7.0f} MB (PSS)")
     if reader:
         print(f"  reader 3.26 (workers=16) {reader.seconds:7.1f} s  "

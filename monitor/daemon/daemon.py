@@ -91,6 +91,7 @@ def _emptied(old: RuleSet, new: RuleSet) -> list[str]:
 class Daemon:
     def __init__(self, pipeline: Pipeline, service: systemd.Notifier | None = None) -> None:
         self.pipeline = pipeline
+        pipeline.polling.on_new_items = self._new_items
         self.systemd = service or systemd.Notifier()
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task[object]] = set()
@@ -222,11 +223,15 @@ class Daemon:
         if polls:
             failed = sum(poll.status == "failed" for poll in polls)
             log.info("polled %d feed(s), %d failed", len(polls), failed)
-        if any(poll.new_items for poll in polls):
-            self._soon(self.complete, self._completing)
         stale = await self.pipeline.store.call(self.pipeline.check_stale)
         if stale:
             self._soon(self.deliver, self._delivering)
+
+    def _new_items(self) -> None:
+        """A poll stored new items: completed now, while the rest of the cycle is polled."""
+        self.pipeline.completing.new_items_stored()
+        if not self._stop.is_set():
+            self._soon(self.complete, self._completing)
 
     async def complete(self) -> None:
         if self._stop.is_set():

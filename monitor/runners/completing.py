@@ -10,7 +10,7 @@ import asyncio
 import functools
 import logging
 import threading
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from monitor.config.config import Config
 from monitor.core import analysis, entities, evergreen
@@ -63,6 +63,7 @@ class CompleteRunner:
         self._tags: dict[str, tuple[str, ...]] = {}
         # the index and its count are this process's: one database thread at a time uses them
         self._index_lock = threading.Lock()
+        self._news = 0  # bumped when polls store new items: a pass that ran dry looks again
         self.reconfigure(context.config)
 
     def reconfigure(self, config: Config) -> None:
@@ -70,6 +71,10 @@ class CompleteRunner:
         if config.dedup.window != self.context.config.dedup.window:
             self.stories = None
         self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
+
+    def new_items_stored(self) -> None:
+        """New items are there to complete: the pass under way takes them up."""
+        self._news += 1
 
     def _policy(self) -> ItemPolicy:
         config = self.context.config
@@ -103,49 +108,58 @@ class CompleteRunner:
             return Completed(0, 0, 0)
         ctx.troubles.clear("stories-lock")
         processed = queued = old = 0
-        in_flight: dict[asyncio.Task[tuple[Article, Fingerprint, bool]], PendingItem] = {}
+        in_flight: dict[asyncio.Task[Ready], PendingItem] = {}
+        ready: list[Ready] = []  # analysed and matched, for the next commit
+        committing: asyncio.Task[list[tuple[PendingItem, int | Exception]]] | None = None
+        committed: list[int] = []  # the items it commits
         last_started = 0  # an item that fails stays new, for the next pass, not this one
-        exhausted = False
+        exhausted, news_seen = False, self._news
         try:
             while True:
-                if not (ctx.stopping or exhausted) and len(in_flight) < BATCH:
+                more = not exhausted or news_seen != self._news
+                if more and not ctx.stopping and len(in_flight) <= BATCH // 2:
+                    news_seen = self._news
                     fresh = await ctx.store.call(functools.partial(
                         ctx.store.items.pending, BATCH - len(in_flight), after=last_started,
                         now=ctx.clock(), lease=ctx.config.lease))
                     exhausted = not fresh
                     for item in fresh:
                         last_started = item.id
-                        in_flight[asyncio.create_task(self._analyse(item))] = item
-                if not in_flight:
+                        in_flight[asyncio.create_task(self._prepare(item))] = item
+                if committing is None and ready:  # one commit at a time; the next batch
+                    committing = asyncio.create_task(self._commit(ready))  # gathers meanwhile
+                    committed, ready = [done.item.id for done in ready], []
+                if not in_flight and committing is None:
+                    if news_seen != self._news and not ctx.stopping:
+                        continue  # stored while this pass ran dry
                     return Completed(processed, queued, old)
-                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                ready: list[Ready] = []
-                for task in done:
-                    item = in_flight.pop(task)
+                waiting: set[asyncio.Future[Any]] = {*in_flight, *([committing] if committing else [])}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if committing in done:
+                    for item, outcome in committing.result():
+                        if isinstance(outcome, int):
+                            queued += outcome
+                            processed += 1
+                            old += item.old
+                        else:
+                            await self._failed(item, outcome)
+                        ctx.store.leases.settle("items", [item.id])
+                    committing = None
+                for task in done & in_flight.keys():
+                    item = in_flight.pop(task)  # type: ignore[call-overload]
                     try:
-                        article, fingerprint, transient = task.result()
-                        matches = await self._match(item, article)
-                        ready.append(Ready(item, article, fingerprint, matches, transient))
+                        ready.append(task.result())
                     except Exception as error:  # a bug on one item stops no other; it stays new
                         await self._failed(item, error)
                         ctx.store.leases.settle("items", [item.id])
-                for item, outcome in await self._commit(ready):
-                    if isinstance(outcome, int):
-                        queued += outcome
-                        processed += 1
-                        old += item.old
-                    elif isinstance(outcome, LeaseLost):
-                        log.warning("item %d: this completion is discarded: another instance "
-                                    "completed it meanwhile (this process was paused past its "
-                                    "lease)", item.id, extra={"item": item.id})
-                        ctx.troubles.note("lease-lost", f"item {item.id}")
-                    else:
-                        await self._failed(item, outcome)
-                    ctx.store.leases.settle("items", [item.id])
         finally:  # the database failed under the loop: what is in flight is not ours for good
             for task in in_flight:
                 task.cancel()
-            ctx.store.leases.settle("items", [item.id for item in in_flight.values()])
+            if committing is not None:  # its items' leases are read while it writes them
+                await asyncio.wait([committing])
+                ctx.store.leases.settle("items", committed)
+            ctx.store.leases.settle("items", [item.id for item in in_flight.values()]
+                                    + [done.item.id for done in ready])
 
     def _catch_up(self) -> None:
         """The story index, up to date (on a database thread)."""
@@ -156,6 +170,12 @@ class CompleteRunner:
         """Completing it raised (called while that is handled): it is tried again later
         (after its lease, when even that cannot be written)."""
         ctx = self.context
+        if isinstance(cause, LeaseLost):
+            log.warning("item %d: this completion is discarded: another instance completed it "
+                        "meanwhile (this process was paused past its lease)", item.id,
+                        extra={"item": item.id})
+            ctx.troubles.note("lease-lost", f"item {item.id}")
+            return
         try:
             tries = await ctx.store.call(ctx.store.items.failed, item.id, ctx.clock(),
                                          ITEM_RETRY_AFTER, ITEM_RETRY_MAX)
@@ -276,6 +296,12 @@ class CompleteRunner:
                 log.warning("item %d: entity recognition failed (%s); entity terms count as "
                             "absent", item.id, error)
         return rules.evaluate(scan, labels)
+
+    async def _prepare(self, item: PendingItem) -> Ready:
+        """Analysed and matched, in a task of its own: an item waiting on the entity model
+        (loaded on first need, seconds) holds up no other."""
+        article, fingerprint, page_failed = await self._analyse(item)
+        return Ready(item, article, fingerprint, await self._match(item, article), page_failed)
 
     async def _analyse(self, item: PendingItem) -> tuple[Article, Fingerprint, bool]:
         """The article, its fingerprint, and whether its page failed in a way worth another

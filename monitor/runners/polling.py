@@ -54,6 +54,9 @@ class PollRunner:
         # each feed's items of its last clean parse whose entries are stored (seen_items.py):
         # not parsed again. In memory: a restart parses each feed whole once.
         self._seen: dict[str, bytes] = {}
+        # told when a poll stored new items (the daemon: start completing them now, not once
+        # the whole cycle is polled)
+        self.on_new_items: Callable[[], None] = lambda: None
 
     def due_feeds(self) -> list[tuple[FeedConfig, FeedState]]:
         """The next due feeds and their states, one per lane, claimed for config.lease (none
@@ -142,6 +145,8 @@ class PollRunner:
         metrics = self.context.metrics
         metrics.poll(result.status, time.monotonic() - started)
         metrics.items_new.inc(result.new_items)
+        if result.new_items:
+            self.on_new_items()
         return result
 
     async def _answer(self, feed: FeedConfig, state: FeedState) -> FeedAnswer | FeedFailure:
