@@ -193,10 +193,11 @@ class CompleteRunner:
         log.exception("item %d: not completed (%d failed attempt(s)); tried again later",
                       item.id, tries, extra={"item": item.id})
 
-    def _facts(self, item: PendingItem, article: Article, fingerprint: Fingerprint) -> StoryFacts:
+    def _facts(self, index: StoryIndex, item: PendingItem, article: Article,
+               fingerprint: Fingerprint) -> StoryFacts:
         """What decide_item needs: the story of the page's canonical URL, else the index's,
         and the headlines and outlets of each candidate story."""
-        ctx, index = self.context, self._index()
+        ctx = self.context
         same_url = (ctx.store.items.story_of_url(article.canonical_url, other_than=item.id)
                     if article.canonical_url else None)
         facts = StoryFacts(
@@ -251,19 +252,20 @@ class CompleteRunner:
         with self._index_lock:
             try:
                 with ctx.store.transaction(lock="stories"):
-                    return [self._decide(done) for done in ready]
+                    index = self._index()  # up to date: nothing else assigns until the commit
+                    return [self._decide(index, done) for done in ready]
             except BaseException:
                 # The index learnt assignments that were never written (the transaction
                 # failed: its session ended by the server, say): rebuilt from the database.
                 self.stories = None
                 raise
 
-    def _decide(self, done: Ready) -> tuple[int, int, StoryAssignment]:
+    def _decide(self, index: StoryIndex, done: Ready) -> tuple[int, int, StoryAssignment]:
         """One item, inside _decide_all's transaction. The index learns it at once: the next
         items of the batch may belong to its story."""
         ctx, item, article, fingerprint = self.context, done.item, done.article, done.fingerprint
         decision = decide_item(article, fingerprint, done.matches, old=item.old,
-                               facts=self._facts(item, article, fingerprint),
+                               facts=self._facts(index, item, article, fingerprint),
                                now=ctx.clock(), policy=self._policy())
         assignment = decision.assignment
         story_id, count = ctx.store.items.complete(
@@ -271,11 +273,9 @@ class CompleteRunner:
             assignment=assignment, matched=[m.rule for m in done.matches],
             alerts=decision.alerts, max_age=ctx.config.notify.max_age,
             page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if done.page_failed else None)
-        index = self.stories
-        if index is not None:  # (None: a reload reset it; rebuilt from the database)
-            index.merge(story_id, assignment.merged)
-            index.add(story_id, fingerprint, ctx.clock())
-            self._seq += 1
+        index.merge(story_id, assignment.merged)
+        index.add(story_id, fingerprint, ctx.clock())
+        self._seq += 1
         return story_id, count, assignment
 
     async def _match(self, item: PendingItem, article: Article) -> list[Match]:
