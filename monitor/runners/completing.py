@@ -26,7 +26,7 @@ from monitor.core.errors import FetchError, LeaseLost, LockBusy
 from monitor.core.models import Article, Match, PendingItem, StoryAssignment
 from monitor.core.storyindex import StoryIndex
 from monitor.runners.context import Context
-from monitor.runners.workers import WorkerFailed
+from monitor.runners.workers import Batched, WorkerFailed
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class CompleteRunner:
         # the index and its count are this process's: one database thread at a time uses them
         self._index_lock = threading.Lock()
         self._news = 0  # bumped when polls store new items: a pass that ran dry looks again
+        self._summaries = Batched(context.workers, analysis.analyse_summaries)
         self.reconfigure(context.config)
 
     def reconfigure(self, config: Config) -> None:
@@ -323,6 +324,8 @@ class CompleteRunner:
     async def _extract(self, item: PendingItem, html: bytes | None) -> tuple[Article, Fingerprint]:
         tags = self._tags.get(item.entry.feed_url, ())
         try:
+            if html is None:  # small work: many such items to a worker at once
+                return await self._summaries((item.entry, item.outlet, tags, item.seen_at))
             return await self.context.workers.run(analysis.analyse, item.entry, html,
                                                   item.outlet, tags, item.seen_at)
         except WorkerFailed as error:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.runners.workers import WorkerFailed, Workers
+from monitor.runners.workers import Batched, WorkerFailed, Workers
 from tests.servers import wait_for
 
 
@@ -117,6 +117,46 @@ def test_an_idle_pool_stops_its_processes_and_starts_again_when_needed() -> None
             wait_for(lambda: not alive(first), timeout=10)  # its memory back to the system
             assert not workers.close_if_idle(0.0)  # nothing left to stop
             assert await workers.run(os.getpid) not in (first, os.getpid())
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
+
+
+def batch_of_pids(items: list[int]) -> list[int | Exception]:
+    """Each item's (pid, batch size) packed in an int; a negative item raises; 0 kills it."""
+    if 0 in items:
+        os._exit(1)
+    return [ValueError(f"item {item}") if item < 0 else os.getpid() * 1000 + len(items)
+            for item in items]
+
+
+def test_small_tasks_made_while_the_workers_are_busy_go_in_one_round_trip() -> None:
+    async def scenario() -> None:
+        workers = Workers(1)
+        try:
+            await workers.run(len, b"")  # started
+            batched = Batched(workers, batch_of_pids)
+            results = await asyncio.gather(*(batched(n) for n in range(1, 11)))
+            assert [result % 1000 for result in results] == [10] * 10  # one task for all
+            assert {result // 1000 for result in results} != {os.getpid()}
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_task_of_a_batch_that_raises_fails_alone_and_a_dead_worker_fails_its_batch() -> None:
+    async def scenario() -> None:
+        workers = Workers(1)
+        try:
+            batched = Batched(workers, batch_of_pids)
+            good, bad = await asyncio.gather(batched(1), batched(-1), return_exceptions=True)
+            assert isinstance(good, int) and repr(bad) == "ValueError('item -1')"
+            results = await asyncio.gather(batched(1), batched(0), batched(2),
+                                           return_exceptions=True)
+            assert all(isinstance(result, WorkerFailed) for result in results)
+            assert isinstance(await batched(3), int)  # a new worker takes the next ones
         finally:
             workers.close()
 
