@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import pytest
@@ -423,3 +424,80 @@ def test_matching_reads_each_field_up_to_its_cap_and_says_what_it_cut(tmp_path: 
     scan = rules.scan(article(text=late, title="T" * 3000))
     assert scan.cut == {"title": 3000, "text": len(late)}
     assert len(scan.texts["text"]) == MAX_CHARS["text"]
+
+
+def test_near_within_n_allows_n_words_apart_not_more(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, "rules:\n  - name: r\n    near: {terms: [alpha, omega], within: 3}\n")
+    assert matched(rules, article(text="alpha b c omega")) == ["r"]  # 3 words apart: the edge
+    assert matched(rules, article(text="alpha b c d omega")) == []
+
+
+def test_near_restricted_to_a_later_field_still_looks_there(tmp_path: Path) -> None:
+    """`fields: [text]` skips the title and the summary, it does not stop at them."""
+    rules = ruleset(tmp_path, "rules:\n  - name: r\n    near: {terms: [alpha, omega], within: 3}\n"
+                              "    fields: [text]\n")
+    assert matched(rules, article(title="alpha omega", text="alpha omega")) == ["r"]
+    assert matched(rules, article(title="alpha omega", text="rien")) == []
+
+
+def test_hits_of_near_regex_and_entity_terms_say_which_term_where(tmp_path: Path) -> None:
+    rules = ruleset(tmp_path, """
+rules:
+  - {name: near, near: {terms: [Tomahawk, Ukraine], within: 5}}
+  - {name: regex, any: [{regex: "loi n° \\\\d+"}]}
+  - {name: entity, entities: {LOC: [Paris]}}
+""")
+    item = article(summary="La loi n° 12", text="Des Tomahawk pour l’Ukraine, dit Paris hier")
+
+    def recognise(texts: dict[str, str]) -> dict[str, list[tuple[int, int, str]]]:
+        return {name: [(text.find("Paris"), text.find("Paris") + 5, "LOC")]
+                for name, text in texts.items()}
+
+    explained = {m.rule: [(h.term, h.field, item_field(item, h.field)[h.start:h.end])
+                          for h in m.hits] for m in rules.match(item, recognise)}
+    assert explained == {
+        "near": [("Tomahawk", "text", "Tomahawk"), ("Ukraine", "text", "Ukraine")],
+        "regex": [("/loi n° \\d+/", "summary", "loi n° 12")],
+        "entity": [("Paris", "text", "Paris")],
+    }
+
+
+def item_field(item: Article, name: str) -> str:
+    return str(getattr(item, name))
+
+
+def test_labels_missing_for_a_field_count_as_no_entity_there(tmp_path: Path) -> None:
+    """`evaluate` takes labels for some fields only (the recogniser may skip one): the name
+    found in a field without labels is no entity, and no error."""
+    rules = ruleset(tmp_path, "rules:\n  - name: r\n    entities: {LOC: [Paris]}\n")
+    scan = rules.scan(article(title="Paris", text="Paris"))
+    assert [m.rule for m in rules.evaluate(scan, {"title": [(0, 5, "LOC")]})] == ["r"]
+    assert rules.evaluate(rules.scan(article(text="Paris")), {"title": []}) == []
+
+
+def test_rules_without_entities_load_without_the_entity_model(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n  - name: r\n    any: [Kiev, {all: [Kyiv, Ukraine]}]\n    none: [jeu]\n")
+    rules = load([tmp_path], CHANNELS, ["console"], entities_available=lambda: False)
+    assert not rules.uses_entities and matched(rules, article(text="Kyiv, Ukraine")) == ["r"]
+
+
+def test_a_regex_that_can_only_match_empty_text_here_is_no_hit(tmp_path: Path) -> None:
+    """A lookbehind matches no empty text on its own (so it loads), but matches the empty
+    place after « Kiev »: an empty match explains nothing and does not count."""
+    rules = ruleset(tmp_path, "rules:\n  - name: r\n    any: [{regex: '(?<=Kiev)'}]\n")
+    assert matched(rules, article(text="Kiev")) == []
+
+
+def test_a_regex_giving_up_says_which_pattern_field_and_article(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(matching, "REGEX_TIME_LIMIT", 0.2)
+    rules = ruleset(tmp_path, "rules:\n  - name: r\n    any: [{regex: '(a+)+$'}]\n"
+                              "    fields: [text]\n")
+    title = "Une dépêche dont le titre fait bien plus de soixante caractères, " + "Z" * 10
+    hostile = Article("", title, "", "a" * 50_000 + "!", None, "Le Monde", "page")
+    with caplog.at_level(logging.WARNING, logger="monitor.core.matching"):
+        assert rules.match(hostile) == []
+    assert caplog.messages == [
+        f"regex /(a+)+$/ gave up on the text of {title[:60]} after 0 s (it backtracks without "
+        "end on such text): counted as not found"]
