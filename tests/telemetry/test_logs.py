@@ -1,5 +1,6 @@
 import json
 import logging
+import sys
 
 import pytest
 
@@ -132,3 +133,100 @@ def test_the_repeat_window_ends_at_sixty_seconds_not_after() -> None:
     assert not repeats.filter(line)  # still the same window
     now[0] = 60.0
     assert repeats.filter(line)  # a new one
+
+
+def test_off_a_terminal_the_default_format_is_json(
+        capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
+    for args in ((logging.INFO,), (logging.INFO, "auto")):  # stderr is captured: no terminal
+        logs.setup(*args)
+        logging.getLogger("monitor").warning("format %s", args)
+        assert json.loads(capsys.readouterr().err)["message"] == f"format {args}"
+
+
+def test_apprise_is_kept_apart_even_if_it_was_not_before(
+        capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
+    """Importing the notifier already keeps it apart: undone here, `setup` must do it too."""
+    apprise = logging.getLogger("apprise")
+    apprise.setLevel(logging.NOTSET)
+    apprise.propagate = True
+    logs.setup(logging.DEBUG - 1, "text")
+    apprise.warning("sent to slack://xoxb-token")
+    assert capsys.readouterr().err == ""
+    assert apprise.getEffectiveLevel() == logging.WARNING  # its per-send capture sees warnings
+
+
+@pytest.mark.parametrize("library", ["aiohttp", "apscheduler", "trafilatura", "htmldate",
+                                     "charset_normalizer", "asyncio", "tzlocal", "markdown",
+                                     "courlan", "justext"])
+def test_a_noisy_library_debugs_at_dash_vv_only(
+        capsys: pytest.CaptureFixture[str], restore_logging: None, library: str) -> None:
+    logs.setup(logging.DEBUG, "text")
+    logging.getLogger(library).info("at -v")
+    assert capsys.readouterr().err == ""
+    logs.setup(logging.DEBUG - 1, "text")
+    logging.getLogger(library).debug("at -vv")
+    assert capsys.readouterr().err.rstrip().endswith(f"DEBUG {library}: at -vv")
+    logs.setup(logging.INFO, "text")  # the libraries quiet again
+
+
+def test_json_time_is_utc_to_the_millisecond_and_a_traceback_is_its_error() -> None:
+    """Without a secret registered, the filter leaves no scrubbed text: the formatter writes
+    the exception itself."""
+    try:
+        raise ValueError("flux illisible")
+    except ValueError:
+        record = logging.LogRecord("monitor", logging.ERROR, __file__, 1, "échec", None,
+                                   sys.exc_info())
+    record.created = 1_764_000_000.25
+    data = json.loads(logs.JsonFormatter().format(record))
+    assert data["time"] == "2025-11-24T16:00:00.250+00:00"
+    assert data["error"].startswith("Traceback") and "ValueError: flux illisible" in data["error"]
+
+
+def test_a_fresh_secret_filter_lets_lines_through_until_given_secrets() -> None:
+    secrets = logs.SecretFilter()
+    line = logging.LogRecord("monitor", logging.INFO, __file__, 1, "token %s", ("tok-1234",), None)
+    assert secrets.filter(line) and line.getMessage() == "token tok-1234"
+    secrets.secrets.add("tok-1234")
+    assert secrets.filter(line) and line.getMessage() == "token ****"
+
+
+def test_a_four_character_secret_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a registry of its own: the process's may hold this secret from an earlier test."""
+    monkeypatch.setattr(logs, "_secrets", logs.SecretFilter())
+    logs.hide({"wxyz", "abc"})
+    assert logs.scrubbed("password wxyz, port abc") == "password ****, port abc"
+
+
+def test_the_repeat_window_counts_from_its_start_whatever_the_clock_reads() -> None:
+    now = [1000.0]  # a monotonic clock starts anywhere
+    repeats = logs.RepeatFilter(clock=lambda: now[0])
+    line = logging.LogRecord("monitor", logging.WARNING, __file__, 1, "same", None, None)
+    assert sum(repeats.filter(line) for _ in range(20)) == 10
+    now[0] = 1059.0
+    assert not repeats.filter(line)
+
+
+def test_each_message_template_of_a_logger_has_its_own_count() -> None:
+    repeats = logs.RepeatFilter(clock=lambda: 0.0)
+
+    def line(template: str) -> logging.LogRecord:
+        return logging.LogRecord("monitor", logging.WARNING, __file__, 1, template, None, None)
+
+    assert sum(repeats.filter(line("first")) for _ in range(20)) == 10
+    assert repeats.filter(line("second"))
+
+
+def test_the_repeat_filter_forgets_the_oldest_kind_past_a_thousand() -> None:
+    def line(template: str) -> logging.LogRecord:
+        return logging.LogRecord("monitor", logging.WARNING, __file__, 1, template, None, None)
+
+    def flooded_then(others: int) -> bool:
+        """Whether a flooded kind is let through again after `others` new kinds."""
+        repeats = logs.RepeatFilter(clock=lambda: 0.0)
+        assert sum(repeats.filter(line("flood")) for _ in range(11)) == 10
+        assert all(repeats.filter(line(f"other {n}")) for n in range(others))
+        return repeats.filter(line("flood"))
+
+    assert not flooded_then(999)  # a thousand kinds are remembered
+    assert flooded_then(1000)  # the thousand and first pushes out the oldest: its count restarts
