@@ -8,7 +8,8 @@ and assignment speed with 1,000 and 100,000 stored articles against comparing wi
 then, each in its own script and process,
 extraction quality and speed (bench/extraction.py), the article pipeline with 1 and 2 workers
 (bench/pipeline.py), polling a feed farm of 1,000 and 10,000 feeds side by side with `reader`
-and the home-grown loop (bench/farm.py), alert latency (bench/latency.py), the scale of
+and the home-grown loop (bench/farm.py), a real `monitor run`'s first cycle on 1,000 feeds until
+every item is completed, beside reader (bench/daemon.py), alert latency (bench/latency.py), the scale of
 state at 100,000 articles (bench/state.py), `monitor once` on the real day of 68 feeds with
 shuffled feed orders (bench/realday.py), the console's pages (bench/console.py) and 1, 2 and 3
 instances on PostgreSQL against one on SQLite (bench/cluster.py), and attacks on a running
@@ -191,6 +192,7 @@ SCRIPTS = {  # section: (full run's arguments, --quick's)
     "pipeline": ([[]], [["--quick"]]),
     "farm": ([["--feeds", "1000"], ["--feeds", "10000"]],
              [["--feeds", "200", "--homegrown-feeds", "20"]]),
+    "daemon": ([["--feeds", "1000"]], [["--feeds", "200", "--no-reader"]]),
     "latency": ([["--items", "30"]], [["--items", "10"]]),
     "state": ([["--articles", "100000"]], [["--articles", "10000"]]),
     "realday": ([["--runs", "5"]], [["--runs", "2"]]),
