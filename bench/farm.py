@@ -108,11 +108,13 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+NETWORK, NETWORK_DEFAULT = "FARM_NETWORK", "concurrency: 64, per_host: 4"  # monitor's settings
 CYCLES = ("full cycle", "steady cycle", "304 cycle")
 STEADY_NEW = 2  # new items per feed in the steady cycle
 
 
-def serve(port: int, feeds: int, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
+def serve(port: int, feeds: int, hosts: int,
+          ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
     """Version 0 of each feed (`GET /control/0`), or version 1: the same with 2 new items."""
     stories = max(1, feeds * 30 // STORY_SHARE)
     bodies = [{n: gzip.compress(feed_body(n, 1, stories, new), 6) for n in range(feeds)}
@@ -154,7 +156,7 @@ def serve(port: int, feeds: int, ready: multiprocessing.Event) -> None:  # type:
             self.end_headers()
             self.wfile.write(body)
 
-    servers = [Server((address(host), port), Handler) for host in range(HOSTS)]  # feeds are
+    servers = [Server((address(host), port), Handler) for host in range(hosts)]  # feeds are
     # spread over hosts, as they are on the web
     for server in servers[1:]:
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -162,17 +164,18 @@ def serve(port: int, feeds: int, ready: multiprocessing.Event) -> None:  # type:
     servers[0].serve_forever()
 
 
-def start_farm(feeds: int) -> tuple[multiprocessing.process.BaseProcess, list[str]]:
+def start_farm(feeds: int, hosts: int = HOSTS
+               ) -> tuple[multiprocessing.process.BaseProcess, list[str]]:
     """The farm's server in a process of its own, ready; and its feeds' URLs."""
     from tests.servers import free_port
 
     port = free_port()
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
-    farm = context.Process(target=serve, args=(port, feeds, ready), daemon=True)
+    farm = context.Process(target=serve, args=(port, feeds, hosts, ready), daemon=True)
     farm.start()
     ready.wait(600)
-    return farm, [feed_url(port, n) for n in range(feeds)]
+    return farm, [feed_url(port, n, hosts) for n in range(feeds)]
 
 
 def set_version(urls: list[str], cycle: str) -> None:
@@ -190,8 +193,8 @@ def address(host: int) -> str:
     return f"127.0.0.{2 + host}"
 
 
-def feed_url(port: int, number: int) -> str:
-    return f"http://{address(number % HOSTS)}:{port}/feed/{number}.xml"
+def feed_url(port: int, number: int, hosts: int = HOSTS) -> str:
+    return f"http://{address(number % hosts)}:{port}/feed/{number}.xml"
 
 
 @dataclass
@@ -271,7 +274,7 @@ def farm_config(directory: str, urls: list[str], settings: str = "database: farm
     feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
     path.write_text(
         f"{settings}rules: []\nworkers: 2\nwatch_rules: false\n"
-        "network: {allow_private_addresses: true, concurrency: 64, per_host: 4}\n"
+        f"network: {{allow_private_addresses: true, {os.environ.get(NETWORK, NETWORK_DEFAULT)}}}\n"
         f"feeds:\n{feeds}\n")
     return path
 
@@ -398,6 +401,10 @@ def main() -> None:
     parser.add_argument("--homegrown-feeds", type=int, default=100)
     parser.add_argument("--only", choices=CONTENDERS, action="append",
                         help="run only these contenders (repeatable)")
+    parser.add_argument("--hosts", type=int, default=HOSTS, help="loopback hosts the feeds share")
+    parser.add_argument("--network", default=NETWORK_DEFAULT,
+                        help=f"monitor's network settings (default: {NETWORK_DEFAULT!r}; "
+                             "'concurrency: 64, per_host: 2' are the shipped defaults)")
     parser.add_argument("--profile", metavar="FILE",
                         help="write pyinstrument profiles of monitor's main process, one per cycle, "
                              "to FILE.full.txt and FILE.304.txt")
@@ -410,19 +417,22 @@ def main() -> None:
         contenders = [name for name in CONTENDERS if name != "reader"]
     contenders = [name for name in contenders if not args.only or name in args.only]
 
-    farm, urls = start_farm(args.feeds)
+    os.environ[NETWORK] = args.network  # read by monitor's contender process
+    farm, urls = start_farm(args.feeds, args.hosts)
     try:
         results = [contend(name, urls, min(args.homegrown_feeds, args.feeds), args.profile)
                    for name in contenders]
     finally:
         farm.kill()
-    report(results, args.feeds, args.homegrown_feeds)
+    report(results, args.feeds, args.homegrown_feeds, args.hosts)
 
 
-def report(results: list[Result], feeds: int, sample: int) -> None:
+def report(results: list[Result], feeds: int, sample: int, hosts: int = HOSTS) -> None:
     baselines = {result.contender: result for result in results}
-    print(f"feed farm: {feeds:,} feeds of 30 items, 50 ms latency, {HOSTS} loopback hosts; "
-          f"home-grown measured on {min(sample, feeds)} feeds and scaled")
+    network = os.environ.get(NETWORK, NETWORK_DEFAULT)
+    print(f"feed farm: {feeds:,} feeds of 30 items, 50 ms latency, {hosts} loopback hosts, "
+          f"monitor's network: {network}; home-grown measured on {min(sample, feeds)} feeds "
+          "and scaled")
     header = f"  {'':<36}{'seconds':>9}{'feeds/s':>9}{'CPU/feed':>11}{'failed':>8}"
     print(header + "  vs home-grown  vs reader")
     for result in results:
