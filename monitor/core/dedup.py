@@ -18,10 +18,11 @@ keys (guid, canonical URL) stop it at the door.
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import numpy as np
+from functools import cache
+from typing import Any
 
 from monitor.core import events, evergreen, terms
 from monitor.core.models import Article
@@ -78,28 +79,41 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
                        events.event_keys(title, lead))
 
 
-# MinHash permutations h -> a*h + b mod 2**64 with odd a (a bijection, so no collisions are added)
-# over a 64-bit BLAKE2 hash of each shingle. Fixed seed: stored signatures must stay comparable.
-_PERMUTATIONS = np.random.default_rng(7).integers(0, 2**64, (2, NUM_PERM), dtype=np.uint64,
-                                                  endpoint=False)
-_A, _B = _PERMUTATIONS[0] | np.uint64(1), _PERMUTATIONS[1]
+@cache
+def _permutations() -> tuple[Any, Any]:
+    """MinHash permutations h -> a*h + b mod 2**64 with odd a (a bijection, so no collisions are
+    added) over a 64-bit BLAKE2 hash of each shingle. Fixed seed: stored signatures must stay
+    comparable."""
+    import numpy as np
+
+    permutations = np.random.default_rng(7).integers(0, 2**64, (2, NUM_PERM), dtype=np.uint64,
+                                                     endpoint=False)
+    return permutations[0] | np.uint64(1), permutations[1]
 
 
 def minhash(shingles: Iterable[str]) -> bytes:
     """NUM_PERM little-endian uint64 minima. Written out rather than taken from datasketch:
     importing it imports SciPy (56 MB of memory in the daemon and in each worker process) for
-    a parameter search we do not need; the sketch itself is these three lines."""
+    a parameter search we do not need; the sketch itself is these three lines. (numpy is
+    imported here: signatures are made in the workers, and the daemon need not load it.)"""
+    import numpy as np
+
+    a, b = _permutations()
     hashes = np.frombuffer(b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest()
                                     for s in shingles), "<u8")
     with np.errstate(over="ignore"):  # wrapping around is the modulo
-        return bytes((hashes[:, None] * _A + _B).min(axis=0).astype("<u8").tobytes())
+        return bytes((hashes[:, None] * a + b).min(axis=0).astype("<u8").tobytes())
 
 
 def text_containment(a: Fingerprint, b: Fingerprint) -> float:
     """Estimated share of the smaller text's shingles found in the other (0 when unknown)."""
     if a.minhash is None or b.minhash is None:
         return 0.0
-    jaccard = float(np.mean(np.frombuffer(a.minhash, "<u8") == np.frombuffer(b.minhash, "<u8")))
+    # values equal in both (their byte order does not matter to equality); no numpy here,
+    # the daemon compares signatures without loading it
+    same: int = sum(map(operator.eq, memoryview(a.minhash).cast("Q"),
+                        memoryview(b.minhash).cast("Q")))
+    jaccard = same / NUM_PERM
     union = (a.shingles + b.shingles) / (1 + jaccard)  # |A ∪ B| from |A|, |B| and J
     return min(1.0, jaccard * union / min(a.shingles, b.shingles))
 

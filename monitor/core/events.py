@@ -26,7 +26,6 @@ import re
 from functools import lru_cache
 
 import Stemmer
-import wordfreq
 
 from monitor.core import terms
 from monitor.core.text import fold_word
@@ -146,5 +145,7 @@ def _capitalised(raw: list[str], start: int) -> list[str]:
 def _telling(word: str) -> bool:
     """A word that can say which event: not a number (« épisode 3 » of every podcast), not
     too common."""
+    import wordfreq  # here: the daemon's process never weighs words (15 MB it need not load)
+
     return len(word) > 1 and not word.isdigit() and \
         wordfreq.zipf_frequency(word, "fr", wordlist="small") < _VAGUE

@@ -14,12 +14,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cache
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-
-import feedparser
-import lxml.html
 
 from monitor.core import seen_items
 from monitor.core.models import Entry, ParsedFeed
@@ -107,7 +105,7 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str] | None,
     try:
         # Only text is kept from titles and summaries (see _plain): feedparser's HTML sanitizer
         # and relative-URI rewriting would cost a third of its time for nothing.
-        result = feedparser.parse(io.BytesIO(body), response_headers=response_headers,
+        result = _feedparser().parse(io.BytesIO(body), response_headers=response_headers,
                                   sanitize_html=False, resolve_relative_uris=False)
     except Exception as error:  # feedparser itself trips on some byte sequences (fuzzing found
         # UnicodeDecodeError and "embedded null character" escaping its encoding detection)
@@ -189,6 +187,8 @@ def _plain(html: str) -> str:
         return ""
     if "<" in html:
         try:
+            import lxml.html  # here: the daemon's process never reads a feed's HTML
+
             root = lxml.html.fragment_fromstring(html, create_parent="div")
             for element in root.iter("script", "style"):
                 element.text = None
@@ -273,4 +273,11 @@ def parse_french_date(value: str) -> time.struct_time | None:
     return time.gmtime(stamp)
 
 
-feedparser.registerDateHandler(parse_french_date)
+@cache
+def _feedparser() -> Any:
+    """feedparser, taught French dates. Imported on first use: feeds are parsed in the worker
+    processes (whose fork server preloads it), and the daemon's process need not load it."""
+    import feedparser
+
+    feedparser.registerDateHandler(parse_french_date)
+    return feedparser

@@ -18,7 +18,6 @@ import re
 from functools import lru_cache
 
 import Stemmer
-import wordfreq
 
 from monitor.core.text import ELISIONS, fold_word
 
@@ -51,6 +50,8 @@ def term(word: str) -> tuple[str, float] | None:
     lower = word.lower()
     if lower.isdigit():
         return (lower, HEAVIEST / 2) if len(lower) >= 2 else None
+    import wordfreq  # here: the daemon's process never weighs words (15 MB it need not load)
+
     zipf = wordfreq.zipf_frequency(lower, "fr", wordlist="small")
     if zipf >= COMMON or len(lower) < 2:
         return None

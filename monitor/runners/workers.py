@@ -41,9 +41,11 @@ class _PoolBroke(Exception):
 
 
 # What workers run, imported once by the fork server, which first asks to die with the daemon
-# (monitor.runners.orphan_guard). (monitor.core.extract imports trafilatura only when it
-# extracts, so the daemon, which imports monitor.core.analysis too, never loads it.)
-_PRELOAD = ["monitor.runners.orphan_guard", "trafilatura", "monitor.core.analysis", "monitor.core.feeds"]
+# (monitor.runners.orphan_guard). The core modules import their heavy libraries only where they
+# use them, so that the daemon's process, which imports them too, never loads trafilatura,
+# feedparser, numpy or wordfreq (24 MB): the fork server loads them for every worker.
+_PRELOAD = ["monitor.runners.orphan_guard", "trafilatura", "feedparser", "lxml.html", "numpy",
+            "wordfreq", "monitor.core.analysis", "monitor.core.feeds"]
 
 
 def _warm_up() -> None:
