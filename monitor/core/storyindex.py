@@ -17,14 +17,17 @@ push out its story.
 from __future__ import annotations
 
 import heapq
+import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 from monitor.core import evergreen
 from monitor.core.dedup import NEW_STORY, Fingerprint, same_story
 from monitor.core.models import StoryAssignment
 
+K = TypeVar("K", str, bytes)
 MIN_TOP_SHARED = 2  # heaviest terms in common for the words to be compared at all
 LSH_BANDS, LSH_ROWS = 21, 3  # 63 of the 64 values; a pair with Jaccard 0.3 meets in a band
 # with probability 1 - (1 - 0.3**3)**21 = 0.44, at 0.5 in 0.94, at 0.7 in 1.00: loose on purpose,
@@ -39,16 +42,45 @@ class Candidate:
     fingerprint: Fingerprint
 
 
+class _Postings(Generic[K]):
+    """name → the keys of the articles filed under it: the bare key until a second arrives.
+    Most names (an LSH bucket, a rare term) hold one article, and a set costs 216 bytes: over
+    21 bands, 10 terms and the events of each article, that was most of the index's memory."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: dict[K, int | set[int]] = {}
+
+    def add(self, name: K, key: int) -> None:
+        held = self._held.get(name)
+        if held is None:
+            self._held[name] = key
+        elif isinstance(held, int):
+            self._held[name] = {held, key}
+        else:
+            held.add(key)
+
+    def get(self, name: K) -> Collection[int]:
+        held = self._held.get(name)
+        return () if held is None else (held,) if isinstance(held, int) else held
+
+    def discard(self, name: K, key: int) -> None:
+        held = self._held.get(name)
+        if held == key or (isinstance(held, set) and held == {key}):
+            del self._held[name]
+        elif isinstance(held, set):
+            held.discard(key)
+
+
 class StoryIndex:
     def __init__(self, window: float) -> None:
         self.window = window
         self._members: dict[int, tuple[int, Fingerprint]] = {}  # key → (story, fingerprint)
-        self._by_hash: dict[str, set[int]] = {}
-        # bucket → the key in it, or a set of keys once a second arrives: most buckets hold one
-        # article, and a set for each cost 6 KB per article over 21 bands
-        self._bands: list[dict[bytes, int | set[int]]] = [{} for _ in range(LSH_BANDS)]
-        self._by_term: dict[str, set[int]] = {}
-        self._by_event: dict[str, set[int]] = {}
+        self._by_hash: _Postings[str] = _Postings()
+        self._bands: list[_Postings[bytes]] = [_Postings() for _ in range(LSH_BANDS)]
+        self._by_term: _Postings[str] = _Postings()
+        self._by_event: _Postings[str] = _Postings()
         self._merged: dict[int, int] = {}  # story → the story it was merged into
         self._order: list[tuple[float, int]] = []  # (added, key), a heap for eviction
         self._next = 0
@@ -112,21 +144,16 @@ class StoryIndex:
             return
         key = self._next
         self._next += 1
+        fp = _shared_words(fp)
         self._members[key] = (story_id, fp)
         if fp.text_hash:
-            self._by_hash.setdefault(fp.text_hash, set()).add(key)
+            self._by_hash.add(fp.text_hash, key)
         for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-            held = band.get(bucket)
-            if held is None:
-                band[bucket] = key
-            elif isinstance(held, int):
-                band[bucket] = {held, key}
-            else:
-                held.add(key)
+            band.add(bucket, key)
         for term in fp.top:
-            self._by_term.setdefault(term, set()).add(key)
+            self._by_term.add(term, key)
         for event in fp.events:
-            self._by_event.setdefault(event, set()).add(key)
+            self._by_event.add(event, key)
         heapq.heappush(self._order, (added, key))
 
     def merge(self, into: int, others: Iterable[int]) -> None:
@@ -138,19 +165,15 @@ class StoryIndex:
     def _candidates(self, fp: Fingerprint) -> tuple[set[int], set[int]]:
         """The articles with the same or a similar text (hash, LSH), and those sharing two of
         its heaviest terms (among their own heaviest: symmetric) or an event it names."""
-        by_text: set[int] = set(self._by_hash.get(fp.text_hash, ())) if fp.text_hash else set()
+        by_text: set[int] = set(self._by_hash.get(fp.text_hash)) if fp.text_hash else set()
         for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-            held = band.get(bucket)
-            if isinstance(held, int):
-                by_text.add(held)
-            elif held:
-                by_text.update(held)
+            by_text.update(band.get(bucket))
         hits: Counter[int] = Counter()
         for term in fp.top:
-            hits.update(self._by_term.get(term, ()))
+            hits.update(self._by_term.get(term))
         by_words = {key for key, count in hits.items() if count >= MIN_TOP_SHARED}
         for event in fp.events:
-            by_words.update(self._by_event.get(event, ()))
+            by_words.update(self._by_event.get(event))
         return by_text, by_words
 
     def _evict(self, horizon: float) -> None:
@@ -158,25 +181,21 @@ class StoryIndex:
             _, key = heapq.heappop(self._order)
             _, fp = self._members.pop(key)
             if fp.text_hash:
-                _discard(self._by_hash, fp.text_hash, key)
+                self._by_hash.discard(fp.text_hash, key)
             for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-                held = band[bucket]
-                if isinstance(held, int) or held == {key}:
-                    del band[bucket]
-                else:
-                    held.discard(key)
+                band.discard(bucket, key)
             for term in fp.top:
-                _discard(self._by_term, term, key)
+                self._by_term.discard(term, key)
             for event in fp.events:
-                _discard(self._by_event, event, key)
+                self._by_event.discard(event, key)
 
 
-def _discard(postings: dict[str, set[int]], name: str, key: int) -> None:
-    posting = postings.get(name)
-    if posting is not None:
-        posting.discard(key)
-        if not posting:
-            del postings[name]
+def _shared_words(fp: Fingerprint) -> Fingerprint:
+    """The fingerprint with its words interned: each article came with strings of its own
+    (unpickled from a worker, or read from the database) for words most others share."""
+    intern = sys.intern
+    return replace(fp, vector={intern(term): weight for term, weight in fp.vector.items()},
+                   top=tuple(map(intern, fp.top)), events=frozenset(map(intern, fp.events)))
 
 
 def _band_keys(fp: Fingerprint) -> list[bytes]:
