@@ -74,9 +74,9 @@ class Outbox:
         if not ids:
             return []
         try:
-            rows = self._db.execute(
-                f"SELECT * FROM alerts WHERE id IN ({','.join('?' * len(ids))}) "
-                "ORDER BY next_attempt, id", ids).fetchall()
+            claimed, params = self._db.any_of("id", ids, "bigint")
+            rows = self._db.execute(f"SELECT * FROM alerts WHERE {claimed} "
+                                    "ORDER BY next_attempt, id", params).fetchall()
         except BaseException:  # claimed, yet the caller never learns which: not renewed
             self._leases.settle("alerts", ids)
             raise
