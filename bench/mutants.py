@@ -7,7 +7,9 @@ For each module below, mutmut (a well-kept mutation tester) makes every small ch
 tests against each; a mutant no test fails "survived". The table gives, per module, mutants,
 killed, survived (and the share of survivors), and those no test reached. `--show` prints each
 survivor's diff: a survivor is either a missing test or an equivalent change (one that alters
-nothing observable), and bench/README.md says which. Each module is tried in a copy of the
+nothing observable), and bench/README.md says which. Survivors that only change the letter
+case of SQL text outside its quoted literals are counted apart, as equivalent (`--show` leaves
+them out). Each module is tried in a copy of the
 project of its own, so the working tree is never touched. `--engine postgres` runs the tests
 on PostgreSQL (`$MONITOR_TEST_POSTGRES`): there a column read by a name in the wrong case
 fails, where `sqlite3.Row` reads names in any case; `--engine both` counts as survivors the
@@ -39,10 +41,29 @@ MODULES = {  # module: the unit tests that guard it
 _COUNT = re.compile(r"(\d+)/(\d+)\s+🎉 (\d+) 🫥 (\d+)\s+⏰ (\d+)\s+🤔 (\d+)\s+🙁 (\d+)")
 
 
+_QUOTED = re.compile(r"'[^']*'")
+_SQL = re.compile(r"\b(select|insert|update|delete|where|set|values|order by|returning|"
+                  r"coalesce|greatest|null|and|or)\b", re.I)
+
+
+def sql_case_only(diff: str) -> bool:
+    """Whether a mutant only changes the letter case of SQL text outside its quoted literals:
+    equivalent on both engines (SQLite reads keywords and names in any case, PostgreSQL folds
+    unquoted names to lower case). A row read by a name in another case is not SQL text."""
+    removed = [line[1:] for line in diff.splitlines() if line.startswith("-") and
+               not line.startswith("---")]
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and
+             not line.startswith("+++")]
+    return bool(removed) and len(removed) == len(added) and all(
+        old != new and old.lower() == new.lower() and "row[" not in old
+        and _QUOTED.findall(old) == _QUOTED.findall(new) and _SQL.search(old)
+        for old, new in zip(removed, added, strict=True))
+
+
 def mutate(module: str, tests: list[str], show: bool,
-           engine: str = "sqlite") -> tuple[int, int, set[str], int, int]:
-    """(mutants, killed, the survivors' names, not reached by a test, timed out) for
-    `module`."""
+           engine: str = "sqlite") -> tuple[int, int, set[str], int, int, set[str]]:
+    """(mutants, killed, the survivors' names, not reached by a test, timed out, the
+    survivors that only change the case of SQL text) for `module`."""
     with tempfile.TemporaryDirectory(prefix="monitor-mutants-") as folder:
         copy = Path(folder) / "monitor"
         shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(
@@ -62,11 +83,15 @@ def mutate(module: str, tests: list[str], show: bool,
         results = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=copy,
                                  capture_output=True, text=True).stdout
         survivors = set(re.findall(r"^\s*(\S+): survived$", results, re.M))
-        for name in sorted(survivors) if show else ():
+        case_only = set()
+        for name in sorted(survivors):
             diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=copy,
                                   capture_output=True, text=True).stdout
-            print(f"# ({engine}) " + diff.rstrip() + "\n")
-        return total, killed, survivors, untested, timeout
+            if sql_case_only(diff):
+                case_only.add(name)
+            elif show:
+                print(f"# ({engine}) " + diff.rstrip() + "\n")
+        return total, killed, survivors, untested, timeout, case_only
 
 
 def main() -> None:
@@ -77,19 +102,22 @@ def main() -> None:
     parser.add_argument("--engine", choices=("sqlite", "postgres", "both"), default="sqlite",
                         help="the database the tests run on")
     args = parser.parse_args()
-    print("| module | mutants | killed | survived | no test reached | timed out |")
-    print("|---|---|---|---|---|---|")
+    print("| module | mutants | killed | survived | of which SQL case only (equivalent) "
+          "| others: share of those tested | no test reached | timed out |")
+    print("|---|---|---|---|---|---|---|---|")
     for module, tests in MODULES.items():
         if args.only and module not in args.only:
             continue
         engines = ("sqlite", "postgres") if args.engine == "both" else (args.engine,)
         runs = [mutate(module, tests, args.show, engine) for engine in engines]
-        total, _, _, untested, timeout = runs[0]
-        survived = len(set.intersection(*(run[2] for run in runs)))
-        killed = total - untested - timeout - survived
+        total, _, _, untested, timeout, _ = runs[0]
+        survivors = set.intersection(*(run[2] for run in runs))
+        case_only = survivors & set.union(*(run[5] for run in runs))
+        killed = total - untested - timeout - len(survivors)
+        others = len(survivors) - len(case_only)
         reached = max(1, total - untested)
-        print(f"| {module} | {total} | {killed} | {survived} ({survived / reached:.0%} of "
-              f"those tested) | {untested} | {timeout} |", flush=True)
+        print(f"| {module} | {total} | {killed} | {len(survivors)} | {len(case_only)} | "
+              f"{others} ({others / reached:.0%}) | {untested} | {timeout} |", flush=True)
 
 
 if __name__ == "__main__":
