@@ -2,9 +2,16 @@
 
 import asyncio
 import gzip
+import re
+import socket
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable
+from typing import Any
 
+import aiohttp
+import aiohttp.abc
 import pytest
 
 from monitor.core.errors import FetchError
@@ -13,8 +20,10 @@ from tests.servers import Route, Site
 
 
 def client(allow_private: bool = True, timeout: float = 5.0, concurrency: int = 8,
-           per_host: int = 2, clock: Callable[[], float] = time.monotonic) -> HttpClient:
-    return HttpClient(Limits(user_agent="monitor/test", timeout=timeout, connect_timeout=2.0,
+           per_host: int = 2, clock: Callable[[], float] = time.monotonic,
+           connect_timeout: float = 2.0) -> HttpClient:
+    return HttpClient(Limits(user_agent="monitor/test", timeout=timeout,
+                             connect_timeout=connect_timeout,
                              concurrency=concurrency, per_host=per_host,
                              allow_private_addresses=allow_private), clock=clock)
 
@@ -81,8 +90,9 @@ def test_declared_length_over_the_cap_is_refused_before_reading(site: Site) -> N
 
 def test_total_deadline_stops_a_trickling_server(site: Site) -> None:
     site.routes["/slow"] = Route(b"x" * 200, trickle=20.0)  # a byte every 0.1 s: no read timeout
-    with pytest.raises(FetchError, match="no complete answer within 1s"):  # the total deadline's
-        get(site.url("/slow"), http=client(timeout=1.0))
+    with pytest.raises(FetchError, match="no complete answer within 1s") as raised:  # the
+        get(site.url("/slow"), http=client(timeout=1.0))  # total deadline's
+    assert raised.value.transient
 
 
 def test_http_errors(site: Site) -> None:
@@ -291,3 +301,371 @@ def test_a_circuit_backs_off_per_opening_not_per_failure() -> None:
     first, second = asyncio.run(scenario())
     assert str(first).endswith("not tried again for 60s")
     assert str(second).endswith("not tried again for 120s")
+
+
+def error_of(url: str, **kwargs: Any) -> FetchError:
+    with pytest.raises(FetchError) as raised:
+        get(url, **kwargs)
+    return raised.value
+
+
+async def serving(answers: dict[str, bytes], delay: float = 0.0) -> asyncio.Server:
+    """A raw server on 127.0.0.1 writing `answers[path]` (bytes as they are, however broken)
+    after `delay` seconds, then hanging up."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(delay)
+            writer.write(answers[request.split(b" ")[1].decode()])
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass  # the client hung up first
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+def test_what_a_request_asks_for_reaches_the_server(site: Site) -> None:
+    modified = "Mon, 24 Nov 2025 09:00:00 GMT"
+    site.routes["/f"] = Route(b"<rss/>", last_modified=modified)
+    assert get(site.url("/f"), last_modified=modified).not_modified
+    assert site.requests[-1].headers["if-modified-since"] == modified
+    get(site.url("/f"))
+    assert site.requests[-1].headers["accept"] == "*/*"
+    assert site.requests[-1].headers["accept-encoding"] == "gzip, deflate"
+    get(site.url("/f"), accept="application/rss+xml")
+    assert site.requests[-1].headers["accept"] == "application/rss+xml"
+
+
+def test_cookies_are_not_sent_back(site: Site) -> None:
+    """A session cookie would make a site's answers depend on what the daemon fetched before.
+    (By name: a cookie jar takes no cookie from an IP address anyway.)"""
+    site.routes["/f"] = Route(b"<rss/>", headers={"Set-Cookie": "session=abc; Path=/"})
+    url = site.url("/f").replace("127.0.0.1", "localhost")
+
+    async def twice() -> None:
+        http = client()
+        try:
+            for _ in range(2):
+                await http.get(url, max_size=1000)
+        finally:
+            await http.close()
+
+    asyncio.run(twice())
+    assert [request.headers.get("cookie") for request in site.requests] == [None, None]
+
+
+def test_a_proxy_set_in_the_environment_is_not_used(site: Site,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    site.routes["/f"] = Route(b"<rss/>")
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    assert get(site.url("/f")).body == b"<rss/>"
+
+
+def test_a_server_that_never_accepts_the_connection_fails_at_the_connect_timeout() -> None:
+    """A listening socket whose accept queue is full drops new connections' SYNs."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    queued = [socket.socket() for _ in range(3)]
+    try:
+        for waiting in queued:
+            waiting.setblocking(False)
+            waiting.connect_ex(server.getsockname())
+        error = error_of(f"http://127.0.0.1:{server.getsockname()[1]}/f",
+                         http=client(connect_timeout=0.5))
+    finally:
+        for sock in (*queued, server):
+            sock.close()
+    assert (str(error), error.transient) == ("no connection within 0.5s", True)
+
+
+@pytest.mark.parametrize(("url", "allow_private", "reason", "transient"), [
+    ("http://localhost:9/f", False, r"refused: localhost is a private or local address "
+     r"\((127\.0\.0\.1|::1)\); set network\.allow_private_addresses to allow it", False),
+    ("http://10.1.2.3/f", False, r"refused: 10\.1\.2\.3 is a private or local address "
+     r"\(10\.1\.2\.3\); set network\.allow_private_addresses to allow it", False),
+    ("ftp://example.org/f", True, r"refused: ftp scheme, only http\(s\) is fetched", False),
+    ("example.org/f", True, r"refused: no scheme, only http\(s\) is fetched", False),
+    ("http:///f", True, r"refused: .*", False),  # no host
+    ("http://example.org:port/f", True, "invalid URL", False),  # aiohttp's InvalidURL
+    ("http://[::1/f", True, "invalid URL", False),  # a ValueError of urlsplit
+    ("http://127.0.0.1:9/f", True, "cannot connect", True),
+])
+def test_why_a_fetch_failed_and_whether_to_try_again(
+        url: str, allow_private: bool, reason: str, transient: bool) -> None:
+    error = error_of(url, http=client(allow_private=allow_private))
+    assert re.fullmatch(reason, str(error)) and error.transient is transient
+
+
+def test_https_is_fetched_not_refused(site: Site) -> None:
+    error = error_of(site.url("/f").replace("http://", "https://"))  # plain HTTP answers TLS
+    assert not str(error).startswith("refused")
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    (b"", "server closed the connection"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b", "connection broken while reading"),
+    (b"NOT HTTP AT ALL\r\n\r\n", "server broke the HTTP protocol"),
+])
+def test_a_broken_answer_is_named(answer: bytes, reason: str) -> None:
+    async def fetch() -> object:
+        server = await serving({"/f": answer})
+        http = client()
+        try:
+            return await body_or_error(http, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/f")
+        finally:
+            await http.close()
+            server.close()
+
+    assert asyncio.run(fetch()) == reason
+
+
+def test_an_error_without_a_reason_of_its_own_is_named_by_its_kind() -> None:
+    from monitor.net.http import _describe
+
+    assert _describe(aiohttp.ClientConnectionError("at http://x/?token=1")) == "ClientConnectionError"
+
+
+@pytest.mark.parametrize(("status", "retry_after", "transient"), [
+    (429, 120.0, True), (503, 120.0, True), (500, None, True), (404, None, False),
+    (300, None, False),  # not a redirect: an answer that is not the document
+])
+def test_http_errors_say_when_to_try_again(site: Site, status: int, retry_after: float | None,
+                                           transient: bool) -> None:
+    site.routes["/f"] = Route(b"busy", status=status, headers={"Retry-After": "120"})
+    error = error_of(site.url("/f"))
+    assert (str(error), error.retry_after, error.transient) == \
+        (f"HTTP {status}", retry_after, transient)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_body_of_exactly_the_cap_is_fetched(site: Site, compressed: bool) -> None:
+    site.routes["/f"] = Route(b"x" * 1000, gzip=compressed)
+    assert get(site.url("/f"), max_size=1000).body == b"x" * 1000
+
+
+def test_an_endless_chunked_answer_stops_at_the_cap(site: Site) -> None:
+    """No Content-Length to refuse it by: the bytes read are counted, over all the reads."""
+    site.routes["/f"] = Route(b"x" * 100, endless=True)
+    with pytest.raises(FetchError, match="^body is over the 1000000 byte cap$"):
+        get(site.url("/f"), max_size=1_000_000)
+
+
+def test_a_location_on_an_answer_that_is_not_a_redirect_is_not_followed(site: Site) -> None:
+    site.routes["/f"] = Route(b"<rss/>", headers={"Location": "/elsewhere"})
+    assert get(site.url("/f")).body == b"<rss/>"
+
+
+def test_five_redirects_are_followed_not_six(site: Site) -> None:
+    for hop in range(6):
+        site.routes[f"/{hop}"] = Route(status=302, headers={"Location": f"/{hop + 1}"})
+    site.routes["/6"] = Route(b"<rss/>")
+    response = get(site.url("/1"))
+    assert (response.body, response.url) == (b"<rss/>", site.url("/6"))
+    with pytest.raises(FetchError, match="^more than 5 redirects$"):
+        get(site.url("/0"))
+
+
+def test_the_total_deadline_spans_every_redirect() -> None:
+    """Four hops of 0.5 s each under a 1 s deadline: each would fit, all of them do not."""
+    answers = {f"/{hop}": f"HTTP/1.1 302 Found\r\nLocation: /{hop + 1}\r\nContent-Length: 0"
+               f"\r\n\r\n".encode() for hop in range(3)}
+    answers["/3"] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+    async def fetch() -> object:
+        server = await serving(answers, delay=0.5)
+        http = client(timeout=1.0)
+        try:
+            return await body_or_error(http, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/0")
+        finally:
+            await http.close()
+            server.close()
+
+    assert asyncio.run(fetch()) == "no complete answer within 1s"
+
+
+def test_a_closed_client_can_be_closed_again_and_used_again(site: Site) -> None:
+    site.routes["/f"] = Route(b"<rss/>")
+
+    async def use() -> list[bytes]:
+        http = client()
+        bodies = [(await http.get(site.url("/f"), max_size=1000)).body]
+        await http.close()
+        await http.close()
+        try:
+            bodies.append((await http.get(site.url("/f"), max_size=1000)).body)
+        finally:
+            await http.close()
+        return bodies
+
+    assert asyncio.run(use()) == [b"<rss/>", b"<rss/>"]
+
+
+def test_a_circuit_closes_at_its_instant_and_on_any_answer() -> None:
+    from monitor.net.http import _Circuits
+
+    now = [0.0]
+    circuits = _Circuits(lambda: now[0])
+
+    def opened_for() -> str | None:
+        try:
+            circuits.check("h:80")
+        except FetchError as error:
+            assert error.transient
+            return str(error).removeprefix("h:80 unreachable: ")
+        return None
+
+    for _ in range(5):
+        circuits.failed("h:80")
+    assert opened_for() == "5 connection failures in a row; not tried again for 60s"
+    now[0] = 60.0
+    assert opened_for() is None  # its instant: closed
+    circuits.failed("h:80")
+    assert opened_for() == "6 connection failures in a row; not tried again for 120s"
+    circuits.answered("h:80")  # a request under way before it opened
+    assert opened_for() is None
+    for _ in range(5):
+        circuits.failed("h:80")
+    assert opened_for() == "5 connection failures in a row; not tried again for 60s"  # reset
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    from email.utils import formatdate
+
+    from monitor.net.http import retry_after_seconds
+
+    in_an_hour = time.time() + 3600
+    assert retry_after_seconds(" 120 ") == 120.0
+    assert retry_after_seconds(formatdate(1_764_000_000, usegmt=True), now=1_763_999_900) == 100.0
+    assert retry_after_seconds(formatdate(1_764_000_000, usegmt=True), now=1_764_000_100) == 0.0
+    assert 3500 < (retry_after_seconds(formatdate(in_an_hour, usegmt=True)) or 0) <= 3600
+    assert retry_after_seconds("soon") is None and retry_after_seconds("") is None
+
+
+async def resolved(resolver: Any, host: str) -> object:
+    """The addresses `resolver` gives for `host`, or why it refused."""
+    try:
+        return [entry["host"] for entry in await resolver.resolve(host, 80, socket.AF_INET)]
+    except OSError as error:
+        return str(error)
+
+
+def test_a_failed_name_is_remembered_until_its_instant_and_the_reason_is_in_words() -> None:
+    from monitor.net.http import _GuardedResolver
+
+    now = [0.0]
+
+    async def scenario() -> list[object]:
+        resolver = _GuardedResolver(True, clock=lambda: now[0])
+        seen = [await resolved(resolver, "no-such-outlet.invalid")]
+        now[0] = 59.9
+        seen.append(await resolved(resolver, "no-such-outlet.invalid"))
+        now[0] = 60.0
+        seen.append(await resolved(resolver, "no-such-outlet.invalid"))  # asked again
+        return seen
+
+    first, remembered, again = asyncio.run(scenario())
+    assert str(first).startswith("cannot resolve no-such-outlet.invalid: ")
+    assert "[Errno" not in str(first)  # the words, not the error's repr
+    assert (remembered, again) == (f"{first} (remembered for 60s)", first)
+
+
+def test_failed_names_past_ten_thousand_forget_the_expired_ones() -> None:
+    from monitor.net.http import _GuardedResolver
+
+    async def scenario() -> list[str]:
+        resolver = _GuardedResolver(True, clock=lambda: 100.0)
+        resolver._failed = {f"old{n}.invalid": (100.0, "expired now") for n in range(10_000)}
+        await resolved(resolver, "no-such-outlet.invalid")
+        return list(resolver._failed)
+
+    assert asyncio.run(scenario()) == ["no-such-outlet.invalid"]
+
+
+def test_the_guard_keeps_the_public_addresses_of_a_name_and_refuses_a_private_one() -> None:
+    """A name resolving to both (DNS rebinding): only its public addresses are connected to.
+    No local resolver gives public addresses: a stand-in one answers here."""
+    from monitor.net.http import _GuardedResolver
+
+    class Zone(aiohttp.abc.AbstractResolver):
+        async def resolve(self, host: str, port: int = 0,
+                          family: socket.AddressFamily = socket.AF_INET
+                          ) -> list[aiohttp.abc.ResolveResult]:
+            return [{"hostname": host, "host": address, "port": port, "family": family,
+                     "proto": 0, "flags": 0} for address in ("10.0.0.7", "93.184.215.14")]
+
+        async def close(self) -> None:
+            pass
+
+    async def scenario() -> list[object]:
+        guarded = _GuardedResolver(False)
+        guarded._resolver = Zone()  # type: ignore[assignment]
+        return [await resolved(guarded, "rebinding.example"),
+                await resolved(_GuardedResolver(False), "localhost")]
+
+    assert asyncio.run(scenario()) == [
+        ["93.184.215.14"],
+        "refused: localhost is a private or local address (127.0.0.1); "
+        "set network.allow_private_addresses to allow it"]
+
+
+def decoded(encoding: str, body: bytes, max_size: int = 1_000_000) -> bytes:
+    """`body` fed to a decoder 7 bytes at a time."""
+    from monitor.net.http import _Decoder
+
+    decoder = _Decoder(encoding, max_size)
+    for start in range(0, len(body), 7):
+        decoder.feed(body[start:start + 7])
+    return decoder.finish()
+
+
+def raw_deflate(data: bytes) -> bytes:
+    squeezer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return squeezer.compress(data) + squeezer.flush()
+
+
+TEXT = "Dépêche : « 5 000 manifestants » à Paris. ".encode() * 20
+
+
+@pytest.mark.parametrize(("encoding", "body"), [
+    ("identity", TEXT), (" IDENTITY ", TEXT), ("x-gzip", gzip.compress(TEXT)),
+    ("X-Gzip", gzip.compress(TEXT)), ("deflate", zlib.compress(TEXT)),
+    ("Deflate", raw_deflate(TEXT)),  # "deflate" sent without its zlib header, as IIS did
+    ("gzip", gzip.compress(TEXT[:300]) + gzip.compress(TEXT[300:])),  # two gzip members
+])
+def test_every_content_encoding_a_server_sends_is_decoded(encoding: str, body: bytes) -> None:
+    assert decoded(encoding, body) == TEXT
+
+
+@pytest.mark.parametrize(("encoding", "body", "reason"), [
+    ("gzip", raw_deflate(TEXT), "corrupt compressed body"),  # raw deflate only under "deflate"
+    ("gzip", b"<html>not gzip</html>", "corrupt compressed body"),
+    ("deflate", b"\xff" * 20, "corrupt compressed body"),  # neither zlib nor raw deflate
+    ("br", TEXT, "unsupported content-encoding 'br'"),
+])
+def test_a_body_that_does_not_decode_is_an_error(encoding: str, body: bytes, reason: str) -> None:
+    with pytest.raises(FetchError) as raised:
+        decoded(encoding, body)
+    assert str(raised.value) == reason
+
+
+@pytest.mark.parametrize("before", [b"", bytes(range(256)) * 3500])
+def test_a_bomb_is_inflated_no_further_than_the_cap(before: bytes) -> None:
+    """Whether it comes whole in one read, or after a body of 0.9 MB: the decoder holds about
+    the cap (1 MB), not the 20 MB the bomb inflates to."""
+    from monitor.net.http import _Decoder
+
+    chunks = [gzip.compress(before), gzip.compress(b"\0" * 20_000_000)]
+    decoder = _Decoder("gzip", 1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match="over the 1000000 byte cap"):
+            for chunk in chunks:
+                decoder.feed(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3_000_000
