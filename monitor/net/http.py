@@ -263,8 +263,10 @@ def _check_url(url: str, allow_private: bool) -> str:
     """Refuse non-http(s) URLs and, unless allowed, literal non-public addresses (names are
     checked once resolved, by _GuardedResolver). Returns the host."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https"):
         raise FetchError(f"refused: {parts.scheme or 'no'} scheme, only http(s) is fetched")
+    if not parts.hostname:
+        raise FetchError("refused: no host in the URL")
     host = parts.hostname
     if not allow_private:
         try:
@@ -331,11 +333,13 @@ class _Decoder:
         self._max = max_size
         self._parts: list[bytes] = []
         self._size = 0
+        self._fed = False  # a compressed body came at all (a 304 or a HEAD has none)
 
     def feed(self, data: bytes) -> None:
         if self._zlib is None:
             self._keep(data)
             return
+        self._fed = self._fed or bool(data)
         while data:
             room = self._max - self._size + 1
             try:
@@ -359,8 +363,13 @@ class _Decoder:
         self._parts.append(data)
 
     def finish(self) -> bytes:
+        """The decoded body. A compressed stream that never reached its end is a body cut
+        short, even if its framing (Content-Length, chunks) was whole: taken as the document,
+        its validators would be recorded and the rest never read (the next answer a 304)."""
         if self._zlib is not None:
             self._keep(self._zlib.flush())
+            if self._fed and not self._zlib.eof:
+                raise FetchError("compressed body cut short", transient=True)
         return b"".join(self._parts)
 
 
