@@ -8,6 +8,10 @@ Sets:
   bench/data/real_day.yaml by URL; titles and summaries only, as the daemon saw that day;
 - `held-out`: the 2024-01-18 capture of two feeds, labelled the same way in
   bench/data/held_out.yaml after the method was tuned, to check it does not only fit that day;
+- `held-out-2`: one evening (2025-05-18) of 11 French outlets captured by a public repository
+  (antoninfaure/rssTrends), labelled in bench/data/held_out_rsstrends_2025-05-18.yaml after the
+  method was tuned, never used to tune it (bench/data/LABELLING.md); read from that repository
+  (`$MONITOR_RSSTRENDS`: its news.json, or a clone of it), checked by its sha256;
 - `pages`: the French article pages of ../shared/data/articles, full text through our
   extraction, labelled in bench/data/real_pages.yaml by file name.
 
@@ -47,6 +51,8 @@ OURS = HERE / "data" / "stories.yaml"
 REAL_DAY = HERE / "data" / "real_day.yaml"
 REAL_PAGES = HERE / "data" / "real_pages.yaml"
 HELD_OUT = HERE / "data" / "held_out.yaml"  # another day, never used to tune
+HELD_OUT_2 = HERE / "data" / "held_out_rsstrends_2025-05-18.yaml"  # another capture, likewise
+RSSTRENDS_CLONES = [Path("/work/.mirror/antoninfaure+rssTrends/repo")]  # where `fetch` puts it
 SHARED = HERE.parent.parent / "shared" / "data"
 PARIS = ZoneInfo("Europe/Paris")
 WINDOW = 72 * 3600.0  # dedup.window's default
@@ -96,6 +102,60 @@ def load_real_day(labels: Path = REAL_DAY, shared: Path = SHARED) -> list[Labell
             outlet = urlsplit(entry.link).hostname or ""
             group, kind = story_of[entry.link]
             out.append(Labelled(group, kind, extract.extract(entry, None, outlet, ())))
+    return _by_time(out)
+
+
+def rsstrends_capture(labels: Path = HELD_OUT_2) -> bytes | None:
+    """The bytes of the capture held_out_2 labels, checked, or None when it is not here:
+    `$MONITOR_RSSTRENDS` names its news.json or a clone of the repository; else a copy in
+    ../shared/data, else a clone where this machine's `fetch` puts it."""
+    import hashlib
+    import os
+    import subprocess
+
+    source = yaml.safe_load(labels.read_text(encoding="utf-8"))["source"]
+    given = os.environ.get("MONITOR_RSSTRENDS")
+    places = [Path(given)] if given else [SHARED / source["local_copy"], *RSSTRENDS_CLONES]
+    for place in places:
+        if place.is_file():
+            raw = place.read_bytes()
+        elif place.is_dir():
+            shown = subprocess.run(["git", "-C", str(place), "show",
+                                    f"{source['commit']}:{source['path']}"], capture_output=True)
+            if shown.returncode:
+                continue
+            raw = shown.stdout
+        else:
+            continue
+        if hashlib.sha256(raw).hexdigest() == source["sha256"]:
+            return raw
+    return None
+
+
+def load_rsstrends(labels: Path = HELD_OUT_2, raw: bytes | None = None) -> list[Labelled]:
+    """The labelled items of the rsstrends capture (JSON of title, summary and link per item;
+    no date, no guid), completed from their summary, each known once."""
+    import json
+
+    from monitor.core.models import Entry
+
+    spec = yaml.safe_load(labels.read_text(encoding="utf-8"))
+    raw = raw if raw is not None else rsstrends_capture(labels)
+    if raw is None:
+        raise FileNotFoundError("the rsstrends capture: set MONITOR_RSSTRENDS")
+    story_of = {url: (story["id"], story["kind"]) for story in spec["stories"]
+                for url in story["urls"]}
+    feed_url = "https://github.com/{repository}/blob/{commit}/{path}".format(**spec["source"])
+    out, seen = [], set()
+    for item in json.loads(raw):
+        link = feeds.canonical_url(item["link"] or "")
+        if link not in story_of or feeds.identity(link) in seen:
+            continue
+        seen.add(feeds.identity(link))
+        entry = Entry(feed_url, link, link, item["title"] or "", item["summary"] or "", None, "fr")
+        group, kind = story_of[link]
+        out.append(Labelled(group, kind, extract.extract(entry, None, urlsplit(link).hostname or "",
+                                                         ())))
     return _by_time(out)
 
 
