@@ -170,34 +170,37 @@ class Batched(Generic[A, T]):
         self._function = function
         self._most = most
         self._waiting: list[tuple[A, asyncio.Future[T]]] = []
-        self._sending = 0  # batches on their way: no more than there are workers
+        self._senders: set[asyncio.Task[None]] = set()  # no more than there are workers
 
     async def __call__(self, argument: A) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((argument, future))
-        if self._sending < max(1, self._workers.processes):
-            self._sending += 1
-            asyncio.create_task(self._send())  # noqa: RUF006 (it settles every future it takes)
-        return await future
+        if len(self._senders) < max(1, self._workers.processes):
+            self._senders.add(asyncio.create_task(self._send()))  # held: the loop keeps only
+        return await future  # a weak reference to a task
 
     async def _send(self) -> None:
         try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[:self._most], self._waiting[self._most:]
-                try:
-                    results = await self._workers.run(self._function, [a for a, _ in batch])
-                except asyncio.CancelledError:  # shutting down: nobody waits for the rest
-                    for _, future in batch + self._waiting:
-                        future.cancel()
-                    raise
-                except Exception as error:  # the worker died or hung, or a result did not
-                    results = [WorkerFailed(str(error))] * len(batch)  # pickle: each falls back
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():  # its caller was cancelled
-                        continue
-                    if isinstance(result, Exception):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
-        finally:
-            self._sending -= 1
+            await self._send_waiting()
+        finally:  # at once, not in a done callback: a call made before that ran would count a
+            # sender that sends nothing more, and wait for ever
+            self._senders.discard(asyncio.current_task())
+
+    async def _send_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:self._most], self._waiting[self._most:]
+            try:
+                results = await self._workers.run(self._function, [a for a, _ in batch])
+            except asyncio.CancelledError:  # shutting down: nobody waits for the rest
+                for _, future in batch + self._waiting:
+                    future.cancel()
+                raise
+            except Exception as error:  # the worker died or hung, or a result did not
+                results = [WorkerFailed(str(error))] * len(batch)  # pickle: each falls back
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():  # its caller was cancelled
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)

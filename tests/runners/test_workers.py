@@ -161,3 +161,19 @@ def test_a_task_of_a_batch_that_raises_fails_alone_and_a_dead_worker_fails_its_b
             workers.close()
 
     asyncio.run(scenario())
+
+
+def test_a_call_made_as_the_last_batch_returns_is_sent_too() -> None:
+    """The caller of the last batch resumes before its sender's task is done: a sender counted
+    until then would leave the next call waiting for ever."""
+    async def scenario() -> None:
+        workers = Workers(1)
+        try:
+            batched = Batched(workers, batch_of_pids)
+            await batched(1)
+            async with asyncio.timeout(30):  # (not wait_for: its task would start too late)
+                assert isinstance(await batched(2), int)
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
