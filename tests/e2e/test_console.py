@@ -120,13 +120,17 @@ def shot(driver: WebDriver, tmp_path: Path, name: str) -> None:
 
 
 def wait_until_alerted(daemon: Daemon, base: str, token: str | None = None) -> None:
+    """Until the three articles are completed and the alerts sent or dead. (The first feed's
+    headline may go out before the second feed's copy is completed: completion starts as soon
+    as a poll stores items.)"""
     def ready() -> bool:
         assert daemon.alive(), daemon.log()[-3000:]
         try:
             states = {a["state"] for a in api(base, "/api/alertes", token)["alerts"]}
+            stories = api(base, "/api/sujets", token)["stories"]
         except OSError:
             return False
-        return {"sent", "dead"} <= states
+        return {"sent", "dead"} <= states and sum(s["articles"] for s in stories) == 3
     wait_for(ready, timeout=90)
 
 
