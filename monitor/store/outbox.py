@@ -75,15 +75,14 @@ class Outbox:
             return []
         try:
             claimed, params = self._db.any_of("id", ids, "bigint")
-            rows = self._db.execute(f"SELECT * FROM alerts WHERE {claimed} "
-                                    "ORDER BY next_attempt, id", params).fetchall()
-        except BaseException:  # claimed, yet the caller never learns which: not renewed
-            self._leases.settle("alerts", ids)
+            return [QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
+                                row["title"], json.loads(row["payload"]), bool(row["batch"]),
+                                row["attempts"], row["expires_at"], row["story_id"] or 0)
+                    for row in self._db.execute(f"SELECT * FROM alerts WHERE {claimed} "
+                                                "ORDER BY next_attempt, id", params)]
+        except BaseException:  # claimed, yet the caller never learns which (the read failed,
+            self._leases.settle("alerts", ids)  # or a row did not decode): not renewed
             raise
-        return [QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
-                            row["title"], json.loads(row["payload"]), bool(row["batch"]),
-                            row["attempts"], row["expires_at"], row["story_id"] or 0)
-                for row in rows]
 
     def merged_headlines(self) -> list[tuple[int, int | None, AlertPayload]]:
         """(id, item, payload) of pending headlines whose story has become one (by a merge) with

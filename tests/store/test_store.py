@@ -776,26 +776,21 @@ def test_a_demoted_headline_is_its_items_follow_up_held_for_the_digest(store: St
         assert "« é »" in db.execute("SELECT payload FROM alerts WHERE rule = 'r'").fetchone()[0]
 
 
-def test_alerts_claimed_but_never_read_are_not_held_on(store: Store,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """The claim is written, then reading the claimed rows fails (the database went away): the
-    caller never learns their ids, so this process must not renew them; their lease ends and
-    another pass (or instance) takes them."""
+def test_alerts_claimed_but_never_read_are_not_held_on(store: Store, database) -> None:
+    """The claim is written, then the claimed rows cannot be read back (here a payload that no
+    longer decodes, as a failing disk or an older writer could leave it): the caller never
+    learns their ids, so this process must not renew them; their lease ends and another pass
+    (or instance) takes them."""
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.items.pending()
     complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
-    db, execute = store.outbox._db, store.outbox._db.execute
-
-    def failing_read(sql: str, params=()):  # type: ignore[no-untyped-def]
-        if sql.startswith("SELECT * FROM alerts WHERE"):
-            raise sqlite3.OperationalError("disk I/O error")
-        return execute(sql, params)
-
-    monkeypatch.setattr(db, "execute", failing_read)
-    with pytest.raises(sqlite3.OperationalError):
+    with connect(database) as db:
+        (claimed, payload), = db.execute("SELECT id, payload FROM alerts").fetchall()
+        db.execute("UPDATE alerts SET payload = ? WHERE id = ?", ("{not json", claimed))
+    with pytest.raises(ValueError):
         store.outbox.due(300.0, lease=60.0)
-    monkeypatch.setattr(db, "execute", execute)
-    (claimed,) = [row.id for row in store.outbox.rows(state=None, since=0, now=300.0)]
     assert store.leases.renew(301.0, 60.0) == 0  # not kept alive for ever by this process
+    with connect(database) as db:
+        db.execute("UPDATE alerts SET payload = ? WHERE id = ?", (payload, claimed))
     (alert,) = store.outbox.due(361.0, lease=60.0)  # taken again once the lease has ended
     assert alert.id == claimed
