@@ -13,7 +13,8 @@ Printed: seconds until every feed was polled and until every item was completed,
 the daemon's processes per item, the PSS of all of them at the end, and reader 3.26's first
 cycle on the same farm in the same run (when installed) with the ratios.
 
-    python bench/daemon.py [--feeds 1000] [--py-spy FILE]   (--py-spy: a profile of the daemon)
+    python bench/daemon.py [--feeds 1000] [--timeline] [--py-spy FILE]
+    (--py-spy: a profile of the daemon and its workers, by py-spy)
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def _progress(database: Path) -> tuple[int, int]:
     return int(row[0]), int(row[1] or 0)
 
 
-def run_daemon(urls: list[str], directory: Path, profile: str | None) -> dict[str, Any]:
+def run_daemon(urls: list[str], directory: Path, profile: str | None,
+               timeline: bool = False) -> dict[str, Any]:
     feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
     config = directory / "config.yaml"
     config.write_text(
@@ -91,7 +93,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None) -> dict[st
             if daemon.poll() is not None:
                 raise SystemExit(f"monitor run exited: {(directory / 'daemon.out').read_text()[-2000:]}")
             stored, completed = _progress(directory / "monitor.db")
-            if os.environ.get("TIMELINE"):
+            if timeline:
                 print(f"{time.perf_counter() - started:5.1f} s: {stored} stored, {completed} done")
             if polled_at is None and stored >= expected:
                 polled_at = time.perf_counter() - started
@@ -121,11 +123,13 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--py-spy", metavar="FILE", help="profile the daemon and its workers")
     parser.add_argument("--no-reader", action="store_true")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print items stored and completed four times a second")
     args = parser.parse_args()
     farm, urls = start_farm(args.feeds)
     try:
         with tempfile.TemporaryDirectory() as directory:
-            daemon = run_daemon(urls, Path(directory), args.py_spy)
+            daemon = run_daemon(urls, Path(directory), args.py_spy, args.timeline)
         reader = None
         if not args.no_reader:
             try:

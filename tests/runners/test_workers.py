@@ -4,6 +4,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,18 @@ def test_an_idle_pool_stops_its_processes_and_starts_again_when_needed() -> None
     asyncio.run(scenario())
 
 
+def on_one_worker(scenario: Callable[[Workers], Awaitable[None]]) -> None:
+    """`scenario` with a pool of one worker process, closed after."""
+    async def run() -> None:
+        workers = Workers(1)
+        try:
+            await scenario(workers)
+        finally:
+            workers.close()
+
+    asyncio.run(run())
+
+
 def batch_of_pids(items: list[int]) -> list[int | Exception]:
     """Each item's (pid, batch size) packed in an int; a negative item raises; 0 kills it."""
     if 0 in items:
@@ -132,48 +145,36 @@ def batch_of_pids(items: list[int]) -> list[int | Exception]:
 
 
 def test_small_tasks_made_while_the_workers_are_busy_go_in_one_round_trip() -> None:
-    async def scenario() -> None:
-        workers = Workers(1)
-        try:
-            await workers.run(len, b"")  # started
-            batched = Batched(workers, batch_of_pids)
-            results = await asyncio.gather(*(batched(n) for n in range(1, 11)))
-            assert [result % 1000 for result in results] == [10] * 10  # one task for all
-            assert {result // 1000 for result in results} != {os.getpid()}
-        finally:
-            workers.close()
+    async def scenario(workers: Workers) -> None:
+        await workers.run(len, b"")  # started
+        batched = Batched(workers, batch_of_pids)
+        results = await asyncio.gather(*(batched(n) for n in range(1, 11)))
+        assert [result % 1000 for result in results] == [10] * 10  # one task for all
+        assert {result // 1000 for result in results} != {os.getpid()}
 
-    asyncio.run(scenario())
+    on_one_worker(scenario)
 
 
 def test_a_task_of_a_batch_that_raises_fails_alone_and_a_dead_worker_fails_its_batch() -> None:
-    async def scenario() -> None:
-        workers = Workers(1)
-        try:
-            batched = Batched(workers, batch_of_pids)
-            good, bad = await asyncio.gather(batched(1), batched(-1), return_exceptions=True)
-            assert isinstance(good, int) and repr(bad) == "ValueError('item -1')"
-            results = await asyncio.gather(batched(1), batched(0), batched(2),
-                                           return_exceptions=True)
-            assert all(isinstance(result, WorkerFailed) for result in results)
-            assert isinstance(await batched(3), int)  # a new worker takes the next ones
-        finally:
-            workers.close()
+    async def scenario(workers: Workers) -> None:
+        batched = Batched(workers, batch_of_pids)
+        good, bad = await asyncio.gather(batched(1), batched(-1), return_exceptions=True)
+        assert isinstance(good, int) and repr(bad) == "ValueError('item -1')"
+        results = await asyncio.gather(batched(1), batched(0), batched(2),
+                                       return_exceptions=True)
+        assert all(isinstance(result, WorkerFailed) for result in results)
+        assert isinstance(await batched(3), int)  # a new worker takes the next ones
 
-    asyncio.run(scenario())
+    on_one_worker(scenario)
 
 
 def test_a_call_made_as_the_last_batch_returns_is_sent_too() -> None:
     """The caller of the last batch resumes before its sender's task is done: a sender counted
     until then would leave the next call waiting for ever."""
-    async def scenario() -> None:
-        workers = Workers(1)
-        try:
-            batched = Batched(workers, batch_of_pids)
-            await batched(1)
-            async with asyncio.timeout(30):  # (not wait_for: its task would start too late)
-                assert isinstance(await batched(2), int)
-        finally:
-            workers.close()
+    async def scenario(workers: Workers) -> None:
+        batched = Batched(workers, batch_of_pids)
+        await batched(1)
+        async with asyncio.timeout(30):  # (not wait_for: its task would start too late)
+            assert isinstance(await batched(2), int)
 
-    asyncio.run(scenario())
+    on_one_worker(scenario)
