@@ -68,21 +68,35 @@ class Outbox:
     def due(self, now: float, limit: int = 1000,
                    lease: float | None = None) -> list[QueuedAlert]:
         """Pending alerts whose time has come, oldest first; with `lease`, claimed for that
-        long (none another instance holds)."""
+        long (none another instance holds). An alert whose stored payload no longer decodes
+        (a failing disk, an older writer) is dead-lettered alone, not left to fail every pass."""
         ids = self._leases.claim("alerts", "status = 'pending' AND next_attempt <= ?", (now,),
                           "next_attempt, id", limit, now, lease)
         if not ids:
             return []
         try:
             claimed, params = self._db.any_of("id", ids, "bigint")
-            return [QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
-                                row["title"], json.loads(row["payload"]), bool(row["batch"]),
-                                row["attempts"], row["expires_at"], row["story_id"] or 0)
-                    for row in self._db.execute(f"SELECT * FROM alerts WHERE {claimed} "
-                                                "ORDER BY next_attempt, id", params)]
-        except BaseException:  # claimed, yet the caller never learns which (the read failed,
-            self._leases.settle("alerts", ids)  # or a row did not decode): not renewed
+            rows = self._db.execute(f"SELECT * FROM alerts WHERE {claimed} "
+                                    "ORDER BY next_attempt, id", params).fetchall()
+        except BaseException:  # claimed, yet the caller never learns which: not renewed
+            self._leases.settle("alerts", ids)
             raise
+        due, broken = [], []
+        for row in rows:
+            try:
+                payload = json.loads(row["payload"])
+                if not isinstance(payload, dict):
+                    raise ValueError(f"a JSON {type(payload).__name__}, not an object")
+            except ValueError as error:
+                broken.append((row["id"], f"payload does not decode: {error}"))
+                continue
+            due.append(QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
+                                   row["title"], payload, bool(row["batch"]), row["attempts"],
+                                   row["expires_at"], row["story_id"] or 0))
+        for alert_id, error in broken:
+            self.mark_failed([alert_id], error=error, retry_at=None)
+            self._leases.settle("alerts", [alert_id])
+        return due
 
     def merged_headlines(self) -> list[tuple[int, int | None, AlertPayload]]:
         """(id, item, payload) of pending headlines whose story has become one (by a merge) with

@@ -776,21 +776,45 @@ def test_a_demoted_headline_is_its_items_follow_up_held_for_the_digest(store: St
         assert "« é »" in db.execute("SELECT payload FROM alerts WHERE rule = 'r'").fetchone()[0]
 
 
-def test_alerts_claimed_but_never_read_are_not_held_on(store: Store, database) -> None:
-    """The claim is written, then the claimed rows cannot be read back (here a payload that no
-    longer decodes, as a failing disk or an older writer could leave it): the caller never
-    learns their ids, so this process must not renew them; their lease ends and another pass
-    (or instance) takes them."""
+def test_an_alert_whose_payload_no_longer_decodes_is_dead_lettered_alone(
+        store: Store, database) -> None:
+    """One stored payload no longer decodes (a failing disk, an older writer): that alert is
+    dead-lettered with the reason, not renewed, and the alert beside it still goes out; the
+    next pass does not meet the broken one again."""
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.items.pending()
-    complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"}),
+                                     Alert("r", "mail", "T", {"title": "T"})])
     with connect(database) as db:
-        (claimed, payload), = db.execute("SELECT id, payload FROM alerts").fetchall()
-        db.execute("UPDATE alerts SET payload = ? WHERE id = ?", ("{not json", claimed))
-    with pytest.raises(ValueError):
-        store.outbox.due(300.0, lease=60.0)
-    assert store.leases.renew(301.0, 60.0) == 0  # not kept alive for ever by this process
-    with connect(database) as db:
-        db.execute("UPDATE alerts SET payload = ? WHERE id = ?", (payload, claimed))
-    (alert,) = store.outbox.due(361.0, lease=60.0)  # taken again once the lease has ended
-    assert alert.id == claimed
+        broken = db.execute("SELECT id FROM alerts WHERE channel = 'ops'").fetchone()[0]
+        db.execute("UPDATE alerts SET payload = ? WHERE id = ?", ("{not json", broken))
+    (alert,) = store.outbox.due(300.0, lease=60.0)
+    assert (alert.channel, alert.payload) == ("mail", {"title": "T"})
+    assert store.leases.renew(301.0, 60.0) == 1  # the good one only
+    (row,) = [row for row in store.outbox.rows(state="dead", since=0, now=302.0)]
+    assert row.id == broken and "payload does not decode" in (row.last_error or "")
+    store.outbox.mark_sent([alert.id], 302.0)
+    assert store.outbox.due(400.0, lease=60.0) == []
+
+
+def test_alerts_claimed_but_never_read_are_not_held_on(tmp_path: Path) -> None:
+    """The claim is written, then the claimed rows cannot be read back (SQLite refuses a title
+    whose bytes are not UTF-8, as a failing disk can leave it): the caller never learns their
+    ids, so this process must not renew them; their lease ends and another pass takes them."""
+    store = Store(tmp_path / "monitor.db")
+    try:
+        store.feeds.sync([(FEED_A, "A", True)], 50.0)
+        store_entries(store, [entry("https://a.fr/1")])
+        (item,) = store.items.pending()
+        complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+        with sqlite3.connect(tmp_path / "monitor.db") as db:
+            db.execute("UPDATE alerts SET title = CAST(X'ff' AS TEXT)")
+        with pytest.raises(sqlite3.OperationalError, match="UTF-8"):
+            store.outbox.due(300.0, lease=60.0)
+        assert store.leases.renew(301.0, 60.0) == 0  # not kept alive for ever by this process
+        with sqlite3.connect(tmp_path / "monitor.db") as db:
+            db.execute("UPDATE alerts SET title = 'T'")
+        (alert,) = store.outbox.due(361.0, lease=60.0)  # taken again once the lease has ended
+        assert alert.title == "T"
+    finally:
+        store.close()
