@@ -13,7 +13,8 @@ page raises no alert either (it is not news), a live page or a bulletin does, as
 own.
 
 Told apart by the address and the headline, as outlets publish them: the path of a section, tag
-or dossier, BFMTV's page codes (`_DN-` dossier, `_LN-` live), « DIRECT » / « EN DIRECT » / « LIVE ».
+or dossier, BFMTV's page codes (`_DN-` dossier, `_LN-` live), a slug that says so (« en-direct-… »),
+« DIRECT » / « EN DIRECT » / « LIVE » / « 🔴 » in the headline.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ _DOSSIER_SEGMENTS = frozenset({
 })
 _LIVE_SEGMENTS = frozenset({"live", "direct", "en-direct", "lives"})
 _BFM_CODE = re.compile(r"_([A-Z]{2})-\d{6,}")  # BFMTV: _AN- article, _DN- dossier, _LN- live
-_LIVE_TITLE = re.compile(r"^\s*(?:EN\s+)?(?:DIRECT|LIVE)\b|^\s*(?:VIDÉO|VIDEO)?\s*EN DIRECT\b")
+# « 🔴 EN DIRECT. », « 🔴 Guerre en Ukraine : … »: the red dot is how outlets mark a live page
+_LIVE_TITLE = re.compile(r"^\s*(?:🔴|(?:EN\s+)?(?:DIRECT|LIVE)\b|(?:VIDÉO|VIDEO)?\s*EN DIRECT\b)")
+# A live page's slug: « /en-direct-election-presidence-lr-… », « /direct-guerre-en-ukraine-… »,
+# « …-suivez-notre-direct-U2FB… », « …-live-pontifical-20250518 »
+_LIVE_SLUG = re.compile(r"^(?:en-)?direct-|-en-direct-|suivez-notre-direct|-live-")
 # A newscast, a round-up, or a podcast whose headline lists its subjects (« A, B et C »).
 _BULLETIN = re.compile(
     r"^\s*(?:JT|(?:LE )?JOURNAL DE \d{1,2} ?H|LE POINT DE \w+|LE BRIEF|REVUE DE PRESSE|LA MATINALE)\b"
@@ -63,7 +68,8 @@ def kind(url: str | None, title: str, summary: str = "") -> str:
     if code:
         return {"DN": DOSSIER, "LN": LIVE}.get(code.group(1), NEWS)
     segments = [s for s in path.lower().split("/") if s]
-    if any(s in _LIVE_SEGMENTS for s in segments[:-1]):
+    if any(s in _LIVE_SEGMENTS for s in segments[:-1]) or \
+            (segments and _LIVE_SLUG.search(segments[-1])):
         return LIVE
     if any(s in _DOSSIER_SEGMENTS for s in segments[:-1]):
         return DOSSIER

@@ -21,6 +21,13 @@ CASES = [
     ("http://127.0.0.1:8000/articles/tempete.html", "Tempête", NEWS),
     ("https://www.exemple.fr/a/b", "DIRECT. Sommet de l'IA : Macron ouvre la journée", LIVE),
     ("https://www.exemple.fr/a/b-c-d-e", "EN DIRECT - Guerre en Ukraine", LIVE),
+    ("https://www.exemple.fr/a/b-c-d-e", "🔴 Guerre en Ukraine : les négociations", LIVE),
+    ("https://www.exemple.fr/en-direct-election-presidence-du-parti-20250518", "Élection", LIVE),
+    ("https://www.exemple.fr/politique/direct-presidence-du-parti-le-resultat.php", "Parti", LIVE),
+    ("https://www.exemple.fr/monde/elections-en-europe-suivez-notre-direct-U2FB/", "Votes", LIVE),
+    ("https://www.exemple.fr/religion/messe-du-pape-heure-live-pontifical-20250518", "Messe", LIVE),
+    ("https://www.exemple.fr/eco/direction-generale-des-impots-nouveau-chef", "Impôts", NEWS),
+    ("https://www.exemple.fr/culture/olivier-en-concert-a-paris", "Concert", NEWS),
     (None, "Une dépêche sans lien", NEWS),
 ]
 
