@@ -18,7 +18,8 @@ Sets:
 Scores: pairwise precision and recall (pairs put together that belong together; pairs that
 belong together and were put together) and B-cubed F1 (per article: the share of its cluster that
 is its story, and of its story that is its cluster), which weighs every article alike where
-pairwise scores are dominated by the largest stories.
+pairwise scores are dominated by the largest stories. Pairwise scores count confident pairs
+only: an item whose membership the annotator marked `unsure` is in no pair (B-cubed counts it).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Labelled:
     group: str
     kind: str
     article: Article
+    unsure: bool = False  # its membership is a judgement call: out of the pairwise scores
 
 
 def load(path: Path = OURS) -> list[Labelled]:
@@ -145,17 +147,23 @@ def load_rsstrends(labels: Path = HELD_OUT_2, raw: bytes | None = None) -> list[
         raise FileNotFoundError("the rsstrends capture: set MONITOR_RSSTRENDS")
     story_of = {url: (story["id"], story["kind"]) for story in spec["stories"]
                 for url in story["urls"]}
+    unsure = {url for story in spec["stories"] for url in story.get("unsure", ())}
     feed_url = "https://github.com/{repository}/blob/{commit}/{path}".format(**spec["source"])
-    out, seen = [], set()
+    entries, seen = {}, set()
     for item in json.loads(raw):
         link = feeds.canonical_url(item["link"] or "")
         if link not in story_of or feeds.identity(link) in seen:
             continue
         seen.add(feeds.identity(link))
-        entry = Entry(feed_url, link, link, item["title"] or "", item["summary"] or "", None, "fr")
-        group, kind = story_of[link]
-        out.append(Labelled(group, kind, extract.extract(entry, None, urlsplit(link).hostname or "",
-                                                         ())))
+        host = urlsplit(link).hostname or ""
+        entries.setdefault(host, []).append(
+            Entry(feed_url, link, link, item["title"] or "", item["summary"] or "", None, "fr"))
+    out = []
+    for host, listed in entries.items():  # each outlet's items as one feed (the capture's own)
+        for entry in feeds.without_furniture(listed)[0]:
+            group, kind = story_of[entry.link or ""]
+            out.append(Labelled(group, kind, extract.extract(entry, None, host, ()),
+                                entry.link in unsure))
     return _by_time(out)
 
 
@@ -220,6 +228,8 @@ def evaluate(items: Sequence[Labelled], window: float = WINDOW,
     joined = together = both = 0
     false_joins, missed = [], []
     for a, b in itertools.combinations(range(len(items)), 2):
+        if items[a].unsure or items[b].unsure:
+            continue  # pairwise scores count confident pairs only; B-cubed counts every row
         same_label = labels[a] == labels[b]
         same_cluster = clusters[a] == clusters[b]
         joined += same_cluster

@@ -8,10 +8,11 @@ of it: feedparser's `bozo` flag is also raised for harmless things such as a cha
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
@@ -75,22 +76,52 @@ def identity(url: str) -> str:
 
 
 def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
-          feed_url: str | None = None, known: bytes = b"") -> ParsedFeed:
+          feed_url: str | None = None, known: bytes = b"",
+          furniture: frozenset[str] = frozenset()) -> ParsedFeed:
     """Parse a feed document fetched from `url` (it resolves relative links; `headers` may carry
     the charset). Entries are attributed to `feed_url`, the configured address, if given.
     The items whose digests are `known` (the `digests` of the feed's last clean parse) are
-    not parsed again (seen_items.py), unless the document is one to parse whole."""
+    not parsed again (seen_items.py), unless the document is one to parse whole; the
+    `furniture` that parse found still holds for the items parsed now (`without_furniture`)."""
     items = seen_items.split(body, headers) if len(body) <= MAX_SPLIT else None
     if items is None or len(items.spans) > MAX_ENTRIES:
-        return _parse(body, url, headers, feed_url)
+        return _furnished(_parse(body, url, headers, feed_url))
     if known:
         shorter, cut = seen_items.without(body, items, known)
         if cut:
             parsed = _parse(shorter, url, headers, feed_url)
             if parsed.warning is None and parsed.error is None:
-                return replace(parsed, digests=items.digests, known=cut)
-    parsed = _parse(body, url, headers, feed_url)
+                return _furnished(replace(parsed, digests=items.digests, known=cut), furniture)
+    parsed = _furnished(_parse(body, url, headers, feed_url))
     return replace(parsed, digests=items.digests) if parsed.warning is None else parsed
+
+
+def without_furniture(entries: Sequence[Entry], furniture: frozenset[str] = frozenset()
+                      ) -> tuple[tuple[Entry, ...], frozenset[str]]:
+    """The entries without the summaries that are a feed's furniture, and those summaries'
+    digests: a summary that items of different titles share word for word (« Chaque jour,
+    retrouvez le journal de 19h… », a radio show's blurb) says nothing of any one item. Left in,
+    it made every item of the show one story and matched rules on words no item said (on the
+    2025-05-18 capture it glued three stories of a newscast into one). `furniture`: digests
+    found earlier in the same feed, for items parsed without their neighbours."""
+    titles: dict[str, set[str]] = {}
+    for entry in entries:
+        if entry.summary:
+            titles.setdefault(_digest(entry.summary), set()).add(entry.title)
+    found = furniture | {digest for digest, seen in titles.items() if len(seen) > 1}
+    if not found:
+        return tuple(entries), found
+    return tuple(replace(entry, summary="") if entry.summary and _digest(entry.summary) in found
+                 else entry for entry in entries), found
+
+
+def _digest(summary: str) -> str:
+    return hashlib.blake2b(" ".join(summary.split()).encode(), digest_size=8).hexdigest()
+
+
+def _furnished(parsed: ParsedFeed, furniture: frozenset[str] = frozenset()) -> ParsedFeed:
+    entries, found = without_furniture(parsed.entries, furniture)
+    return replace(parsed, entries=entries, furniture=found)
 
 
 MAX_SPLIT = 4 << 20  # bytes: a bigger document is parsed whole, as it comes

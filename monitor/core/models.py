@@ -36,6 +36,7 @@ class ParsedFeed:
     error: str | None = None
     digests: bytes = b""  # its items' (seen_items.py), when it can be cut into them cleanly
     known: int = 0  # items seen last time, byte for byte, not parsed again (not in `entries`)
+    furniture: frozenset[str] = frozenset()  # digests of its summaries that are no item's own
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,8 +52,9 @@ class PollRunner:
     def __init__(self, context: Context) -> None:
         self.context = context
         # each feed's items of its last clean parse whose entries are stored (seen_items.py):
-        # not parsed again. In memory: a restart parses each feed whole once.
-        self._seen: dict[str, bytes] = {}
+        # not parsed again; and the summaries found to be its furniture (feeds.py). In memory:
+        # a restart parses each feed whole once.
+        self._seen: dict[str, tuple[bytes, frozenset[str]]] = {}
         # told when a poll stored new items (the daemon: start completing them now, not once
         # the whole cycle is polled)
         self.on_new_items: Callable[[], None] = lambda: None
@@ -168,7 +169,7 @@ class PollRunner:
             try:
                 parsed = await ctx.workers.run(feeds.parse, response.body, response.url,
                                                _charset_headers(response.headers), feed.url,
-                                               self._seen.get(feed.url, b""))
+                                               *self._seen.get(feed.url, (b"", frozenset())))
             except WorkerFailed as error:
                 return FeedFailure(f"parser failed: {error}")
         return FeedAnswer(response.etag, response.last_modified, response.not_modified,
@@ -203,7 +204,7 @@ class PollRunner:
         if parsed is None:
             return PollResult(feed.name, feed.url, intent.status)
         if parsed.digests:  # stored: its items need no parsing next time
-            self._seen[feed.url] = parsed.digests
+            self._seen[feed.url] = (parsed.digests, parsed.furniture)
         else:
             self._seen.pop(feed.url, None)
         listed = len(parsed.entries) + parsed.known

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from monitor.core.models import Alert, AlertPayload, QueuedAlert
 from monitor.store.database import Database
@@ -81,17 +82,19 @@ class Outbox:
         except BaseException:  # claimed, yet the caller never learns which: not renewed
             self._leases.settle("alerts", ids)
             raise
-        due, broken = [], []
+        due: list[QueuedAlert] = []
+        broken: list[tuple[int, str]] = []
         for row in rows:
             try:
                 payload = json.loads(row["payload"])
                 if not isinstance(payload, dict):
                     raise ValueError(f"a JSON {type(payload).__name__}, not an object")
-            except ValueError as error:
-                broken.append((row["id"], f"payload does not decode: {error}"))
+            except ValueError as undecodable:
+                broken.append((row["id"], f"payload does not decode: {undecodable}"))
                 continue
             due.append(QueuedAlert(row["id"], row["channel"], row["rule"], row["priority"],
-                                   row["title"], payload, bool(row["batch"]), row["attempts"],
+                                   row["title"], cast(AlertPayload, payload), bool(row["batch"]),
+                                   row["attempts"],
                                    row["expires_at"], row["story_id"] or 0))
         for alert_id, error in broken:
             self.mark_failed([alert_id], error=error, retry_at=None)

@@ -194,3 +194,44 @@ def test_one_document_gives_at_most_max_entries() -> None:
                    "https://a.fr/rss")
     assert len(parsed.entries) == MAX_ENTRIES and parsed.entries[-1].title == f"n{MAX_ENTRIES - 1}"
     assert parsed.warning == f"{MAX_ENTRIES} of its {MAX_ENTRIES + 500} entries read (the first)"
+
+
+def _show(*items: tuple[str, str, str]) -> bytes:
+    """An RSS document of (link, title, description) items."""
+    body = "".join(f"<item><link>https://radio.fr/{link}</link><title>{title}</title>"
+                   f"<description>{text}</description></item>" for link, title, text in items)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>R</title>{body}' \
+           "</channel></rss>".encode()
+
+
+BLURB = "Chaque jour, retrouvez le journal de 19h de la rédaction pour faire le tour de l'actu."
+
+
+def test_a_summary_items_of_one_feed_share_is_furniture_and_dropped() -> None:
+    """The newscast's blurb under three headlines about three stories tells none of them; an
+    item's own summary stays, and so does one repeated under the same title (one item twice)."""
+    parsed = parse(_show(("1", "EXTRAIT - Zelensky reçu par le pape", BLURB),
+                         ("2", "EXTRAIT - Retailleau élu président de LR", BLURB),
+                         ("3", "Darmanin annonce une prison en Guyane", "Une prison de haute "
+                          "sécurité ouvrira en Guyane."),
+                         ("4", "Le même article", "Deux fois."), ("5", "Le même article",
+                                                                 "Deux fois.")),
+                   "https://radio.fr/rss")
+    assert [entry.summary for entry in parsed.entries] == [
+        "", "", "Une prison de haute sécurité ouvrira en Guyane.", "Deux fois.", "Deux fois."]
+    assert len(parsed.furniture) == 1
+
+
+def test_furniture_found_before_holds_for_the_items_parsed_alone() -> None:
+    """Steady state: the known items are not parsed again, so the one new item under the blurb
+    has no neighbour to share it with; the furniture of the last parse still tells."""
+    first = _show(("1", "EXTRAIT - Zelensky reçu par le pape", BLURB),
+                  ("2", "EXTRAIT - Retailleau élu président de LR", BLURB))
+    before = parse(first, "https://radio.fr/rss")
+    after = first.replace(b"<item>", b"<item><link>https://radio.fr/3</link><title>EXTRAIT - "
+                          b"Cannes</title><description>" + BLURB.encode() +
+                          b"</description></item><item>", 1)
+    parsed = parse(after, "https://radio.fr/rss", known=before.digests,
+                   furniture=before.furniture)
+    assert parsed.known == 2 and [entry.summary for entry in parsed.entries] == [""]
+    assert parse(after, "https://radio.fr/rss", known=before.digests).entries[0].summary == BLURB
