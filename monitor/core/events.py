@@ -46,13 +46,15 @@ _CLASSES = {
     "greve": "greve greves manifestation manifestations mobilisation blocage blocages",
     "match": "match matchs finale finales demi tournoi championnat",
     "liberation": "liberation liberations echange evasion",
-    "visite": "visite visites voyage ceremonie festival salon",
+    "visite": "visite visites voyage ceremonie",
 }
 EVENT_NOUNS = {noun: kind for kind, nouns in _CLASSES.items() for noun in nouns.split()}
 
 # Words passed over on the way to what the event is about: prepositions, articles, counts, days,
-# a warning's colour (« vigilance orange neige-verglas » is about the snow) and adjectives that
-# say nothing about which event (« sommet international sur l'IA »).
+# a warning's colour (« vigilance orange neige-verglas » is about the snow), adjectives that
+# say nothing about which event (« sommet international sur l'IA ») and the kind of an election,
+# which says what is voted on, not where (« élection présidentielle en Pologne » is `vote:pologn`;
+# keyed `vote:presidentiel`, Romania's and Poland's elections of one Sunday were one story).
 _PASSED = frozenset("""
 de du des d sur pour a au aux contre la le les l en un une entre avec dans ce cet cette ces son
 sa ses leur leurs selon apres avant lors depuis
@@ -62,6 +64,9 @@ premieres dernier derniere derniers dernieres historique annuel annuelle extraor
 deux trois quatre cinq six sept huit neuf dix plusieurs
 lundi mardi mercredi jeudi vendredi samedi dimanche hier demain aujourd hui soir matin
 rouge orange jaune verte
+presidentiel presidentielle presidentielles legislatif legislative legislatives municipal
+municipale municipales regional regionale regionales senatoriale senatoriales partielle
+partielles anticipe anticipee anticipees
 """.split())
 # After a vague word, these lead on to the subject (« sommet de Paris sur l'IA »); not « a »,
 # which is as often « avoir » (« le sommet de Paris a commencé »).
