@@ -20,6 +20,10 @@ from monitor.core.events import event_keys
     ("D’importantes chutes de neige attendues sur le Massif central", {"meteo:neig"}),
     # the colour of a warning says nothing of what it warns about
     ("Vigilance orange neige-verglas dans quatre départements", {"meteo:neig"}),
+    # an election's kind says what is voted on; where it is held says which election
+    ("Élection présidentielle en Pologne : le candidat pro-européen en tête", {"vote:pologn"}),
+    ("Élection présidentielle en Roumanie : un mathématicien l’emporte", {"vote:rouman"}),
+    ("Élections législatives anticipées au Portugal", {"vote:portugal"}),
 ])
 def test_an_event_noun_and_what_it_is_about(text: str, keys: set[str]) -> None:
     assert event_keys(text, "") == keys
@@ -30,6 +34,10 @@ def test_an_event_noun_and_what_it_is_about(text: str, keys: set[str]) -> None:
     "La motion de censure du gouvernement rejetée",  # too vague to tell which censure
     "Podcast, épisode 3 : la semaine en bref",  # a number says nothing of the event
     "Le gouvernement présente son plan",
+    "L’élection présidentielle de 2027 dans toutes les têtes",  # which country's, it never says
+    # a festival runs for days and hosts many stories: each film is news of its own
+    "Festival de Cannes : Wes Anderson et son casting entrent en scène",
+    "Au salon de l’agriculture, les éleveurs attendent le ministre",
 ])
 def test_no_event_where_nothing_tells_which(text: str) -> None:
     assert event_keys(text, "") == frozenset()

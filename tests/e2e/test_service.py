@@ -69,14 +69,20 @@ def test_health_and_metrics_endpoint(tmp_path, site: Site) -> None:
                           http={"listen": f"127.0.0.1:{port}"})
     daemon = Daemon(config)
 
-    def completed() -> float:  # (alerts may go out before the last feed's items are done:
-        text = get(f"http://127.0.0.1:{port}/metrics")[1]  # completion starts as each poll
-        return sum(float(n) for n in re.findall(  # stores its items)
+    def settled() -> bool:
+        """The nine articles completed (alerts may go out before the last feed's items are
+        done: completion starts as each poll stores its items), and the four alerts counted
+        as sent (the catcher has one before the daemon has its answer and records it)."""
+        text = get(f"http://127.0.0.1:{port}/metrics")[1]
+        articles = sum(float(n) for n in re.findall(
             r"^monitor_articles_total\{[^}]*\} (\S+)$", text, re.M))
+        sent = re.search(r'^monitor_alerts_total\{channel="hook",result="sent"\} (\S+)$',
+                         text, re.M)
+        return articles == 9 and sent is not None and float(sent.group(1)) >= 4
 
     try:
         wait_for(lambda: not daemon.alive() or (len(site.got("POST", "/hook")) >= 4
-                                                and completed() == 9))
+                                                and settled()))
         assert get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
         status, metrics = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
