@@ -21,6 +21,7 @@ fixtures; each section says which. About 10 minutes in full on 2 cores, 2 with -
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import re
 import subprocess
@@ -124,6 +125,7 @@ def bench_stories(quick: bool) -> list[tuple[str, ...]]:
     sys.path.insert(0, str(Path(__file__).parent))
     from stories_eval import (
         HELD_OUT,
+        RSSTRENDS_SETS,
         evaluate,
         load,
         load_real_day,
@@ -138,10 +140,11 @@ def bench_stories(quick: bool) -> list[tuple[str, ...]]:
         sets += [("real day 2025-02-10, summaries", load_real_day),
                  ("held out, 2024-01-18, summaries", lambda: load_real_day(HELD_OUT)),
                  ("real pages, full text", load_real_pages)]
-    if rsstrends_capture() is not None:
-        sets.append(("held out 2, rsstrends 2025-05-18, summaries", load_rsstrends))
-    else:
-        print("(held-out set 2 skipped: its capture is not here; see bench/stories_eval.py)")
+    for name, labels in RSSTRENDS_SETS:
+        if rsstrends_capture(labels) is not None:
+            sets.append((f"{name}, summaries", functools.partial(load_rsstrends, labels)))
+        else:
+            print(f"({name} skipped: its capture is not here; see bench/stories_eval.py)")
     rows = []
     for name, loader in sets:
         items = loader()

@@ -10,8 +10,12 @@ Sets:
   bench/data/held_out.yaml after the method was tuned, to check it does not only fit that day;
 - `held-out-2`: one evening (2025-05-18) of 11 French outlets captured by a public repository
   (antoninfaure/rssTrends), labelled in bench/data/held_out_rsstrends_2025-05-18.yaml after the
-  method was tuned, never used to tune it (bench/data/LABELLING.md); read from that repository
-  (`$MONITOR_RSSTRENDS`: its news.json, or a clone of it), checked by its sha256;
+  method was tuned (bench/data/LABELLING.md); its misses were studied and the method tuned on
+  it on 2026-12-06, so it is a tuning set since;
+- `held-out-3`: another evening of the same capture (2025-10-06), labelled by another session
+  that never ran the method, scored only after the 2026-12-06 changes were made; both are read
+  from that repository (`$MONITOR_RSSTRENDS`: its news.json, or a clone of it), checked by their
+  sha256;
 - `pages`: the French article pages of ../shared/data/articles, full text through our
   extraction, labelled in bench/data/real_pages.yaml by file name.
 
@@ -52,7 +56,10 @@ OURS = HERE / "data" / "stories.yaml"
 REAL_DAY = HERE / "data" / "real_day.yaml"
 REAL_PAGES = HERE / "data" / "real_pages.yaml"
 HELD_OUT = HERE / "data" / "held_out.yaml"  # another day, never used to tune
-HELD_OUT_2 = HERE / "data" / "held_out_rsstrends_2025-05-18.yaml"  # another capture, likewise
+HELD_OUT_2 = HERE / "data" / "held_out_rsstrends_2025-05-18.yaml"  # another capture: tuned on
+HELD_OUT_3 = HERE / "data" / "held_out_rsstrends_2025-10-06.yaml"  # the same capture, never tuned on
+RSSTRENDS_SETS = [("rsstrends 2025-05-18 (tuned on since 2026-12-06)", HELD_OUT_2),
+                  ("held out, rsstrends 2025-10-06", HELD_OUT_3)]
 RSSTRENDS_CLONES = [Path("/work/.mirror/antoninfaure+rssTrends/repo")]  # where `fetch` puts it
 SHARED = HERE.parent.parent / "shared" / "data"
 PARIS = ZoneInfo("Europe/Paris")
@@ -117,7 +124,7 @@ def rsstrends_capture(labels: Path = HELD_OUT_2) -> bytes | None:
 
     source = yaml.safe_load(labels.read_text(encoding="utf-8"))["source"]
     given = os.environ.get("MONITOR_RSSTRENDS")
-    places = [Path(given)] if given else [SHARED / source["local_copy"], *RSSTRENDS_CLONES]
+    places = [*([Path(given)] if given else []), SHARED / source["local_copy"], *RSSTRENDS_CLONES]
     for place in places:
         if place.is_file():
             raw = place.read_bytes()

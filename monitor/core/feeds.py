@@ -99,20 +99,34 @@ def parse(body: bytes, url: str, headers: Mapping[str, str] | None = None,
 def without_furniture(entries: Sequence[Entry], furniture: frozenset[str] = frozenset()
                       ) -> tuple[tuple[Entry, ...], frozenset[str]]:
     """The entries without the summaries that are a feed's furniture, and those summaries'
-    digests: a summary that items of different titles share word for word (« Chaque jour,
-    retrouvez le journal de 19h… », a radio show's blurb) says nothing of any one item. Left in,
-    it made every item of the show one story and matched rules on words no item said (on the
-    2025-05-18 capture it glued three stories of a newscast into one). `furniture`: digests
-    found earlier in the same feed, for items parsed without their neighbours."""
+    digests. Furniture is a summary that items of different titles share word for word and
+    that speaks of none of them (« Chaque jour, retrouvez le journal de 19h… », a radio show's
+    blurb): left in, it made every item of the show one story (2025-05-18 capture). A shared
+    summary whose words are those of its items' titles is the story they all tell (BFMTV put
+    one lead under its 13 items on a resignation, 2025-10-06 capture) and stays. `furniture`:
+    digests found earlier in the same feed, for items parsed without their neighbours."""
     titles: dict[str, set[str]] = {}
+    summaries: dict[str, str] = {}
     for entry in entries:
         if entry.summary:
-            titles.setdefault(_digest(entry.summary), set()).add(entry.title)
-    found = furniture | {digest for digest, seen in titles.items() if len(seen) > 1}
+            digest = _digest(entry.summary)
+            titles.setdefault(digest, set()).add(entry.title)
+            summaries[digest] = entry.summary
+    found = furniture | {digest for digest, seen in titles.items()
+                         if len(seen) > 1 and not _about(summaries[digest], seen)}
     if not found:
         return tuple(entries), found
     return tuple(replace(entry, summary="") if entry.summary and _digest(entry.summary) in found
                  else entry for entry in entries), found
+
+
+def _about(summary: str, titles: set[str]) -> bool:
+    """Whether a summary speaks of the items whose titles these are: it shares a telling word
+    (`terms`) with half of them or more."""
+    from monitor.core import terms
+
+    said = terms.vector(summary, "").keys()
+    return 2 * sum(1 for title in titles if said & terms.vector(title, "").keys()) >= len(titles)
 
 
 def _digest(summary: str) -> str:

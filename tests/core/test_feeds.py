@@ -222,6 +222,16 @@ def test_a_summary_items_of_one_feed_share_is_furniture_and_dropped() -> None:
     assert len(parsed.furniture) == 1
 
 
+def test_a_summary_shared_by_items_of_one_story_is_no_furniture() -> None:
+    """One lead under every item on the resignation: the story they all tell, and it stays."""
+    lead = "Sébastien Lecornu a déposé sa démission ce lundi matin à l'Élysée."
+    parsed = parse(_show(("1", "Crise politique après la démission de Sébastien Lecornu", lead),
+                         ("2", "Démission de Lecornu : les scénarios possibles", lead),
+                         ("3", "Les marchés reculent", lead)), "https://radio.fr/rss")
+    assert [entry.summary for entry in parsed.entries] == [lead] * 3
+    assert parsed.furniture == frozenset()
+
+
 def test_furniture_found_before_holds_for_the_items_parsed_alone() -> None:
     """Steady state: the known items are not parsed again, so the one new item under the blurb
     has no neighbour to share it with; the furniture of the last parse still tells."""
