@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from monitor.config.config import Config
-from monitor.core.dedup import fingerprint
+from monitor.core.dedup import evidence, fingerprint
 from monitor.core.models import Alert, Article, Entry, StoryAssignment
 from monitor.core.rules import RuleSet
 from monitor.runners.app import load_config, load_rules
@@ -95,11 +95,12 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
                  alerts: list[Alert]) -> int:
         entry = entries[key]
         article = _article(entry, outlet, text if key != "a2" else "La tempête frappe Brest.")
+        assignment = StoryAssignment(story, "new", 0.8) if story is None else StoryAssignment(
+            story, "similar-words", 0.8, shared=("missil", "kiev"))
         story_id, _ = store.items.complete(
             ids[entry.link], now=NOW - 20, article=article,
-            fingerprint=fingerprint(article, NOW - 20),
-            assignment=StoryAssignment(story, "new" if story is None else "similar-words", 0.8),
-            matched=rules_matched, alerts=alerts)
+            fingerprint=fingerprint(article, NOW - 20), assignment=assignment,
+            matched=rules_matched, alerts=alerts, evidence=evidence(assignment, article))
         return story_id
 
     alert = Alert("ukraine", "team", "Missiles pour l'Ukraine", {"title": "Missiles"})

@@ -25,7 +25,7 @@ from functools import cache
 from typing import Any
 
 from monitor.core import events, evergreen, terms
-from monitor.core.models import Article
+from monitor.core.models import Article, StoryAssignment
 from monitor.core.text import fold, fold_word
 
 NUM_PERM = 64
@@ -39,6 +39,7 @@ SIMILAR = 0.45  # cosine of headline-and-lead terms at which two articles are on
 PER_DAY = 0.05  # added to SIMILAR per day between them: a story moves on, its words stay
 MIN_SHARED = 2  # terms in common: one rare word (« Tomahawk ») is a subject, not a story
 NEW_STORY = "new"  # the reason recorded for an article that starts a story
+SIMILAR_WORDS = "similar-words"  # the reason recorded for a join by words in common
 
 
 
@@ -137,8 +138,22 @@ def same_story(a: Fingerprint, b: Fingerprint, texts: bool = True) -> tuple[str,
             return "near-copy", round(containment, 3)
     similarity = terms.cosine(a.vector, b.vector)
     if similarity >= threshold(a, b) and len(a.vector.keys() & b.vector.keys()) >= MIN_SHARED:
-        return "similar-words", round(similarity, 3)
+        return SIMILAR_WORDS, round(similarity, 3)
     named = a.events & b.events
     if named:
         return f"same-event {min(named)}", round(similarity, 3)
     return None
+
+
+def evidence(assignment: StoryAssignment, article: Article) -> str:
+    """What the article shares with the story it joined, in its own words: the event as it
+    names it (« Meurtre de Louise », not `mort:louis`) or the words in common (« Retailleau,
+    Wauquiez »); empty for a copy, a new story or the same address. For readers of the console
+    and `monitor stories`; stems say nothing to them."""
+    kind, _, key = assignment.reason.partition(" ")
+    title = terms.headline(article.title)
+    lead = f"{article.summary} {article.text[:LEAD_CHARS]}"
+    if kind == "same-event":
+        return events.as_written(key, title, lead) or key
+    written = (terms.as_written(stem, f"{title} {lead}") or stem for stem in assignment.shared)
+    return ", ".join(dict.fromkeys(written))

@@ -135,6 +135,32 @@ def _named_events(text: str) -> frozenset[str]:
     return frozenset(keys)
 
 
+def as_written(key: str, title: str, lead: str) -> str | None:
+    """The words of the headline or lead that name the event `key`, as the article writes them
+    (`mort:louis` → « Meurtre de Louise »): what a reader is shown, not the stems. Found by
+    the key's noun class and subject alone (no word list: the daemon's process asks)."""
+    kind, _, subject = key.partition(":")
+    for clause in _CLAUSE.split(f"{title}. {lead}"):
+        spans = terms.word_spans(clause)
+        if kind == "kicker":  # the words of the name, from the first to the last
+            named = set(subject.split())
+            at = [i for i, (word, _, _) in enumerate(spans) if terms.stem(word) in named]
+            if {terms.stem(spans[i][0]) for i in at} == named and at[-1] - at[0] < _KICKER_WORDS:
+                return clause[spans[at[0]][1]:spans[at[-1]][2]]
+            continue
+        for position, (word, start, _) in enumerate(spans):
+            if EVENT_NOUNS.get(fold_word(word)) != kind:
+                continue
+            for other, _, end in spans[position + 1:position + 1 + _REACH]:
+                if subject in (_STEMMER.stemWord(fold_word(other)), fold_word(other)):
+                    return clause[start:end]
+    if kind == "kicker":  # the headline's kicker, across the quotes or brackets within it
+        headline = terms.headline(title)
+        end_of_kicker = _KICKER_END.search(headline)
+        return headline[:end_of_kicker.start()].strip() if end_of_kicker else None
+    return None
+
+
 def _capitalised(raw: list[str], start: int) -> list[str]:
     """The capitalised words from `start` on: a name such as « Super Bowl » after « match du »,
     keyed like the kicker that names it."""

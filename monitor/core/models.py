@@ -87,6 +87,7 @@ class StoryAssignment:
     reason: str
     score: float = 0.0
     merged: tuple[int, ...] = ()  # other stories the article bridges: merged into `story_id`
+    shared: tuple[str, ...] = ()  # the terms it shares with the article it joined (`similar-words`)
 
 
 class RulePayload(TypedDict):

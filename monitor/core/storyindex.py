@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from monitor.core import evergreen
-from monitor.core.dedup import NEW_STORY, Fingerprint, same_story
+from monitor.core.dedup import NEW_STORY, SIMILAR_WORDS, Fingerprint, same_story
 from monitor.core.models import StoryAssignment
 
 K = TypeVar("K", str, bytes)
@@ -110,8 +110,9 @@ class StoryIndex:
         if not best:
             return StoryAssignment(None, NEW_STORY)
         into, *others = sorted(best)
-        reason, score = max(best.values(), key=lambda verdict: verdict[1])
-        return StoryAssignment(into, reason, score, tuple(others))
+        reason, score, key = max(best.values(), key=lambda verdict: verdict[1])
+        shared = _shared_terms(fp, self._members[key][1]) if reason == SIMILAR_WORDS else ()
+        return StoryAssignment(into, reason, score, tuple(others), shared)
 
     def related(self, fp: Fingerprint) -> int | None:
         """The story a live page or a bulletin speaks of, judged as if it were news, for its
@@ -119,9 +120,10 @@ class StoryIndex:
         best = self._linked(replace(fp, kind=evergreen.NEWS))
         return max(best, key=lambda story: (best[story][1], -story)) if best else None
 
-    def _linked(self, fp: Fingerprint) -> dict[int, tuple[str, float]]:
-        """story → the strongest verdict linking `fp` to one of its indexed articles."""
-        best: dict[int, tuple[str, float]] = {}
+    def _linked(self, fp: Fingerprint) -> dict[int, tuple[str, float, int]]:
+        """story → the strongest verdict linking `fp` to one of its indexed articles, and
+        that article's key."""
+        best: dict[int, tuple[str, float, int]] = {}
         by_text, by_words = self._candidates(fp)
         for key in by_text | by_words:
             story_id, member = self._members[key]
@@ -132,7 +134,7 @@ class StoryIndex:
             if verdict:
                 story_id = self.story(story_id)
                 if story_id not in best or verdict[1] > best[story_id][1]:
-                    best[story_id] = verdict
+                    best[story_id] = (*verdict, key)
         return best
 
     def add(self, story_id: int, fp: Fingerprint, now: float | None = None) -> None:
@@ -188,6 +190,16 @@ class StoryIndex:
                 self._by_term.discard(term, key)
             for event in fp.events:
                 self._by_event.discard(event, key)
+
+
+SHOWN_TERMS = 4  # terms in common an explanation names
+
+
+def _shared_terms(a: Fingerprint, b: Fingerprint) -> tuple[str, ...]:
+    """The terms that made two articles similar, those that weigh most in their cosine first
+    (ties by the term: the same explanation whatever the order of the words)."""
+    common = a.vector.keys() & b.vector.keys()
+    return tuple(sorted(common, key=lambda t: (-a.vector[t] * b.vector[t], t))[:SHOWN_TERMS])
 
 
 def _shared_words(fp: Fingerprint) -> Fingerprint:

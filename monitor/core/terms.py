@@ -55,11 +55,16 @@ def term(word: str) -> tuple[str, float] | None:
     zipf = wordfreq.zipf_frequency(lower, "fr", wordlist="small")
     if zipf >= COMMON or len(lower) < 2:
         return None
-    return fold_word(_STEMMER.stemWord(lower)), max(0.5, min(HEAVIEST, RAREST - zipf))
+    return stem(lower), max(0.5, min(HEAVIEST, RAREST - zipf))
 
 
 def words(text: str) -> list[str]:
     """The words of a text, elided articles (« l’ », « qu’ ») dropped."""
+    return [word for word, _, _ in word_spans(text)]
+
+
+def word_spans(text: str) -> list[tuple[str, int, int]]:
+    """`words`, each with where it starts and ends in `text`."""
     out = []
     for match in _WORD.finditer(text):
         word = match.group()
@@ -67,8 +72,19 @@ def words(text: str) -> list[str]:
             if fold_word(word[:-1]) in ELISIONS:
                 continue
             word = word[:-1]
-        out.append(word)
+        out.append((word, match.start(), match.start() + len(word)))
     return out
+
+
+def stem(word: str) -> str:
+    """A word's term, however common: what `term` would name it (no word list needed)."""
+    lower = word.lower()
+    return lower if lower.isdigit() else fold_word(_STEMMER.stemWord(lower))
+
+
+def as_written(stem_: str, text: str) -> str | None:
+    """The first word of `text` whose term is `stem_`, as written (`retailleau` → « Retailleau »)."""
+    return next((word for word in words(text) if stem(word) == stem_), None)
 
 
 def vector(title: str, lead: str, ignore: frozenset[str] = frozenset()) -> Vector:

@@ -21,7 +21,7 @@ from monitor.core.deciders import (
     decide_item,
     decide_refresh,
 )
-from monitor.core.dedup import Fingerprint
+from monitor.core.dedup import Fingerprint, evidence
 from monitor.core.errors import FetchError, LeaseLost, LockBusy
 from monitor.core.models import Article, Match, PendingItem, StoryAssignment
 from monitor.core.storyindex import StoryIndex
@@ -273,7 +273,8 @@ class CompleteRunner:
             item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,
             assignment=assignment, matched=[m.rule for m in done.matches],
             alerts=decision.alerts, max_age=ctx.config.notify.max_age,
-            page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if done.page_failed else None)
+            page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if done.page_failed else None,
+            evidence=evidence(assignment, article))
         index.merge(story_id, assignment.merged)
         index.add(story_id, fingerprint, ctx.clock())
         self._seq += 1

@@ -34,6 +34,7 @@ class ItemRow:
     story_id: int | None
     story_title: str | None
     joined_by: str | None  # the signal that put it in its story
+    evidence: str | None  # what it shares with its story, as written (`dedup.evidence`)
     score: float | None
     old: bool
 
@@ -72,7 +73,8 @@ class AlertRow:
 _ITEM_COLUMNS = (
     "i.id, i.feed_url, coalesce(i.outlet, f.name, i.feed_url) AS outlet, i.title, "
     "coalesce(i.canonical_url, i.link) AS link, i.published, i.seen_at, i.state, i.source, "
-    "i.matched_rules, i.story_id, s.title AS story_title, i.story_reason, i.story_score, i.old")
+    "i.matched_rules, i.story_id, s.title AS story_title, i.story_reason, i.story_evidence, "
+    "i.story_score, i.old")
 _ITEM_JOINS = ("FROM items i LEFT JOIN feeds f ON f.url = i.feed_url "
                "LEFT JOIN stories s ON s.id = i.story_id")
 
@@ -85,7 +87,8 @@ def _item(row: Any) -> ItemRow:
     return ItemRow(row["id"], row["feed_url"], row["outlet"], row["title"], row["link"],
                    row["published"], row["seen_at"], row["state"], row["source"],
                    _rules(row["matched_rules"]), row["story_id"], row["story_title"],
-                   row["story_reason"], row["story_score"], bool(row["old"]))
+                   row["story_reason"], row["story_evidence"], row["story_score"],
+                   bool(row["old"]))
 
 
 class ConsoleQueries:

@@ -68,14 +68,16 @@ class Items:
         out = []
         for story in stories:
             members = self._db.execute(
-                "SELECT link, canonical_url, outlet, title, published, story_reason, story_score "
-                "FROM items WHERE story_id = ? ORDER BY processed_at", (story["id"],)).fetchall()
+                "SELECT link, canonical_url, outlet, title, published, story_reason, "
+                "story_evidence, story_score FROM items WHERE story_id = ? ORDER BY processed_at",
+                (story["id"],)).fetchall()
             out.append({
                 "id": story["id"], "title": story["title"], "first_seen": story["first_seen"],
                 "last_seen": story["last_seen"],
                 "articles": [{"link": m["canonical_url"] or m["link"], "outlet": m["outlet"],
                               "title": m["title"], "published": m["published"],
-                              "joined_by": m["story_reason"], "score": m["story_score"]}
+                              "joined_by": m["story_reason"], "evidence": m["story_evidence"],
+                              "score": m["story_score"]}
                              for m in members]})
         return out
 
@@ -122,7 +124,7 @@ class Items:
                       fingerprint: Fingerprint, assignment: StoryAssignment,
                       matched: Sequence[str], alerts: Sequence[Alert],
                       max_age: float = 24 * 3600.0,
-                      page_retry_at: float | None = None) -> tuple[int, int]:
+                      page_retry_at: float | None = None, evidence: str = "") -> tuple[int, int]:
         """Write an item's article, story and alerts together. Returns (story id, alerts queued);
         an alert whose story × channel (a follow-up: story × channel × item) is already queued is
         not queued again. The stories the article bridges are merged into its story.
@@ -146,11 +148,13 @@ class Items:
                 db.execute("UPDATE items SET story_id = ? WHERE story_id = ?", (story_id, merged))
             done = db.execute(
                 "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
-                "canonical_url = ?, story_id = ?, story_reason = ?, story_score = ?, "
+                "canonical_url = ?, story_id = ?, story_reason = ?, story_evidence = ?, "
+                "story_score = ?, "
                 "matched_rules = ?, processed_at = ?, page_retry_at = ?, done_seq = ?, "
                 "lease_until = NULL WHERE id = ? AND state = 'new'" + FENCE,
                 (article.outlet, article.language, article.source, article.canonical_url,
-                 story_id, assignment.reason, assignment.score, json.dumps(list(matched)), now,
+                 story_id, assignment.reason, evidence or None, assignment.score,
+                 json.dumps(list(matched)), now,
                  page_retry_at, seq, item_id, token)).rowcount
             if not done:
                 raise LeaseLost(f"item {item_id}: completed, or claimed again, by another instance")

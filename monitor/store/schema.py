@@ -7,7 +7,7 @@ Work that any instance may take (a due feed, a new item, a due alert) is claimed
 `lease_token` counts the claims, so that the write finishing the work can tell whether it still
 holds it (fencing: a process frozen past its lease finds its token outdated)."""
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 INSTANCES = """
 -- Each running process (by its lease owner) writes its heartbeat here: proof that the database
@@ -79,6 +79,7 @@ CREATE TABLE items (
     canonical_url TEXT,
     story_id INTEGER REFERENCES stories(id),
     story_reason TEXT,
+    story_evidence TEXT,  -- the words it shares with its story, as written (`dedup.evidence`)
     story_score REAL,
     matched_rules TEXT,
     processed_at REAL,
@@ -256,4 +257,6 @@ INSERT INTO item_keys_12 (key, item_id) SELECT key, item_id FROM item_keys;
 DROP TABLE item_keys;
 ALTER TABLE item_keys_12 RENAME TO item_keys;
 """,
+    # Why an article joined its story, in its own words (« Meurtre de Louise »), not stems.
+    12: "ALTER TABLE items ADD COLUMN story_evidence TEXT;",
 }

@@ -107,13 +107,16 @@ JOINED_BY = {"new": "nouveau sujet", "same-url": "même adresse", "same-text": "
              "near-copy": "copie presque identique", "similar-words": "mots en commun"}
 
 
-def joined_by(reason: str | None) -> str:
+def joined_by(reason: str | None, evidence: str | None = None) -> str:
+    """« même événement : Meurtre de Louise », « mots en commun : Retailleau, Wauquiez »: the
+    article's own words where they were stored (older items have the event's key only)."""
     if not reason:
         return ""
     kind, _, event = reason.partition(" ")
     if kind == "same-event":
-        return f"même événement : {event}"
-    return JOINED_BY.get(reason, reason)
+        return f"même événement : {evidence or event}"
+    label = JOINED_BY.get(reason, reason)
+    return f"{label} : {evidence}" if evidence else label
 
 
 def _item(item: ItemRow, zone: ZoneInfo) -> dict[str, Any]:
@@ -121,7 +124,8 @@ def _item(item: ItemRow, zone: ZoneInfo) -> dict[str, Any]:
             "published": iso(item.published, zone), "seen": iso(item.seen_at, zone),
             "state": item.state, "source": item.source, "rules": list(item.rules),
             "story": {"id": item.story_id, "title": item.story_title} if item.story_id else None,
-            "joined_by": item.joined_by, "joined_by_label": joined_by(item.joined_by),
+            "joined_by": item.joined_by, "evidence": item.evidence,
+            "joined_by_label": joined_by(item.joined_by, item.evidence),
             "score": item.score, "old": item.old}
 
 

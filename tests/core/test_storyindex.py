@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.core.dedup import fingerprint
+from monitor.core.dedup import evidence, fingerprint
 from monitor.core.models import Article
 from monitor.core.storyindex import Candidate, StoryIndex
 
@@ -142,3 +142,35 @@ def test_dossier_and_live_pages_neither_join_nor_let_others_join_through_them() 
     assert index.assign(dossier).story_id is None and index.assign(dossier).reason == "dossier"
     index.add(2, dossier)
     assert len(index) == 1
+
+
+def _joined(first: int, then: int) -> tuple[str, str]:
+    """(reason, evidence) of ITEMS[then] joining the story of ITEMS[first]."""
+    index = StoryIndex(WINDOW)
+    index.add(1, fp(article(*ITEMS[first][1:])))
+    joining = article(*ITEMS[then][1:])
+    assignment = index.assign(fp(joining))
+    assert assignment.story_id == 1, assignment
+    return assignment.reason, evidence(assignment, joining)
+
+
+def test_a_join_is_explained_in_the_articles_own_words() -> None:
+    """The event as the article names it, not its key (`mort:louis`); the words in common as
+    written, not their stems; nothing more to say for a copy."""
+    assert _joined(1, 2) == ("same-event mort:louis", "Meurtre de Louise")
+    index = StoryIndex(WINDOW)
+    index.add(1, fp(article(0, "AFP", "Des Tomahawk pour Kiev", WIRE)))
+    copy = article(2, "Le Monde", "Washington livre des Tomahawk à l’Ukraine", WIRE)
+    assert evidence(index.assign(fp(copy)), copy) == ""
+
+
+def test_words_in_common_are_named_heaviest_first_as_written() -> None:
+    index = StoryIndex(WINDOW)
+    index.add(1, fp(article(0, "BFMTV", "Présidence LR : Retailleau l'emporte face à Wauquiez",
+                            "Bruno Retailleau élu président des Républicains.")))
+    joining = article(1, "Le Figaro", "Retailleau largement élu face à Wauquiez",
+                      "Le ministre devient président des Républicains.")
+    assignment = index.assign(fp(joining))
+    assert assignment.reason == "similar-words"
+    assert assignment.shared[:2] == ("retailleau", "wauqu")
+    assert evidence(assignment, joining).startswith("Retailleau, Wauquiez")

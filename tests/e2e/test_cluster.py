@@ -139,9 +139,15 @@ def test_three_instances_one_killed_every_alert_exactly_once(tmp_path: Path, sit
                 return int(db.execute("SELECT COUNT(*) FROM alerts WHERE kind = 'alert' AND "
                                       "status != 'sent'").fetchone()[0])
 
-        # Every headline recorded as sent: nothing is left that anyone could send again.
-        wait_for(lambda: len(delivered()) == 2 * 18 and pending() == 0 and unsent() == 0,
-                 timeout=90)
+        def stored() -> int:
+            with connect(postgres_url) as db:
+                return int(db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+        # Every headline recorded as sent: nothing is left that anyone could send again. And
+        # both copies of each story stored and completed: a story's headline goes out with its
+        # first copy, maybe before the other outlet's feed is polled (none new is not all in).
+        wait_for(lambda: len(delivered()) == 2 * 18 and pending() == 0 and unsent() == 0
+                 and stored() == 36, timeout=90)
         counts = delivered()
         assert sorted(counts) == sorted((hook, story_text(n)[0]) for hook in ("/hook-a", "/hook-b")
                                         for n in range(18))

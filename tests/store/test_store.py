@@ -91,7 +91,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE feeds DROP COLUMN lease_until; ALTER TABLE items DROP COLUMN lease_token;
             ALTER TABLE feeds DROP COLUMN lease_token; DROP TABLE instances;
             DROP INDEX feeds_due; ALTER TABLE feeds DROP COLUMN enabled;
-            ALTER TABLE feeds DROP COLUMN host_rank;
+            ALTER TABLE feeds DROP COLUMN host_rank; ALTER TABLE items DROP COLUMN story_evidence;
             PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
@@ -385,7 +385,7 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
                    if not any(column in line for column in (
                        "page_", " tries ", " retry_at ", " old ", " warning", " polls ",
                        " not_modified ", "items_feed", "items_matched", "title_words", "lease_",
-                       "_seq", " enabled ", " host_rank "))
+                       "_seq", " enabled ", " host_rank ", "story_evidence"))
                    ) + "\n"
     v2 = v2.replace("    merged_into INTEGER,  -- set when a later article bridged it into an "
                     "older story\n", "")

@@ -79,9 +79,10 @@ def test_a_feed_leads_to_its_items_and_their_story(room: Newsroom) -> None:
         story = await (await client.get(f"/api/sujets/{room.story}")).json()
         assert sorted(story["story"]["outlets"]) == ["La Gazette", "Le Quotidien"]
         assert [a["joined_by"] for a in story["articles"]] == ["new", "similar-words"]
+        assert story["articles"][1]["evidence"] == "missiles, Kiev"  # as written, not stems
         assert [a["state"] for a in story["alerts"]] == ["sent"]
         page = await (await client.get(f"/sujets/{room.story}")).text()
-        assert "nouveau sujet" in page and "mots en commun" in page  # one language per surface
+        assert "nouveau sujet" in page and "mots en commun : missiles, Kiev" in page  # in French
         assert "similar-words" not in page
     serve(room, test)
 
