@@ -12,10 +12,12 @@ Sets:
   (antoninfaure/rssTrends), labelled in bench/data/held_out_rsstrends_2025-05-18.yaml after the
   method was tuned (bench/data/LABELLING.md); its misses were studied and the method tuned on
   it on 2026-12-06, so it is a tuning set since;
-- `held-out-3`: another evening of the same capture (2025-10-06), labelled by another session
-  that never ran the method, scored only after the 2026-12-06 changes were made; both are read
-  from that repository (`$MONITOR_RSSTRENDS`: its news.json, or a clone of it), checked by their
-  sha256;
+- `held-out-3`: another evening of the same capture (2025-10-06), labelled by a session that
+  never ran the method; scored after the 2026-12-06 changes, then used to choose among them (a
+  tuning set since);
+- `held-out-4`: a third evening (2026-01-14), labelled likewise, scored once the method of
+  2026-12-06 was final; all three are read from that repository (`$MONITOR_RSSTRENDS`: its
+  news.json, or a clone of it), checked by their sha256;
 - `pages`: the French article pages of ../shared/data/articles, full text through our
   extraction, labelled in bench/data/real_pages.yaml by file name.
 
@@ -57,9 +59,11 @@ REAL_DAY = HERE / "data" / "real_day.yaml"
 REAL_PAGES = HERE / "data" / "real_pages.yaml"
 HELD_OUT = HERE / "data" / "held_out.yaml"  # another day, never used to tune
 HELD_OUT_2 = HERE / "data" / "held_out_rsstrends_2025-05-18.yaml"  # another capture: tuned on
-HELD_OUT_3 = HERE / "data" / "held_out_rsstrends_2025-10-06.yaml"  # the same capture, never tuned on
-RSSTRENDS_SETS = [("rsstrends 2025-05-18 (tuned on since 2026-12-06)", HELD_OUT_2),
-                  ("held out, rsstrends 2025-10-06", HELD_OUT_3)]
+HELD_OUT_3 = HERE / "data" / "held_out_rsstrends_2025-10-06.yaml"  # the same capture: tuned on
+HELD_OUT_4 = HERE / "data" / "held_out_rsstrends_2026-01-14.yaml"  # never tuned on
+RSSTRENDS_SETS = [("rsstrends 2025-05-18 (tuned on 2026-12-06)", HELD_OUT_2),
+                  ("rsstrends 2025-10-06 (tuned on 2026-12-06)", HELD_OUT_3),
+                  ("held out, rsstrends 2026-01-14", HELD_OUT_4)]
 RSSTRENDS_CLONES = [Path("/work/.mirror/antoninfaure+rssTrends/repo")]  # where `fetch` puts it
 SHARED = HERE.parent.parent / "shared" / "data"
 PARIS = ZoneInfo("Europe/Paris")
