@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from monitor.core import evergreen
 from monitor.core.dedup import NEW_STORY, SIMILAR_WORDS, Fingerprint, same_story
 from monitor.core.models import StoryAssignment
 
-K = TypeVar("K", str, bytes)
+K = TypeVar("K", str, int)
 MIN_TOP_SHARED = 2  # heaviest terms in common for the words to be compared at all
 LSH_BANDS, LSH_ROWS = 21, 3  # 63 of the 64 values; a pair with Jaccard 0.3 meets in a band
 # with probability 1 - (1 - 0.3**3)**21 = 0.44, at 0.5 in 0.94, at 0.7 in 1.00: loose on purpose,
@@ -43,23 +44,25 @@ class Candidate:
 
 
 class _Postings(Generic[K]):
-    """name → the keys of the articles filed under it: the bare key until a second arrives.
-    Most names (an LSH bucket, a rare term) hold one article, and a set costs 216 bytes: over
-    21 bands, 10 terms and the events of each article, that was most of the index's memory."""
+    """name → the keys of the articles filed under it, oldest first: the bare key until a
+    second arrives, then an array of them. Most names (an LSH bucket, a rare term) hold one
+    article; a set per name cost 216 bytes and 30-odd bytes a key, most of the index's memory.
+    Articles leave in the order they came (`StoryIndex._evict`), so the key to remove is first
+    in its array."""
 
     __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        self._held: dict[K, int | set[int]] = {}
+        self._held: dict[K, int | array[int]] = {}
 
     def add(self, name: K, key: int) -> None:
         held = self._held.get(name)
         if held is None:
             self._held[name] = key
         elif isinstance(held, int):
-            self._held[name] = {held, key}
+            self._held[name] = array("q", (held, key))
         else:
-            held.add(key)
+            held.append(key)
 
     def get(self, name: K) -> Collection[int]:
         held = self._held.get(name)
@@ -67,10 +70,12 @@ class _Postings(Generic[K]):
 
     def discard(self, name: K, key: int) -> None:
         held = self._held.get(name)
-        if held == key or (isinstance(held, set) and held == {key}):
+        if held == key:
             del self._held[name]
-        elif isinstance(held, set):
-            held.discard(key)
+        elif isinstance(held, array) and key in held:
+            held.remove(key)
+            if len(held) == 1:
+                self._held[name] = held[0]
 
 
 class StoryIndex:
@@ -78,7 +83,7 @@ class StoryIndex:
         self.window = window
         self._members: dict[int, tuple[int, Fingerprint]] = {}  # key → (story, fingerprint)
         self._by_hash: _Postings[str] = _Postings()
-        self._bands: list[_Postings[bytes]] = [_Postings() for _ in range(LSH_BANDS)]
+        self._by_band: _Postings[int] = _Postings()  # (band, bucket) hashed
         self._by_term: _Postings[str] = _Postings()
         self._by_event: _Postings[str] = _Postings()
         self._merged: dict[int, int] = {}  # story → the story it was merged into
@@ -150,8 +155,8 @@ class StoryIndex:
         self._members[key] = (story_id, fp)
         if fp.text_hash:
             self._by_hash.add(fp.text_hash, key)
-        for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-            band.add(bucket, key)
+        for bucket in _band_keys(fp):
+            self._by_band.add(bucket, key)
         for term in fp.top:
             self._by_term.add(term, key)
         for event in fp.events:
@@ -168,8 +173,8 @@ class StoryIndex:
         """The articles with the same or a similar text (hash, LSH), and those sharing two of
         its heaviest terms (among their own heaviest: symmetric) or an event it names."""
         by_text: set[int] = set(self._by_hash.get(fp.text_hash)) if fp.text_hash else set()
-        for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-            by_text.update(band.get(bucket))
+        for bucket in _band_keys(fp):
+            by_text.update(self._by_band.get(bucket))
         hits: Counter[int] = Counter()
         for term in fp.top:
             hits.update(self._by_term.get(term))
@@ -184,8 +189,8 @@ class StoryIndex:
             _, fp = self._members.pop(key)
             if fp.text_hash:
                 self._by_hash.discard(fp.text_hash, key)
-            for band, bucket in zip(self._bands, _band_keys(fp), strict=False):
-                band.discard(bucket, key)
+            for bucket in _band_keys(fp):
+                self._by_band.discard(bucket, key)
             for term in fp.top:
                 self._by_term.discard(term, key)
             for event in fp.events:
@@ -210,9 +215,11 @@ def _shared_words(fp: Fingerprint) -> Fingerprint:
                    top=tuple(map(intern, fp.top)), events=frozenset(map(intern, fp.events)))
 
 
-def _band_keys(fp: Fingerprint) -> list[bytes]:
-    """The LSH buckets of an article: its signature cut in LSH_BANDS bands (none without one)."""
+def _band_keys(fp: Fingerprint) -> list[int]:
+    """The LSH buckets of an article: its signature cut in LSH_BANDS bands, each bucket named
+    by a hash of its band's number and values (an int: a bytes key cost 57 bytes a band; the
+    index lives in one process, so Python's hash will do). None without a signature."""
     if fp.minhash is None:
         return []
     width = LSH_ROWS * 8
-    return [fp.minhash[i * width:(i + 1) * width] for i in range(LSH_BANDS)]
+    return [hash((i, fp.minhash[i * width:(i + 1) * width])) for i in range(LSH_BANDS)]
