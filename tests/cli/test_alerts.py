@@ -36,6 +36,9 @@ def test_failed_then_dead_then_retried_and_delivered(tmp_path: Path, site: Site)
     assert "0 alert(s)" in monitor_in(tmp_path, "alerts", "--status", "sent",
                                       "--config", str(config)).stdout
 
+    # Requeued with a new age limit from the config: an hour, not 5 s, so that a slow start of
+    # the next `monitor once` on a loaded machine does not let them expire again unsent.
+    assert newsroom(tmp_path, site, port, max_age="1h") == config
     retried = monitor_in(tmp_path, "alerts", "retry", "--dead", "--config", str(config))
     assert retried.returncode == 0 and retried.stdout.startswith("2 alert(s) requeued")
     with Site(port=port) as catcher:
