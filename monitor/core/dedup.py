@@ -69,15 +69,22 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     shingles = {" ".join(words[i:i + SHINGLE]) for i in range(max(0, len(words) - SHINGLE + 1))}
     signature = minhash(shingles) if len(shingles) >= MIN_SHINGLES else None
     at = article.published.timestamp() if article.published else seen_at
-    lead = article.summary[:SUMMARY_CHARS]
-    if article.source == "page" and len(lead) < LEAD_CHARS // 2:
-        lead = f"{lead} {article.text[:LEAD_CHARS]}"
+    lead = _lead(article)
     outlet = frozenset(fold_word(word) for word in terms.words(article.outlet))
     vector = terms.vector(title, lead, outlet)  # « - Témoins BFMTV » is no story
     return Fingerprint(vector, text_hash, signature, len(shingles), at,
                        evergreen.kind(article.url, article.title, article.summary),
                        terms.top_terms(vector, TOP_TERMS),
                        events.event_keys(title, lead))
+
+
+def _lead(article: Article) -> str:
+    """The part of an article after its headline that says what the story is: the feed's
+    summary, or the page's first lines when that summary is a teaser."""
+    lead = article.summary[:SUMMARY_CHARS]
+    if article.source == "page" and len(lead) < LEAD_CHARS // 2:
+        lead = f"{lead} {article.text[:LEAD_CHARS]}"
+    return lead
 
 
 @cache
@@ -151,9 +158,10 @@ def evidence(assignment: StoryAssignment, article: Article) -> str:
     Wauquiez »); empty for a copy, a new story or the same address. For readers of the console
     and `monitor stories`; stems say nothing to them."""
     kind, _, key = assignment.reason.partition(" ")
-    title = terms.headline(article.title)
-    lead = f"{article.summary} {article.text[:LEAD_CHARS]}"
+    if kind not in ("same-event", SIMILAR_WORDS):
+        return ""
+    title, lead = terms.headline(article.title), _lead(article)  # what `fingerprint` read
     if kind == "same-event":
         return events.as_written(key, title, lead) or key
-    written = (terms.as_written(stem, f"{title} {lead}") or stem for stem in assignment.shared)
-    return ", ".join(dict.fromkeys(written))
+    written = terms.as_written(assignment.shared, f"{title} {lead}")
+    return ", ".join(dict.fromkeys(written.get(stem, stem) for stem in assignment.shared))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -76,15 +77,24 @@ def word_spans(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A word's term, however common: what `term` would name it (no word list needed)."""
     lower = word.lower()
     return lower if lower.isdigit() else fold_word(_STEMMER.stemWord(lower))
 
 
-def as_written(stem_: str, text: str) -> str | None:
-    """The first word of `text` whose term is `stem_`, as written (`retailleau` → « Retailleau »)."""
-    return next((word for word in words(text) if stem(word) == stem_), None)
+def as_written(stems: Iterable[str], text: str) -> dict[str, str]:
+    """term → the first word of `text` that is it, as written (`retailleau` → « Retailleau »),
+    for those of `stems` the text holds; read once, up to the last one found."""
+    wanted, found = set(stems), {}
+    for word in words(text):
+        term_ = stem(word)
+        if term_ in wanted and term_ not in found:
+            found[term_] = word
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 def vector(title: str, lead: str, ignore: frozenset[str] = frozenset()) -> Vector:
