@@ -744,3 +744,29 @@ def test_a_feed_that_changed_has_only_its_new_items_parsed(tmp_path, site: Site,
         asyncio.run(scenario())
     with connect(config.database) as db:
         assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 3
+
+
+def test_a_feeds_furniture_is_known_to_its_next_poll(tmp_path, site: Site) -> None:
+    """The newscast's blurb under two items is found on the first poll; the item the next poll
+    adds under it is parsed alone (its neighbours are known bytes), and is stored without it
+    all the same."""
+    config, rules = setup(tmp_path, site, site_port(site))
+    blurb = "Chaque jour, retrouvez le journal de la rédaction pour faire le tour de l'actu."
+    show = FEED.format(base=site.base).replace("Washington autorise la livraison.", blurb) \
+        .replace("Le texte part en commission.", blurb)
+    grown = show.replace("<title>Le Monde</title>", "<title>Le Monde</title><item><title>Grève "
+                         f"à la SNCF</title><link>{site.base}/a3</link><description>{blurb}"
+                         "</description></item>")
+    site.routes["/feed.xml"] = Route(show.encode())
+
+    async def scenario() -> None:
+        async with app.open_pipeline(config, rules) as pipeline:
+            await pipeline.poll_all(pipeline.enabled_feeds())
+            site.routes["/feed.xml"] = Route(grown.encode())
+            (second,) = await pipeline.poll_all(pipeline.enabled_feeds())
+            assert (second.entries, second.new_items) == (3, 1)
+
+    asyncio.run(scenario())
+    with connect(config.database) as db:
+        assert db.execute("SELECT link, summary FROM items ORDER BY id").fetchall() == [
+            (f"{site.base}/a1", ""), (f"{site.base}/a2", ""), (f"{site.base}/a3", "")]
