@@ -784,15 +784,19 @@ def test_an_alert_whose_payload_no_longer_decodes_is_dead_lettered_alone(
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.items.pending()
     complete(store, item.id, alerts=[Alert("r", "ops", "T", {"title": "T"}),
-                                     Alert("r", "mail", "T", {"title": "T"})])
+                                     Alert("r", "mail", "T", {"title": "T"}),
+                                     Alert("r", "chat", "T", {"title": "T"})])
     with connect(database) as db:
-        broken = db.execute("SELECT id FROM alerts WHERE channel = 'ops'").fetchone()[0]
-        db.execute("UPDATE alerts SET payload = ? WHERE id = ?", ("{not json", broken))
+        ids = dict(db.execute("SELECT channel, id FROM alerts").fetchall())
+        db.execute("UPDATE alerts SET payload = ? WHERE id = ?", ("{not json", ids["ops"]))
+        db.execute("UPDATE alerts SET payload = ? WHERE id = ?", ("[1]", ids["chat"]))
     (alert,) = store.outbox.due(300.0, lease=60.0)
     assert (alert.channel, alert.payload) == ("mail", {"title": "T"})
     assert store.leases.renew(301.0, 60.0) == 1  # the good one only
-    (row,) = [row for row in store.outbox.rows(state="dead", since=0, now=302.0)]
-    assert row.id == broken and "payload does not decode" in (row.last_error or "")
+    dead = {row.id: row.last_error for row in store.outbox.rows(state="dead", since=0, now=302.0)}
+    assert dead.keys() == {ids["ops"], ids["chat"]}
+    assert (dead[ids["ops"]] or "").startswith("payload does not decode: Expecting")
+    assert dead[ids["chat"]] == "payload does not decode: a JSON list, not an object"
     store.outbox.mark_sent([alert.id], 302.0)
     assert store.outbox.due(400.0, lease=60.0) == []
 
