@@ -68,6 +68,10 @@ presidentiel presidentielle presidentielles legislatif legislative legislatives 
 municipale municipales regional regionale regionales senatoriale senatoriales partielle
 partielles anticipe anticipee anticipees
 """.split())
+# An event noun in a phrase that names a format, not an event: every press conference is
+# « conférence de presse » (`sommet:press` joined a school-threats story, a footballer's and
+# a Kyiv briefing).
+_FORMATS = frozenset({("conference", "de", "presse"), ("conferences", "de", "presse")})
 # After a vague word, these lead on to the subject (« sommet de Paris sur l'IA »); not « a »,
 # which is as often « avoir » (« le sommet de Paris a commencé »).
 _PREPOSITIONS = frozenset("de du des d sur pour au aux contre en entre avec dans".split())
@@ -115,7 +119,7 @@ def _named_events(text: str) -> frozenset[str]:
         words = [fold_word(word) for word in raw]
         for position, word in enumerate(words):
             kind = EVENT_NOUNS.get(word)
-            if kind is None:
+            if kind is None or tuple(words[position:position + 3]) in _FORMATS:
                 continue
             after = words[position + 1:position + 1 + _REACH]
             for index, subject in enumerate(after):
