@@ -52,9 +52,10 @@ EVENT_NOUNS = {noun: kind for kind, nouns in _CLASSES.items() for noun in nouns.
 
 # Words passed over on the way to what the event is about: prepositions, articles, counts, days,
 # a warning's colour (« vigilance orange neige-verglas » is about the snow), adjectives that
-# say nothing about which event (« sommet international sur l'IA ») and the kind of an election,
-# which says what is voted on, not where (« élection présidentielle en Pologne » is `vote:pologn`;
-# keyed `vote:presidentiel`, Romania's and Poland's elections of one Sunday were one story).
+# say nothing about which event (« sommet international sur l'IA ») and the kind of an election
+# or of an assault, which says what it is, not which (« élection présidentielle en Pologne » is
+# `vote:pologn`; keyed `vote:presidentiel`, Romania's and Poland's elections of one Sunday were
+# one story, and `mort:sexuel` joined two unrelated abuse cases).
 _PASSED = frozenset("""
 de du des d sur pour a au aux contre la le les l en un une entre avec dans ce cet cette ces son
 sa ses leur leurs selon apres avant lors depuis
@@ -67,6 +68,7 @@ rouge orange jaune verte
 presidentiel presidentielle presidentielles legislatif legislative legislatives municipal
 municipale municipales regional regionale regionales senatoriale senatoriales partielle
 partielles anticipe anticipee anticipees
+sexuel sexuelle sexuels sexuelles conjugal conjugale conjugales
 """.split())
 # An event noun in a phrase that names a format, not an event: every press conference is
 # « conférence de presse » (`sommet:press` joined a school-threats story, a footballer's and
