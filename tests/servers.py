@@ -142,6 +142,9 @@ class Site:
 
             def do_POST(self) -> None:
                 request = self._read()
+                if len(request.body) < int(self.headers.get("Content-Length") or 0):
+                    self.close_connection = True  # the sender died mid-request (a test kills
+                    return  # daemons): like any server, nothing was received
                 with site._lock:  # recorded with its fate: a reader never sees one without it
                     failing = site.fail_posts > 0
                     site.fail_posts -= failing
