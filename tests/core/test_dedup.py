@@ -77,6 +77,20 @@ def test_a_follow_up_joins_its_story() -> None:
     assert same_story(first, follow)[0] == "similar-words"
 
 
+def test_a_shared_event_needs_words_in_common_besides() -> None:
+    crash = fp(feed_only("Deux adolescents meurent ensevelis sur une plage des Landes",
+                         "Ils ont péri dans l'accident du tunnel de sable qu'ils creusaient "
+                         "à Biscarrosse."))
+    trial = fp(feed_only("Un chauffard ivre condamné à Lyon",
+                         "Le conducteur avait provoqué l'accident du tunnel de Fourvière en 2024."))
+    assert crash.events == trial.events == {"accident:tunnel"}  # a generic event key alone…
+    assert same_story(crash, trial) is None  # …is no evidence of the same event
+    vigil = fp(feed_only("Une marche blanche pour les deux garçons",
+                         "Des centaines de personnes à Biscarrosse après l'accident du tunnel "
+                         "de sable."))
+    assert same_story(crash, vigil) == ("same-event accident:tunnel", 0.224)  # with a place
+
+
 def test_one_rare_word_in_common_is_a_subject_not_a_story() -> None:
     a = fp(feed_only("Tomahawk : le Sénat vote", "Tomahawk : le Sénat vote"))
     b = fp(feed_only("Tomahawk : Moscou menace", "Tomahawk : Moscou menace"))
