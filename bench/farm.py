@@ -19,7 +19,7 @@ daemon sees all day), then a conditional cycle (every answer a 304):
 Printed: seconds, feeds/s, CPU per feed (the contender's processes, its children included),
 peak RSS, and ratios to the home-grown loop and to reader.
 
-    python bench/farm.py [--feeds 1000] [--homegrown-feeds 100] [--profile FILE]
+    python bench/farm.py [--feeds 1000] [--homegrown-feeds 100] [--repeat-304 N] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -110,6 +110,14 @@ class Server(ThreadingHTTPServer):
 
 NETWORK, NETWORK_DEFAULT = "FARM_NETWORK", "concurrency: 64, per_host: 4"  # monitor's settings
 CYCLES = ("full cycle", "steady cycle", "304 cycle")
+REPEAT = "FARM_REPEAT_304"  # 304 cycles after the first, read by each contender's process
+
+
+def cycle_labels() -> list[str]:
+    """The cycles each contender polls: `--repeat-304 N` adds N more 304 cycles (one 304 cycle
+    of 1,000 feeds lasts half a second: a few more in the same process steady its figures)."""
+    more = int(os.environ.get(REPEAT, "0"))
+    return [*CYCLES, *(f"304 cycle #{n + 2}" for n in range(more))]
 STEADY_NEW = 2  # new items per feed in the steady cycle
 
 
@@ -291,7 +299,7 @@ def run_monitor(name: str, urls: list[str], directory: str, profile: str | None)
             await asyncio.gather(*(pipeline.context.workers.run(len, b"") for _ in range(4)))  # started
             result = Result(name, [], 0.0)
             workers_before = sum(map(_process_cpu, pipeline.context.workers.pids()))
-            for label in CYCLES:
+            for label in cycle_labels():
                 set_version(urls, label)
                 for url in urls:  # every feed due (the first cycle: new feeds are)
                     pipeline.store.feeds.due_now(url, 0.0)
@@ -304,7 +312,7 @@ def run_monitor(name: str, urls: list[str], directory: str, profile: str | None)
                 seconds = time.perf_counter() - started
                 if profiler:
                     profiler.stop()
-                    Path(f"{profile}.{label.split()[0]}.txt").write_text(
+                    Path(f"{profile}.{label.split()[0]}{label.partition('#')[2]}.txt").write_text(
                         profiler.output_text(unicode=True))
                 workers = sum(map(_process_cpu, pipeline.context.workers.pids()))
                 result.cycles.append(Cycle(
@@ -335,7 +343,7 @@ def run_reader(urls: list[str], directory: str) -> Result:
     with make_reader(str(Path(directory) / "reader.sqlite")) as reader:
         for url in urls:
             reader.add_feed(url)
-        for label in CYCLES:
+        for label in cycle_labels():
             scheduled = label == "full cycle"
             set_version(urls, label)
             started, cpu_started = time.perf_counter(), cpu()
@@ -354,7 +362,7 @@ def run_homegrown(urls: list[str], sample: int) -> Result:
     few = urls[:sample]
     etags: dict[str, str] = {}
     result = Result("home-grown loop", [], 0.0)
-    for label in CYCLES:
+    for label in cycle_labels():
         set_version(urls, label)
         started, cpu_started, failed = time.perf_counter(), cpu(), 0
         for url in few:
@@ -408,6 +416,8 @@ def main() -> None:
     parser.add_argument("--profile", metavar="FILE",
                         help="write pyinstrument profiles of monitor's main process, one per cycle, "
                              "to FILE.full.txt and FILE.304.txt")
+    parser.add_argument("--repeat-304", type=int, default=0, metavar="N",
+                        help="poll N more 304 cycles after the first (steadier figures)")
     args = parser.parse_args()
     try:
         import reader  # noqa: F401
@@ -418,6 +428,7 @@ def main() -> None:
     contenders = [name for name in contenders if not args.only or name in args.only]
 
     os.environ[NETWORK] = args.network  # read by monitor's contender process
+    os.environ[REPEAT] = str(args.repeat_304)  # read by every contender's process
     farm, urls = start_farm(args.feeds, args.hosts)
     try:
         results = [contend(name, urls, min(args.homegrown_feeds, args.feeds), args.profile)
