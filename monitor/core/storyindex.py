@@ -16,19 +16,19 @@ push out its story.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Protocol
 
 from monitor.core import evergreen
 from monitor.core.dedup import NEW_STORY, SIMILAR_WORDS, Fingerprint, same_story
 from monitor.core.models import StoryAssignment
 
-K = TypeVar("K", str, int)
 MIN_TOP_SHARED = 2  # heaviest terms in common for the words to be compared at all
 LSH_BANDS, LSH_ROWS = 21, 3  # 63 of the 64 values; a pair with Jaccard 0.3 meets in a band
 # with probability 1 - (1 - 0.3**3)**21 = 0.44, at 0.5 in 0.94, at 0.7 in 1.00: loose on purpose,
@@ -43,7 +43,97 @@ class Candidate:
     fingerprint: Fingerprint
 
 
-class _Postings(Generic[K]):
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The names an article is filed and looked up under (`name`): stable numbers, the same in
+    every process, so that the database can hold them (`store.stories`)."""
+
+    text: tuple[int, ...]  # its text's hash and LSH buckets: who shares one is compared by text
+    terms: tuple[int, ...]  # its heaviest terms: two in common make a candidate
+    events: tuple[int, ...]  # the events it names: one in common makes a candidate
+
+    def names(self) -> list[int]:
+        return [*self.text, *self.terms, *self.events]
+
+
+def lookup(fp: Fingerprint) -> Lookup:
+    """What `fp` is filed under; nothing for a dossier, a live page or a bulletin."""
+    if fp.kind != evergreen.NEWS:
+        return Lookup((), (), ())
+    text = [name(b"h" + fp.text_hash.encode())] if fp.text_hash else []
+    if fp.minhash is not None:
+        width = LSH_ROWS * 8
+        text += [name(b"b%d" % i + fp.minhash[i * width:(i + 1) * width])
+                 for i in range(LSH_BANDS)]
+    return Lookup(tuple(text), tuple(name(b"t" + term.encode()) for term in fp.top),
+                  tuple(name(b"e" + event.encode()) for event in sorted(fp.events)))
+
+
+def name(key: bytes) -> int:
+    """A signed 64-bit name for a key (a posting's column in the database)."""
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little", signed=True)
+
+
+class Filed(Protocol):
+    """name → the keys of the articles filed under it."""
+
+    def get(self, name: int, default: Collection[int], /) -> Collection[int]: ...
+
+
+def candidates(found: Lookup, filed: Filed) -> tuple[set[int], set[int]]:
+    """The articles with the same or a similar text (hash, LSH), and those sharing two of its
+    heaviest terms (among their own heaviest: symmetric) or an event it names, from what is
+    filed under each of its names."""
+    by_text: set[int] = set()
+    for text in found.text:
+        by_text.update(filed.get(text, ()))
+    hits: Counter[int] = Counter()
+    for term in found.terms:
+        hits.update(filed.get(term, ()))
+    by_words = {key for key, count in hits.items() if count >= MIN_TOP_SHARED}
+    for event in found.events:
+        by_words.update(filed.get(event, ()))
+    return by_text, by_words
+
+
+Verdicts = dict[int, tuple[str, float, int]]  # story → (reason, score, the member's key)
+
+
+def linked(fp: Fingerprint, members: Mapping[int, tuple[int, Fingerprint]], by_text: set[int],
+           window: float) -> Verdicts:
+    """story → the strongest verdict linking `fp` to one of the members (key → (story as it
+    is now, fingerprint)), and that member's key. Ties go to the lower key: the same verdict
+    whatever order the members come in."""
+    best: Verdicts = {}
+    for key in sorted(members):
+        story_id, member = members[key]
+        gap = abs(member.at - fp.at)
+        if gap > window and not (gap <= 2 * window and fp.events & member.events):
+            continue  # a named event keeps its story together twice as long
+        verdict = same_story(fp, member, texts=key in by_text)
+        if verdict and (story_id not in best or verdict[1] > best[story_id][1]):
+            best[story_id] = (*verdict, key)
+    return best
+
+
+def assignment(fp: Fingerprint, best: Verdicts,
+               members: Mapping[int, tuple[int, Fingerprint]]) -> StoryAssignment:
+    """The story of an article linked to the stories of `best`: the oldest of them, which the
+    others merge into; the strongest link is its reason."""
+    if not best:
+        return StoryAssignment(None, NEW_STORY)
+    into, *others = sorted(best)
+    reason, score, key = max(best.values(), key=lambda verdict: verdict[1])
+    shared = _shared_terms(fp, members[key][1]) if reason == SIMILAR_WORDS else ()
+    return StoryAssignment(into, reason, score, tuple(others), shared)
+
+
+def related_story(best: Verdicts) -> int | None:
+    """The story a live page or a bulletin speaks of: the most strongly linked."""
+    return max(best, key=lambda story: (best[story][1], -story)) if best else None
+
+
+class _Postings:
     """name → the keys of the articles filed under it, oldest first: the bare key until a
     second arrives, then an array of them. Most names (an LSH bucket, a rare term) hold one
     article; a set per name cost 216 bytes and 30-odd bytes a key, most of the index's memory.
@@ -53,9 +143,9 @@ class _Postings(Generic[K]):
     __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        self._held: dict[K, int | array[int]] = {}
+        self._held: dict[int, int | array[int]] = {}
 
-    def add(self, name: K, key: int) -> None:
+    def add(self, name: int, key: int) -> None:
         held = self._held.get(name)
         if held is None:
             self._held[name] = key
@@ -64,11 +154,11 @@ class _Postings(Generic[K]):
         else:
             held.append(key)
 
-    def get(self, name: K) -> Collection[int]:
+    def get(self, name: int, default: Collection[int] = ()) -> Collection[int]:
         held = self._held.get(name)
-        return () if held is None else (held,) if isinstance(held, int) else held
+        return default if held is None else (held,) if isinstance(held, int) else held
 
-    def discard(self, name: K, key: int) -> None:
+    def discard(self, name: int, key: int) -> None:
         held = self._held.get(name)
         if held == key:
             del self._held[name]
@@ -79,13 +169,14 @@ class _Postings(Generic[K]):
 
 
 class StoryIndex:
+    """The stories of recent articles, held in memory: what the benches and tests measure the
+    method with. The daemon keeps the same postings in its database (`store.stories`), where
+    they cost its memory nothing and every instance sees them."""
+
     def __init__(self, window: float) -> None:
         self.window = window
         self._members: dict[int, tuple[int, Fingerprint]] = {}  # key → (story, fingerprint)
-        self._by_hash: _Postings[str] = _Postings()
-        self._by_band: _Postings[int] = _Postings()  # (band, bucket) hashed
-        self._by_term: _Postings[str] = _Postings()
-        self._by_event: _Postings[str] = _Postings()
+        self._filed = _Postings()
         self._merged: dict[int, int] = {}  # story → the story it was merged into
         self._order: list[tuple[float, int]] = []  # (added, key), a heap for eviction
         self._next = 0
@@ -111,36 +202,19 @@ class StoryIndex:
         """The story the article belongs to, and the other stories it bridges into that one."""
         if fp.kind != evergreen.NEWS:
             return StoryAssignment(None, fp.kind)
-        best = self._linked(fp)
-        if not best:
-            return StoryAssignment(None, NEW_STORY)
-        into, *others = sorted(best)
-        reason, score, key = max(best.values(), key=lambda verdict: verdict[1])
-        shared = _shared_terms(fp, self._members[key][1]) if reason == SIMILAR_WORDS else ()
-        return StoryAssignment(into, reason, score, tuple(others), shared)
+        best, members = self._linked(fp)
+        return assignment(fp, best, members)
 
     def related(self, fp: Fingerprint) -> int | None:
         """The story a live page or a bulletin speaks of, judged as if it were news, for its
         alert only: it neither joins nor bridges stories."""
-        best = self._linked(replace(fp, kind=evergreen.NEWS))
-        return max(best, key=lambda story: (best[story][1], -story)) if best else None
+        return related_story(self._linked(replace(fp, kind=evergreen.NEWS))[0])
 
-    def _linked(self, fp: Fingerprint) -> dict[int, tuple[str, float, int]]:
-        """story → the strongest verdict linking `fp` to one of its indexed articles, and
-        that article's key."""
-        best: dict[int, tuple[str, float, int]] = {}
-        by_text, by_words = self._candidates(fp)
-        for key in by_text | by_words:
-            story_id, member = self._members[key]
-            gap = abs(member.at - fp.at)
-            if gap > self.window and not (gap <= 2 * self.window and fp.events & member.events):
-                continue  # a named event keeps its story together twice as long
-            verdict = same_story(fp, member, texts=key in by_text)
-            if verdict:
-                story_id = self.story(story_id)
-                if story_id not in best or verdict[1] > best[story_id][1]:
-                    best[story_id] = (*verdict, key)
-        return best
+    def _linked(self, fp: Fingerprint) -> tuple[Verdicts, dict[int, tuple[int, Fingerprint]]]:
+        by_text, by_words = candidates(lookup(fp), self._filed)
+        members = {key: (self.story(self._members[key][0]), self._members[key][1])
+                   for key in by_text | by_words}
+        return linked(fp, members, by_text, self.window), members
 
     def add(self, story_id: int, fp: Fingerprint, now: float | None = None) -> None:
         """Index an article; `now` is when (default: its publication time). Dossier and live
@@ -151,16 +225,9 @@ class StoryIndex:
             return
         key = self._next
         self._next += 1
-        fp = _shared_words(fp)
-        self._members[key] = (story_id, fp)
-        if fp.text_hash:
-            self._by_hash.add(fp.text_hash, key)
-        for bucket in _band_keys(fp):
-            self._by_band.add(bucket, key)
-        for term in fp.top:
-            self._by_term.add(term, key)
-        for event in fp.events:
-            self._by_event.add(event, key)
+        self._members[key] = (story_id, _shared_words(fp))
+        for filed in lookup(fp).names():
+            self._filed.add(filed, key)
         heapq.heappush(self._order, (added, key))
 
     def merge(self, into: int, others: Iterable[int]) -> None:
@@ -169,32 +236,12 @@ class StoryIndex:
             if other != into:
                 self._merged[other] = into
 
-    def _candidates(self, fp: Fingerprint) -> tuple[set[int], set[int]]:
-        """The articles with the same or a similar text (hash, LSH), and those sharing two of
-        its heaviest terms (among their own heaviest: symmetric) or an event it names."""
-        by_text: set[int] = set(self._by_hash.get(fp.text_hash)) if fp.text_hash else set()
-        for bucket in _band_keys(fp):
-            by_text.update(self._by_band.get(bucket))
-        hits: Counter[int] = Counter()
-        for term in fp.top:
-            hits.update(self._by_term.get(term))
-        by_words = {key for key, count in hits.items() if count >= MIN_TOP_SHARED}
-        for event in fp.events:
-            by_words.update(self._by_event.get(event))
-        return by_text, by_words
-
     def _evict(self, horizon: float) -> None:
         while self._order and self._order[0][0] < horizon:
             _, key = heapq.heappop(self._order)
             _, fp = self._members.pop(key)
-            if fp.text_hash:
-                self._by_hash.discard(fp.text_hash, key)
-            for bucket in _band_keys(fp):
-                self._by_band.discard(bucket, key)
-            for term in fp.top:
-                self._by_term.discard(term, key)
-            for event in fp.events:
-                self._by_event.discard(event, key)
+            for filed in lookup(fp).names():
+                self._filed.discard(filed, key)
 
 
 SHOWN_TERMS = 4  # terms in common an explanation names
@@ -213,13 +260,3 @@ def _shared_words(fp: Fingerprint) -> Fingerprint:
     intern = sys.intern
     return replace(fp, vector={intern(term): weight for term, weight in fp.vector.items()},
                    top=tuple(map(intern, fp.top)), events=frozenset(map(intern, fp.events)))
-
-
-def _band_keys(fp: Fingerprint) -> list[int]:
-    """The LSH buckets of an article: its signature cut in LSH_BANDS bands, each bucket named
-    by a hash of its band's number and values (an int: a bytes key cost 57 bytes a band; the
-    index lives in one process, so Python's hash will do). None without a signature."""
-    if fp.minhash is None:
-        return []
-    width = LSH_ROWS * 8
-    return [hash((i, fp.minhash[i * width:(i + 1) * width])) for i in range(LSH_BANDS)]

@@ -256,9 +256,11 @@ class Daemon:
         task.add_done_callback(self._running.discard)
 
     async def prune(self) -> None:
-        config, store = self.pipeline.config, self.pipeline.store
-        slimmed, deleted = await store.call(store.prune,
-                                            self.pipeline.context.clock() - config.retention)
+        config, store, now = self.pipeline.config, self.pipeline.store, self.pipeline.context.clock()
+        unfiled = await store.call(store.stories.prune, now - 2 * config.dedup.window)
+        if unfiled:
+            log.info("story index: %d row(s) of articles older than two windows deleted", unfiled)
+        slimmed, deleted = await store.call(store.prune, now - config.retention)
         if slimmed or deleted:
             log.info("retention: %d article(s) slimmed, %d old alert(s) deleted", slimmed, deleted)
 

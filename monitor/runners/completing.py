@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import threading
 from typing import Any, NamedTuple
 
 from monitor.config.config import Config
@@ -24,7 +23,6 @@ from monitor.core.deciders import (
 from monitor.core.dedup import Fingerprint, evidence
 from monitor.core.errors import FetchError, LeaseLost, LockBusy
 from monitor.core.models import Article, Match, PendingItem, StoryAssignment
-from monitor.core.storyindex import StoryIndex
 from monitor.runners.context import Context
 from monitor.runners.workers import Batched, WorkerFailed
 
@@ -58,19 +56,13 @@ class Completed(NamedTuple):
 class CompleteRunner:
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.stories: StoryIndex | None = None  # built from the store at first use, then kept
-        self._seq = 0  # the story assignments (of every instance) the index has seen
         self._tags: dict[str, tuple[str, ...]] = {}
-        # the index and its count are this process's: one database thread at a time uses them
-        self._index_lock = threading.Lock()
         self._news = 0  # bumped when polls store new items: a pass that ran dry looks again
         self._summaries = Batched(context.workers, analysis.analyse_summaries)
         self.reconfigure(context.config)
 
     def reconfigure(self, config: Config) -> None:
-        """Take up a new config's feed tags; a new dedup window rebuilds the story index."""
-        if config.dedup.window != self.context.config.dedup.window:
-            self.stories = None
+        """Take up a new config's feed tags."""
         self._tags = {feed.url: tuple(feed.tags) for feed in config.feeds}
 
     def new_items_stored(self) -> None:
@@ -81,28 +73,11 @@ class CompleteRunner:
         config = self.context.config
         return ItemPolicy(config.notify.priority, config.dedup.followups, config.notify.zone)
 
-    def _index(self) -> StoryIndex:
-        """The story index, up to date with every instance's assignments. Called under the
-        "stories" lock: nothing is assigned meanwhile, here or elsewhere."""
-        ctx = self.context
-        if self.stories is None:
-            window = ctx.config.dedup.window
-            self._seq = ctx.store.items.story_seq()
-            self.stories = StoryIndex.of(
-                window, ctx.store.items.recent_candidates(ctx.clock() - 2 * window), ctx.clock())
-            return self.stories
-        added, merged, self._seq = ctx.store.items.story_changes(self._seq)
-        for story, into in merged:
-            self.stories.merge(into, [story])
-        for candidate in added:
-            self.stories.add(candidate.story_id, candidate.fingerprint, ctx.clock())
-        return self.stories
-
     async def process_pending(self) -> Completed:
         """Complete every new item."""
         ctx = self.context
         try:
-            await ctx.store.call(self._catch_up)
+            await ctx.store.call(self._file_window)
         except LockBusy as error:
             log.warning("items not completed now: %s; tried again at the next tick", error)
             ctx.troubles.note("stories-lock", str(error))
@@ -162,10 +137,15 @@ class CompleteRunner:
             ctx.store.leases.settle("items", [item.id for item in in_flight.values()]
                                     + [done.item.id for done in ready])
 
-    def _catch_up(self) -> None:
-        """The story index, up to date (on a database thread)."""
-        with self._index_lock, self.context.store.transaction(lock="stories"):
-            self._index()
+    def _file_window(self) -> None:
+        """The window's articles filed in the database's story index, when an upgrade or a
+        migration left it to do (on a database thread). Each pass takes the stories lock
+        here first: an instance paused holding it is seen (and said) even with no item."""
+        ctx = self.context
+        with ctx.store.transaction(lock="stories"):
+            filed = ctx.store.stories.rebuild_if_needed(ctx.clock() - 2 * ctx.config.dedup.window)
+        if filed:
+            log.info("story index: %d recent article(s) filed", filed)
 
     async def _failed(self, item: PendingItem, cause: Exception) -> None:
         """Completing it raised (called while that is handled): it is tried again later
@@ -194,16 +174,17 @@ class CompleteRunner:
         log.exception("item %d: not completed (%d failed attempt(s)); tried again later",
                       item.id, tries, extra={"item": item.id})
 
-    def _facts(self, index: StoryIndex, item: PendingItem, article: Article,
-               fingerprint: Fingerprint) -> StoryFacts:
+    def _facts(self, item: PendingItem, article: Article, fingerprint: Fingerprint) -> StoryFacts:
         """What decide_item needs: the story of the page's canonical URL, else the index's,
         and the headlines and outlets of each candidate story."""
         ctx = self.context
+        index, now, window = ctx.store.stories, ctx.clock(), ctx.config.dedup.window
         same_url = (ctx.store.items.story_of_url(article.canonical_url, other_than=item.id)
                     if article.canonical_url else None)
         facts = StoryFacts(
-            same_url, index.assign(fingerprint) if same_url is None else None,
-            index.related(fingerprint) if fingerprint.kind in FOLLOWS_A_STORY else None)
+            same_url, index.assign(fingerprint, now, window) if same_url is None else None,
+            index.related(fingerprint, now, window)
+            if fingerprint.kind in FOLLOWS_A_STORY else None)
         if item.old:
             return facts
         stories = candidate_stories(facts)
@@ -249,24 +230,15 @@ class CompleteRunner:
         """Decided and written under one lock, cluster-wide (on a database thread): two
         outlets' copies completed at once by two instances must not each start a story.
         Returns each item's (story, alerts queued, assignment)."""
-        ctx = self.context
-        with self._index_lock:
-            try:
-                with ctx.store.transaction(lock="stories"):
-                    index = self._index()  # up to date: nothing else assigns until the commit
-                    return [self._decide(index, done) for done in ready]
-            except BaseException:
-                # The index learnt assignments that were never written (the transaction
-                # failed: its session ended by the server, say): rebuilt from the database.
-                self.stories = None
-                raise
+        with self.context.store.transaction(lock="stories"):
+            return [self._decide(done) for done in ready]
 
-    def _decide(self, index: StoryIndex, done: Ready) -> tuple[int, int, StoryAssignment]:
-        """One item, inside _decide_all's transaction. The index learns it at once: the next
-        items of the batch may belong to its story."""
+    def _decide(self, done: Ready) -> tuple[int, int, StoryAssignment]:
+        """One item, inside _decide_all's transaction: the next items of the batch see it
+        filed, and may belong to its story."""
         ctx, item, article, fingerprint = self.context, done.item, done.article, done.fingerprint
         decision = decide_item(article, fingerprint, done.matches, old=item.old,
-                               facts=self._facts(index, item, article, fingerprint),
+                               facts=self._facts(item, article, fingerprint),
                                now=ctx.clock(), policy=self._policy())
         assignment = decision.assignment
         story_id, count = ctx.store.items.complete(
@@ -275,9 +247,6 @@ class CompleteRunner:
             alerts=decision.alerts, max_age=ctx.config.notify.max_age,
             page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if done.page_failed else None,
             evidence=evidence(assignment, article))
-        index.merge(story_id, assignment.merged)
-        index.add(story_id, fingerprint, ctx.clock())
-        self._seq += 1
         return story_id, count, assignment
 
     async def _match(self, item: PendingItem, article: Article) -> list[Match]:

@@ -9,11 +9,11 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.core import terms
-from monitor.core.dedup import TOP_TERMS, Fingerprint
+from monitor.core.dedup import Fingerprint
 from monitor.core.errors import LeaseLost
 from monitor.core.models import Alert, Article, Entry, PendingItem, RetryItem, StoryAssignment
 from monitor.core.storyindex import Candidate
+from monitor.store import stories
 from monitor.store.database import Database
 from monitor.store.feeds import url_key
 from monitor.store.leases import FENCE, Leases
@@ -97,28 +97,8 @@ class Items:
             "JOIN articles ON articles.item_id = items.id "
             "WHERE story_id IS NOT NULL AND processed_at >= ? ORDER BY processed_at",
             (since,)).fetchall()
-        return [Candidate(row["story_id"], _load_fingerprint(row["fingerprint"]))
+        return [Candidate(row["story_id"], stories.load_fingerprint(row["fingerprint"]))
                 for row in rows]
-
-    def story_seq(self) -> int:
-        """How many story assignments were ever written: the index built now has seen them."""
-        return int(self._db.execute("SELECT value FROM counters WHERE name = 'stories'"
-                                    ).fetchone()[0])
-
-    def story_changes(self, after: int) -> tuple[list[Candidate], list[tuple[int, int]], int]:
-        """What other instances wrote since assignment `after`: the articles they completed
-        (with their story as it is now) and the merges they made (story, into); and the
-        assignment count now. Read under the "stories" lock, it is all there is."""
-        seq = self.story_seq()
-        if seq == after:
-            return [], [], seq
-        added = [Candidate(row[0], _load_fingerprint(row[1])) for row in self._db.execute(
-            "SELECT story_id, fingerprint FROM items JOIN articles ON articles.item_id = items.id "
-            "WHERE done_seq > ? ORDER BY done_seq", (after,))]
-        merged = [(row[0], row[1]) for row in self._db.execute(
-            "SELECT id, merged_into FROM stories WHERE merge_seq > ? ORDER BY merge_seq",
-            (after,))]
-        return added, merged, seq
 
     def complete(self, item_id: int, *, now: float, article: Article,
                       fingerprint: Fingerprint, assignment: StoryAssignment,
@@ -133,8 +113,6 @@ class Items:
         complete (claimed again by another instance, or completed already)."""
         token = self._leases.token("items", item_id)
         with self._db.transaction() as db:
-            seq = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'stories' "
-                             "RETURNING value").fetchone()[0]
             story_id = assignment.story_id
             if story_id is None:
                 story_id = db.execute(
@@ -143,22 +121,23 @@ class Items:
             else:
                 db.execute("UPDATE stories SET last_seen = ? WHERE id = ?", (now, story_id))
             for merged in assignment.merged:  # kept flat: a story points at a live one
-                db.execute("UPDATE stories SET merged_into = ?, merge_seq = ? "
-                           "WHERE id = ? OR merged_into = ?", (story_id, seq, merged, merged))
+                db.execute("UPDATE stories SET merged_into = ? WHERE id = ? OR merged_into = ?",
+                           (story_id, merged, merged))
                 db.execute("UPDATE items SET story_id = ? WHERE story_id = ?", (story_id, merged))
             done = db.execute(
                 "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
                 "canonical_url = ?, story_id = ?, story_reason = ?, story_evidence = ?, "
                 "story_score = ?, "
-                "matched_rules = ?, processed_at = ?, page_retry_at = ?, done_seq = ?, "
+                "matched_rules = ?, processed_at = ?, page_retry_at = ?, "
                 "lease_until = NULL WHERE id = ? AND state = 'new'" + FENCE,
                 (article.outlet, article.language, article.source, article.canonical_url,
                  story_id, assignment.reason, evidence or None, assignment.score,
                  json.dumps(list(matched)), now,
-                 page_retry_at, seq, item_id, token)).rowcount
+                 page_retry_at, item_id, token)).rowcount
             if not done:
                 raise LeaseLost(f"item {item_id}: completed, or claimed again, by another instance")
             _save_article(db, item_id, article.text, fingerprint)
+            stories.file(db, item_id, fingerprint)
             if article.canonical_url:
                 db.execute("INSERT INTO item_keys (key, item_id) VALUES (?, ?) "
                            "ON CONFLICT DO NOTHING", (url_key(article.canonical_url), item_id))
@@ -204,7 +183,12 @@ class Items:
                        "matched_rules = ?, page_tries = page_tries + 1, page_retry_at = NULL "
                        "WHERE id = ?", (article.source, article.canonical_url,
                                         json.dumps(list(matched)), item_id))
+            old = db.execute("SELECT fingerprint FROM articles WHERE item_id = ?",
+                             (item_id,)).fetchone()
+            if old:  # filed again under its page's names
+                stories.unfile(db, item_id, stories.load_fingerprint(old[0]))
             _save_article(db, item_id, article.text, fingerprint)
+            stories.file(db, item_id, fingerprint)
             return queue_alerts(db, story_id, item_id, alerts, now, max_age)
 
     def completed_articles(self, since: float) -> Iterator[tuple[Article, int]]:
@@ -233,30 +217,10 @@ def _save_article(db: Database, item_id: int, text: str, fingerprint: Fingerprin
     db.execute("INSERT INTO articles (item_id, text, fingerprint) VALUES (?, ?, ?) "
                "ON CONFLICT (item_id) DO UPDATE SET text = excluded.text, "
                "fingerprint = excluded.fingerprint",
-               (item_id, text, _dump_fingerprint(fingerprint)))
+               (item_id, text, stories.dump_fingerprint(fingerprint)))
 
 
 def _entry(row: Any) -> Entry:
     published = row["published"]
     return Entry(row["feed_url"], row["guid"], row["link"], row["title"], row["summary"],
                  datetime.fromtimestamp(published, UTC) if published is not None else None)
-
-
-def _dump_fingerprint(fp: Fingerprint) -> str:
-    return json.dumps({"vector": fp.vector, "hash": fp.text_hash,
-                       "minhash": fp.minhash.hex() if fp.minhash else None,
-                       "shingles": fp.shingles, "at": fp.at,
-                       "kind": fp.kind, "events": sorted(fp.events)}, ensure_ascii=False)
-
-
-def _load_fingerprint(raw: str) -> Fingerprint:
-    data = json.loads(raw)
-    if "vector" in data:
-        vector = data["vector"]
-    else:  # stored by schema 2: its title words and lead keywords stand for headline and lead
-        vector = terms.vector(" ".join(data["title"]), " ".join(data["keywords"]))
-    return Fingerprint(vector, data["hash"],
-                       bytes.fromhex(data["minhash"]) if data["minhash"] else None,
-                       data["shingles"], data["at"],
-                       data.get("kind", "news"), terms.top_terms(vector, TOP_TERMS),
-                       frozenset(data.get("events", ())))

@@ -16,6 +16,7 @@ from pathlib import Path
 from monitor.config.config import is_postgres
 from monitor.core.errors import MonitorError
 from monitor.core.secrets import redact
+from monitor.store import stories
 from monitor.store.database import Database
 from monitor.store.lock import exclusive
 from monitor.store.store import Store, open_database
@@ -59,8 +60,9 @@ def _copy(old: Database, new: Database, shown: str, progress: Progress) -> dict[
         for table in TABLES:
             columns = [c for c in old.columns(table) if c in new.columns(table)]
             copied[table] = _copy_table(old, new, table, columns, progress)
-        seq = old.execute("SELECT value FROM counters WHERE name = 'stories'").fetchone()[0]
-        new.execute("UPDATE counters SET value = ? WHERE name = 'stories'", (seq,))
+        # the story index is filed again from the copied fingerprints at the first completion
+        new.execute("INSERT INTO counters (name, value) VALUES (?, 1) ON CONFLICT DO NOTHING",
+                    (stories.REBUILD,))
         for table in WITH_IDS:
             new.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")

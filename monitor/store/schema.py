@@ -7,7 +7,7 @@ Work that any instance may take (a due feed, a new item, a due alert) is claimed
 `lease_token` counts the claims, so that the write finishing the work can tell whether it still
 holds it (fencing: a process frozen past its lease finds its token outdated)."""
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 INSTANCES = """
 -- Each running process (by its lease owner) writes its heartbeat here: proof that the database
@@ -21,7 +21,8 @@ CREATE TABLE instances (
 """
 
 SCHEMA = """
--- Story assignments are numbered, so that an instance can read what others assigned since.
+-- Named numbers: the story index's bookkeeping (`stories.py`); `stories` counted assignments
+-- until schema 14, when instances read each other's from it.
 CREATE TABLE counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -33,7 +34,7 @@ CREATE TABLE stories (
     first_seen REAL NOT NULL,
     last_seen REAL NOT NULL,
     merged_into INTEGER,  -- set when a later article bridged it into an older story
-    merge_seq INTEGER  -- the story assignment that merged it (`counters`)
+    merge_seq INTEGER  -- unused since schema 14 (was: the assignment that merged it)
 );
 CREATE TABLE feeds (
     url TEXT PRIMARY KEY,
@@ -88,7 +89,7 @@ CREATE TABLE items (
     tries INTEGER NOT NULL DEFAULT 0,  -- attempts to complete it that raised
     retry_at REAL,  -- not before then, after such an attempt
     old INTEGER NOT NULL DEFAULT 0,  -- listed by its feed's first poll, older than poll.backfill
-    done_seq INTEGER,  -- the story assignment that completed it (`counters`)
+    done_seq INTEGER,  -- unused since schema 14 (was: the assignment that completed it)
     lease_owner TEXT,
     lease_until REAL,
     lease_token INTEGER NOT NULL DEFAULT 0
@@ -108,6 +109,14 @@ CREATE TABLE articles (
     text TEXT NOT NULL,
     fingerprint TEXT NOT NULL
 );
+-- The story index (`stories.py`): each article completed within two windows, under each of its
+-- names (`storyindex.lookup`: text hash, LSH buckets, heaviest terms, events). No foreign key,
+-- as item_keys: its rows are written and deleted with their item's fingerprint.
+CREATE TABLE story_postings (
+    name INTEGER NOT NULL,
+    item_id INTEGER NOT NULL,
+    PRIMARY KEY (name, item_id)
+) WITHOUT ROWID;
 CREATE TABLE item_keys (  -- no foreign key: see upgrade 11
     key TEXT PRIMARY KEY,
     item_id INTEGER NOT NULL
@@ -259,4 +268,8 @@ ALTER TABLE item_keys_12 RENAME TO item_keys;
 """,
     # Why an article joined its story, in its own words (« Meurtre de Louise »), not stems.
     12: "ALTER TABLE items ADD COLUMN story_evidence TEXT;",
+    # The story index moves from the daemon's memory to the database; the articles of the
+    # window are filed at the first completion (`StoredStories.rebuild_if_needed`).
+    13: SCHEMA[SCHEMA.index("-- The story index"):SCHEMA.index("CREATE TABLE item_keys")]
+    + "INSERT INTO counters (name, value) VALUES ('postings_rebuild', 1);\n",
 }

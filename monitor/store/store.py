@@ -1,7 +1,7 @@
 """The database, the single source of truth: feeds' polling state, items and their progress,
 stories, and the alert outbox. `Store` opens it (SQLite or PostgreSQL), brings its schema up to
 date (`schema.py`), and composes the role objects that hold every query: `feeds`, `items`,
-`outbox`, `leases` and `console`, each typed in `roles.py` for the code that uses it.
+`stories`, `outbox`, `leases` and `console`, each typed in `roles.py` for the code that uses it.
 
 Each pipeline step commits in one transaction with the state that proves it happened, so a crash
 at any instant leaves either the step done or not done, never half: an item is `new` until its
@@ -27,6 +27,7 @@ from monitor.store.leases import Leases
 from monitor.store.outbox import Outbox
 from monitor.store.postgres import DB_THREADS, Postgres
 from monitor.store.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
+from monitor.store.stories import StoredStories
 
 T = TypeVar("T")
 
@@ -54,6 +55,7 @@ class Store:
         self.leases = Leases(self._db, self.instance, self.owner, target)
         self.feeds = Feeds(self._db, self.leases)
         self.items = Items(self._db, self.leases)
+        self.stories = StoredStories(self._db)
         self.outbox = Outbox(self._db, self.leases)
         self.console = ConsoleQueries(self._db)
         self._threads = ThreadPoolExecutor(DB_THREADS if self.engine == "postgres" else 1,

@@ -54,7 +54,13 @@ def test_a_sqlite_database_moves_whole_into_postgresql(tmp_path: Path, postgres_
         assert candidate.fingerprint.top == ("titr", "text", "articl")
         assert moved.console.alert_counts(now=0) == {"sent": 1}
         assert moved.outbox.delivered([1]) == {1: {"target"}}
-        assert moved.items.story_seq() == 1
+        # its story index is filed again from the fingerprints copied, at the first completion
+        with moved.transaction(lock="stories"):
+            assert moved.stories.rebuild_if_needed(since=0) == 1
+            assert moved.stories.rebuild_if_needed(since=0) == 0  # once
+        same = fingerprint(Article("https://b.fr/0", "Titre 0", "s", "texte de l'article", None,
+                                   "B", "page"), 250.0)
+        assert moved.stories.assign(same, now=300.0, window=3600.0).story_id == candidate.story_id
         # the same entry again is known there too, and new rows get ids past the old ones
         assert moved.feeds.record_success(FEED, now=900.0, next_check=1500.0, etag=None,
                                           last_modified=None, body_hash="h2", entries=[
