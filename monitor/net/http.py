@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 import aiohttp.abc
 import certifi
+from yarl import URL
 
 from monitor.core.errors import FetchError
 
@@ -87,6 +88,10 @@ class HttpClient:
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(limits.per_host))
         self._session: aiohttp.ClientSession | None = None
+        # each URL fetched conditionally (a feed, polled again and again): its parsed form,
+        # host and server, checked once (yarl's own cache keeps 128 URLs, and a daemon polls
+        # thousands of feeds in turn; about 1 KB each)
+        self._urls: dict[str, tuple[URL, str, str]] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -99,7 +104,9 @@ class HttpClient:
                 connector=connector, auto_decompress=False,  # decoded by us, under the size cap
                 cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
                 headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
-                timeout=aiohttp.ClientTimeout(total=limits.timeout, connect=limits.connect_timeout))
+                # the total deadline is _follow's, over every hop: a timer of aiohttp's own
+                # per request would only be a second one, later
+                timeout=aiohttp.ClientTimeout(total=None, connect=limits.connect_timeout))
         return self._session
 
     async def close(self) -> None:
@@ -116,7 +123,7 @@ class HttpClient:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            return await self._follow(url, headers, max_size)
+            return await self._follow(url, headers, max_size, keep=bool(etag or last_modified))
         except aiohttp.ConnectionTimeoutError:
             raise FetchError(f"no connection within {self._limits.connect_timeout:g}s",
                              transient=True) from None
@@ -128,22 +135,22 @@ class HttpClient:
             raise FetchError(reason, transient=not reason.startswith(("refused", "invalid URL"))
                              ) from error
 
-    async def _follow(self, url: str, headers: dict[str, str], max_size: int) -> Response:
+    async def _follow(self, url: str, headers: dict[str, str], max_size: int,
+                      keep: bool = False) -> Response:
         """The request and its redirects. The total deadline starts once the first request has
         its slots: time spent queueing behind other pages of a busy host is not the request's.
         The host's slot is taken first, so a queue for one host holds none of the global ones."""
         start, permanent = url, True
         deadline: float | None = None
         for _ in range(MAX_REDIRECTS + 1):
-            host = _check_url(url, self._limits.allow_private_addresses)
-            server = urlsplit(url).netloc  # its circuit: one per server, port included
+            parsed, host, server = self._parse(url, keep)  # server: its circuit, port included
             async with self._hosts[host], self._global:
                 self._circuits.check(server)  # checked once queued: it may have opened meanwhile
                 if deadline is None:
                     deadline = asyncio.get_running_loop().time() + self._limits.timeout
                 try:
                     async with asyncio.timeout_at(deadline), self._open().get(
-                            url, headers=headers, allow_redirects=False) as response:
+                            parsed, headers=headers, allow_redirects=False) as response:
                         self._circuits.answered(server)
                         if response.status in _REDIRECTS and "location" in response.headers:
                             permanent = permanent and response.status in _PERMANENT
@@ -158,6 +165,20 @@ class HttpClient:
                             headers={k.lower(): v for k, v in response.headers.items()},
                             permanent_url=url if permanent and url != start else None)
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    def _parse(self, url: str, keep: bool) -> tuple[URL, str, str]:
+        """`url` parsed, its host (refused as `_check_url` says) and its server (host and
+        port), kept for next time if `keep`. Raises FetchError, or ValueError for a URL that
+        cannot be parsed."""
+        found = self._urls.get(url)
+        if found is None:
+            host = _check_url(url, self._limits.allow_private_addresses)
+            found = (URL(url), host, urlsplit(url).netloc)
+            if keep:
+                if len(self._urls) >= 100_000:  # bounded (feeds moved, removed…)
+                    self._urls.clear()
+                self._urls[url] = found
+        return found
 
 
 def _server_failing(error: BaseException) -> bool:

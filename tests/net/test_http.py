@@ -128,6 +128,31 @@ def test_private_addresses_are_refused_unless_allowed(url: str) -> None:
         get(url, http=client(allow_private=False))
 
 
+def test_a_feed_polled_again_is_parsed_once_and_checked_every_time(site: Site) -> None:
+    """A URL fetched conditionally (a feed) keeps its parse for its next polls; a refused one
+    is refused every time, and a page fetched once leaves nothing behind."""
+    site.routes["/f"] = Route(b"<rss/>", etag='"e1"')
+    refusing = client(allow_private=False)
+
+    async def run() -> list[object]:
+        http = client()
+        try:
+            seen = [(await http.get(site.url("/f"), max_size=100, etag='"e1"')).status
+                    for _ in range(3)]
+            await http.get(site.url("/f"), max_size=100)
+            seen.append(sorted(http._urls))  # what is kept
+            for _ in range(2):
+                with pytest.raises(FetchError, match="private or local address"):
+                    await refusing.get("http://10.1.2.3/feed", max_size=100, etag='"e1"')
+            seen.append(refusing._urls)
+            return seen
+        finally:
+            await http.close()
+            await refusing.close()
+
+    assert asyncio.run(run()) == [304, 304, 304, [site.url("/f")], {}]
+
+
 def test_every_redirect_hop_is_checked(site: Site) -> None:
     site.routes["/hop"] = Route(status=302, headers={"Location": "file:///etc/passwd"})
     with pytest.raises(FetchError, match="only http"):
