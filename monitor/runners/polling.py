@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from monitor.config.config import FeedConfig
+from monitor.config.config import Config, FeedConfig
 from monitor.core import feeds
 from monitor.core.deciders import (
     FeedAnswer,
@@ -63,12 +63,18 @@ class PollRunner:
         # polls whose record is one statement, waiting to be written together (`_record`)
         self._waiting: list[tuple[FeedConfig, FeedState, Answer, asyncio.Future[PollResult]]] = []
         self._writer: asyncio.Task[None] | None = None
+        # the enabled feeds by URL, of the config they were read from (a claim looks its
+        # feeds up there: 10,000 feeds were indexed anew for each claim of 128)
+        self._enabled: tuple[Config | None, dict[str, FeedConfig]] = (None, {})
 
     def due_feeds(self) -> list[tuple[FeedConfig, FeedState]]:
         """The next due feeds and their states, one per lane, claimed for config.lease (none
         another instance holds): the rest stay free for other instances."""
         ctx = self.context
-        feeds_by_url = {feed.url: feed for feed in ctx.config.feeds if feed.enabled}
+        config, feeds_by_url = self._enabled
+        if config is not ctx.config:  # (a reload replaces the config whole)
+            feeds_by_url = {feed.url: feed for feed in ctx.config.feeds if feed.enabled}
+            self._enabled = ctx.config, feeds_by_url
         due = ctx.store.feeds.claim_due(ctx.clock(), lease=ctx.config.lease,
                                         limit=ctx.config.network.concurrency)
         # another instance's config (being rolled out) may list a feed this one does not have:

@@ -41,9 +41,13 @@ class Metrics:
         self.feed_success_age = Gauge("monitor_feed_seconds_since_success", "Seconds since each "
                                       "feed's last successful poll.", ["feed"], registry=registry)
         self._good = self._not_modified = 0
+        self._polls_by_status: dict[str, Counter] = {}  # labels() looked up once per status
 
     def poll(self, status: str, seconds: float) -> None:
-        self.polls.labels(status).inc()
+        counter = self._polls_by_status.get(status)
+        if counter is None:
+            counter = self._polls_by_status[status] = self.polls.labels(status)
+        counter.inc()
         self.poll_seconds.observe(seconds)
         if status != "failed":
             self._good += 1

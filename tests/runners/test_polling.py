@@ -140,3 +140,22 @@ def test_a_lease_lost_in_a_batch_discards_that_poll_alone(tmp_path: Path, site: 
     polled = counters(config)
     assert polled[taken] == (1, 0)
     assert sorted(polled[url] for url in outcomes) == [(2, 1)] * 15
+
+
+def test_a_feed_added_on_reload_is_polled_by_the_next_cycle(tmp_path: Path, site: Site) -> None:
+    """The poll job looks claimed feeds up in the config they came from: a reloaded config's
+    new feed is polled, not passed over as unknown."""
+    config, rules, urls = setup(tmp_path, site)
+    clock = Clock()
+    site.routes["/added.xml"] = Route(FEED.format(n=99, base=site.base).encode())
+
+    async def scenario() -> list[str]:
+        async with app.open_pipeline(config, rules, clock=clock) as pipeline:
+            assert len(await pipeline.polling.poll_due()) == FEEDS
+            added = config.feeds[0].model_copy(update={"name": "Ajouté",
+                                                       "url": site.url("/added.xml")})
+            reloaded = config.model_copy(update={"feeds": [*config.feeds, added]})
+            pipeline.reconfigure(reloaded, rules, pipeline.context.notifier)
+            return [(poll.url, poll.status) for poll in await pipeline.polling.poll_due()]
+
+    assert asyncio.run(scenario()) == [(site.url("/added.xml"), "new")]
