@@ -183,3 +183,27 @@ def test_an_item_failing_in_a_batch_costs_no_other_item(tmp_path: Path, site: Si
             config.feeds[1].url}
     finally:
         store.close()
+
+
+def test_an_upgraded_database_files_its_window_before_the_first_assignment(
+        tmp_path: Path, site: Site) -> None:
+    """A database of schema 13 held its stories' articles but no story index rows: they are
+    filed at the first pass, so the next copy still joins its story."""
+    config, rules = two_outlets(tmp_path, site)
+
+    async def scenario() -> None:
+        async with app.open_pipeline(config, rules) as pipeline:
+            first, second = await _analysed(pipeline)
+            await pipeline.completing._commit([first])
+            with connect(config.database) as db:  # as the upgrade to schema 14 leaves it
+                db.execute("DELETE FROM story_postings")
+                db.execute("INSERT INTO counters (name, value) VALUES ('postings_rebuild', 1)")
+            await pipeline.process_pending()
+
+    asyncio.run(scenario())
+    store = Store(str(config.database))
+    try:
+        (story,) = store.console.recent_stories(since=0)
+        assert story.articles == 2
+    finally:
+        store.close()

@@ -102,6 +102,10 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
     (candidate,) = upgraded.items.recent_candidates(since=0)
     assert candidate.fingerprint.minhash is None  # version 1's signatures are not comparable
     assert candidate.fingerprint.vector == fingerprint(article, 0).vector
+    with upgraded.transaction(lock="stories"):  # its articles filed at the first completion
+        assert upgraded.stories.rebuild_if_needed(since=0) == 1
+    assert upgraded.stories.assign(fingerprint(article, 0), now=300.0,
+                                   window=3600.0).story_id == candidate.story_id
     [(kept, _)] = upgraded.items.completed_articles(since=0)
     assert kept.text == text
     assert store_entries(upgraded, [entry("https://a.fr/1")]) == 0  # its keys kept too
