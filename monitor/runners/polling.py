@@ -153,8 +153,10 @@ class PollRunner:
         except Exception as error:
             log.exception("feed %r: its poll could not be recorded; polled again in %gs",
                           feed.name, self.context.config.lease, extra=extra)
-            self.context.troubles.note("write-failed", f"poll of {feed.name!r}: {error}")
-            result = PollResult(feed.name, feed.url, "failed", error=f"not recorded: {error}")
+            said = str(error).splitlines()[0] if str(error) else type(error).__name__
+            # one line: PostgreSQL adds the CONTEXT of a trigger's error on lines of its own
+            self.context.troubles.note("write-failed", f"poll of {feed.name!r}: {said}")
+            result = PollResult(feed.name, feed.url, "failed", error=f"not recorded: {said}")
         finally:
             store.leases.settle("feeds", [feed.url])
         metrics = self.context.metrics
