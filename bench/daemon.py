@@ -20,6 +20,7 @@ cycle on the same farm in the same run (when installed) with the ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sqlite3
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,23 +60,58 @@ def _pss_mb(pid: int) -> float:
     return 0.0
 
 
-def _progress(database: Path) -> tuple[int, int]:
+COUNT = "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'done') FROM items"
+
+
+def _progress(database: Path | str) -> tuple[int, int]:
     """(items stored, items completed), read beside the daemon."""
+    if isinstance(database, str):  # PostgreSQL
+        import psycopg
+
+        try:
+            with psycopg.connect(database, connect_timeout=2) as conn:
+                row = conn.execute(COUNT).fetchone()
+        except psycopg.Error:  # not created yet
+            return 0, 0
+    else:
+        try:
+            with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as db:
+                row = db.execute(COUNT).fetchone()
+        except sqlite3.Error:  # not created yet
+            return 0, 0
+    return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
+
+
+def _machine_busy() -> float:
+    """Seconds of CPU the whole machine spent busy since boot (a PostgreSQL server's work is
+    not the daemon's children's)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def _postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema on the server at `url`, named in the URL the daemon gets; dropped after."""
+    import psycopg
+
+    name = f"bench_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        conn.execute(f"CREATE SCHEMA {name}")
     try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as db:
-            row = db.execute("SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'done') "
-                             "FROM items").fetchone()
-    except sqlite3.Error:  # not created yet
-        return 0, 0
-    return int(row[0]), int(row[1] or 0)
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
 def run_daemon(urls: list[str], directory: Path, profile: str | None,
-               timeline: bool = False) -> dict[str, Any]:
+               timeline: bool = False, database: str | None = None) -> dict[str, Any]:
     feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
     config = directory / "config.yaml"
+    where: Path | str = database or directory / "monitor.db"
     config.write_text(
-        f"database: {directory / 'monitor.db'}\nrules: ['{ROOT / 'rules'}']\nworkers: 2\n"
+        f"database: '{where}'\nrules: ['{ROOT / 'rules'}']\nworkers: 2\n"
         "network: {allow_private_addresses: true}\n"
         f"feeds:\n{feeds}\n")
     command = [sys.executable, "-m", "monitor", "run", "--config", str(config), "-q"]
@@ -82,7 +119,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None,
         command = ["py-spy", "record", "--subprocesses", "--rate", "200", "--format", "raw",
                    "-o", profile, "--", *command]
     out = open(directory / "daemon.out", "wb")  # noqa: SIM115 (open while it runs)
-    started = time.perf_counter()
+    started, busy = time.perf_counter(), _machine_busy()
     daemon = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=directory,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})  # this tree's code
     expected = len(urls) * ITEMS_PER_FEED
@@ -92,7 +129,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None,
             time.sleep(0.25)
             if daemon.poll() is not None:
                 raise SystemExit(f"monitor run exited: {(directory / 'daemon.out').read_text()[-2000:]}")
-            stored, completed = _progress(directory / "monitor.db")
+            stored, completed = _progress(where)
             if timeline:
                 print(f"{time.perf_counter() - started:5.1f} s: {stored} stored, {completed} done")
             if polled_at is None and stored >= expected:
@@ -100,6 +137,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None,
                 polled_cpu = sum(map(_cpu, _tree(daemon.pid)))
             if completed >= expected:
                 completed_at = time.perf_counter() - started
+                busy = _machine_busy() - busy
                 break
         root = daemon.pid
         if profile:  # the daemon is py-spy's child
@@ -108,6 +146,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None,
         figures = {"polled": polled_at or completed_at, "polled_cpu": polled_cpu,
                    "completed": completed_at,
                    "cpu": sum(map(_cpu, processes)), "daemon_cpu": _cpu(root),
+                   "machine_cpu": busy,
                    "pss": sum(map(_pss_mb, processes)), "daemon_pss": _pss_mb(root),
                    "others_pss": sorted((_pss_mb(pid) for pid in processes[1:]), reverse=True),
                    "processes": len(processes), "items": expected}
@@ -123,13 +162,16 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--py-spy", metavar="FILE", help="profile the daemon and its workers")
     parser.add_argument("--no-reader", action="store_true")
+    parser.add_argument("--database", metavar="URL",
+                        help="a PostgreSQL server (a fresh schema is made on it); default SQLite")
     parser.add_argument("--timeline", action="store_true",
                         help="print items stored and completed four times a second")
     args = parser.parse_args()
     farm, urls = start_farm(args.feeds)
     try:
-        with tempfile.TemporaryDirectory() as directory:
-            daemon = run_daemon(urls, Path(directory), args.py_spy, args.timeline)
+        with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack() as stack:
+            database = stack.enter_context(_postgres_schema(args.database)) if args.database else None
+            daemon = run_daemon(urls, Path(directory), args.py_spy, args.timeline, database)
         reader = None
         if not args.no_reader:
             try:
@@ -142,7 +184,8 @@ def main() -> None:
         farm.kill()
     items = daemon["items"]
     print(f"`monitor run`, first cycle: {args.feeds:,} feeds × {ITEMS_PER_FEED} items "
-          f"(pages refused: completed from summaries), shipped rules, 2 workers")
+          f"(pages refused: completed from summaries), shipped rules, 2 workers, "
+          f"{'PostgreSQL' if args.database else 'SQLite'}")
     ratio = (lambda seconds: f" (×{reader.seconds / seconds:.2f} reader)") if reader else (lambda seconds: "")
     print(f"  every feed polled after  {daemon['polled']:7.1f} s{ratio(daemon['polled'])}, "
           f"CPU of all processes until then {daemon['polled_cpu']:.1f} s")
@@ -150,7 +193,8 @@ def main() -> None:
           f"  {items / daemon['completed']:6.0f} items/s")
     print(f"  CPU, all processes       {daemon['cpu']:7.1f} s  "
           f"{daemon['cpu'] / items * 1000:.2f} ms per item, of which the daemon's process "
-          f"{daemon['daemon_cpu'] / items * 1000:.2f} ms")
+          f"{daemon['daemon_cpu'] / items * 1000:.2f} ms; the machine "
+          f"{daemon['machine_cpu'] / items * 1000:.2f} ms (a database server's included)")
     print(f"  memory, all {daemon['processes']:.0f} processes   {daemon['pss']:7.0f} MB (PSS): "
           f"the daemon's {daemon['daemon_pss']:.0f} MB, the others' "
           + ", ".join(f"{mb:.0f}" for mb in daemon["others_pss"]))
