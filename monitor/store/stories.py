@@ -32,7 +32,6 @@ from monitor.store.database import Database
 
 Members = dict[int, tuple[int, Fingerprint]]  # item id → (its story now, its fingerprint)
 REBUILD = "postings_rebuild"  # a counter present while the rows are to be filed again
-CHUNK = 500  # items read, or names deleted, per statement
 
 
 class StoredStories:
@@ -96,8 +95,7 @@ class StoredStories:
                     "AND items.processed_at >= ? AND items.processed_at < ?",
                     (since, before)).fetchall():
                 deleted += unfile(db, item_id, load_fingerprint(raw))
-            db.execute("INSERT INTO counters (name, value) VALUES ('postings_pruned', ?) "
-                       "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (int(before),))
+            _pruned_to(db, before)
         return deleted
 
     def rebuild_if_needed(self, since: float) -> int:
@@ -114,9 +112,14 @@ class StoredStories:
         for item_id, raw in rows:
             file(db, item_id, load_fingerprint(raw))
         db.execute("DELETE FROM counters WHERE name = ?", (REBUILD,))
-        db.execute("INSERT INTO counters (name, value) VALUES ('postings_pruned', ?) "
-                   "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (int(since),))
+        _pruned_to(db, since)  # nothing older was filed: no prune need read it
         return len(rows)
+
+
+def _pruned_to(db: Database, horizon: float) -> None:
+    """Where the next prune starts reading: articles completed before it have no rows."""
+    db.execute("INSERT INTO counters (name, value) VALUES ('postings_pruned', ?) "
+               "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (int(horizon),))
 
 
 def file(db: Database, item_id: int, fp: Fingerprint) -> None:
@@ -131,12 +134,9 @@ def file(db: Database, item_id: int, fp: Fingerprint) -> None:
 def unfile(db: Database, item_id: int, fp: Fingerprint) -> int:
     """Deletes the article's rows (it is refiled under a new fingerprint, or too old). Returns
     how many."""
-    names, deleted = sorted(set(lookup(fp).names())), 0
-    for start in range(0, len(names), CHUNK):
-        where, params = db.any_of("name", names[start:start + CHUNK], "bigint")
-        deleted += db.execute(f"DELETE FROM story_postings WHERE {where} AND item_id = ?",
-                              [*params, item_id]).rowcount
-    return deleted
+    where, params = db.any_of("name", sorted(set(lookup(fp).names())) or [0], "bigint")
+    return int(db.execute(f"DELETE FROM story_postings WHERE {where} AND item_id = ?",
+                          [*params, item_id]).rowcount)
 
 
 def dump_fingerprint(fp: Fingerprint) -> str:
