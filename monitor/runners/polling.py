@@ -271,7 +271,7 @@ class PollRunner:
         intent = decide_poll(state, answer, now, policy)
         if isinstance(intent, RecordFailure):
             ctx.store.feeds.record_failure(feed.url, now=now, next_check=intent.next_check,
-                                           error=intent.error)
+                                           error=intent.error, claimed_due=state.next_check)
             self._seen.pop(feed.url, None)
             log.warning("feed %r failed (%d in a row): %s", feed.name, intent.failures,
                         intent.error, extra={"feed": feed.name})
@@ -286,7 +286,8 @@ class PollRunner:
             next_check=intent.next_check, moved_to=intent.moved_to, old=intent.old,
             not_modified=intent.not_modified, parsed=parsed is not None,
             warning=parsed.warning if parsed else None,
-            probably_new=state.last_success is None or bool(parsed and parsed.known))
+            probably_new=state.last_success is None or bool(parsed and parsed.known),
+            claimed_due=state.next_check)
         if parsed is None:
             return PollResult(feed.name, feed.url, intent.status)
         if parsed.digests:  # stored: its items need no parsing next time

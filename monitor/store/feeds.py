@@ -115,14 +115,16 @@ class Feeds:
                        entries: Sequence[Entry] = (), moved_to: str | None = None,
                        old: Collection[int] = (), not_modified: bool = False,
                        parsed: bool = False, warning: str | None = None,
-                       probably_new: bool = False) -> int:
+                       probably_new: bool = False, claimed_due: float | None = None) -> int:
         """A good poll: new validators, failures reset, and its unseen entries stored as `new`
         items in the same transaction (those whose index is in `old` never alert); when its
         document was `parsed`, what was wrong with it (`warning`, None: nothing). Entries
         `probably_new` (a feed's first poll, or what its last parse did not list) are not
         looked up first: one that is known after all is inserted, finds its key taken and is
         deleted again, as in a race (a query fewer per poll, a third of a PostgreSQL
-        server's work on a poll of new items). Returns how
+        server's work on a poll of new items). `claimed_due`: the feed's next check when the
+        poll claimed it; one changed since (`due_now`, asked by a user meanwhile) is kept if
+        sooner (`_next_check`). Returns how
         many entries were new; raises LeaseLost, writing nothing, when another instance claimed
         the feed since this process did. (With no entries, as after a 304, its one statement is atomic
         alone: no transaction, two round trips fewer to a server.)"""
@@ -139,13 +141,15 @@ class Feeds:
             new = sum(_insert_entries(db, unseen[start:start + 200], now)
                       for start in range(0, len(unseen), 200))
             recorded = db.execute(
-                "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, next_check = ?, "
-                "failures = 0, last_error = NULL, last_attempt = ?, last_success = ?, "
+                "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, "
+                + _next_check(claimed_due) + ", failures = 0, last_error = NULL, "
+                "last_attempt = ?, last_success = ?, "
                 "fetch_url = COALESCE(?, fetch_url), polls = polls + 1, "
                 "not_modified = not_modified + ?, lease_until = NULL, "
                 "warning = CASE WHEN ? = 1 THEN ? ELSE warning END, "
                 "last_new_item = CASE WHEN ? > 0 THEN ? ELSE last_new_item END WHERE url = ?"
-                + FENCE, (etag, last_modified, body_hash, next_check, now, now, moved_to,
+                + FENCE, (etag, last_modified, body_hash, *_next_check_params(next_check, claimed_due),
+                           now, now, moved_to,
                            not_modified, int(parsed), warning, new, now, url, token))
             fenced(recorded.rowcount, token, f"feed {url}")
         return new
@@ -160,14 +164,28 @@ class Feeds:
         """Poll it at the next tick, whatever its schedule or backoff (asked by a user)."""
         self._db.execute("UPDATE feeds SET next_check = ? WHERE url = ?", (now, url))
 
-    def record_failure(self, url: str, *, now: float, next_check: float, error: str) -> None:
-        """A failed poll (raises LeaseLost, as `record_success` does)."""
+    def record_failure(self, url: str, *, now: float, next_check: float, error: str,
+                       claimed_due: float | None = None) -> None:
+        """A failed poll (raises LeaseLost, as `record_success` does; `claimed_due` too)."""
         token = self._leases.token("feeds", url)
         recorded = self._db.execute(
             "UPDATE feeds SET failures = failures + 1, last_error = ?, last_attempt = ?, "
-            "next_check = ?, lease_until = NULL WHERE url = ?" + FENCE,
-            (error, now, next_check, url, token))
+            + _next_check(claimed_due) + ", lease_until = NULL WHERE url = ?" + FENCE,
+            (error, now, *_next_check_params(next_check, claimed_due), url, token))
         fenced(recorded.rowcount, token, f"feed {url}")
+
+
+def _next_check(claimed_due: float | None) -> str:
+    """The next check a poll writes, unless a user asked for one sooner while it ran (`due_now`
+    changed the feed's next check since the claim): that one stays, else `monitor feeds poll`
+    during a poll of the same feed was undone by it."""
+    if claimed_due is None:
+        return "next_check = ?"
+    return "next_check = CASE WHEN next_check = ? THEN ? ELSE least(next_check, ?) END"
+
+
+def _next_check_params(next_check: float, claimed_due: float | None) -> tuple[float, ...]:
+    return (next_check,) if claimed_due is None else (claimed_due, next_check, next_check)
 
 
 def _insert_entries(db: Database, unseen: list[tuple[Entry, list[str], bool]],

@@ -812,3 +812,19 @@ def test_alerts_claimed_but_never_read_are_not_held_on(tmp_path: Path) -> None:
         assert alert.title == "T"
     finally:
         store.close()
+
+
+def test_a_poll_asked_for_while_one_runs_is_not_undone_by_its_record(store: Store) -> None:
+    """`monitor feeds poll` while that feed's poll is in flight: the poll's record (next check
+    in an hour) used to overwrite the « due now » it set, and the asked-for poll never came."""
+    (claimed,) = [state for state in store.feeds.claim_due(100.0, lease=60.0)
+                  if state.url == FEED_A]
+    store.feeds.due_now(FEED_A, 110.0)  # asked by a user meanwhile
+    store.feeds.record_success(FEED_A, now=120.0, next_check=3720.0, etag=None,
+                               last_modified=None, body_hash="h", claimed_due=claimed.next_check)
+    assert store.feeds.get(FEED_A).next_check == 110.0
+    (again,) = [state for state in store.feeds.claim_due(130.0, lease=60.0)
+                if state.url == FEED_A]  # polled at the next tick, and then scheduled as usual
+    store.feeds.record_failure(FEED_A, now=140.0, next_check=3740.0, error="503",
+                               claimed_due=again.next_check)
+    assert store.feeds.get(FEED_A).next_check == 3740.0
