@@ -23,6 +23,7 @@ from array import array
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
 from monitor.core import evergreen
@@ -57,16 +58,22 @@ class Lookup:
 
 
 def lookup(fp: Fingerprint) -> Lookup:
-    """What `fp` is filed under; nothing for a dossier, a live page or a bulletin."""
+    """What `fp` is filed under; nothing for a dossier, a live page or a bulletin. (Cached: the
+    daemon looks an article up, then files it, under the same names.)"""
     if fp.kind != evergreen.NEWS:
         return Lookup((), (), ())
-    text = [name(b"h" + fp.text_hash.encode())] if fp.text_hash else []
-    if fp.minhash is not None:
+    return _lookup(fp.text_hash, fp.minhash, fp.top, fp.events)
+
+
+@lru_cache(maxsize=1024)
+def _lookup(text_hash: str | None, minhash: bytes | None, top: tuple[str, ...],
+            events: frozenset[str]) -> Lookup:
+    text = [name(b"h" + text_hash.encode())] if text_hash else []
+    if minhash is not None:
         width = LSH_ROWS * 8
-        text += [name(b"b%d" % i + fp.minhash[i * width:(i + 1) * width])
-                 for i in range(LSH_BANDS)]
-    return Lookup(tuple(text), tuple(name(b"t" + term.encode()) for term in fp.top),
-                  tuple(name(b"e" + event.encode()) for event in sorted(fp.events)))
+        text += [name(b"b%d" % i + minhash[i * width:(i + 1) * width]) for i in range(LSH_BANDS)]
+    return Lookup(tuple(text), tuple(name(b"t" + term.encode()) for term in top),
+                  tuple(name(b"e" + event.encode()) for event in sorted(events)))
 
 
 def name(key: bytes) -> int:

@@ -241,24 +241,19 @@ class PollRunner:
         if len(batch) > 1:
             try:
                 with self.context.store.transaction():
-                    return [self._apply_or_lost(*record) for record in batch]
+                    # a lost lease is a write that changed nothing: the transaction goes on
+                    return [self._apply_or(LeaseLost, *record) for record in batch]
             except Exception:
                 log.debug("a batch of %d polls' records was refused: each on its own",
                           len(batch), exc_info=True)
-        return [self._apply_or_error(*record) for record in batch]
+        return [self._apply_or(Exception, *record) for record in batch]
 
-    def _apply_or_lost(self, feed: FeedConfig, state: FeedState,
-                       answer: Answer) -> PollResult | Exception:
+    def _apply_or(self, caught: type[Exception], feed: FeedConfig, state: FeedState,
+                  answer: Answer) -> PollResult | Exception:
+        """`_apply`'s result, or the `caught` error it raised (others propagate)."""
         try:
             return self._apply(feed, state, answer)
-        except LeaseLost as lost:  # a write that changed nothing: the transaction goes on
-            return lost
-
-    def _apply_or_error(self, feed: FeedConfig, state: FeedState,
-                        answer: Answer) -> PollResult | Exception:
-        try:
-            return self._apply(feed, state, answer)
-        except Exception as error:
+        except caught as error:
             return error
 
     def _apply(self, feed: FeedConfig, state: FeedState,

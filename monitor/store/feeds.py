@@ -129,6 +129,7 @@ class Feeds:
         the feed since this process did. (With no entries, as after a 304, its one statement is atomic
         alone: no transaction, two round trips fewer to a server.)"""
         token = self._leases.token("feeds", url)
+        next_sql, next_params = _next_check(next_check, claimed_due)
         with self._db.transaction() if entries else nullcontext(self._db) as db:
             keyed = [(index, entry, entry_keys(entry)) for index, entry in enumerate(entries)]
             known = set() if probably_new else _known_keys(
@@ -142,14 +143,13 @@ class Feeds:
                       for start in range(0, len(unseen), 200))
             recorded = db.execute(
                 "UPDATE feeds SET etag = ?, last_modified = ?, body_hash = ?, "
-                + _next_check(claimed_due) + ", failures = 0, last_error = NULL, "
+                + next_sql + ", failures = 0, last_error = NULL, "
                 "last_attempt = ?, last_success = ?, "
                 "fetch_url = COALESCE(?, fetch_url), polls = polls + 1, "
                 "not_modified = not_modified + ?, lease_until = NULL, "
                 "warning = CASE WHEN ? = 1 THEN ? ELSE warning END, "
                 "last_new_item = CASE WHEN ? > 0 THEN ? ELSE last_new_item END WHERE url = ?"
-                + FENCE, (etag, last_modified, body_hash, *_next_check_params(next_check, claimed_due),
-                           now, now, moved_to,
+                + FENCE, (etag, last_modified, body_hash, *next_params, now, now, moved_to,
                            not_modified, int(parsed), warning, new, now, url, token))
             fenced(recorded.rowcount, token, f"feed {url}")
         return new
@@ -168,24 +168,22 @@ class Feeds:
                        claimed_due: float | None = None) -> None:
         """A failed poll (raises LeaseLost, as `record_success` does; `claimed_due` too)."""
         token = self._leases.token("feeds", url)
+        next_sql, next_params = _next_check(next_check, claimed_due)
         recorded = self._db.execute(
             "UPDATE feeds SET failures = failures + 1, last_error = ?, last_attempt = ?, "
-            + _next_check(claimed_due) + ", lease_until = NULL WHERE url = ?" + FENCE,
-            (error, now, *_next_check_params(next_check, claimed_due), url, token))
+            + next_sql + ", lease_until = NULL WHERE url = ?" + FENCE,
+            (error, now, *next_params, url, token))
         fenced(recorded.rowcount, token, f"feed {url}")
 
 
-def _next_check(claimed_due: float | None) -> str:
-    """The next check a poll writes, unless a user asked for one sooner while it ran (`due_now`
-    changed the feed's next check since the claim): that one stays, else `monitor feeds poll`
-    during a poll of the same feed was undone by it."""
+def _next_check(next_check: float, claimed_due: float | None) -> tuple[str, tuple[float, ...]]:
+    """The SQL and parameters that set a poll's next check, unless a user asked for one sooner
+    while it ran (`due_now` changed it since the claim, at `claimed_due`): that one stays, else
+    `monitor feeds poll` during a poll of the same feed was undone by it."""
     if claimed_due is None:
-        return "next_check = ?"
-    return "next_check = CASE WHEN next_check = ? THEN ? ELSE least(next_check, ?) END"
-
-
-def _next_check_params(next_check: float, claimed_due: float | None) -> tuple[float, ...]:
-    return (next_check,) if claimed_due is None else (claimed_due, next_check, next_check)
+        return "next_check = ?", (next_check,)
+    return ("next_check = CASE WHEN next_check = ? THEN ? ELSE least(next_check, ?) END",
+            (claimed_due, next_check, next_check))
 
 
 def _insert_entries(db: Database, unseen: list[tuple[Entry, list[str], bool]],
