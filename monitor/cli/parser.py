@@ -80,10 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="latest matching articles shown per rule (default: 5)")
     alerts = commands.add_parser("alerts", parents=[common],
                                  help="list the alert outbox; `alerts retry` requeues")
-    alerts.add_argument("--status", choices=["pending", "held", "failed", "sent", "dead"],
+    alerts.add_argument("--status", choices=["pending", "held", "failed", "sent", "dead", "muted"],
                         help="only alerts in this state: pending (due), held (waiting for a "
                              "digest, quiet hours, a rate window), failed (to be tried again), "
-                             "sent, dead")
+                             "sent, dead, muted (their story was muted before they went out)")
     alerts.add_argument("--since", type=period, default="24h", help="created since (default: 24h)")
     alerts.add_argument("--limit", type=int, default=200, help="at most this many (default: 200)")
     alert_commands = alerts.add_subparsers(dest="alerts_command", metavar="COMMAND")
@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     stories.add_argument("--since", type=period, default="24h", help="seen since (default: 24h)")
     stories.add_argument("--json", action="store_true",
                          help="every story with its articles, as JSON")
+    story_commands = stories.add_subparsers(dest="stories_command", metavar="COMMAND")
+    for verb, told in (("mute", "no more alerts of any kind for these stories (their alerts "
+                                "not yet sent are muted too)"),
+                       ("unmute", "these stories alert again, from their next article")):
+        muting = story_commands.add_parser(verb, parents=[common], help=told)
+        muting.add_argument("story", type=int, nargs="+", help="a story's number (#12: 12)")
     notify = commands.add_parser("notify", parents=[common], help="notification channels")
     notify_commands = notify.add_subparsers(dest="notify_command", required=True,
                                             metavar="COMMAND")

@@ -136,6 +136,7 @@ class StoryFacts:
     related: int | None = None  # for a live page or a bulletin: the story it speaks of
     alerted: Mapping[int, Alerted] | None = None  # story → its headlines, per candidate
     outlets: Mapping[int, frozenset[str]] | None = None  # story → the outlets of its articles
+    muted: frozenset[int] = frozenset()  # the candidate stories a user muted
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,15 +157,17 @@ def decide_item(article: Article, fingerprint: Fingerprint, matches: Sequence[Ma
                 old: bool, facts: StoryFacts, now: float, policy: ItemPolicy) -> ItemDecision:
     """A story alerts once per channel, naming every rule that matched; its later articles are
     follow-ups on the channels it alerted on, and so are live pages and bulletins about it
-    (they stay out of its story). A dossier page, and old news listed by a feed's first poll,
-    raise nothing."""
+    (they stay out of its story). A dossier page, old news listed by a feed's first poll, and
+    an article of a story a user muted (or of one it merges) raise nothing."""
     assignment = _assignment(facts)
-    planned: list[Alert] = []
-    if fingerprint.kind != evergreen.DOSSIER and not old:
-        planned = alerts.for_matches(article, matches, policy.priority_channels, policy.zone)
     story = assignment.story_id
     if story is None and fingerprint.kind in (evergreen.LIVE, evergreen.BULLETIN):
         story = facts.related
+    if facts.muted & {story, *assignment.merged}:
+        return ItemDecision(assignment, ())
+    planned: list[Alert] = []
+    if fingerprint.kind != evergreen.DOSSIER and not old:
+        planned = alerts.for_matches(article, matches, policy.priority_channels, policy.zone)
     if story is not None and not old:
         known = facts.alerted or {}
         alerted = dict(known.get(story, {}))
@@ -178,10 +181,11 @@ def decide_item(article: Article, fingerprint: Fingerprint, matches: Sequence[Ma
 
 
 def decide_refresh(article: Article, new_matches: Sequence[Match], *, old: bool,
-                   alerted: Alerted, policy: ItemPolicy) -> tuple[Alert, ...]:
+                   alerted: Alerted, policy: ItemPolicy, muted: bool = False) -> tuple[Alert, ...]:
     """A page fetched at last, after its item was completed from the summary: a rule that
-    matches the full text but not the summary alerts on the channels its story has not."""
-    if not new_matches or old:
+    matches the full text but not the summary alerts on the channels its story has not,
+    unless a user muted the story."""
+    if not new_matches or old or muted:
         return ()
     return tuple(alert for alert in alerts.for_matches(article, new_matches,
                                                        policy.priority_channels, policy.zone)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal, NamedTuple, NotRequired, TypedDict
 
 Priority = Literal["low", "normal", "high"]
 
@@ -193,3 +193,10 @@ def feed_status(enabled: bool, state: FeedState | None) -> str:
     if state.failures:
         return "FAILING"
     return "silent" if state.stale_since else "malformed" if state.warning else "ok"
+
+
+class Muted(NamedTuple):
+    """A story muted (or unmuted) by a user."""
+
+    story_id: int  # the live story: the one asked for, or the story it was merged into since
+    alerts: int  # its alerts not yet sent, muted with it

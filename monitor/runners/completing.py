@@ -188,9 +188,13 @@ class CompleteRunner:
         if item.old:
             return facts
         stories = candidate_stories(facts)
+        if not stories:
+            return facts
+        items = ctx.store.items
         return StoryFacts(facts.same_url, facts.indexed, facts.related,
-                          {story: ctx.store.items.story_channels(story) for story in stories},
-                          {story: frozenset(ctx.store.items.story_outlets(story)) for story in stories})
+                          {story: items.story_channels(story) for story in stories},
+                          {story: frozenset(items.story_outlets(story)) for story in stories},
+                          items.muted_stories(stories))
 
     async def _commit(self, ready: list[Ready]) -> list[tuple[PendingItem, int | Exception]]:
         """Decide and commit the items ready at once in one transaction (a commit and a thread
@@ -328,8 +332,9 @@ class CompleteRunner:
             matches = await self._match(item, article)
             new = [match for match in matches if match.rule not in due.matched]
             alerted = await ctx.store.call(items.story_channels, due.story_id) if new else {}
+            muted = bool(new) and bool(await ctx.store.call(items.muted_stories, [due.story_id]))
             planned = decide_refresh(article, new, old=item.old, policy=self._policy(),
-                                     alerted=alerted)
+                                     alerted=alerted, muted=muted)
             queued += await ctx.store.call(functools.partial(
                 items.refresh_article, item.id, story_id=due.story_id, now=ctx.clock(),
                 article=article, fingerprint=fingerprint,

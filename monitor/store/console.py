@@ -48,6 +48,7 @@ class StoryRow:
     articles: int
     outlets: tuple[str, ...]
     rules: tuple[str, ...]
+    muted: bool = False  # a user muted it: it raises no alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,4 +214,4 @@ def _story(story: Any, members: Sequence[Any]) -> StoryRow:
     outlets = tuple(dict.fromkeys(member[0] for member in members if member[0]))
     rules = tuple(dict.fromkeys(rule for member in members for rule in _rules(member[1])))
     return StoryRow(story["id"], story["title"], story["first_seen"], story["last_seen"],
-                    len(members), outlets, rules)
+                    len(members), outlets, rules, story["muted_at"] is not None)

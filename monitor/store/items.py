@@ -11,13 +11,21 @@ from typing import Any
 
 from monitor.core.dedup import Fingerprint
 from monitor.core.errors import LeaseLost
-from monitor.core.models import Alert, Article, Entry, PendingItem, RetryItem, StoryAssignment
+from monitor.core.models import (
+    Alert,
+    Article,
+    Entry,
+    Muted,
+    PendingItem,
+    RetryItem,
+    StoryAssignment,
+)
 from monitor.core.storyindex import Candidate
 from monitor.store import stories
 from monitor.store.database import Database
 from monitor.store.feeds import url_key
 from monitor.store.leases import FENCE, Leases
-from monitor.store.outbox import queue_alerts
+from monitor.store.outbox import MUTED, queue_alerts
 
 
 class Items:
@@ -60,6 +68,38 @@ class Items:
         return {row[0] for row in self._db.execute(
             "SELECT DISTINCT outlet FROM items WHERE story_id = ?", (story_id,))}
 
+    def muted_stories(self, story_ids: Sequence[int]) -> frozenset[int]:
+        """Those of `story_ids` a user muted."""
+        if not story_ids:
+            return frozenset()
+        where, params = self._db.any_of("id", story_ids, "bigint")
+        return frozenset(row[0] for row in self._db.execute(
+            f"SELECT id FROM stories WHERE {where} AND muted_at IS NOT NULL", params))
+
+    def mute(self, story_id: int, now: float, *, muted: bool = True) -> Muted | None:
+        """Mutes (or unmutes) a story: the live one, when it was merged into another. Its
+        alerts not yet sent, and not being sent now, are muted with it: dead (`outbox.MUTED`),
+        kept to be seen. None when there is no such story."""
+        with self._db.transaction() as db:
+            row = db.execute("SELECT coalesce(merged_into, id) FROM stories WHERE id = ?",
+                             (story_id,)).fetchone()
+            if row is None:
+                return None
+            live = row[0]
+            if muted:
+                db.execute("UPDATE stories SET muted_at = ? WHERE id = ?", (now, live))
+            else:  # and the stories merged into it, which a later merge would read
+                db.execute("UPDATE stories SET muted_at = NULL WHERE id = ? OR merged_into = ?",
+                           (live, live))
+            held = 0
+            if muted:
+                held = db.execute(
+                    "UPDATE alerts SET status = 'dead', last_error = ? WHERE status = 'pending' "
+                    "AND coalesce(lease_until, 0) <= ? AND story_id IN "
+                    "(SELECT id FROM stories WHERE id = ? OR merged_into = ?)",
+                    (MUTED, now, live, live)).rowcount
+        return Muted(live, held)
+
     def stories(self, since: float) -> list[dict[str, Any]]:
         """Stories seen since `since`, newest first, each with its member articles."""
         stories = self._db.execute(
@@ -73,7 +113,7 @@ class Items:
                 (story["id"],)).fetchall()
             out.append({
                 "id": story["id"], "title": story["title"], "first_seen": story["first_seen"],
-                "last_seen": story["last_seen"],
+                "last_seen": story["last_seen"], "muted": story["muted_at"] is not None,
                 "articles": [{"link": m["canonical_url"] or m["link"], "outlet": m["outlet"],
                               "title": m["title"], "published": m["published"],
                               "joined_by": m["story_reason"], "evidence": m["story_evidence"],
@@ -124,6 +164,11 @@ class Items:
                 db.execute("UPDATE stories SET merged_into = ? WHERE id = ? OR merged_into = ?",
                            (story_id, merged, merged))
                 db.execute("UPDATE items SET story_id = ? WHERE story_id = ?", (story_id, merged))
+            if assignment.merged:  # a muted story stays quiet in the story it joins
+                where, params = db.any_of("id", assignment.merged, "bigint")
+                db.execute("UPDATE stories SET muted_at = (SELECT min(muted_at) FROM stories "
+                           f"WHERE {where}) WHERE id = ? AND muted_at IS NULL",
+                           [*params, story_id])
             done = db.execute(
                 "UPDATE items SET state = 'done', outlet = ?, language = ?, source = ?, "
                 "canonical_url = ?, story_id = ?, story_reason = ?, story_evidence = ?, "

@@ -12,7 +12,10 @@ from monitor.core.models import Alert, AlertPayload, QueuedAlert
 from monitor.store.database import Database
 from monitor.store.leases import FENCE, Leases
 
-STATES = ("pending", "held", "failed", "sent", "dead")
+STATES = ("pending", "held", "failed", "sent", "dead", "muted")
+# why an alert is dead when its story was muted before it was sent (shown as state `muted`; a
+# bulk requeue leaves it: `monitor alerts retry ID` can still send it)
+MUTED = "muted: its story was muted before this alert was sent"
 # an alert no instance holds at `now` (one parameter), for a change made outside its sending
 _FREE = " AND status = 'pending' AND coalesce(lease_until, 0) <= ?"
 
@@ -24,9 +27,11 @@ def state_sql(alias: str = "") -> str:
     - held: never tried, waiting for its time (a digest, quiet hours, a rate window, a
       follow-up's delay);
     - failed: a try failed; waiting to be tried again;
-    - sent, dead: as stored."""
+    - sent, dead: as stored;
+    - muted: dead because its story was muted before it went out (`MUTED`)."""
     a = f"{alias}." if alias else ""
-    return (f"CASE WHEN {a}status != 'pending' THEN {a}status "
+    return (f"CASE WHEN {a}last_error = '{MUTED}' AND {a}status = 'dead' THEN 'muted' "
+            f"WHEN {a}status != 'pending' THEN {a}status "
             f"WHEN {a}next_attempt <= ? THEN 'pending' "
             f"WHEN {a}attempts > 0 THEN 'failed' ELSE 'held' END")
 
@@ -197,12 +202,14 @@ class Outbox:
     def requeue(self, *, now: float, max_age: float, ids: Sequence[int] = (),
                 dead: bool = False) -> int:
         """Put dead-lettered alerts back in line now, with a new age limit; returns how many.
-        A sent alert is never requeued: it would reach its readers twice."""
+        A sent alert is never requeued: it would reach its readers twice; `dead` (all of
+        them) leaves those of muted stories."""
         with self._db.transaction() as db:
             if dead:
                 return db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
-                                  "expires_at = ? WHERE status = 'dead'",
-                                  (now, now + max_age)).rowcount
+                                  "expires_at = ? WHERE status = 'dead' "
+                                  "AND coalesce(last_error, '') != ?",
+                                  (now, now + max_age, MUTED)).rowcount
             return sum(db.execute("UPDATE alerts SET status = 'pending', next_attempt = ?, "
                                   "expires_at = ? WHERE id = ? AND status = 'dead'",
                                   (now, now + max_age, alert_id)).rowcount for alert_id in ids)

@@ -22,6 +22,7 @@ from monitor.core.models import (
     Article,
     Entry,
     FeedState,
+    Muted,
     PendingItem,
     QueuedAlert,
     RetryItem,
@@ -59,6 +60,12 @@ class FeedStorage(Protocol):
                   alerts: Sequence[Alert]) -> None: ...
 
 
+class StoryMuting(Protocol):
+    """What the console writes of stories: muted, or not."""
+
+    def mute(self, story_id: int, now: float, *, muted: bool = True) -> Muted | None: ...
+
+
 class ItemStorage(Protocol):
     """The complete runner's: new items, their stories, and the alerts they queue."""
 
@@ -66,6 +73,8 @@ class ItemStorage(Protocol):
                       lease: float | None = None) -> list[PendingItem]: ...
     def story_channels(self, story_id: int) -> dict[str, tuple[str, str]]: ...
     def story_outlets(self, story_id: int) -> set[str]: ...
+    def muted_stories(self, story_ids: Sequence[int]) -> frozenset[int]: ...
+    def mute(self, story_id: int, now: float, *, muted: bool = True) -> Muted | None: ...
     def story_of_url(self, url: str, other_than: int) -> int | None: ...
     def recent_candidates(self, since: float) -> list[Candidate]: ...
 
@@ -155,10 +164,13 @@ class LeaseStorage(Protocol):
 
 
 class ConsoleStorage(Protocol):
-    """The web console's reads, and the one thing it writes: a dead alert put back in line."""
+    """The web console's reads, and what it writes: a dead alert put back in line, a story
+    muted or not."""
 
     async def call(self, function: Callable[..., T], *args: Any) -> T: ...
 
+    @property
+    def items(self) -> StoryMuting: ...
     @property
     def feeds(self) -> FeedStorage: ...
     @property

@@ -7,7 +7,7 @@ Work that any instance may take (a due feed, a new item, a due alert) is claimed
 `lease_token` counts the claims, so that the write finishing the work can tell whether it still
 holds it (fencing: a process frozen past its lease finds its token outdated)."""
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 INSTANCES = """
 -- Each running process (by its lease owner) writes its heartbeat here: proof that the database
@@ -34,7 +34,8 @@ CREATE TABLE stories (
     first_seen REAL NOT NULL,
     last_seen REAL NOT NULL,
     merged_into INTEGER,  -- set when a later article bridged it into an older story
-    merge_seq INTEGER  -- unused since schema 14 (was: the assignment that merged it)
+    merge_seq INTEGER,  -- unused since schema 14 (was: the assignment that merged it)
+    muted_at REAL  -- set while a user keeps it quiet: no alert of any kind for it
 );
 CREATE TABLE feeds (
     url TEXT PRIMARY KEY,
@@ -272,4 +273,6 @@ ALTER TABLE item_keys_12 RENAME TO item_keys;
     # window are filed at the first completion (`StoredStories.rebuild_if_needed`).
     13: SCHEMA[SCHEMA.index("-- The story index"):SCHEMA.index("CREATE TABLE item_keys")]
     + "INSERT INTO counters (name, value) VALUES ('postings_rebuild', 1);\n",
+    # A story a user muted (`monitor stories mute`, the console) raises no more alerts.
+    14: "ALTER TABLE stories ADD COLUMN muted_at REAL;",
 }

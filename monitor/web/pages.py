@@ -1,9 +1,10 @@
 """The console's pages, each with its `/api/` JSON twin, the rule tester, and the one write:
-a dead alert put back in line. Each reads through `views` and answers through `console`."""
+a dead alert put back in line, a story muted. Each reads through `views` and answers through `console`."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -93,6 +94,32 @@ async def retry(request: web.Request) -> web.StreamResponse:
         return web.json_response({"id": alert_id, "requeued": requeued, "was": before})
     return redirect(f"/alertes?relancee={alert_id}" if requeued else
                     f"/alertes?non_relancee={alert_id}")
+
+
+async def mute(request: web.Request) -> web.StreamResponse:
+    """A story muted (`etat=on`, the default) or unmuted (`etat=off`); the API takes
+    `{"muted": true|false}`."""
+    console = request.app[CONSOLE]
+    story_id = int(request.match_info["id"])
+    if is_api(request):
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            return refuse(request, 400, "the body is not JSON")
+        muted = body.get("muted", True) if isinstance(body, dict) else True
+        if not isinstance(muted, bool):
+            return refuse(request, 400, "muted: true or false")
+    else:
+        muted = (await request.post()).get("etat", "on") != "off"
+    done = await console.store.call(functools.partial(
+        console.store.items.mute, story_id, console.clock(), muted=muted))
+    if done is None:
+        raise views.NotFound(f"aucun sujet n° {story_id}")
+    log.info("console: story %d %s (%d alert(s) not yet sent muted)", done.story_id,
+             "muted" if muted else "unmuted", done.alerts)
+    if is_api(request):
+        return web.json_response({"id": done.story_id, "muted": muted, "alerts_muted": done.alerts})
+    return redirect(f"/sujets/{done.story_id}?{'sourdine' if muted else 'retabli'}=1")
 
 
 # -- the tester ----------------------------------------------------------------------------------

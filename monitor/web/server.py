@@ -77,6 +77,8 @@ def build(console: Console) -> web.Application:
     app.router.add_post("/api/historique", pages.backtest_start)
     app.router.add_post("/alertes/{id:\\d+}/relancer", pages.retry)
     app.router.add_post("/api/alertes/{id:\\d+}/relancer", pages.retry)
+    app.router.add_post("/sujets/{id:\\d+}/sourdine", pages.mute)
+    app.router.add_post("/api/sujets/{id:\\d+}/sourdine", pages.mute)
     return app
 
 

@@ -26,7 +26,7 @@ _SEVERITY = {"FAILING": 0, "silent": 1, "malformed": 2, "never polled": 3, "ok":
 FEED_STATES = {"FAILING": "en échec", "silent": "muet", "malformed": "malformé",
                "never polled": "jamais lu", "ok": "ok", "disabled": "désactivé"}
 ALERT_STATES = {"pending": "en attente", "held": "retenue", "failed": "en échec",
-                "sent": "envoyée", "dead": "abandonnée"}
+                "sent": "envoyée", "dead": "abandonnée", "muted": "sujet en sourdine"}
 
 
 class NotFound(LookupError):
@@ -151,7 +151,7 @@ def feed_page(store: ConsoleStorage, config: Config, feed_id: int, now: float) -
 def _story(story: StoryRow, zone: ZoneInfo) -> dict[str, Any]:
     return {"id": story.id, "title": story.title, "first_seen": iso(story.first_seen, zone),
             "last_seen": iso(story.last_seen, zone), "articles": story.articles,
-            "outlets": list(story.outlets), "rules": list(story.rules)}
+            "outlets": list(story.outlets), "rules": list(story.rules), "muted": story.muted}
 
 
 def stories_page(store: ConsoleStorage, config: Config, rules: RuleSet, now: float, *, rule: str = "",

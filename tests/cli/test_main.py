@@ -115,7 +115,8 @@ COMMANDS = {
     "run": [], "once": [], "check": [], "rules test": ["--text", "x"], "rules backtest": [],
     "alerts": [], "alerts retry": ["1"], "feeds": [], "feeds add": ["https://a.example"],
     "feeds remove": ["A"], "feeds import": ["a.opml"], "feeds export": [],
-    "feeds poll": ["A"], "stories": [], "notify test": [], "migrate": ["--from", "a.db"],
+    "feeds poll": ["A"], "stories": [], "stories mute": ["1"], "stories unmute": ["1"],
+    "notify test": [], "migrate": ["--from", "a.db"],
     "console hash-password": [],
 }
 

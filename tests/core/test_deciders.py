@@ -229,6 +229,31 @@ def test_old_news_and_dossiers_raise_nothing_and_a_live_page_follows_its_story()
     assert decision.alerts == ()  # both channels had their headline; follow-ups are off
 
 
+def test_a_muted_story_raises_nothing_not_even_through_a_story_it_merges() -> None:
+    alerted = {7: {"slack": ("ukraine", "normal")}, 8: {}}
+    joined = StoryFacts(None, StoryAssignment(7, "near-copy", 0.9), alerted=alerted,
+                        outlets={7: frozenset({"RFI"})})
+    loud = decide_item(article(), print_(), [MATCH], old=False, facts=joined, now=NOW,
+                       policy=ITEM_POLICY)
+    assert sorted(a.kind for a in loud.alerts) == ["alert", "followup"]  # unmuted: mail, slack
+    muted = StoryFacts(None, StoryAssignment(7, "near-copy", 0.9), alerted=alerted,
+                       outlets={7: frozenset({"RFI"})}, muted=frozenset({7}))
+    quiet = decide_item(article(), print_(), [MATCH], old=False, facts=muted, now=NOW,
+                        policy=ITEM_POLICY)
+    assert quiet.alerts == () and quiet.assignment.story_id == 7  # still joins its story
+    bridging = StoryFacts(None, StoryAssignment(8, "near-copy", 0.9, merged=(7,)),
+                          alerted=alerted, muted=frozenset({7}))
+    assert decide_item(article(), print_(), [MATCH], old=False, facts=bridging, now=NOW,
+                       policy=ITEM_POLICY).alerts == ()
+    live = StoryFacts(None, StoryAssignment(None, "live"), related=7, alerted=alerted,
+                      muted=frozenset({7}))
+    assert decide_item(article(), print_("live"), [MATCH], old=False, facts=live, now=NOW,
+                       policy=ITEM_POLICY).alerts == ()
+    other = StoryFacts(None, StoryAssignment(9, "near-copy", 0.9), muted=frozenset({7}))
+    assert decide_item(article(), print_(), [MATCH], old=False, facts=other, now=NOW,
+                       policy=ITEM_POLICY).alerts  # another story's mute is not this one's
+
+
 # -- decide_failure, decide_merged -----------------------------------------------------------
 
 def test_a_failed_send_retries_each_alert_or_lets_it_die_past_its_age() -> None:
@@ -338,3 +363,4 @@ def test_a_page_fetched_at_last_alerts_where_its_story_has_not() -> None:
     assert "07:00" in alerts_[0].payload["published"]  # 12:00 UTC, in the policy's zone
     assert decide_refresh(article(), [urgent], old=True, alerted={}, policy=policy) == ()
     assert decide_refresh(article(), [], old=False, alerted={}, policy=policy) == ()
+    assert decide_refresh(article(), [urgent], old=False, alerted={}, policy=policy, muted=True) == ()

@@ -1,6 +1,7 @@
 """The console in a real browser (headless Chromium) against `monitor run` fed by local feed and
-page servers: click through feed → item → story, test a rule, retry a dead alert, log in, and
-see a hostile feed title shown as text. Screenshots of each page go to the test's temp dir."""
+page servers: click through feed → item → story, mute it and back, test a rule, retry a dead
+alert, log in, and see a hostile feed title shown as text. Screenshots of each page go to the
+test's temp dir."""
 
 from __future__ import annotations
 
@@ -156,6 +157,12 @@ def test_click_through_the_console(tmp_path: Path, site: Site) -> None:
             outlets = driver.find_element(By.ID, "members").text
             assert "Le Quotidien" in outlets and "La Gazette" in outlets
             shot(driver, tmp_path, "story")
+            go(driver, driver.find_element(By.ID, "mute"))
+            assert driver.find_element(By.ID, "muted").text == "en sourdine"
+            assert "plus aucune alerte" in driver.find_element(By.ID, "notice").text
+            shot(driver, tmp_path, "story-muted")
+            go(driver, driver.find_element(By.ID, "mute"))  # and back
+            assert not driver.find_elements(By.ID, "muted")
 
             go(driver, driver.find_element(By.LINK_TEXT, "Sujets"))
             assert len(driver.find_elements(By.CSS_SELECTOR, "#stories tbody tr")) == 2
@@ -188,7 +195,7 @@ def test_click_through_the_console(tmp_path: Path, site: Site) -> None:
             wait_for(lambda: "Terminé" in text_of(driver, "progress"), 30)  # it reloads itself
             assert "Ukraine" in driver.find_element(By.ID, "backtest-stories").text
             shot(driver, tmp_path, "backtest")
-        assert len(list((tmp_path / "screenshots").glob("*.png"))) == 9
+        assert len(list((tmp_path / "screenshots").glob("*.png"))) == 10
     finally:
         daemon.stop()
 

@@ -92,7 +92,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             ALTER TABLE feeds DROP COLUMN lease_token; DROP TABLE instances;
             DROP INDEX feeds_due; ALTER TABLE feeds DROP COLUMN enabled;
             ALTER TABLE feeds DROP COLUMN host_rank; ALTER TABLE items DROP COLUMN story_evidence;
-            DROP TABLE story_postings;
+            DROP TABLE story_postings; ALTER TABLE stories DROP COLUMN muted_at;
             PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
@@ -231,6 +231,35 @@ def test_an_article_bridging_two_stories_merges_them(store: Store) -> None:
     assert store.items.story_channels(one) == {"ops": ("r", "normal"), "mail": ("s", "normal")}
     (listed,) = store.items.stories(since=0)  # the merged story is listed no more
     assert (listed["id"], len(listed["articles"])) == (one, 3)
+
+
+def test_a_muted_story_mutes_its_unsent_alerts_and_the_story_it_merges_into(
+        store: Store) -> None:
+    store_entries(store, [entry(f"https://a.fr/{n}") for n in range(4)])
+    first, second, third, fourth = store.items.pending()
+    one, _ = complete(store, first.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    two, _ = complete(store, second.id, alerts=[Alert("s", "mail", "T", {"title": "T"})])
+    (sending,) = [a for a in store.outbox.due(300.0, lease=60.0) if a.channel == "ops"]
+    store.outbox.mark_sent([sending.id], now=301.0)
+    three, _ = complete(store, third.id, alerts=[Alert("r", "ops", "T", {"title": "T"})])
+    assert store.items.mute(two, now=400.0) == (two, 1)  # its headline, never sent
+    assert store.items.muted_stories([one, two, three]) == {two}
+    assert [a.channel for a in store.outbox.due(500.0)] == ["ops"]  # story three's only
+    assert [r.channel for r in store.outbox.rows(state="muted", since=0, now=500.0)] == ["mail"]
+    assert store.outbox.requeue(now=500.0, max_age=60.0, dead=True) == 0  # not by a bulk retry
+    assert store.items.mute(one, now=400.0) == (one, 0)  # its alert went out before
+    assert store.items.mute(one, now=401.0, muted=False) == (one, 0)
+    assert store.items.muted_stories([one, two]) == {two}
+    assert store.items.mute(999, now=400.0) is None
+    article = Article("https://a.fr/3", "Tempête", "s", "texte", None, "A", "page")
+    store.items.complete(fourth.id, now=600.0, article=article,
+                         fingerprint=fingerprint(article, 600.0),
+                         assignment=StoryAssignment(one, "similar-words", 0.5, (two,)),
+                         matched=[], alerts=[])
+    assert store.items.muted_stories([one]) == {one}  # what joins a muted story stays muted
+    assert store.items.mute(two, now=700.0, muted=False) == (one, 0)  # merged: the live one
+    assert store.items.muted_stories([one, two]) == frozenset()
+    assert [s["muted"] for s in store.items.stories(since=0)] == [False, False]
 
 
 def test_outbox_retry_and_dead_letter(store: Store) -> None:
@@ -390,7 +419,7 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
                    if not any(column in line for column in (
                        "page_", " tries ", " retry_at ", " old ", " warning", " polls ",
                        " not_modified ", "items_feed", "items_matched", "title_words", "lease_",
-                       "_seq", " enabled ", " host_rank ", "story_evidence"))
+                       "_seq", " enabled ", " host_rank ", "story_evidence", "muted_at"))
                    ) + "\n"
     v2 = v2.replace("    merged_into INTEGER,  -- set when a later article bridged it into an "
                     "older story\n", "")

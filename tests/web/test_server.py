@@ -154,6 +154,29 @@ def test_retrying_a_dead_alert_needs_the_csrf_token(room: Newsroom) -> None:
     serve(room, test)
 
 
+def test_muting_a_story_from_its_page_and_the_api(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        url = f"/sujets/{room.story}/sourdine"
+        page = await (await client.get(f"/sujets/{room.story}")).text()
+        assert "Mettre en sourdine" in page and 'id="muted"' not in page
+        assert (await client.post(url, data={"csrf": "forged"})).status == 403
+        assert room.store.items.muted_stories([room.story]) == frozenset()
+        done = await client.post(url, data={"csrf": await csrf_of(client, f"/sujets/{room.story}")},
+                                 allow_redirects=False)
+        assert done.status == 303 and done.headers["Location"] == f"/sujets/{room.story}?sourdine=1"
+        assert room.store.items.muted_stories([room.story]) == {room.story}
+        page = await (await client.get(done.headers["Location"])).text()
+        assert 'id="muted"' in page and "Rétablir les alertes" in page and 'id="notice"' in page
+        listed = await (await client.get("/api/sujets")).json()
+        assert [s["muted"] for s in listed["stories"] if s["id"] == room.story] == [True]
+        unmuted = await (await client.post(f"/api{url}", json={"muted": False})).json()
+        assert unmuted == {"id": room.story, "muted": False, "alerts_muted": 0}
+        assert room.store.items.muted_stories([room.story]) == frozenset()
+        assert (await client.post(f"/api{url}", json={"muted": "yes"})).status == 400
+        assert (await client.post("/api/sujets/999/sourdine", json={})).status == 404
+    serve(room, test)
+
+
 def test_without_a_login_only_loopback_host_names_are_answered(room: Newsroom) -> None:
     async def test(client: TestClient) -> None:
         rebound = await client.get("/flux", headers={"Host": "attacker.example:9321"})
