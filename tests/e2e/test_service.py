@@ -19,6 +19,7 @@ import yaml
 
 from monitor.store.store import Store
 from tests.e2e.helpers import PROJECT, Daemon, environment, write_config
+from tests.deploy.test_files import named_metrics
 from tests.e2e.newsroom import RULES, serve_newsroom
 from tests.servers import Site, free_port, wait_for
 
@@ -86,6 +87,8 @@ def test_health_and_metrics_endpoint(tmp_path, site: Site) -> None:
         assert get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
         status, metrics = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
+        exposed = set(re.findall(r"^# TYPE (monitor_\w+) ", metrics, re.M))
+        assert named_metrics() <= exposed  # deploy/'s alert rules and dashboard read real ones
         if not os.environ.get("MONITOR_DATABASE"):  # a SQLite file locked by someone else:
             with sqlite3.connect(tmp_path / "state" / "monitor.db") as other:  # not healthy,
                 other.execute("BEGIN EXCLUSIVE")  # and it says why
