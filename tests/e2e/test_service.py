@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from monitor.store.store import Store
-from tests.e2e.helpers import PROJECT, Daemon, environment, write_config
 from tests.deploy.test_files import named_metrics
+from tests.e2e.helpers import PROJECT, Daemon, environment, write_config
 from tests.e2e.newsroom import RULES, serve_newsroom
 from tests.servers import Site, free_port, wait_for
 
