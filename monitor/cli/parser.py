@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from monitor import __version__
-from monitor.config.units import period
+from monitor.core.units import period
 
 GLOBAL_DEFAULTS = {"config": None, "verbose": 0, "quiet": 0, "log_format": "auto"}
 

@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.config.units import parse_duration
 from monitor.core.clocks import clock, quiet_window, rate
+from monitor.core.units import parse_duration
 
 
 class Digest(BaseModel):

@@ -28,9 +28,9 @@ from pydantic import (
 
 from monitor import __version__
 from monitor.config.channels import ChannelConfig
-from monitor.config.units import parse_backfill, parse_duration, parse_size
 from monitor.core import schedule, templates, yamlsource
 from monitor.core.errors import InvalidInput, Problem
+from monitor.core.units import parse_backfill, parse_duration, parse_size
 from monitor.telemetry import logs
 
 CONSOLE = "console"  # the built-in channel: alerts printed on standard output
@@ -96,6 +96,16 @@ class FeedConfig(_Strict):
         return url.strip()
 
 
+class TrendingConfig(_Strict):
+    """`notify.trending`: one alert for any story, matched by a rule or not, when it is carried
+    by `outlets` distinct outlets within `within` (opt-in)."""
+
+    outlets: int = Field(ge=2)
+    within: Duration = Field(gt=0)
+    channels: list[str] | None = None  # default: notify.default
+    priority: Literal["low", "normal", "high"] = "normal"
+
+
 class NotifyConfig(_Strict):
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     default: list[str] = Field(default_factory=lambda: [CONSOLE])
@@ -105,6 +115,7 @@ class NotifyConfig(_Strict):
     max_age: Duration = 24 * 3600.0  # an alert still undelivered after this is dead-lettered
     max_retry_delay: Duration = schedule.ALERT_MAX_RETRY  # a failed send waits 10 s, doubling to this
     timeout: Duration = 60.0  # total deadline of one send
+    trending: TrendingConfig | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -366,6 +377,9 @@ def _references(data: Mapping[str, Any], source: yamlsource.Source) -> list[Prob
     named: list[tuple[tuple[str | int, ...], Any]] = []
     for key in ("ops", "default"):
         named += [(("notify", key), notify.get(key))]
+    trending = notify.get("trending")
+    if isinstance(trending, dict):
+        named += [(("notify", "trending", "channels"), trending.get("channels"))]
     priority = notify.get("priority")
     if isinstance(priority, dict):
         named += [(("notify", "priority", level), names) for level, names in priority.items()]

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from monitor.core import alerts, backfill, evergreen, schedule
+from monitor.core import alerts, backfill, evergreen, schedule, spread
 from monitor.core.clocks import ChannelTiming, in_quiet, next_digest, quiet_end, rate
 from monitor.core.dedup import Fingerprint
 from monitor.core.models import (
@@ -125,6 +125,7 @@ class ItemPolicy:
     priority_channels: Mapping[Priority, Sequence[str]]  # notify.priority
     followups: str  # dedup.followups: digest, message, off
     zone: ZoneInfo
+    watches: tuple[spread.Watch, ...] = ()  # rules' `spread:` and notify.trending
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,8 @@ class StoryFacts:
     alerted: Mapping[int, Alerted] | None = None  # story → its headlines, per candidate
     outlets: Mapping[int, frozenset[str]] | None = None  # story → the outlets of its articles
     muted: frozenset[int] = frozenset()  # the candidate stories a user muted
+    members: Mapping[int, Sequence[spread.Member]] | None = None  # story → its articles (asked
+    # only when a watch wants to know a story's spread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,20 @@ def decide_item(article: Article, fingerprint: Fingerprint, matches: Sequence[Ma
         new_outlet = article.outlet not in (facts.outlets or {}).get(story, frozenset())
         planned += alerts.followups(article, alerted, now, policy.followups, new_outlet,
                                     policy.zone)
+    if policy.watches and assignment.story_id is not None and not old:
+        articles = facts.members or {}
+        members = [member for joined in (assignment.story_id, *assignment.merged)
+                   for member in articles.get(joined, ())]
+        members.append(spread.Member(article.outlet, _published(article, now),
+                                     tuple(match.rule for match in matches)))
+        planned += spread.alerts(article.title, article.url, members, policy.watches)
     return ItemDecision(assignment, tuple(planned))
+
+
+def _published(article: Article, now: float) -> float:
+    """When it was published, as the spread of a story counts: now for a date unknown or to
+    come."""
+    return min(article.published.timestamp(), now) if article.published else now
 
 
 def decide_refresh(article: Article, new_matches: Sequence[Match], *, old: bool,

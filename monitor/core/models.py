@@ -127,6 +127,8 @@ class Alert:
     kind: str = "alert"  # or "followup": another outlet joined a story that already alerted
     outlet: str = ""  # for a follow-up, the outlet it announces (one follow-up per outlet)
     hold_until: float | None = None  # wait for a digest until then
+    subject: str | None = None  # what makes it one of a kind in its story × channel (default:
+    # none for a headline, the item for a follow-up; `spread:<watch>` for a story spreading)
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,7 +163,8 @@ class _Compiler:
             language=tuple(lang.lower() for lang in spec.language) if spec.language else None,
             priority=spec.priority,
             channels=tuple(spec.notify) if spec.notify is not None else default,
-            origin=origin, template=template)
+            origin=origin, template=template,
+            spread=spec.spread.compiled() if spec.spread else None)
 
     def term(self, value: Any, where: yamlsource.Path_) -> Node | None:
         if isinstance(value, int | float) and not isinstance(value, bool):

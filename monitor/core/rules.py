@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import ahocorasick
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from monitor.core.matching import FIELDS, Entity, EntitySpans, Group, Node, Scan
 from monitor.core.models import Article, Hit, Match, Priority
+from monitor.core.spread import Spread
 from monitor.core.text import fold
+from monitor.core.units import parse_duration
 
 FieldName = Literal["title", "summary", "text"]
 TERM_KEYS = ("phrase", "term", "regex", "near", "entity", "all", "any", "none")
@@ -31,6 +33,19 @@ TERM_KEYS = ("phrase", "term", "regex", "near", "entity", "all", "any", "none")
 # pages of the real corpus are about 60,000 characters).
 MAX_CHARS = {"title": 2_000, "summary": 50_000, "text": 300_000}
 MAX_PLURAL_WORDS = 4  # a phrase's content words inflected together (2**4 forms at most)
+
+
+class SpreadSpec(BaseModel):
+    """`spread: {outlets: 3, within: 2h}`: be told once when a story the rule matched is carried
+    by that many outlets within that time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outlets: int = Field(ge=2)
+    within: Annotated[float, BeforeValidator(parse_duration)] = Field(gt=0)
+
+    def compiled(self) -> Spread:
+        return Spread(self.outlets, self.within)
 
 
 class RuleSpec(BaseModel):
@@ -54,6 +69,7 @@ class RuleSpec(BaseModel):
     priority: Priority = "normal"
     notify: list[str] | None = None
     template: str | None = None  # Jinja2 text, or a .j2 file next to the rule file
+    spread: SpreadSpec | None = None
     enabled: bool = True
 
     @field_validator("all", "any", "none", "feeds", "tags", "language", mode="before")
@@ -76,6 +92,7 @@ class CompiledRule:
     channels: tuple[str, ...]
     origin: str  # file:line, for humans
     template: str | None = None
+    spread: Spread | None = None  # tell its channels when a story it matched spreads
 
     def accepts(self, article: Article) -> bool:
         """The rule's filters on where the article comes from, checked before any matching."""

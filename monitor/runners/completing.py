@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from monitor.config.config import Config
-from monitor.core import analysis, entities, evergreen
+from monitor.core import analysis, entities, evergreen, spread
 from monitor.core.deciders import (
     ItemPolicy,
     StoryFacts,
@@ -23,6 +24,7 @@ from monitor.core.deciders import (
 from monitor.core.dedup import Fingerprint, evidence
 from monitor.core.errors import FetchError, LeaseLost, LockBusy
 from monitor.core.models import Article, Match, PendingItem, StoryAssignment
+from monitor.core.rules import CompiledRule
 from monitor.runners.context import Context
 from monitor.runners.workers import Batched, WorkerFailed
 
@@ -35,6 +37,19 @@ ITEM_RETRY_AFTER = 60.0  # an item whose completion raised waits this long, doub
 ITEM_RETRY_MAX = 6 * 3600.0
 BATCH = 32  # items in progress at once
 FOLLOWS_A_STORY = (evergreen.LIVE, evergreen.BULLETIN)  # alert as follow-ups of a story
+
+
+def watches(config: Config, rules: Sequence[CompiledRule]) -> tuple[spread.Watch, ...]:
+    """Who wants to know when a story spreads: each rule with `spread:`, and
+    `notify.trending`."""
+    found = [spread.Watch(rule.name, rule.spread, rule.channels, rule.priority)
+             for rule in rules if rule.spread is not None]
+    trending = config.notify.trending
+    if trending is not None:
+        found.append(spread.Watch(spread.TRENDING, spread.Spread(trending.outlets, trending.within),
+                                  tuple(trending.channels or config.notify.default),
+                                  trending.priority))
+    return tuple(found)
 
 
 class Ready(NamedTuple):
@@ -70,8 +85,9 @@ class CompleteRunner:
         self._news += 1
 
     def _policy(self) -> ItemPolicy:
-        config = self.context.config
-        return ItemPolicy(config.notify.priority, config.dedup.followups, config.notify.zone)
+        config, rules = self.context.config, self.context.rules
+        return ItemPolicy(config.notify.priority, config.dedup.followups, config.notify.zone,
+                          watches(config, rules.rules))
 
     async def process_pending(self) -> Completed:
         """Complete every new item."""
@@ -174,7 +190,8 @@ class CompleteRunner:
         log.exception("item %d: not completed (%d failed attempt(s)); tried again later",
                       item.id, tries, extra={"item": item.id})
 
-    def _facts(self, item: PendingItem, article: Article, fingerprint: Fingerprint) -> StoryFacts:
+    def _facts(self, item: PendingItem, article: Article, fingerprint: Fingerprint,
+               policy: ItemPolicy) -> StoryFacts:
         """What decide_item needs: the story of the page's canonical URL, else the index's,
         and the headlines and outlets of each candidate story."""
         ctx = self.context
@@ -194,7 +211,9 @@ class CompleteRunner:
         return StoryFacts(facts.same_url, facts.indexed, facts.related,
                           {story: items.story_channels(story) for story in stories},
                           {story: frozenset(items.story_outlets(story)) for story in stories},
-                          items.muted_stories(stories))
+                          items.muted_stories(stories),
+                          {story: items.story_members(story) for story in stories}
+                          if policy.watches else None)
 
     async def _commit(self, ready: list[Ready]) -> list[tuple[PendingItem, int | Exception]]:
         """Decide and commit the items ready at once in one transaction (a commit and a thread
@@ -241,9 +260,10 @@ class CompleteRunner:
         """One item, inside _decide_all's transaction: the next items of the batch see it
         filed, and may belong to its story."""
         ctx, item, article, fingerprint = self.context, done.item, done.article, done.fingerprint
+        policy = self._policy()
         decision = decide_item(article, fingerprint, done.matches, old=item.old,
-                               facts=self._facts(item, article, fingerprint),
-                               now=ctx.clock(), policy=self._policy())
+                               facts=self._facts(item, article, fingerprint, policy),
+                               now=ctx.clock(), policy=policy)
         assignment = decision.assignment
         story_id, count = ctx.store.items.complete(
             item.id, now=ctx.clock(), article=article, fingerprint=fingerprint,

@@ -20,6 +20,7 @@ from monitor.core.models import (
     RetryItem,
     StoryAssignment,
 )
+from monitor.core.spread import Member
 from monitor.core.storyindex import Candidate
 from monitor.store import stories
 from monitor.store.database import Database
@@ -67,6 +68,15 @@ class Items:
     def story_outlets(self, story_id: int) -> set[str]:
         return {row[0] for row in self._db.execute(
             "SELECT DISTINCT outlet FROM items WHERE story_id = ?", (story_id,))}
+
+    def story_members(self, story_id: int) -> list[Member]:
+        """A story's articles as its spread counts them: outlet, when published (when seen, for
+        a date unknown or later than that), rules matched."""
+        return [Member(row[0] or "", row[1], tuple(json.loads(row[2] or "[]")))
+                for row in self._db.execute(
+                    "SELECT outlet, CASE WHEN published IS NOT NULL AND published <= seen_at "
+                    "THEN published ELSE seen_at END, matched_rules FROM items "
+                    "WHERE story_id = ?", (story_id,))]
 
     def muted_stories(self, story_ids: Sequence[int]) -> frozenset[int]:
         """Those of `story_ids` a user muted."""

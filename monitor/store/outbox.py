@@ -234,5 +234,5 @@ def queue_alerts(db: Database, story_id: int, item_id: int,
              alert.priority, alert.title, json.dumps(alert.payload, ensure_ascii=False),
              alert.hold_until is not None, alert.hold_until or now,
              max(now, alert.hold_until or now) + max_age, now,
-             str(item_id) if alert.kind == "followup" else "")).rowcount
+             alert.subject or (str(item_id) if alert.kind == "followup" else ""))).rowcount
     return queued

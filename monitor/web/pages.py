@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.config.units import parse_duration
 from monitor.core.errors import FetchError, InvalidInput
+from monitor.core.units import parse_duration
 from monitor.web import tester, views
 from monitor.web.console import BACKTESTS, CONSOLE, Console, Handler, is_api, redirect, refuse, render
 

@@ -13,10 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.config.config import CONSOLE, Config
-from monitor.config.units import parse_duration
 from monitor.core import secrets
 from monitor.core.models import feed_status
 from monitor.core.rules import RuleSet
+from monitor.core.units import parse_duration
 from monitor.store.console import AlertRow, ItemRow, StoryRow
 from monitor.store.roles import ConsoleStorage
 

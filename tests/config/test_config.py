@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config.config import CONSOLE, default_path, load
-from monitor.config.units import parse_duration, parse_size
 from monitor.core.errors import InvalidInput
+from monitor.core.units import parse_duration, parse_size
 
 
 def write(tmp_path: Path, text: str) -> Path:

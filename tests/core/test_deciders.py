@@ -254,6 +254,23 @@ def test_a_muted_story_raises_nothing_not_even_through_a_story_it_merges() -> No
                        policy=ITEM_POLICY).alerts  # another story's mute is not this one's
 
 
+def test_an_article_that_makes_its_story_spread_adds_the_spread_alert() -> None:
+    from monitor.core.spread import Member, Spread, Watch
+
+    watch = Watch("ukraine", Spread(3, 7200.0), ("slack",))
+    policy = ItemPolicy({}, "off", ALERT_ZONE, (watch,))
+    members = {7: [Member("RFI", NOW - 3600, ("ukraine",)), Member("AFP", NOW - 1800)]}
+    facts = StoryFacts(None, StoryAssignment(7, "near-copy", 0.9), members=members,
+                       alerted={7: {"slack": ("ukraine", "normal")}})
+    decision = decide_item(article(), print_(), [], old=False, facts=facts, now=NOW,
+                           policy=policy)
+    assert [(a.channel, a.subject) for a in decision.alerts] == [("slack", "spread:ukraine")]
+    assert decide_item(article(), print_(), [], old=True, facts=facts, now=NOW,
+                       policy=policy).alerts == ()
+    assert decide_item(article("RFI"), print_(), [], old=False, facts=facts, now=NOW,
+                       policy=policy).alerts == ()  # a second RFI article: two outlets still
+
+
 # -- decide_failure, decide_merged -----------------------------------------------------------
 
 def test_a_failed_send_retries_each_alert_or_lets_it_die_past_its_age() -> None:

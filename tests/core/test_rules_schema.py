@@ -32,6 +32,7 @@ GOOD = [
     {"name": "a", "near": {"terms": ["a", "b"], "within": 3}},
     {"name": "a", "any": [{"all": ["a", {"any": ["b", "c"]}]}], "none": [{"none": ["d"]}]},
     {"name": "a", "entities": {"PER": ["Zelensky"]}, "priority": "high", "feeds": "Le Monde"},
+    {"name": "a", "any": "x", "spread": {"outlets": 3, "within": "2h"}},
 ]
 BAD = [
     {"name": "a"},  # no term
@@ -44,6 +45,9 @@ BAD = [
     {"name": "a", "any": ["x"], "priority": "urgent"},
     {"name": "a", "entities": {"PLANET": ["Mars"]}},
     {"name": "a", "any": [{"term": "x", "min_count": 0}]},
+    {"name": "a", "any": "x", "spread": {"outlets": 1, "within": "2h"}},
+    {"name": "a", "any": "x", "spread": {"outlets": 3, "within": "deux heures"}},
+    {"name": "a", "any": "x", "spread": {"outlets": 3}},
 ]
 
 
