@@ -184,8 +184,9 @@ def decide_item(article: Article, fingerprint: Fingerprint, matches: Sequence[Ma
         articles = facts.members or {}
         members = [member for joined in (assignment.story_id, *assignment.merged)
                    for member in articles.get(joined, ())]
-        members.append(spread.Member(article.outlet, _published(article, now),
-                                     tuple(match.rule for match in matches)))
+        members.append(spread.Member(
+            article.outlet, spread.site(article.canonical_url or article.url),
+            _published(article, now), tuple(match.rule for match in matches)))
         planned += spread.alerts(article.title, article.url, members, policy.watches)
     return ItemDecision(assignment, tuple(planned))
 

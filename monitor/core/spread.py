@@ -5,13 +5,17 @@ whose subject is `spread:<watch>`) keeps it to one however many articles follow.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from monitor.core.alerts import payload_of
 from monitor.core.models import Alert, Priority
 
 TRENDING = "trending"  # the watch of `notify.trending`, which no rule owns
+# second-level labels under which a country's registrable names live (bbc.co.uk, not co.uk)
+_SHARED_SLD = {"co", "com", "net", "org", "gouv", "gov", "ac", "edu", "asso", "nom"}
 SUBJECT = "spread:"  # + the watch's name: the alert's subject in the outbox
 
 
@@ -37,19 +41,40 @@ class Member:
     """One article of a story, as the spread of the story sees it."""
 
     outlet: str
+    site: str  # its publisher, as `site` names it from its address: what is counted
     at: float  # when it was published (when it was seen, for a date unknown or to come)
     rules: tuple[str, ...] = ()  # the rules it matched
 
 
+def site(url: str | None) -> str:
+    """The publisher of an address: its registrable domain (rmc.bfmtv.com and www.bfmtv.com
+    are bfmtv.com; bbc.co.uk stays whole), an IP address as it is. Three feeds of one
+    newspaper's sections are one outlet spreading nothing."""
+    host = (urlsplit(url or "").hostname or "").rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    labels = host.split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SHARED_SLD else 2
+    return ".".join(labels[-keep:])
+
+
 def outlets_within(members: Iterable[Member], spread: Spread) -> tuple[str, ...]:
-    """The outlets that carried the story within `spread.within` up to its latest article, in
-    the order of their first article there; enough of them means it is spreading now (a story
-    that spread long ago and gets one more article is not announced again as news)."""
+    """The outlets (one per site) that carried the story within `spread.within` up to its
+    latest article, in the order of their first article there; enough of them means it is
+    spreading now (a story that spread long ago and gets one more article is not announced
+    again as news)."""
     ordered = sorted(members, key=lambda member: member.at)
     if not ordered:
         return ()
     since = ordered[-1].at - spread.within
-    return tuple(dict.fromkeys(member.outlet for member in ordered if member.at >= since))
+    first: dict[str, str] = {}
+    for member in ordered:
+        if member.at >= since:
+            first.setdefault(member.site or member.outlet, member.outlet)
+    return tuple(first.values())
 
 
 def spreading(members: Sequence[Member], watches: Iterable[Watch]) -> list[tuple[Watch, tuple[str, ...]]]:

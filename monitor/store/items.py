@@ -20,7 +20,7 @@ from monitor.core.models import (
     RetryItem,
     StoryAssignment,
 )
-from monitor.core.spread import Member
+from monitor.core.spread import Member, site
 from monitor.core.storyindex import Candidate
 from monitor.store import stories
 from monitor.store.database import Database
@@ -72,11 +72,11 @@ class Items:
     def story_members(self, story_id: int) -> list[Member]:
         """A story's articles as its spread counts them: outlet, when published (when seen, for
         a date unknown or later than that), rules matched."""
-        return [Member(row[0] or "", row[1], tuple(json.loads(row[2] or "[]")))
+        return [Member(row[0] or "", site(row[1]), row[2], tuple(json.loads(row[3] or "[]")))
                 for row in self._db.execute(
-                    "SELECT outlet, CASE WHEN published IS NOT NULL AND published <= seen_at "
-                    "THEN published ELSE seen_at END, matched_rules FROM items "
-                    "WHERE story_id = ?", (story_id,))]
+                    "SELECT outlet, coalesce(canonical_url, link), CASE WHEN published IS NOT "
+                    "NULL AND published <= seen_at THEN published ELSE seen_at END, "
+                    "matched_rules FROM items WHERE story_id = ?", (story_id,))]
 
     def muted_stories(self, story_ids: Sequence[int]) -> frozenset[int]:
         """Those of `story_ids` a user muted."""

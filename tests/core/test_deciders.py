@@ -259,7 +259,8 @@ def test_an_article_that_makes_its_story_spread_adds_the_spread_alert() -> None:
 
     watch = Watch("ukraine", Spread(3, 7200.0), ("slack",))
     policy = ItemPolicy({}, "off", ALERT_ZONE, (watch,))
-    members = {7: [Member("RFI", NOW - 3600, ("ukraine",)), Member("AFP", NOW - 1800)]}
+    members = {7: [Member("RFI", "rfi.fr", NOW - 3600, ("ukraine",)),
+                   Member("AFP", "afp.com", NOW - 1800)]}
     facts = StoryFacts(None, StoryAssignment(7, "near-copy", 0.9), members=members,
                        alerted={7: {"slack": ("ukraine", "normal")}})
     decision = decide_item(article(), print_(), [], old=False, facts=facts, now=NOW,
@@ -267,7 +268,8 @@ def test_an_article_that_makes_its_story_spread_adds_the_spread_alert() -> None:
     assert [(a.channel, a.subject) for a in decision.alerts] == [("slack", "spread:ukraine")]
     assert decide_item(article(), print_(), [], old=True, facts=facts, now=NOW,
                        policy=policy).alerts == ()
-    assert decide_item(article("RFI"), print_(), [], old=False, facts=facts, now=NOW,
+    rfi = Article("https://www.rfi.fr/2", "Zelensky à Budapest", "", "texte", None, "RFI", "page")
+    assert decide_item(rfi, print_(), [], old=False, facts=facts, now=NOW,
                        policy=policy).alerts == ()  # a second RFI article: two outlets still
 
 

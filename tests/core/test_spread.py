@@ -1,15 +1,25 @@
 """When a story spreads: outlets counted within a window ending at its latest article, the
 watches of the rules it matched (or `trending`), one alert per watch and channel."""
 
-from monitor.core.spread import SUBJECT, TRENDING, Member, Spread, Watch, alerts, outlets_within, spreading
+from monitor.core.spread import (
+    SUBJECT,
+    TRENDING,
+    Member,
+    Spread,
+    Watch,
+    alerts,
+    outlets_within,
+    site,
+    spreading,
+)
 
 HOUR = 3600.0
 THREE_IN_2H = Spread(3, 2 * HOUR)
 
 
 def story(*members: tuple[str, float], rules: tuple[str, ...] = ("ukraine",)) -> list[Member]:
-    return [Member(outlet, at * HOUR, rules if index == 0 else ()) for index, (outlet, at)
-            in enumerate(members)]
+    return [Member(outlet, outlet.lower().replace(" ", "") + ".fr", at * HOUR,
+                   rules if index == 0 else ()) for index, (outlet, at) in enumerate(members)]
 
 
 def test_outlets_count_once_within_the_window_ending_at_the_latest_article() -> None:
@@ -21,6 +31,16 @@ def test_outlets_count_once_within_the_window_ending_at_the_latest_article() -> 
     late = story(("RFI", 0), ("Le Monde", 1), ("AFP", 1.5), ("Ouest-France", 26))
     assert outlets_within(late, THREE_IN_2H) == ("Ouest-France",)
     assert outlets_within([], THREE_IN_2H) == ()
+
+
+def test_an_outlet_is_its_site_so_a_newspaper_s_sections_are_one() -> None:
+    assert [site(url) for url in (
+        "https://www.lemonde.fr/international/a", "https://rmc.bfmtv.com/x",
+        "https://news.bbc.co.uk/y", "http://127.0.0.2:8080/z", None)] == [
+        "lemonde.fr", "bfmtv.com", "bbc.co.uk", "127.0.0.2", ""]
+    sections = [Member("BFMTV Paris", "bfmtv.com", 0), Member("BFMTV Var", "bfmtv.com", 60),
+                Member("RMC", "bfmtv.com", 120), Member("RFI", "rfi.fr", 180)]
+    assert outlets_within(sections, THREE_IN_2H) == ("BFMTV Paris", "RFI")
 
 
 def test_a_rule_s_watch_sees_only_the_stories_it_matched_and_trending_sees_all() -> None:
