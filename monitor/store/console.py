@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.core.spread import SUBJECT
 from monitor.core.text import title_words
 from monitor.store.database import Database
 from monitor.store.outbox import STATES, state_sql
@@ -60,7 +61,7 @@ class AlertRow:
     story_title: str | None
     rule: str
     channel: str
-    kind: str
+    kind: str  # alert, followup, or spread (a follow-up saying the story spreads)
     title: str
     status: str  # as stored: pending, sent, dead
     state: str  # as shown: pending, held, failed, sent, dead (see outbox.state_sql)
@@ -179,7 +180,8 @@ class ConsoleQueries:
             f"LEFT JOIN stories s ON s.id = a.story_id WHERE {where} ORDER BY a.id DESC LIMIT ?",
             (now, *args, limit)).fetchall()
         return [AlertRow(row["id"], row["story_id"], row["story_title"], row["rule"],
-                         row["channel"], row["kind"], row["title"], row["status"], row["state"],
+                         row["channel"], _kind(row["kind"], row["subject"]), row["title"],
+                         row["status"], row["state"],
                          row["attempts"], row["next_attempt"], row["created_at"],
                          row["delivered_at"], row["last_error"])
                 for row in rows]
@@ -208,6 +210,10 @@ class ConsoleQueries:
             if row[0] is not None:
                 found[rule] = row[0]
         return found
+
+
+def _kind(kind: str, subject: str) -> str:
+    return "spread" if subject.startswith(SUBJECT) else kind
 
 
 def _story(story: Any, members: Sequence[Any]) -> StoryRow:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from monitor.store.store import Store
 from tests.e2e.helpers import monitor_in, posted_alerts, write_config
 from tests.servers import Route, Site
 
@@ -73,3 +74,9 @@ def test_a_story_is_announced_once_when_its_third_outlet_carries_it(tmp_path: Pa
     assert len(spread_alerts(site, "/hook")) == len(spread_alerts(site, "/trend")) == 1
     stories = monitor_in(tmp_path, "stories", "--config", str(config)).stdout
     assert "4 article(s), 4 outlet(s)" in stories  # one story throughout
+    store = Store(tmp_path / "state" / "monitor.db")
+    try:  # the console tells them apart from follow-ups
+        kinds = sorted(row.kind for row in store.console.alert_rows(now=time.time()))
+    finally:
+        store.close()
+    assert kinds.count("spread") == 2 and kinds.count("alert") == 1
