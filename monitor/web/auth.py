@@ -49,6 +49,14 @@ def secret_ok(auth: HttpAuthConfig, given: str) -> bool:
         auth.password_hash is not None and password_ok(auth.password_hash, given))
 
 
+def feed_token(auth: HttpAuthConfig, rule: str) -> str:
+    """The token in a rule's feed address (`?jeton=…`), for feed readers that cannot log in:
+    derived from the console's secret and the rule's name, so it opens that feed only, and a
+    new token or password changes every feed's."""
+    secret = auth.token or auth.password_hash or ""
+    return hmac.new(secret.encode(), f"rule-feed\0{rule}".encode(), "sha256").hexdigest()[:32]
+
+
 FIRST_WAIT, MAX_WAIT = 1.0, 300.0  # after a client's failures: 1 s, doubling, up to 5 min
 MAX_CLIENTS = 10_000  # failing clients remembered (the oldest forgotten first)
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from monitor.core.errors import FetchError, InvalidInput
 from monitor.core.units import parse_duration
-from monitor.web import tester, views
+from monitor.web import rulefeeds, tester, views
 from monitor.web.console import BACKTESTS, CONSOLE, Console, Handler, is_api, redirect, refuse, render
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,23 @@ async def mute(request: web.Request) -> web.StreamResponse:
     if is_api(request):
         return web.json_response({"id": done.story_id, "muted": muted, "alerts_muted": done.alerts})
     return redirect(f"/sujets/{done.story_id}?{'sourdine' if muted else 'retabli'}=1")
+
+
+async def rule_feed(request: web.Request) -> web.StreamResponse:
+    """`/flux/regles/<rule>.xml` (RSS 2.0) or `.json` (JSON Feed 1.1)."""
+    console = request.app[CONSOLE]
+    rule, _, kind = request.match_info["file"].rpartition(".")
+    if kind not in ("xml", "json"):
+        raise views.NotFound("a rule's feed is <rule>.xml or <rule>.json")
+    description, stories = await console.store.call(
+        views.rule_feed_stories, console.store, console.rules(), rule, console.clock())
+    base = f"{request.scheme}://{request.host}"
+    if kind == "xml":
+        return web.Response(text=rulefeeds.rss(rule, description, stories, base),
+                            content_type="application/rss+xml")
+    return web.Response(text=rulefeeds.json_feed(rule, description, stories, base,
+                                                 str(request.url)),
+                        content_type="application/feed+json")
 
 
 # -- the tester ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
+from monitor.config.config import HttpAuthConfig
 from monitor.core.listen import is_loopback, parse_listen
 from monitor.web import auth, limits, pages, tester, views
 from monitor.web.console import (
@@ -40,6 +41,7 @@ from monitor.web.console import (
 log = logging.getLogger(__name__)
 
 PUBLIC = ("/healthz", "/metrics", "/login", "/static/")
+RULE_FEEDS = "/flux/regles/"  # a rule's feed: a session, the bearer token, or its own token
 MAX_BODY = 2 * 1024 * 1024  # a pasted article, a rule file
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -70,6 +72,7 @@ def build(console: Console) -> web.Application:
             ("/historique/{id}", "historique.html", pages.backtest)]:
         app.router.add_get(path, pages.page(template, view))
         app.router.add_get(f"/api{path}", pages.api(view))
+    app.router.add_get("/flux/regles/{file}", pages.rule_feed)
     app.router.add_get("/testeur", pages.tester_page)
     app.router.add_post("/testeur", pages.tester_page)
     app.router.add_post("/api/testeur", pages.tester_api)
@@ -124,6 +127,14 @@ def _bearer(request: web.Request, console: Console) -> bool:
                 and auth.token_ok(config.auth.token, header[7:].strip()))
 
 
+def _feed_token(request: web.Request, login: HttpAuthConfig | None) -> bool:
+    """A rule's feed opened by its own token (`?jeton=…`): readers that cannot log in."""
+    if login is None or request.method != "GET" or not request.path.startswith(RULE_FEEDS):
+        return False
+    rule = request.path.removeprefix(RULE_FEEDS).rpartition(".")[0]
+    return auth.token_ok(auth.feed_token(login, rule), request.query.get("jeton", ""))
+
+
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -140,11 +151,12 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         return refuse(request, 403, "this console answers on a loopback address only (set "
                                      "http.auth to open it to others)")
     public = request.path.startswith(PUBLIC)
-    bearer = _bearer(request, console)
+    bearer = _bearer(request, console) or _feed_token(request, login)
     if login is not None and not public and not bearer and not request.app[SESSIONS].valid(
             request.cookies.get(SESSION_COOKIE), console.clock()):
-        if is_api(request) or request.method != "GET":
-            return refuse(request, 401, "login required (a session, or Authorization: Bearer)")
+        if is_api(request) or request.method != "GET" or request.path.startswith(RULE_FEEDS):
+            return refuse(request, 401, "login required (a session, or Authorization: Bearer; "
+                                        "a rule's feed: its address with ?jeton=, on /regles)")
         return redirect(f"/login?next={quote(request.path_qs, safe='')}")
     if request.method == "POST" and not bearer:
         problem = await _forged(request)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from monitor.config.config import CONSOLE, Config
@@ -19,6 +20,7 @@ from monitor.core.rules import RuleSet
 from monitor.core.units import parse_duration
 from monitor.store.console import AlertRow, ItemRow, StoryRow
 from monitor.store.roles import ConsoleStorage
+from monitor.web import auth, rulefeeds
 
 DAY = 86400.0
 PERIODS = ("24h", "7j", "30j", "90j")  # offered; any period (`3j`, `12h`) is understood
@@ -207,6 +209,34 @@ def alerts_page(store: ConsoleStorage, config: Config, now: float, *, status: st
             "states": ALERT_STATES, "timezone": config.notify.timezone}
 
 
+def rule_feed_paths(config: Config, rule: str) -> dict[str, str]:
+    """Where a reader follows a rule's stories: RSS and JSON Feed, each with the rule's own
+    token when the console has a login."""
+    login = config.http.auth if config.http else None
+    token = f"?jeton={auth.feed_token(login, rule)}" if login else ""
+    path = f"/flux/regles/{quote(rule, safe='')}"
+    return {"rss": f"{path}.xml{token}", "json": f"{path}.json{token}"}
+
+
+def rule_feed_stories(store: ConsoleStorage, rules: RuleSet, rule: str, now: float,
+                      ) -> tuple[str, list[dict[str, Any]]]:
+    """A rule's description and its latest stories, each with its articles (`rulefeeds`)."""
+    found = next((r for r in rules.rules if r.name == rule), None)
+    if found is None:
+        raise NotFound(f"aucune règle '{rule}'")
+    out = []
+    for row in store.console.recent_stories(since=now - rulefeeds.FEED_DAYS * DAY, rule=rule,
+                                            limit=rulefeeds.FEED_STORIES):
+        story = store.console.story(row.id)
+        if story is None:  # merged meanwhile: its articles are in the story it joined
+            continue
+        out.append({"id": row.id, "title": row.title, "first_seen": row.first_seen,
+                    "last_seen": row.last_seen, "outlets": list(row.outlets),
+                    "articles": [{"outlet": item.outlet, "title": item.title, "link": item.link}
+                                 for item in story[1]]})
+    return found.description, out
+
+
 # -- Règles ----------------------------------------------------------------------------------------
 
 def rules_page(store: ConsoleStorage, config: Config, rules: RuleSet, reload: ReloadLog,
@@ -227,7 +257,8 @@ def rules_page(store: ConsoleStorage, config: Config, rules: RuleSet, reload: Re
                        [*rule.channels, *config.notify.priority.get(rule.priority, ())])),
                    "priority": rule.priority,
                    "matches_24h": day[rule.name], "matches_7d": week[rule.name],
-                   "last_match": iso(last.get(rule.name), zone)} for rule in rules.rules],
+                   "last_match": iso(last.get(rule.name), zone),
+                   "feeds": rule_feed_paths(config, rule.name)} for rule in rules.rules],
         "reload": {"at": iso(reload.at, zone), "ok": reload.ok, "reason": reload.reason,
                    "problems": reload.problems},
         "timezone": config.notify.timezone}

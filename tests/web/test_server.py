@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -177,6 +178,32 @@ def test_muting_a_story_from_its_page_and_the_api(room: Newsroom) -> None:
     serve(room, test)
 
 
+def test_a_rule_s_stories_as_rss_and_json_feed_that_feedparser_reads(room: Newsroom) -> None:
+    import feedparser
+
+    async def test(client: TestClient) -> None:
+        rules = await (await client.get("/api/regles")).json()
+        paths = next(rule["feeds"] for rule in rules["rules"] if rule["name"] == "ukraine")
+        assert paths == {"rss": "/flux/regles/ukraine.xml", "json": "/flux/regles/ukraine.json"}
+        assert 'href="/flux/regles/ukraine.xml"' in await (await client.get("/regles")).text()
+        answer = await client.get(paths["rss"])
+        assert answer.content_type == "application/rss+xml"
+        parsed = feedparser.parse(await answer.read())
+        assert not parsed.bozo, parsed.bozo_exception
+        assert parsed.feed.title == "monitor : ukraine"
+        (entry,) = parsed.entries  # the Ukraine story, told by both outlets: one entry
+        assert entry.id.endswith(f"/sujets/{room.story}")
+        assert "2 source(s) : Le Quotidien, La Gazette" in entry.summary
+        assert entry.link.startswith("https://")  # its first article, not the console
+        data = json.loads(await (await client.get(paths["json"])).text())
+        assert data["version"] == "https://jsonfeed.org/version/1.1"
+        assert [item["tags"] for item in data["items"]] == [["Le Quotidien", "La Gazette"]]
+        hostile = feedparser.parse(await (await client.get("/flux/regles/tempete.xml")).read())
+        assert not hostile.bozo and HOSTILE in hostile.entries[0].title  # escaped, intact
+        assert (await client.get("/flux/regles/nope.xml")).status == 404
+    serve(room, test)
+
+
 def test_without_a_login_only_loopback_host_names_are_answered(room: Newsroom) -> None:
     async def test(client: TestClient) -> None:
         rebound = await client.get("/flux", headers={"Host": "attacker.example:9321"})
@@ -229,6 +256,24 @@ def test_with_a_login_pages_want_a_session_or_the_token(tmp_path: Path) -> None:
         inside = await client.post("/login", data={"csrf": token, "secret": "t" * 24,
                                                     "next": "/sujets?q=kiev"}, allow_redirects=False)
         assert inside.headers["Location"] == "/sujets?q=kiev"
+    serve(room, test)
+
+
+def test_a_rule_s_feed_opens_with_its_own_token_only(tmp_path: Path) -> None:
+    room = with_login(tmp_path)
+    assert room.config.http and room.config.http.auth
+    own = auth.feed_token(room.config.http.auth, "ukraine")
+
+    async def test(client: TestClient) -> None:
+        assert (await client.get("/flux/regles/ukraine.xml")).status == 401
+        assert (await client.get(f"/flux/regles/ukraine.xml?jeton={own}")).status == 200
+        assert (await client.get(f"/flux/regles/ukraine.json?jeton={own}")).status == 200
+        assert (await client.get(f"/flux/regles/tempete.xml?jeton={own}")).status == 401
+        assert (await client.get(f"/api/flux?jeton={own}")).status == 401  # that feed only
+        assert (await client.get("/flux/regles/ukraine.xml?jeton=" + "0" * 32)).status == 401
+        bearer = await client.get("/api/regles", headers={"Authorization": "Bearer " + "t" * 24})
+        paths = next(r["feeds"] for r in (await bearer.json())["rules"] if r["name"] == "ukraine")
+        assert paths["rss"] == f"/flux/regles/ukraine.xml?jeton={own}"
     serve(room, test)
 
 
