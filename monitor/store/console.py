@@ -50,6 +50,7 @@ class StoryRow:
     outlets: tuple[str, ...]
     rules: tuple[str, ...]
     muted: bool = False  # a user muted it: it raises no alert
+    times: tuple[float, ...] = ()  # each article's news time (`_NEWS_TIME`), in story order
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,16 @@ class AlertRow:
     delivered_at: float | None
     last_error: str | None
 
+
+# when an article was news: published, unless unknown or later than when it was seen
+_NEWS_TIME = ("CASE WHEN published IS NOT NULL AND published <= seen_at THEN published "
+              "ELSE seen_at END")
+# how the Sujets list sorts (each descending): news time of the first article, articles, outlets
+ORDERS = {
+    "recent": f"(SELECT min({_NEWS_TIME}) FROM items WHERE story_id = s.id)",
+    "taille": "(SELECT count(*) FROM items WHERE story_id = s.id)",
+    "etendue": "(SELECT count(DISTINCT outlet) FROM items WHERE story_id = s.id)",
+}
 
 _ITEM_COLUMNS = (
     "i.id, i.feed_url, coalesce(i.outlet, f.name, i.feed_url) AS outlet, i.title, "
@@ -133,16 +144,17 @@ class ConsoleQueries:
             if story is None:
                 continue
             members = self._db.execute(
-                "SELECT outlet, matched_rules FROM items WHERE story_id = ? "
+                f"SELECT outlet, matched_rules, {_NEWS_TIME} FROM items WHERE story_id = ? "
                 "ORDER BY processed_at", (story_id,)).fetchall()
             out.append(_story(story, members))
         return out
 
     def recent_stories(self, *, since: float, rule: str | None = None, outlet: str | None = None,
-                       words: str = "", limit: int = 100) -> list[StoryRow]:
-        """Stories seen since `since`, latest first; only those with an article matching `rule`,
-        from `outlet`, or whose articles' titles hold every word of `words` (folded: case,
-        accents and elisions do not matter)."""
+                       words: str = "", limit: int = 100, order: str = "recent") -> list[StoryRow]:
+        """Stories seen since `since`, in `order` (`ORDERS`: by their first article's news time,
+        latest first, by default); only those with an article matching `rule`, from `outlet`,
+        or whose articles' titles hold every word of `words` (folded: case, accents and
+        elisions do not matter)."""
         args: list[float | str]
         where, args = ["i.story_id IS NOT NULL", "i.processed_at >= ?"], [since]
         if rule:
@@ -157,7 +169,7 @@ class ConsoleQueries:
         story_ids = [row[0] for row in self._db.execute(
             "SELECT s.id FROM stories s WHERE s.merged_into IS NULL AND s.last_seen >= ? "
             f"AND s.id IN (SELECT i.story_id FROM items i WHERE {' AND '.join(where)}) "
-            "ORDER BY s.last_seen DESC LIMIT ?", (since, *args, limit))]
+            f"ORDER BY {ORDERS[order]} DESC, s.id DESC LIMIT ?", (since, *args, limit))]
         return self.stories_by_id(story_ids)
 
     def outlets(self, since: float) -> list[str]:
@@ -220,4 +232,5 @@ def _story(story: Any, members: Sequence[Any]) -> StoryRow:
     outlets = tuple(dict.fromkeys(member[0] for member in members if member[0]))
     rules = tuple(dict.fromkeys(rule for member in members for rule in _rules(member[1])))
     return StoryRow(story["id"], story["title"], story["first_seen"], story["last_seen"],
-                    len(members), outlets, rules, story["muted_at"] is not None)
+                    len(members), outlets, rules, story["muted_at"] is not None,
+                    tuple(member[2] for member in members))

@@ -54,7 +54,8 @@ def stories(request: web.Request, console: Console) -> dict[str, Any]:
     query = request.query
     return views.stories_page(console.store, console.config(), console.rules(), console.clock(),
                               rule=query.get("regle", ""), outlet=query.get("source", ""),
-                              period=query.get("periode", "7j"), words=query.get("q", ""))
+                              period=query.get("periode", "7j"), words=query.get("q", ""),
+                              order=query.get("tri", "recent"))
 
 
 def story(request: web.Request, console: Console) -> dict[str, Any]:

@@ -20,13 +20,14 @@ from monitor.core.rules import RuleSet
 from monitor.core.units import parse_duration
 from monitor.store.console import AlertRow, ItemRow, StoryRow
 from monitor.store.roles import ConsoleStorage
-from monitor.web import auth, rulefeeds
+from monitor.web import auth, charts, rulefeeds
 
 DAY = 86400.0
 PERIODS = ("24h", "7j", "30j", "90j")  # offered; any period (`3j`, `12h`) is understood
 _SEVERITY = {"FAILING": 0, "silent": 1, "malformed": 2, "never polled": 3, "ok": 4, "disabled": 5}
 FEED_STATES = {"FAILING": "en échec", "silent": "muet", "malformed": "malformé",
                "never polled": "jamais lu", "ok": "ok", "disabled": "désactivé"}
+SORTS = {"recent": "les plus récents", "taille": "les plus gros", "etendue": "les plus repris"}
 ALERT_STATES = {"pending": "en attente", "held": "retenue", "failed": "en échec",
                 "sent": "envoyée", "dead": "abandonnée", "muted": "sujet en sourdine"}
 
@@ -157,18 +158,24 @@ def _story(story: StoryRow, zone: ZoneInfo) -> dict[str, Any]:
 
 
 def stories_page(store: ConsoleStorage, config: Config, rules: RuleSet, now: float, *, rule: str = "",
-                 outlet: str = "", period: str = "7j", words: str = "") -> dict[str, Any]:
+                 outlet: str = "", period: str = "7j", words: str = "",
+                 order: str = "recent") -> dict[str, Any]:
     try:
         since = now - parse_duration(period, bare_seconds=False)
     except ValueError as error:
         raise Refused(f"periode: {error}") from None
+    if order not in SORTS:
+        raise Refused(f"tri: '{order}' is none of {', '.join(SORTS)}")
     found = store.console.recent_stories(since=since, rule=rule or None, outlet=outlet or None,
-                                         words=words)
+                                         words=words, order=order)
     zone = config.notify.zone
-    return {"stories": [_story(story, zone) for story in found],
-            "filters": {"rule": rule, "outlet": outlet, "period": period, "q": words},
+    return {"stories": [{**_story(story, zone), "sparkline": charts.sparkline(
+                story.times, min(story.times, default=0), max(story.times, default=0))}
+                        for story in found],
+            "filters": {"rule": rule, "outlet": outlet, "period": period, "q": words,
+                        "order": order},
             "choices": {"rules": [r.name for r in rules.rules], "outlets": store.console.outlets(since),
-                        "periods": list(PERIODS)},
+                        "periods": list(PERIODS), "orders": SORTS},
             "timezone": config.notify.timezone}
 
 
@@ -178,7 +185,10 @@ def story_page(store: ConsoleStorage, config: Config, story_id: int, now: float)
         raise NotFound(f"aucun sujet n° {story_id}")
     story, items = found
     zone = config.notify.zone
+    points = [(item.outlet, item.published if item.published is not None
+               and item.published <= item.seen_at else item.seen_at) for item in items]
     return {"story": _story(story, zone), "articles": [_item(item, zone) for item in items],
+            "timeline": charts.timeline(points, zone),
             "alerts": [_alert(row, config, now)
                        for row in store.console.alert_rows(now=now, story_id=story.id)],
             "timezone": config.notify.timezone}

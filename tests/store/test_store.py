@@ -262,6 +262,23 @@ def test_a_muted_story_mutes_its_unsent_alerts_and_the_story_it_merges_into(
     assert [s["muted"] for s in store.items.stories(since=0)] == [False, False]
 
 
+def test_stories_are_listed_by_their_first_article_s_news_time_latest_first(
+        store: Store) -> None:
+    day = datetime(2025, 11, 24, tzinfo=UTC)
+    store_entries(store, [Entry(FEED_A, None, f"https://a.fr/{n}", "T", "s",
+                                day.replace(hour=hour)) for n, hour in enumerate((9, 6, 10))],
+                  now=day.replace(hour=12).timestamp())
+    first, second, third = store.items.pending()
+    later_news, _ = complete(store, first.id)  # published at 9:00, the first story made
+    earlier_news, _ = complete(store, second.id)  # published at 6:00
+    complete(store, third.id, story_id=later_news)  # published at 10:00
+    listed = store.console.recent_stories(since=0)
+    assert [story.id for story in listed] == [later_news, earlier_news]
+    assert listed[0].times == (day.replace(hour=9).timestamp(), day.replace(hour=10).timestamp())
+    assert [story.id for story in store.console.recent_stories(since=0, order="taille")] == [
+        later_news, earlier_news]
+
+
 def test_outbox_retry_and_dead_letter(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.items.pending()

@@ -127,6 +127,23 @@ def test_stories_filter_by_rule_outlet_and_folded_words(room: Newsroom) -> None:
     serve(room, test)
 
 
+def test_stories_sort_by_size_and_spread_and_draw_their_timeline(room: Newsroom) -> None:
+    async def test(client: TestClient) -> None:
+        for order in ("taille", "etendue"):
+            found = await (await client.get(f"/api/sujets?tri={order}")).json()
+            assert [s["id"] for s in found["stories"]] == [room.story, room.hostile_story]
+        assert (await client.get("/api/sujets?tri=hasard")).status == 400
+        listing = await (await client.get("/sujets?tri=taille&periode=24h")).text()
+        assert listing.count('<td class="spark">') == 2  # (drawn when its articles span time)
+        assert 'id="top-stories"' in listing  # « À la une »
+        page = await client.get(f"/sujets/{room.story}")
+        timeline = re.search(r'<figure id="timeline">(.*?)</figure>', await page.text(), re.S)
+        assert timeline and timeline.group(1).count("<circle") == 2
+        assert ">Le Quotidien<" in timeline.group(1) and ">La Gazette<" in timeline.group(1)
+        assert "script-src" not in page.headers["Content-Security-Policy"]  # still none
+    serve(room, test)
+
+
 def test_a_hostile_title_is_text_not_markup(room: Newsroom) -> None:
     async def test(client: TestClient) -> None:
         for page in ["/flux/1", f"/sujets/{room.hostile_story}", "/alertes", "/sujets"]:
