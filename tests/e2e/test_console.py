@@ -156,6 +156,8 @@ def test_click_through_the_console(tmp_path: Path, site: Site) -> None:
                 "Missiles pour l'Ukraine", "L'Ukraine recevra des missiles")
             outlets = driver.find_element(By.ID, "members").text
             assert "Le Quotidien" in outlets and "La Gazette" in outlets
+            dots = driver.find_elements(By.CSS_SELECTOR, "#timeline svg circle")
+            assert len(dots) == 2 and all(dot.is_displayed() for dot in dots)  # drawn, CSP or not
             shot(driver, tmp_path, "story")
             go(driver, driver.find_element(By.ID, "mute"))
             assert driver.find_element(By.ID, "muted").text == "en sourdine"
@@ -167,6 +169,9 @@ def test_click_through_the_console(tmp_path: Path, site: Site) -> None:
             go(driver, driver.find_element(By.LINK_TEXT, "Sujets"))
             assert len(driver.find_elements(By.CSS_SELECTOR, "#stories tbody tr")) == 2
             shot(driver, tmp_path, "stories")
+            go(driver, driver.find_element(By.ID, "top-stories"))  # « À la une »: biggest first
+            first = driver.find_element(By.CSS_SELECTOR, "#stories tbody tr").text
+            assert "Ukraine" in first or "missiles" in first
             go(driver, driver.find_element(By.LINK_TEXT, "Règles"))
             assert "ukraine" in driver.find_element(By.ID, "rules").text
             shot(driver, tmp_path, "rules")
