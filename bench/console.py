@@ -106,7 +106,9 @@ async def measure(folder: Path, count: int) -> dict[str, tuple[float, float]]:
           f"({config.database.stat().st_size / 1e6:.0f} MB)", flush=True)
     pages = ["/healthz", "/flux", "/api/flux", "/flux/1", "/sujets", "/sujets?periode=90j",
              "/sujets?q=Ukraine+missiles&periode=30j", "/sujets?regle=regle-3&periode=90j",
-             "/sujets?source=Fil+7&periode=30j", "/sujets/N", "/alertes",
+             "/sujets?source=Fil+7&periode=30j", "/sujets?tri=taille&periode=24h",
+             "/sujets?tri=etendue&periode=90j", "/sujets/N", "/flux/regles/regle-3.xml",
+             "/flux/regles/regle-3.json", "/alertes",
              "/alertes?etat=dead", "/api/alertes", "/regles", "/testeur"]
     console = Console(config=lambda: config, rules=lambda: rules, store=store)
     found = {}
