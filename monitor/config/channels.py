@@ -34,6 +34,7 @@ class Digest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     every: float | None = None
     at: str | None = None
+    briefing: bool = False  # told story by story (headline, outlets, growth, rules), not by rule
 
     @field_validator("every", mode="before")
     @classmethod

@@ -72,6 +72,33 @@ DIGEST = {
 {% endfor %}""",
 }
 
+# A briefing: the digest told story by story (`digest: {…, briefing: true}`).
+BRIEFING = {
+    "markdown": """\
+{% for story in stories %}**{{ story.title }}**
+{% if story.articles %}{{ story.articles }} article(s), {{ story.outlets | length }} source(s) : {{ story.outlets | join(", ") }}{% if story.since %} — depuis le {{ story.since }}{% endif %}
+{% endif %}{% if story.rules %}Règles : {{ story.rules | join(", ") }}
+{% endif %}{% for alert in story.alerts %}- {% if alert.url %}[{{ alert.title }}]({{ alert.url }}){% else %}{{ alert.title }}{% endif %} — {{ alert.outlet }}
+{% endfor %}
+{% endfor %}""",
+    "html": """\
+{% for story in stories %}<h3>{{ story.title }}</h3>
+{% if story.articles %}<p>{{ story.articles }} article(s), {{ story.outlets | length }} source(s) : {{ story.outlets | join(", ") }}{% if story.since %} — depuis le {{ story.since }}{% endif %}</p>
+{% endif %}{% if story.rules %}<p>Règles : {{ story.rules | join(", ") }}</p>
+{% endif %}<ul>
+{% for alert in story.alerts %}<li>{% if alert.url %}<a href="{{ alert.url }}">{{ alert.title }}</a>{% else %}{{ alert.title }}{% endif %} — {{ alert.outlet }}</li>
+{% endfor %}</ul>
+{% endfor %}""",
+    "text": """\
+{% for story in stories %}== {{ story.title }} ==
+{% if story.articles %}{{ story.articles }} article(s), {{ story.outlets | length }} source(s) : {{ story.outlets | join(", ") }}{% if story.since %} — depuis le {{ story.since }}{% endif %}
+{% endif %}{% if story.rules %}Règles : {{ story.rules | join(", ") }}
+{% endif %}{% for alert in story.alerts %}- {{ alert.title }} — {{ alert.outlet }}{% if alert.url %}
+  {{ alert.url }}{% endif %}
+{% endfor %}
+{% endfor %}""",
+}
+
 SAMPLE: dict[str, Any] = {
     "title": "Washington autorise la livraison de missiles Tomahawk à l’Ukraine",
     "url": "https://www.lemonde.fr/international/article/2025/11/24/tomahawk.html",
@@ -145,6 +172,18 @@ def render_digest(payloads: Sequence[Mapping[str, Any]], fmt: str) -> tuple[str,
     title = f"monitor : {count} alerte{'s' if count > 1 else ''}"
     body = _lenient[fmt].from_string(DIGEST[fmt]).render(rules=list(groups.values()), count=count)
     return title, body.strip()
+
+
+def render_briefing(stories: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+                    fmt: str) -> tuple[str, str]:
+    """(title, body) of a digest told story by story: each story (`title`, `articles`,
+    `outlets`, `since`, `rules`: what the store knows of it) with the alerts it gathers."""
+    sections = [{**story, "rules": list(dict.fromkeys(
+                    [*story.get("rules", ()), *(p["rule"] for p in payloads)])),
+                 "alerts": [_context(p, fmt) for p in payloads]} for story, payloads in stories]
+    count = len(sections)
+    title = f"monitor : {count} sujet{'s' if count > 1 else ''}"
+    return title, _lenient[fmt].from_string(BRIEFING[fmt]).render(stories=sections).strip()
 
 
 def _context(payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import asyncio
 import functools
 import logging
 from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from monitor.config.channels import ChannelConfig
 from monitor.core import templates
@@ -143,6 +145,11 @@ class DispatchRunner:
         priority = max((a.priority for a in send.alerts), key=_PRIORITY_ORDER.index)
         margin = max(ctx.config.lease, ctx.config.notify.timeout + SEND_MARGIN)
         errors = []
+        channel = ctx.config.notify.channels.get(name)
+        briefs = None
+        if send.digest and len(send.alerts) > 1 and channel and channel.digest \
+                and channel.digest.briefing:
+            briefs = await ctx.store.call(self._briefs, {a.story_id for a in send.alerts})
         for target in notifier.targets(name):
             if not await ctx.store.call(ctx.store.leases.hold_on, "alerts", ids, ctx.clock(),
                                         margin):
@@ -152,7 +159,7 @@ class DispatchRunner:
             if not missing:
                 continue
             try:
-                title, body, fmt = self._render(name, replace(send, alerts=missing))
+                title, body, fmt = self._render(name, replace(send, alerts=missing), briefs)
             except Exception as error:  # a template can raise anything
                 raise _RenderFailed from error
             result = await asyncio.to_thread(notifier.send_to, name, target, title, body, fmt,
@@ -179,10 +186,35 @@ class DispatchRunner:
                             error)
                 await asyncio.sleep(RECORD_PAUSE * 2 ** attempt)
 
-    def _render(self, channel: str, send: Send) -> tuple[str, str, str]:
+    def _briefs(self, story_ids: set[int]) -> dict[int, tuple[int, dict[str, Any]]]:
+        """For a briefing: each alert's story → (the live story it is or joined, what the
+        store knows of it). Operational alerts (no story) have none."""
+        zone = self.context.config.notify.zone
+        found = {}
+        for story_id in story_ids - {0}:
+            row = self.context.store.console.story(story_id)
+            if row is not None:
+                story = row[0]
+                found[story_id] = (story.id, {
+                    "title": story.title, "articles": story.articles,
+                    "outlets": list(story.outlets), "rules": list(story.rules),
+                    "since": datetime.fromtimestamp(story.first_seen, zone).strftime(
+                        "%d/%m à %H:%M")})
+        return found
+
+    def _render(self, channel: str, send: Send,
+                briefs: dict[int, tuple[int, dict[str, Any]]] | None = None,
+                ) -> tuple[str, str, str]:
         notifier = self.context.notifier
         fmt = notifier.format_of(channel)
         payloads = [alert.payload for alert in send.alerts]
+        if send.digest and len(payloads) > 1 and briefs is not None:
+            sections: dict[int, tuple[dict[str, Any], list[Any]]] = {}
+            for alert in send.alerts:  # one section per live story, in the alerts' order
+                live, facts = briefs.get(alert.story_id, (-alert.id, {"title": alert.title}))
+                sections.setdefault(live, (facts, []))[1].append(alert.payload)
+            title, body = templates.render_briefing(list(sections.values()), fmt)
+            return title, body, fmt
         if send.digest and len(payloads) > 1:
             title, body = templates.render_digest(payloads, fmt)
             return title, body, fmt

@@ -54,6 +54,25 @@ def test_digest_groups_by_rule() -> None:
     assert "**otan**" in lines and lines[-1].startswith("- [Sommet de l’OTAN](https://x.fr/otan)")
 
 
+def test_a_briefing_has_a_section_per_story_with_its_growth_and_rules() -> None:
+    from monitor.core.templates import render_briefing
+
+    story = {"title": "Missiles pour l’Ukraine", "articles": 4, "outlets": ["RFI", "Le Monde"],
+             "rules": ["otan"], "since": "24/11 à 09:12"}
+    other = {**SAMPLE, "title": "Sommet <b>OTAN</b>", "rule": "otan", "url": None}
+    title, html = render_briefing([(story, [SAMPLE, {**SAMPLE, "title": "Encore"}]),
+                                   ({"title": "Sommet <b>OTAN</b>"}, [other])], "html")
+    assert title == "monitor : 2 sujets"
+    assert html.count("<h3>") == 2 and "<h3>Missiles pour l’Ukraine</h3>" in html
+    assert "4 article(s), 2 source(s) : RFI, Le Monde — depuis le 24/11 à 09:12" in html
+    assert "Règles : otan, tomahawk-ukraine" in html  # the story's and its alerts'
+    assert "Sommet &lt;b&gt;OTAN&lt;/b&gt;" in html and "<b>OTAN" not in html
+    _, text = render_briefing([(story, [SAMPLE])], "text")
+    assert text.splitlines()[:2] == ["== Missiles pour l’Ukraine ==",
+                                     "4 article(s), 2 source(s) : RFI, Le Monde — depuis le "
+                                     "24/11 à 09:12"]
+
+
 def test_the_load_check_renders_every_kind_of_alert(tmp_path) -> None:
     """A template that works on a match but not on a follow-up (no terms) is refused at load."""
     from monitor.core.templates import check

@@ -15,7 +15,7 @@ from monitor.core import analysis
 from monitor.runners import app
 from tests.db import connect, fail_inserts, fail_updates, heal_updates
 from tests.e2e.helpers import write_config
-from tests.servers import FIXTURES, Route, Site, free_port
+from tests.servers import FIXTURES, Mailbox, Route, Site, free_port
 
 RULES = "rules:\n  - name: tomahawk\n    any: [tomahawk]\n"
 FEED = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Le Monde</title>
@@ -186,6 +186,41 @@ def test_a_digest_channel_sends_one_message_at_its_time(tmp_path, site: Site) ->
     message = json.loads(post.body)
     assert message["title"] == "monitor : 2 alertes"
     assert "tomahawk" in message["message"] and "Budget : le Sénat vote" in message["message"]
+
+
+def test_a_briefing_tells_the_digest_story_by_story(tmp_path, site: Site,
+                                                     mailbox: Mailbox) -> None:
+    """Two outlets tell the Tomahawk story, one the budget: the 8:00 digest on chat (json://)
+    and e-mail (a real SMTP server) has one section per story, with its outlets and rules."""
+    site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
+    site.routes["/other.xml"] = Route(FEED.format(base=site.base).replace(
+        "Le Monde", "RFI").replace("/a1", "/r1").replace("/a2", "/r2").replace(
+        "<item><title>Budget", "<!--").replace("commission.</description></item>", "-->").encode())
+    briefing = {"at": "08:00", "briefing": True}
+    path = write_config(
+        tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")},
+                   {"name": "RFI", "url": site.url("/other.xml")}],
+        {"chat": {"urls": [f"json://127.0.0.1:{site_port(site)}/hook"], "digest": briefing},
+         "mail": {"urls": [mailbox.url()], "digest": briefing}},
+        ["chat", "mail"], "rules:\n  - {name: tomahawk, any: [tomahawk]}\n"
+        "  - {name: budget, any: [budget]}\n", workers=0)
+    config, rules = app.load(path)
+    clock = Clock()
+    clock.now = 1_764_000_000.0  # 2025-11-24 17:00 in Paris
+    asyncio.run(one_pass(config, rules, clock))
+    clock.now = 1_764_054_000.0  # 2025-11-25 08:00 in Paris: digest time
+    asyncio.run(one_pass(config, rules, clock, feeds=[]))
+    (post,) = site.got("POST", "/hook")
+    message = json.loads(post.body)
+    assert message["title"] == "monitor : 2 sujets"
+    text = message["message"]
+    assert text.count("\n== ") + text.startswith("== ") == 2  # a section per story
+    assert "2 source(s) : Le Monde, RFI" in text or "2 source(s) : RFI, Le Monde" in text
+    assert "Règles : budget" in text and "Règles : tomahawk" in text
+    (mail,) = mailbox.messages
+    assert mail["Subject"] == "monitor : 2 sujets"
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert html.count("<h3>") == 2 and "1 article(s), 1 source(s)" in html
 
 
 def next_check_of(config, name: str) -> float:
