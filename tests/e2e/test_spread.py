@@ -42,8 +42,8 @@ def spread_alerts(site: Site, path: str) -> list[str]:
     return [a["title"] for a in posted_alerts(site, path) if a["title"].startswith("Sujet qui")]
 
 
-def test_a_story_is_announced_once_when_its_third_outlet_carries_it(tmp_path: Path,
-                                                                     site: Site) -> None:
+def test_a_story_is_announced_once_when_its_third_outlet_carries_it(
+        tmp_path: Path, site: Site, database: str | Path) -> None:
     hook = site.base.split("//")[1]
     feeds = [{"name": outlet, "url": site.url(f"/{n}.xml")} for n, outlet in enumerate(OUTLETS)]
     config = write_config(tmp_path, feeds, {"hook": f"json://{hook}/hook",
@@ -74,7 +74,7 @@ def test_a_story_is_announced_once_when_its_third_outlet_carries_it(tmp_path: Pa
     assert len(spread_alerts(site, "/hook")) == len(spread_alerts(site, "/trend")) == 1
     stories = monitor_in(tmp_path, "stories", "--config", str(config)).stdout
     assert "4 article(s), 4 outlet(s)" in stories  # one story throughout
-    store = Store(tmp_path / "state" / "monitor.db")
+    store = Store(database)  # the daemon's: a SQLite file, or PostgreSQL with --engine postgres
     try:  # the console tells them apart from follow-ups
         kinds = sorted(row.kind for row in store.console.alert_rows(now=time.time()))
     finally:
