@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
                "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1")
+DAY = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +51,36 @@ class PollResult:
     entries: int = 0  # entries read
 
 
+class PollTally:
+    """Polls and failures per feed and day (UTC), counted in memory and added to the database
+    once per pass (`PollRunner.flush_tally`): a row per feed polled, in one statement, not a
+    write of its own on each 304. What a crash loses is one pass's count, which only the
+    console's picture of a feed's week shows."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], list[int]] = {}
+
+    def count(self, url: str, now: float, *, failed: bool) -> None:
+        counts = self._counts.setdefault((url, int(now // DAY)), [0, 0])
+        counts[0] += 1
+        counts[1] += failed
+
+    def take(self) -> list[tuple[str, int, int, int]]:
+        """The counts so far, forgotten here: given back with `put_back` if not written."""
+        taken, self._counts = self._counts, {}
+        return [(url, day, polls, failures) for (url, day), (polls, failures) in taken.items()]
+
+    def put_back(self, rows: list[tuple[str, int, int, int]]) -> None:
+        for url, day, polls, failures in rows:
+            counts = self._counts.setdefault((url, day), [0, 0])
+            counts[0] += polls
+            counts[1] += failures
+
+
 class PollRunner:
     def __init__(self, context: Context) -> None:
         self.context = context
+        self.tally = PollTally()
         # each feed's items of its last clean parse whose entries are stored (seen_items.py):
         # not parsed again; and the summaries found to be its furniture (feeds.py). In memory:
         # a restart parses each feed whole once.
@@ -104,7 +132,21 @@ class PollRunner:
             await asyncio.gather(*(lane() for _ in range(self.context.config.network.concurrency)))
         finally:  # a claim failed (the database): feeds claimed and not polled are not ours
             self.context.store.leases.settle("feeds", [feed.url for feed, _ in queue])
+        await self.flush_tally()
         return results
+
+    async def flush_tally(self) -> None:
+        """Adds this pass's polls and failures to each feed's days; kept for the next pass
+        when the database refuses them (logged, never raised: they are the console's)."""
+        rows = self.tally.take()
+        if not rows:
+            return
+        store = self.context.store
+        try:
+            await store.call(store.feeds.count_polls, rows)
+        except Exception as error:
+            self.tally.put_back(rows)
+            log.warning("polls per day not recorded (%s); kept for the next pass", error)
 
     async def poll_all(self, feeds_to_poll: Sequence[FeedConfig]) -> list[PollResult]:
         """Poll concurrently in `network.concurrency` lanes, each taking the next feed when its
@@ -123,6 +165,7 @@ class PollRunner:
 
         lanes = min(self.context.config.network.concurrency, len(feeds_to_poll))
         await asyncio.gather(*(lane() for _ in range(lanes)))
+        await self.flush_tally()
         return [results[index] for index in sorted(results)]  # in the order given
 
     async def poll(self, feed: FeedConfig, state: FeedState | None = None) -> PollResult:
@@ -161,6 +204,7 @@ class PollRunner:
             store.leases.settle("feeds", [feed.url])
         metrics = self.context.metrics
         metrics.poll(result.status, time.monotonic() - started)
+        self.tally.count(feed.url, self.context.clock(), failed=result.status == "failed")
         metrics.items_new.inc(result.new_items)
         if result.new_items:
             self.on_new_items()

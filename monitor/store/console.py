@@ -120,6 +120,15 @@ class ConsoleQueries:
         return {row[0]: (row[1], row[2]) for row in self._db.execute(
             "SELECT url, polls, not_modified FROM feeds")}
 
+    def feed_days(self, since_day: int) -> dict[str, dict[int, tuple[int, int]]]:
+        """feed URL → day → (polls, failures), from `since_day` on."""
+        found: dict[str, dict[int, tuple[int, int]]] = {}
+        for url, day, polls, failures in self._db.execute(
+                "SELECT feed_url, day, polls, failures FROM feed_days WHERE day >= ?",
+                (since_day,)):
+            found.setdefault(url, {})[day] = (polls, failures)
+        return found
+
     def feed_items(self, feed_url: str, limit: int = 100) -> list[ItemRow]:
         """A feed's latest items, newest first."""
         return [_item(row) for row in self._db.execute(

@@ -152,6 +152,13 @@ CREATE INDEX alerts_leased ON alerts(lease_owner) WHERE lease_until IS NOT NULL;
 CREATE INDEX alerts_story ON alerts(story_id);
 CREATE INDEX alerts_created ON alerts(created_at);
 CREATE INDEX stories_last_seen ON stories(last_seen);
+CREATE TABLE feed_days (  -- each feed's polls and failures per day (UTC), for the console
+    feed_url TEXT NOT NULL,
+    day INTEGER NOT NULL,  -- days since 1970-01-01
+    polls INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    PRIMARY KEY (feed_url, day)
+) WITHOUT ROWID;
 CREATE INDEX stories_merged ON stories(merged_into) WHERE merged_into IS NOT NULL;
 -- Which target (one URL of a channel, or its Apprise config file) already has an alert: a
 -- channel whose second URL is down must not get the first one again at every retry.
@@ -273,6 +280,8 @@ ALTER TABLE item_keys_12 RENAME TO item_keys;
     # window are filed at the first completion (`StoredStories.rebuild_if_needed`).
     13: SCHEMA[SCHEMA.index("-- The story index"):SCHEMA.index("CREATE TABLE item_keys")]
     + "INSERT INTO counters (name, value) VALUES ('postings_rebuild', 1);\n",
-    # A story a user muted (`monitor stories mute`, the console) raises no more alerts.
-    14: "ALTER TABLE stories ADD COLUMN muted_at REAL;",
+    # A story a user muted (`monitor stories mute`, the console) raises no more alerts; each
+    # feed's polls and failures per day, for the console's picture of its week.
+    14: "ALTER TABLE stories ADD COLUMN muted_at REAL;\n"
+    + SCHEMA[SCHEMA.index("CREATE TABLE feed_days"):SCHEMA.index("CREATE INDEX stories_merged")],
 }

@@ -29,6 +29,8 @@ from monitor.store.postgres import DB_THREADS, Postgres
 from monitor.store.schema import SCHEMA, SCHEMA_VERSION, UPGRADES
 from monitor.store.stories import StoredStories
 
+DAY = 86400.0  # feed_days are kept 8 days past the retention
+
 T = TypeVar("T")
 
 
@@ -115,6 +117,7 @@ class Store:
             deleted = db.execute("DELETE FROM alerts WHERE created_at < ? AND status != 'pending'",
                                  (before,)).rowcount
             db.execute("DELETE FROM instances WHERE beat_at < ?", (before,))
+            db.execute("DELETE FROM feed_days WHERE day < ?", (int(before // DAY) - 8,))
         return slimmed, deleted
 
     def beat(self, now: float, wait: float = 2.0) -> str | None:

@@ -4,8 +4,8 @@ time. Pure: values in, markup out, every text escaped."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -61,6 +61,31 @@ def sparkline(times: Sequence[float], start: float, end: float) -> str:
             f'height="{SPARK_H}" viewBox="0 0 {SPARK_W} {SPARK_H}" role="img">'
             f"<title>{len(times)} article(s) dans le temps</title>"
             f'<polyline points="{points}" fill="none" stroke="#1f5fa8" stroke-width="1.5"/></svg>')
+
+
+BAR_W, BAR_GAP, BARS_H = 10, 3, 22
+
+
+def poll_week(days: Mapping[int, tuple[int, int]], today: int) -> str:
+    """A feed's last 7 days (UTC), a bar each: its polls, the failed part in red on top."""
+    week = [days.get(day, (0, 0)) for day in range(today - 6, today + 1)]
+    top = max((polls for polls, _ in week), default=0)
+    if not top:
+        return ""
+    bars = []
+    for index, (polls, failures) in enumerate(week):
+        x, height = index * (BAR_W + BAR_GAP), polls / top * BARS_H
+        failed = failures / top * BARS_H
+        when = datetime.fromtimestamp((today - 6 + index) * 86400, UTC).strftime("%d/%m")
+        bars.append(f'<g><title>{when} : {polls} lecture(s), {failures} en échec</title>'
+                    f'<rect x="{x}" y="{BARS_H - height:.1f}" width="{BAR_W}" '
+                    f'height="{height:.1f}" fill="#8fb3dc"/>'
+                    f'<rect x="{x}" y="{BARS_H - height:.1f}" width="{BAR_W}" '
+                    f'height="{failed:.1f}" fill="#c0392b"/></g>')
+    width = 7 * (BAR_W + BAR_GAP)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="poll-week" role="img" '
+            f'width="{width}" height="{BARS_H}" viewBox="0 0 {width} {BARS_H}">'
+            f"<title>Lectures et échecs des 7 derniers jours</title>{''.join(bars)}</svg>")
 
 
 def _when(at: float, zone: ZoneInfo) -> str:

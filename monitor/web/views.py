@@ -83,6 +83,8 @@ def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, A
     counts = store.feeds.items_per_feed(now - DAY)
     ids = store.console.feed_ids()
     counters = store.console.feed_counters()
+    today = int(now // DAY)
+    weeks = store.console.feed_days(today - 6)
     urls = config.notify.all_urls()
     rows: list[dict[str, Any]] = []
     for feed in config.feeds:
@@ -99,6 +101,7 @@ def feeds_page(store: ConsoleStorage, config: Config, now: float) -> dict[str, A
             "items_24h": counts.get(feed.url, 0),
             "next_poll": iso(max(state.next_check, now), zone) if state and feed.enabled else None,
             "polls": polls, "not_modified": unchanged,
+            "week": charts.poll_week(weeks.get(feed.url, {}), today),
             "not_modified_ratio": round(unchanged / polls, 3) if polls else None})
     rows.sort(key=lambda row: (_SEVERITY.get(row["status"], 9), -row["failures"], row["name"]))
     return {"feeds": rows, "timezone": config.notify.timezone}

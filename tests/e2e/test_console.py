@@ -142,6 +142,8 @@ def test_click_through_the_console(tmp_path: Path, site: Site) -> None:
         with chromium() as driver:
             driver.get(base + "/")
             assert driver.find_element(By.TAG_NAME, "h1").text.startswith("Flux")
+            weeks = driver.find_elements(By.CSS_SELECTOR, "#feeds td.week svg")
+            assert len(weeks) == 2  # each feed's polls of the week, drawn
             shot(driver, tmp_path, "flux")
             go(driver, driver.find_element(By.LINK_TEXT, "Le Quotidien"))
             assert driver.find_element(By.TAG_NAME, "h1").text == "Le Quotidien"

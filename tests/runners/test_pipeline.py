@@ -223,6 +223,24 @@ def test_a_briefing_tells_the_digest_story_by_story(tmp_path, site: Site,
     assert html.count("<h3>") == 2 and "1 article(s), 1 source(s)" in html
 
 
+def test_each_pass_adds_its_polls_and_failures_to_the_feeds_days(tmp_path, site: Site) -> None:
+    site.routes["/feed.xml"] = Route(FEED.format(base=site.base).encode())
+    site.routes["/broken.xml"] = Route(b"gone", status=500)
+    path = write_config(
+        tmp_path, [{"name": "Le Monde", "url": site.url("/feed.xml")},
+                   {"name": "Cassé", "url": site.url("/broken.xml")}],
+        {"hook": f"json://127.0.0.1:{site_port(site)}/hook"}, ["hook"],
+        "rules:\n  - {name: tomahawk, any: [tomahawk]}\n", workers=0)
+    config, rules = app.load(path)
+    clock = Clock()
+    asyncio.run(one_pass(config, rules, clock))
+    asyncio.run(one_pass(config, rules, clock))
+    day = int(clock.now // 86400)
+    with connect(config.database) as db:
+        rows = sorted(db.execute("SELECT feed_url, day, polls, failures FROM feed_days"))
+    assert rows == [(site.url("/broken.xml"), day, 2, 2), (site.url("/feed.xml"), day, 2, 0)]
+
+
 def next_check_of(config, name: str) -> float:
     with connect(config.database) as db:
         return db.execute("SELECT next_check FROM feeds WHERE name = ?", (name,)).fetchone()[0]

@@ -93,6 +93,7 @@ def test_a_version_1_database_is_upgraded_in_place(store: Store) -> None:
             DROP INDEX feeds_due; ALTER TABLE feeds DROP COLUMN enabled;
             ALTER TABLE feeds DROP COLUMN host_rank; ALTER TABLE items DROP COLUMN story_evidence;
             DROP TABLE story_postings; ALTER TABLE stories DROP COLUMN muted_at;
+            DROP TABLE feed_days;
             PRAGMA user_version = 1;""")
     upgraded = Store(store.path)
     with sqlite3.connect(store.path) as db:
@@ -279,6 +280,16 @@ def test_stories_are_listed_by_their_first_article_s_news_time_latest_first(
         later_news, earlier_news]
 
 
+def test_polls_per_day_add_up_and_go_with_the_retention(store: Store) -> None:
+    store.feeds.count_polls([(FEED_A, 100, 3, 1), (FEED_B, 100, 2, 0)])
+    store.feeds.count_polls([(FEED_A, 100, 1, 1), (FEED_A, 101, 4, 0)])
+    assert store.console.feed_days(100) == {FEED_A: {100: (4, 2), 101: (4, 0)},
+                                            FEED_B: {100: (2, 0)}}
+    assert store.console.feed_days(101) == {FEED_A: {101: (4, 0)}}
+    store.prune(before=109 * 86400.0)  # kept 8 days past the retention: day 100 goes
+    assert store.console.feed_days(0) == {FEED_A: {101: (4, 0)}}
+
+
 def test_outbox_retry_and_dead_letter(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.items.pending()
@@ -430,6 +441,7 @@ def test_a_version_2_database_keeps_its_alerts_and_fingerprints(tmp_path: Path) 
     path = tmp_path / "v2.db"
     # no deliveries table before version 4, no counters before 10
     v2 = SCHEMA[SCHEMA.index("CREATE TABLE stories"):SCHEMA.index("-- Which target")]
+    v2 = v2[:v2.index("CREATE TABLE feed_days")] + v2[v2.index("CREATE INDEX stories_merged"):]
     v2 = v2.replace("    processed_at REAL,\n", "    processed_at REAL\n")
     v2 = v2.replace("    added_at REAL,\n", "    added_at REAL\n")
     v2 = "\n".join(line for line in v2.splitlines()  # nor page retries (5), item retries (6)

@@ -3,7 +3,7 @@
 import re
 from zoneinfo import ZoneInfo
 
-from monitor.web.charts import SPARK_BINS, sparkline, timeline
+from monitor.web.charts import BARS_H, SPARK_BINS, poll_week, sparkline, timeline
 
 PARIS = ZoneInfo("Europe/Paris")
 HOSTILE = "<script>alert(1)</script> Le Monde"
@@ -29,3 +29,13 @@ def test_a_sparkline_counts_articles_per_slice() -> None:
     assert heights[0] == min(heights)  # three at the start: the top of the line
     assert heights[-1] < heights[1]  # one at the end, none just after the start
     assert sparkline([5.0], 5.0, 5.0) == ""  # one article: nothing to draw
+
+
+def test_a_feed_s_week_is_seven_bars_with_its_failures_on_top() -> None:
+    svg = poll_week({100: (10, 0), 103: (5, 5), 90: (99, 99)}, today=103)  # day 90: too old
+    heights = [float(h) for h in re.findall(r'height="([\d.]+)"', svg)[1:]]  # after the svg's
+    polls, failed = heights[0::2], heights[1::2]
+    assert len(polls) == 7 and polls[0] == 0 and polls[3] == BARS_H  # day 100 is the top
+    assert polls[6] == BARS_H / 2 and failed[6] == BARS_H / 2 and failed[3] == 0
+    assert "14/04 : 5 lecture(s), 5 en échec" in svg  # day 103 is 1970-04-14
+    assert poll_week({}, today=103) == ""
