@@ -14,6 +14,7 @@ clustering does not depend on the order of arrival.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,9 +54,10 @@ def serve(directory: Path) -> ThreadingHTTPServer:
     return server
 
 
-def run_once(feeds: list[Path], base: str, seed: int) -> dict[str, object]:
-    order = list(feeds)
-    random.Random(seed).shuffle(order)
+@contextlib.contextmanager
+def day_database(feeds: list[Path], base: str) -> Iterator[tuple[Path, float]]:
+    """`monitor once` on the day's feeds (in this order) from a fresh directory: its SQLite
+    file, and how long `once` took; gone when the block ends."""
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         (directory / "rules").mkdir()
@@ -65,7 +68,7 @@ def run_once(feeds: list[Path], base: str, seed: int) -> dict[str, object]:
             "dedup": {"followups": "digest"},
             "poll": {"backfill": "all"},  # the day is 2025's: every item counts as news
             "feeds": [{"name": path.stem.removeprefix(CAPTURE), "url": f"{base}/{path.name}"}
-                      for path in order],
+                      for path in feeds],
             "notify": {"channels": {}, "default": ["console"]},
         }
         (directory / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -76,18 +79,23 @@ def run_once(feeds: list[Path], base: str, seed: int) -> dict[str, object]:
         seconds = time.monotonic() - started
         if done.returncode != 0:
             raise SystemExit(f"monitor once failed ({done.returncode}): {done.stderr[-2000:]}")
-        with sqlite3.connect(directory / "monitor.db") as db:
-            headlines = dict(db.execute(
-                "SELECT rule, COUNT(*) FROM alerts WHERE kind = 'alert' GROUP BY rule"))
-            followups = db.execute(
-                "SELECT COUNT(*) FROM alerts WHERE kind = 'followup'").fetchone()[0]
-            items = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
-            stories = db.execute(
-                "SELECT COUNT(*) FROM stories WHERE merged_into IS NULL").fetchone()[0]
-            partition = frozenset(
-                frozenset(row[0].split("\n")) for row in db.execute(
-                    "SELECT group_concat(link, char(10)) FROM items i JOIN stories s "
-                    "ON s.id = i.story_id GROUP BY coalesce(s.merged_into, s.id)"))
+        yield directory / "monitor.db", seconds
+
+
+def run_once(feeds: list[Path], base: str, seed: int) -> dict[str, object]:
+    order = list(feeds)
+    random.Random(seed).shuffle(order)
+    with day_database(order, base) as (path, seconds), sqlite3.connect(path) as db:
+        headlines = dict(db.execute(
+            "SELECT rule, COUNT(*) FROM alerts WHERE kind = 'alert' GROUP BY rule"))
+        followups = db.execute("SELECT COUNT(*) FROM alerts WHERE kind = 'followup'").fetchone()[0]
+        items = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+        stories = db.execute(
+            "SELECT COUNT(*) FROM stories WHERE merged_into IS NULL").fetchone()[0]
+        partition = frozenset(
+            frozenset(row[0].split("\n")) for row in db.execute(
+                "SELECT group_concat(link, char(10)) FROM items i JOIN stories s "
+                "ON s.id = i.story_id GROUP BY coalesce(s.merged_into, s.id)"))
     return {"seconds": seconds, "headlines": headlines, "followups": followups,
             "items": items, "stories": stories, "partition": partition}
 

@@ -16,19 +16,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.realday import CAPTURE, FEEDS, RULES, serve  # noqa: E402
+from bench.realday import CAPTURE, FEEDS, day_database, serve  # noqa: E402
 from monitor.core.spread import Member, Spread, outlets_within, site  # noqa: E402
 
 SETTINGS = [Spread(outlets, hours * 3600.0) for outlets in (2, 3, 4, 5) for hours in (1, 2, 6)]
@@ -37,25 +33,9 @@ PARIS = ZoneInfo("Europe/Paris")
 
 def stories_of_the_day(base: str, feeds: list[Path]) -> list[list[Member]]:
     """Each story's articles (outlet, published, rules matched), from a real `monitor once`."""
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        (directory / "rules").mkdir()
-        (directory / "rules" / "day.yaml").write_text(RULES, encoding="utf-8")
-        config = {
-            "database": "monitor.db", "rules": "rules/",
-            "network": {"allow_private_addresses": True}, "poll": {"backfill": "all"},
-            "feeds": [{"name": path.stem.removeprefix(CAPTURE), "url": f"{base}/{path.name}"}
-                      for path in feeds],
-            "notify": {"channels": {}, "default": ["console"]},
-        }
-        (directory / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "monitor", "once", "-q", "-c", "config.yaml"],
-                              cwd=directory, capture_output=True, text=True, timeout=900,
-                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-        if done.returncode != 0:
-            raise SystemExit(f"monitor once failed ({done.returncode}): {done.stderr[-2000:]}")
+    with day_database(feeds, base) as (path, _):
         stories: dict[int, list[Member]] = {}
-        with sqlite3.connect(directory / "monitor.db") as db:
+        with sqlite3.connect(path) as db:
             for story, outlet, link, published, rules in db.execute(
                     "SELECT coalesce(s.merged_into, s.id), i.outlet, "
                     "coalesce(i.canonical_url, i.link), i.published, i.matched_rules "
