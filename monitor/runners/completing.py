@@ -74,6 +74,7 @@ class CompleteRunner:
         self._tags: dict[str, tuple[str, ...]] = {}
         self._news = 0  # bumped when polls store new items: a pass that ran dry looks again
         self._summaries = Batched(context.workers, analysis.analyse_summaries)
+        self._policy_made: tuple[object, object, ItemPolicy | None] = (None, None, None)
         self.reconfigure(context.config)
 
     def reconfigure(self, config: Config) -> None:
@@ -85,9 +86,15 @@ class CompleteRunner:
         self._news += 1
 
     def _policy(self) -> ItemPolicy:
+        """The config's and the rules' (made again only when a reload replaced either: asked
+        for each item)."""
         config, rules = self.context.config, self.context.rules
-        return ItemPolicy(config.notify.priority, config.dedup.followups, config.notify.zone,
-                          watches(config, rules.rules))
+        made_for, made_with, policy = self._policy_made
+        if made_for is not config or made_with is not rules or policy is None:
+            policy = ItemPolicy(config.notify.priority, config.dedup.followups,
+                                config.notify.zone, watches(config, rules.rules))
+            self._policy_made = config, rules, policy
+        return policy
 
     async def process_pending(self) -> Completed:
         """Complete every new item."""
@@ -208,12 +215,14 @@ class CompleteRunner:
         if not stories:
             return facts
         items = ctx.store.items
+        members = ({story: items.story_members(story) for story in stories}
+                   if policy.watches else None)  # (their outlets, too: no second query)
         return StoryFacts(facts.same_url, facts.indexed, facts.related,
                           {story: items.story_channels(story) for story in stories},
-                          {story: frozenset(items.story_outlets(story)) for story in stories},
-                          items.muted_stories(stories),
-                          {story: items.story_members(story) for story in stories}
-                          if policy.watches else None)
+                          {story: frozenset(m.outlet for m in members[story])
+                           if members is not None else frozenset(items.story_outlets(story))
+                           for story in stories},
+                          items.muted_stories(stories), members)
 
     async def _commit(self, ready: list[Ready]) -> list[tuple[PendingItem, int | Exception]]:
         """Decide and commit the items ready at once in one transaction (a commit and a thread

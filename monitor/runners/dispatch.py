@@ -192,9 +192,8 @@ class DispatchRunner:
         zone = self.context.config.notify.zone
         found = {}
         for story_id in story_ids - {0}:
-            row = self.context.store.console.story(story_id)
-            if row is not None:
-                story = row[0]
+            story = self.context.store.console.live_story(story_id)
+            if story is not None:
                 found[story_id] = (story.id, {
                     "title": story.title, "articles": story.articles,
                     "outlets": list(story.outlets), "rules": list(story.rules),

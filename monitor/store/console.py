@@ -15,6 +15,7 @@ from typing import Any
 from monitor.core.spread import SUBJECT
 from monitor.core.text import title_words
 from monitor.store.database import Database
+from monitor.store.items import news_time
 from monitor.store.outbox import STATES, state_sql
 
 
@@ -39,6 +40,12 @@ class ItemRow:
     score: float | None
     old: bool
 
+    @property
+    def news_time(self) -> float:
+        """As `items.news_time` reads it."""
+        published = self.published
+        return published if published is not None and published <= self.seen_at else self.seen_at
+
 
 @dataclass(frozen=True, slots=True)
 class StoryRow:
@@ -50,7 +57,7 @@ class StoryRow:
     outlets: tuple[str, ...]
     rules: tuple[str, ...]
     muted: bool = False  # a user muted it: it raises no alert
-    times: tuple[float, ...] = ()  # each article's news time (`_news_time`), in story order
+    times: tuple[float, ...] = ()  # each article's news time (`items.news_time`), in story order
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +80,10 @@ class AlertRow:
     last_error: str | None
 
 
-def _news_time(of: str = "") -> str:
-    """When an article was news: published, unless unknown or later than when it was seen."""
-    return (f"CASE WHEN {of}published IS NOT NULL AND {of}published <= {of}seen_at "
-            f"THEN {of}published ELSE {of}seen_at END")
-
 
 # how the Sujets list sorts (each descending), over the period's articles (those the filters
 # keep): the first one's news time, how many, how many outlets
-ORDERS = {"recent": f"min({_news_time('i.')})", "taille": "count(*)",
+ORDERS = {"recent": f"min({news_time('i.')})", "taille": "count(*)",
           "etendue": "count(DISTINCT i.outlet)"}
 
 _ITEM_COLUMNS = (
@@ -137,15 +139,20 @@ class ConsoleQueries:
 
     def story(self, story_id: int) -> tuple[StoryRow, list[ItemRow]] | None:
         """A story (followed to the story it was merged into) and its articles, oldest first."""
+        story = self.live_story(story_id)
+        return (story, self.story_items(story.id)) if story is not None else None
+
+    def live_story(self, story_id: int) -> StoryRow | None:
+        """A story, followed to the story it was merged into."""
         row = self._db.execute("SELECT coalesce(merged_into, id) FROM stories WHERE id = ?",
                                (story_id,)).fetchone()
-        if row is None:
-            return None
-        found = self.stories_by_id([row[0]])
-        items = [_item(item) for item in self._db.execute(
+        return self.stories_by_id([row[0]])[0] if row is not None else None
+
+    def story_items(self, story_id: int) -> list[ItemRow]:
+        """A (live) story's articles, oldest first."""
+        return [_item(item) for item in self._db.execute(
             f"SELECT {_ITEM_COLUMNS} {_ITEM_JOINS} WHERE i.story_id = ? "
-            "ORDER BY coalesce(i.processed_at, i.seen_at), i.id", (row[0],))]
-        return found[0], items
+            "ORDER BY coalesce(i.processed_at, i.seen_at), i.id", (story_id,))]
 
     def stories_by_id(self, ids: Sequence[int]) -> list[StoryRow]:
         out = []
@@ -154,7 +161,7 @@ class ConsoleQueries:
             if story is None:
                 continue
             members = self._db.execute(
-                f"SELECT outlet, matched_rules, {_news_time()} FROM items WHERE story_id = ? "
+                f"SELECT outlet, matched_rules, {news_time()} FROM items WHERE story_id = ? "
                 "ORDER BY processed_at", (story_id,)).fetchall()
             out.append(_story(story, members))
         return out

@@ -29,6 +29,13 @@ from monitor.store.leases import FENCE, Leases
 from monitor.store.outbox import MUTED, queue_alerts
 
 
+def news_time(of: str = "") -> str:
+    """SQL for when an article was news: published, unless unknown or later than when it was
+    seen (`of`: the items table's alias, with its dot)."""
+    return (f"CASE WHEN {of}published IS NOT NULL AND {of}published <= {of}seen_at "
+            f"THEN {of}published ELSE {of}seen_at END")
+
+
 class Items:
     """The queries of items, articles and stories, over one database."""
 
@@ -74,8 +81,7 @@ class Items:
         a date unknown or later than that), rules matched."""
         return [Member(row[0] or "", site(row[1]), row[2], tuple(json.loads(row[3] or "[]")))
                 for row in self._db.execute(
-                    "SELECT outlet, coalesce(canonical_url, link), CASE WHEN published IS NOT "
-                    "NULL AND published <= seen_at THEN published ELSE seen_at END, "
+                    f"SELECT outlet, coalesce(canonical_url, link), {news_time()}, "
                     "matched_rules FROM items WHERE story_id = ?", (story_id,))]
 
     def muted_stories(self, story_ids: Sequence[int]) -> frozenset[int]:

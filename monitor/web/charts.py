@@ -18,16 +18,18 @@ def timeline(points: Sequence[tuple[str, float]], zone: ZoneInfo) -> str:
     the first and last moments written below."""
     if not points:
         return ""
-    outlets = list(dict.fromkeys(outlet for outlet, _ in sorted(points, key=lambda p: p[1])))
+    by_outlet: dict[str, list[float]] = {}  # in the order of each outlet's first article
+    for outlet, at in sorted(points, key=lambda point: point[1]):
+        by_outlet.setdefault(outlet, []).append(at)
     start, end = min(at for _, at in points), max(at for _, at in points)
     span = max(end - start, 60.0)
-    height = ROW * len(outlets) + 24
+    height = ROW * len(by_outlet) + 24
 
     def x(at: float) -> float:
         return LABEL + 8 + (at - start) / span * (WIDTH - 16)
 
     rows = []
-    for index, outlet in enumerate(outlets):
+    for index, (outlet, times) in enumerate(by_outlet.items()):
         y = ROW * index + ROW / 2
         rows.append(f'<text x="{LABEL - 6}" y="{y + 4:.0f}" text-anchor="end" font-size="12" '
                     f'fill="#333">{escape(outlet[:24])}</text>'
@@ -35,8 +37,8 @@ def timeline(points: Sequence[tuple[str, float]], zone: ZoneInfo) -> str:
                     'stroke="#ddd"/>')
         rows += [f'<circle cx="{x(at):.1f}" cy="{y:.0f}" r="{DOT}" fill="#1f5fa8">'
                  f"<title>{escape(outlet)} — {_when(at, zone)}</title></circle>"
-                 for name, at in points if name == outlet]
-    axis = ROW * len(outlets) + 16
+                 for at in times]
+    axis = ROW * len(by_outlet) + 16
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" role="img" '
             f'width="{LABEL + WIDTH}" height="{height}" viewBox="0 0 {LABEL + WIDTH} {height}">'
             f"<title>Articles du sujet dans le temps, par source</title>{''.join(rows)}"

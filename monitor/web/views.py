@@ -188,8 +188,7 @@ def story_page(store: ConsoleStorage, config: Config, story_id: int, now: float)
         raise NotFound(f"aucun sujet n° {story_id}")
     story, items = found
     zone = config.notify.zone
-    points = [(item.outlet, item.published if item.published is not None
-               and item.published <= item.seen_at else item.seen_at) for item in items]
+    points = [(item.outlet, item.news_time) for item in items]
     return {"story": _story(story, zone), "articles": [_item(item, zone) for item in items],
             "timeline": charts.timeline(points, zone),
             "alerts": [_alert(row, config, now)
@@ -237,17 +236,13 @@ def rule_feed_stories(store: ConsoleStorage, rules: RuleSet, rule: str, now: flo
     found = next((r for r in rules.rules if r.name == rule), None)
     if found is None:
         raise NotFound(f"aucune règle '{rule}'")
-    out = []
-    for row in store.console.recent_stories(since=now - rulefeeds.FEED_DAYS * DAY, rule=rule,
-                                            limit=rulefeeds.FEED_STORIES):
-        story = store.console.story(row.id)
-        if story is None:  # merged meanwhile: its articles are in the story it joined
-            continue
-        out.append({"id": row.id, "title": row.title, "first_seen": row.first_seen,
-                    "last_seen": row.last_seen, "outlets": list(row.outlets),
-                    "articles": [{"outlet": item.outlet, "title": item.title, "link": item.link}
-                                 for item in story[1]]})
-    return found.description, out
+    return found.description, [
+        {"id": row.id, "title": row.title, "first_seen": row.first_seen,
+         "last_seen": row.last_seen, "outlets": list(row.outlets),
+         "articles": [{"outlet": item.outlet, "title": item.title, "link": item.link}
+                      for item in store.console.story_items(row.id)]}
+        for row in store.console.recent_stories(since=now - rulefeeds.FEED_DAYS * DAY, rule=rule,
+                                                limit=rulefeeds.FEED_STORIES)]
 
 
 # -- Règles ----------------------------------------------------------------------------------------
