@@ -178,7 +178,7 @@ def _capitalised(raw: list[str], start: int) -> list[str]:
     return name
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _telling(word: str) -> bool:
     """A word that can say which event: not a number (« épisode 3 » of every podcast), not
     too common."""

@@ -45,7 +45,7 @@ class _PoolBroke(Exception):
 # use them, so that the daemon's process, which imports them too, never loads trafilatura,
 # feedparser, numpy or wordfreq (24 MB): the fork server loads them for every worker.
 _PRELOAD = ["monitor.runners.orphan_guard", "trafilatura", "feedparser", "lxml.html", "numpy",
-            "wordfreq", "monitor.core.analysis", "monitor.core.feeds"]
+            "wordfreq", "monitor.core.analysis", "monitor.core.feeds", "monitor.runners.fork_server"]
 
 
 def _warm_up() -> None:

@@ -178,3 +178,21 @@ def test_a_call_made_as_the_last_batch_returns_is_sent_too() -> None:
             assert isinstance(await batched(2), int)
 
     on_one_worker(scenario)
+
+
+def _word_tables_loaded() -> int:
+    """In a worker: wordfreq's tables loaded before any word was looked up there."""
+    import wordfreq
+
+    return wordfreq.get_frequency_dict.cache_info().currsize
+
+
+def test_workers_share_the_word_table_their_fork_server_loaded() -> None:
+    async def scenario() -> None:
+        workers = Workers(1)
+        try:
+            assert await workers.run(_word_tables_loaded) == 1
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
