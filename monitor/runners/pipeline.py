@@ -134,10 +134,9 @@ class Pipeline:
         metrics.feeds_failing.set(sum(states[feed.url].failures > 0
                                            for feed in self.enabled_feeds()
                                            if feed.url in states))
-        for feed in self.enabled_feeds():
-            state = states.get(feed.url)
-            if state and state.last_success:
-                metrics.feed_success_age.labels(feed.name).set(now - state.last_success)
+        metrics.feed_success_age.set_all([
+            (feed.name, now - state.last_success) for feed in self.enabled_feeds()
+            if (state := states.get(feed.url)) is not None and state.last_success])
 
     async def run_pass(self, feeds_to_poll: Sequence[FeedConfig]) -> PassReport:
         report = PassReport()
