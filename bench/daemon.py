@@ -13,8 +13,9 @@ Printed: seconds until every feed was polled and until every item was completed,
 the daemon's processes per item, the PSS of all of them at the end, and reader 3.26's first
 cycle on the same farm in the same run (when installed) with the ratios.
 
-    python bench/daemon.py [--feeds 1000] [--timeline] [--py-spy FILE]
-    (--py-spy: a profile of the daemon and its workers, by py-spy)
+    python bench/daemon.py [--feeds 1000] [--timeline] [--py-spy FILE] [--scrape N]
+    (--py-spy: a profile of the daemon and its workers, by py-spy; --scrape: its /metrics read
+    N times after the cycle, as Prometheus would, timed, before the memory is read)
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from farm import CYCLES, contend, start_farm  # noqa: E402
+
+from tests.servers import free_port  # noqa: E402
 
 ITEMS_PER_FEED = 30
 
@@ -105,15 +108,31 @@ def _postgres_schema(url: str) -> Iterator[str]:
             conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
+def _scrapes(port: int, count: int) -> list[float]:
+    """Milliseconds each of `count` GETs of the daemon's /metrics took, one after another."""
+    import urllib.request
+
+    taken = []
+    for _ in range(count):
+        started = time.perf_counter()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as answer:
+            answer.read()
+        taken.append((time.perf_counter() - started) * 1000)
+    return taken
+
+
 def run_daemon(urls: list[str], directory: Path, profile: str | None,
-               timeline: bool = False, database: str | None = None) -> dict[str, Any]:
+               timeline: bool = False, database: str | None = None,
+               scrapes: int = 0) -> dict[str, Any]:
     feeds = "\n".join(f"  - {{name: 'Fil {n}', url: '{url}'}}" for n, url in enumerate(urls))
     config = directory / "config.yaml"
     where: Path | str = database or directory / "monitor.db"
+    port = free_port() if scrapes else 0
     config.write_text(
         f"database: '{where}'\nrules: ['{ROOT / 'rules'}']\nworkers: 2\n"
         "network: {allow_private_addresses: true}\n"
-        f"feeds:\n{feeds}\n")
+        + (f"http: {{listen: '127.0.0.1:{port}'}}\n" if scrapes else "")
+        + f"feeds:\n{feeds}\n")
     command = [sys.executable, "-m", "monitor", "run", "--config", str(config), "-q"]
     if profile:
         command = ["py-spy", "record", "--subprocesses", "--rate", "200", "--format", "raw",
@@ -139,6 +158,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None,
                 completed_at = time.perf_counter() - started
                 busy = _machine_busy() - busy
                 break
+        scraped = _scrapes(port, scrapes) if scrapes else []
         root = daemon.pid
         if profile:  # the daemon is py-spy's child
             root = int(Path(f"/proc/{daemon.pid}/task/{daemon.pid}/children").read_text().split()[0])
@@ -149,7 +169,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None,
                    "machine_cpu": busy,
                    "pss": sum(map(_pss_mb, processes)), "daemon_pss": _pss_mb(root),
                    "others_pss": sorted((_pss_mb(pid) for pid in processes[1:]), reverse=True),
-                   "processes": len(processes), "items": expected}
+                   "processes": len(processes), "items": expected, "scrapes": scraped}
     finally:
         daemon.send_signal(signal.SIGINT if profile else signal.SIGTERM)
         daemon.wait(120)
@@ -164,6 +184,8 @@ def main() -> None:
     parser.add_argument("--no-reader", action="store_true")
     parser.add_argument("--database", metavar="URL",
                         help="a PostgreSQL server (a fresh schema is made on it); default SQLite")
+    parser.add_argument("--scrape", type=int, default=0, metavar="N",
+                        help="then GET /metrics N times, as Prometheus would (memory after)")
     parser.add_argument("--timeline", action="store_true",
                         help="print items stored and completed four times a second")
     args = parser.parse_args()
@@ -171,7 +193,8 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack() as stack:
             database = stack.enter_context(_postgres_schema(args.database)) if args.database else None
-            daemon = run_daemon(urls, Path(directory), args.py_spy, args.timeline, database)
+            daemon = run_daemon(urls, Path(directory), args.py_spy, args.timeline, database,
+                                args.scrape)
         reader = None
         if not args.no_reader:
             try:
@@ -198,6 +221,10 @@ def main() -> None:
     print(f"  memory, all {daemon['processes']:.0f} processes   {daemon['pss']:7.0f} MB (PSS): "
           f"the daemon's {daemon['daemon_pss']:.0f} MB, the others' "
           + ", ".join(f"{mb:.0f}" for mb in daemon["others_pss"]))
+    if daemon["scrapes"]:
+        taken = sorted(daemon["scrapes"])
+        print(f"  /metrics, {len(taken)} scrapes  {taken[len(taken) // 2]:7.0f} ms median, "
+              f"{taken[-1]:.0f} ms the slowest (the memory above was read after them)")
     if reader:
         print(f"  reader 3.26 (workers=16) {reader.seconds:7.1f} s  "
               f"{reader.cpu_seconds / items * 1000:.2f} ms per item")
