@@ -17,7 +17,7 @@ from monitor.core.secrets import database_secrets, secret_parts
 from monitor.net.http import HttpClient, Limits
 from monitor.net.notify import Notifier
 from monitor.runners.pipeline import Pipeline
-from monitor.runners.workers import Workers
+from monitor.runners.workers import RENEW_AFTER, Workers
 from monitor.store.lock import exclusive
 from monitor.store.store import Store
 from monitor.telemetry import logs
@@ -76,7 +76,7 @@ async def open_pipeline(config: Config, rules: RuleSet, out: TextIO | None = Non
             store.close()
             raise
         http = HttpClient(http_limits(config.network))
-        workers = Workers(config.workers)
+        workers = Workers(config.workers, renew_after=RENEW_AFTER)
         entities = Workers(min(1, config.workers))  # one model in memory, whatever `workers`
         try:
             yield Pipeline(config, rules, store, http, workers, notifier(config, out or sys.stdout),

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -61,11 +62,21 @@ def _warm_up() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
+RENEW_AFTER = 500  # tasks (a feed to parse, a page, a batch of summaries) before fresh processes
+
+
 class Workers:
-    def __init__(self, processes: int, deadline: float = 120.0) -> None:
+    def __init__(self, processes: int, deadline: float = 120.0,
+                 renew_after: int | None = None) -> None:
         self._processes = processes  # 0: run inline, in this process (tests, debugging)
         self._deadline = deadline
         self._pool: ProcessPoolExecutor | None = None
+        # Processes replaced by fresh ones from the fork server after this many tasks: what a
+        # worker gathers over time (its heap's fragments, libraries' caches) goes back to the
+        # system; None keeps them (the entity model's process: seconds to load again).
+        self._renew_after = renew_after
+        self._ran = 0  # tasks started on the current pool
+        self._killed: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
         # No more tasks in the pool than it has processes: a task's deadline counts its own
         # work, not a queue, and killing the pool for a hung task breaks only those running.
         self._slots = asyncio.Semaphore(max(1, processes))
@@ -105,7 +116,11 @@ class Workers:
         raise AssertionError("unreachable")
 
     def _open(self) -> ProcessPoolExecutor:
+        if self._pool is not None and self._renew_after and self._ran >= self._renew_after:
+            self._pool.shutdown(wait=False)  # its running tasks finish, then its processes go
+            self._pool = None
         if self._pool is None:
+            self._ran = 0
             os.environ[orphan.PARENT] = str(os.getpid())  # the fork server checks its parent
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
@@ -115,6 +130,7 @@ class Workers:
 
     async def _run_on(self, pool: ProcessPoolExecutor, function: Callable[..., T],
                       *args: Any) -> T:
+        self._ran += 1
         future = asyncio.get_running_loop().run_in_executor(pool, function, *args)
         try:
             return await asyncio.wait_for(future, self._deadline)
@@ -128,11 +144,11 @@ class Workers:
             raise _PoolBroke from None
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            if pool is self._pool or (task is not None and task.cancelling()):
+            if pool not in self._killed or (task is not None and task.cancelling()):
                 raise  # the caller's own cancellation
             raise _PoolBroke from None  # cancelled by the pool's shutdown
         except Exception:
-            if pool is self._pool:
+            if pool not in self._killed:
                 raise  # the function's own error
             raise _PoolBroke from None  # the pool was torn down under it
 
@@ -145,6 +161,7 @@ class Workers:
         return list(getattr(self._pool, "_processes", {}) or {})
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
+        self._killed.add(pool)
         if self._pool is pool:
             self._pool = None
         for process in list((getattr(pool, "_processes", None) or {}).values()):
@@ -153,6 +170,7 @@ class Workers:
 
     def close(self) -> None:
         if self._pool is not None:
+            self._killed.add(self._pool)
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 

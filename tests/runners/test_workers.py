@@ -196,3 +196,36 @@ def test_workers_share_the_word_table_their_fork_server_loaded() -> None:
             workers.close()
 
     asyncio.run(scenario())
+
+
+def _fails_later(log: str) -> None:
+    """Notes its run in `log`, then raises its own error a moment later."""
+    with open(log, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(1.0)
+    raise ValueError("its own error")
+
+
+def test_processes_are_renewed_after_so_many_tasks_and_a_task_under_way_ends_as_it_would(
+        tmp_path: Path) -> None:
+    log = str(tmp_path / "runs")
+
+    async def scenario() -> None:
+        workers = Workers(2, renew_after=3)
+        try:
+            first = await workers.run(os.getpid)
+            failing = asyncio.create_task(workers.run(_fails_later, log))
+            await asyncio.sleep(0.3)  # under way on the first pool
+            old = set(workers.pids())
+            assert first in old
+            await workers.run(os.getpid)  # the third task: the first pool still
+            renewed = await workers.run(os.getpid)  # the fourth: fresh processes
+            assert renewed not in old
+            with pytest.raises(ValueError, match="its own error"):
+                await failing  # neither a worker failure nor run again on the new pool
+            assert len(Path(log).read_text().split()) == 1
+            wait_for(lambda: not any(alive(pid) for pid in old), timeout=10)  # their memory back
+        finally:
+            workers.close()
+
+    asyncio.run(scenario())
