@@ -230,3 +230,29 @@ def test_the_repeat_filter_forgets_the_oldest_kind_past_a_thousand() -> None:
 
     assert not flooded_then(999)  # a thousand kinds are remembered
     assert flooded_then(1000)  # the thousand and first pushes out the oldest: its count restarts
+
+
+def test_a_job_still_running_at_its_next_tick_is_no_warning_but_others_are(
+        capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
+    import asyncio
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    logs.setup(logging.INFO, "text")
+
+    async def long_job() -> None:
+        await asyncio.sleep(1.0)  # spans several ticks, as completing a burst does
+
+    async def scenario() -> None:
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+        scheduler.add_job(long_job, "interval", seconds=0.1, max_instances=1, coalesce=True,
+                          misfire_grace_time=None)
+        scheduler.start()
+        await asyncio.sleep(0.6)
+        scheduler.shutdown(wait=False)
+
+    asyncio.run(scenario())
+    logging.getLogger("apscheduler.scheduler").warning("something else went wrong")
+    err = capsys.readouterr().err
+    assert "maximum number of running instances" not in err
+    assert "something else went wrong" in err
