@@ -13,6 +13,7 @@ rows of older ones."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 from monitor.core import evergreen, terms
@@ -49,40 +50,37 @@ class StoredStories:
         return related_story(self._linked(replace(fp, kind=evergreen.NEWS), now, window)[0])
 
     def _linked(self, fp: Fingerprint, now: float, window: float) -> tuple[Verdicts, Members]:
-        by_text, members = self._candidates(lookup(fp), now - 2 * window)
+        by_text, by_words = self._candidates(lookup(fp))
+        members = self._members(sorted(by_text | by_words), now - 2 * window)
         return linked(fp, members, by_text, window), members
 
-    def _candidates(self, found: Lookup, since: float) -> tuple[set[int], Members]:
-        """`storyindex.candidates` and their stories and fingerprints, in one statement (one
-        round trip to PostgreSQL): the articles filed under the text's names, its events, or
-        two of its heaviest terms, counted by the database (a common term's hundreds of rows
-        never come back to Python: 720 → 1,900 articles/s with 100,000 stored, where counting
-        in a CASE over every row gave 850), members while completed since `since`. Returns
-        those found by text, and every member."""
+    def _candidates(self, found: Lookup) -> tuple[set[int], set[int]]:
+        """`storyindex.candidates` in one statement (one round trip to PostgreSQL), the terms
+        in common counted by the database: a common term's hundreds of rows never come back
+        to Python (720 → 1,900 articles/s with 100,000 stored, where counting in a CASE over
+        every row gave 850)."""
         db, parts, params = self._db, [], []
         for kind, names, having in (
                 (0, found.text, ""), (1, found.events, ""),
                 (1, found.terms, f" GROUP BY item_id HAVING count(*) >= {MIN_TOP_SHARED}")):
             if names:
                 where, given = db.any_of("name", names, "bigint")
-                parts.append(f"SELECT {kind} AS kind, item_id FROM story_postings "
-                             f"WHERE {where}{having}")
+                parts.append(f"SELECT {kind}, item_id FROM story_postings WHERE {where}{having}")
                 params += given
-        by_text: set[int] = set()
-        members: Members = {}
-        if not parts:
-            return by_text, members
-        for item_id, kind, story_id, raw in db.execute(
-                f"WITH found AS ({' UNION ALL '.join(parts)}), "
-                "each AS (SELECT item_id, min(kind) AS kind FROM found GROUP BY item_id) "
-                "SELECT items.id, each.kind, items.story_id, articles.fingerprint FROM each "
-                "JOIN items ON items.id = each.item_id "
-                "JOIN articles ON articles.item_id = items.id "
-                "WHERE items.story_id IS NOT NULL AND items.processed_at >= ?", [*params, since]):
-            members[item_id] = (story_id, load_fingerprint(raw))
-            if kind == 0:
-                by_text.add(item_id)
-        return by_text, members
+        by: tuple[set[int], set[int]] = (set(), set())
+        if parts:
+            for kind, item_id in db.execute(" UNION ALL ".join(parts), params):
+                by[kind].add(item_id)
+        return by
+
+    def _members(self, item_ids: Sequence[int], since: float) -> Members:
+        if not item_ids:
+            return {}
+        where, params = self._db.any_of("items.id", item_ids, "bigint")
+        return {row[0]: (row[1], load_fingerprint(row[2])) for row in self._db.execute(
+            "SELECT items.id, items.story_id, articles.fingerprint FROM items "
+            f"JOIN articles ON articles.item_id = items.id WHERE {where} "
+            "AND items.story_id IS NOT NULL AND items.processed_at >= ?", [*params, since])}
 
     def prune(self, before: float) -> int:
         """Deletes the rows of articles completed before `before` (two windows ago: no longer
