@@ -37,23 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from farm import CYCLES, contend, start_farm  # noqa: E402
+from farm import CYCLES, contend, process_cpu, process_tree, start_farm  # noqa: E402
 
 from tests.servers import free_port  # noqa: E402
 
 ITEMS_PER_FEED = 30
-
-
-def _tree(pid: int) -> list[int]:
-    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                for child in (task / "children").read_text().split()]
-    return [pid, *(found for child in children for found in _tree(child))]
-
-
-def _cpu(pid: int) -> float:
-    """User + system seconds of the process, and of its children it has waited for."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
 
 
 def _pss_mb(pid: int) -> float:
@@ -153,7 +141,7 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None,
                 print(f"{time.perf_counter() - started:5.1f} s: {stored} stored, {completed} done")
             if polled_at is None and stored >= expected:
                 polled_at = time.perf_counter() - started
-                polled_cpu = sum(map(_cpu, _tree(daemon.pid)))
+                polled_cpu = sum(map(process_cpu, process_tree(daemon.pid)))
             if completed >= expected:
                 completed_at = time.perf_counter() - started
                 busy = _machine_busy() - busy
@@ -162,10 +150,10 @@ def run_daemon(urls: list[str], directory: Path, profile: str | None,
         root = daemon.pid
         if profile:  # the daemon is py-spy's child
             root = int(Path(f"/proc/{daemon.pid}/task/{daemon.pid}/children").read_text().split()[0])
-        processes = _tree(root)
+        processes = process_tree(root)
         figures = {"polled": polled_at or completed_at, "polled_cpu": polled_cpu,
                    "completed": completed_at,
-                   "cpu": sum(map(_cpu, processes)), "daemon_cpu": _cpu(root),
+                   "cpu": sum(map(process_cpu, processes)), "daemon_cpu": process_cpu(root),
                    "machine_cpu": busy,
                    "pss": sum(map(_pss_mb, processes)), "daemon_pss": _pss_mb(root),
                    "others_pss": sorted((_pss_mb(pid) for pid in processes[1:]), reverse=True),

@@ -246,11 +246,24 @@ def _proc(pid: int, name: str) -> str:
     return Path(f"/proc/{pid}/{name}").read_text()
 
 
-def _process_cpu(pid: int) -> float:
-    """CPU seconds of a live process (a worker: its time reaches RUSAGE_CHILDREN only once it is
-    waited for)."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a live process and of its children it has waited for (the fork server
+    waits for the workers it forked: those of a renewed pool count there)."""
     fields = _proc(pid, "stat").rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    return [pid, *(found for child in children for found in process_tree(child))]
+
+
+def descendants_cpu() -> float:
+    """CPU seconds of this process's descendants (fork server, workers, resource tracker), live
+    ones (a live child's time reaches RUSAGE_CHILDREN only once it is waited for) and those
+    their parents waited for."""
+    return sum(map(process_cpu, process_tree(os.getpid())[1:]))
 
 
 def _proc_mb(pid: int, name: str, field: str) -> float:
@@ -268,12 +281,7 @@ def _process_peak_mb(pid: int) -> float:
 def memory_of_all_mb() -> float:
     """What this process and its descendants hold now, shared pages counted once (the sum of
     their PSS): the machine's memory a contender costs, whatever its number of processes."""
-    def tree(pid: int) -> list[int]:
-        children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
-                    for child in (task / "children").read_text().split()]
-        return [pid, *(found for child in children for found in tree(child))]
-
-    return sum(_proc_mb(pid, "smaps_rollup", "Pss:") for pid in tree(os.getpid()))
+    return sum(_proc_mb(pid, "smaps_rollup", "Pss:") for pid in process_tree(os.getpid()))
 
 
 def farm_config(directory: str, urls: list[str], settings: str = "database: farm.db\n") -> Path:
@@ -298,7 +306,7 @@ def run_monitor(name: str, urls: list[str], directory: str, profile: str | None)
         async with app.open_pipeline(config, rules) as pipeline:
             await asyncio.gather(*(pipeline.context.workers.run(len, b"") for _ in range(4)))  # started
             result = Result(name, [], 0.0)
-            workers_before = sum(map(_process_cpu, pipeline.context.workers.pids()))
+            workers_before = descendants_cpu()
             for label in cycle_labels():
                 set_version(urls, label)
                 for url in urls:  # every feed due (the first cycle: new feeds are)
@@ -314,7 +322,7 @@ def run_monitor(name: str, urls: list[str], directory: str, profile: str | None)
                     profiler.stop()
                     Path(f"{profile}.{label.split()[0]}{label.partition('#')[2]}.txt").write_text(
                         profiler.output_text(unicode=True))
-                workers = sum(map(_process_cpu, pipeline.context.workers.pids()))
+                workers = descendants_cpu()
                 result.cycles.append(Cycle(
                     label, seconds, cpu() - cpu_started + workers - workers_before, len(urls),
                     failed=sum(poll.status == "failed" for poll in polls)))
