@@ -47,8 +47,8 @@ def headline(title: str) -> str:
 def load_frequencies() -> None:
     """Loads wordfreq's French table (3 MB), once: the workers' fork server calls it so that
     every worker shares its pages instead of loading its own copy. And shrinks wordfreq's own
-    cache of lookups (100,000 words, up to 15 MB a process before it empties), which `term`'s
-    and `_telling`'s caches in front of it leave little to do."""
+    cache of lookups (100,000 before it empties), which `term`'s and `_telling`'s caches in
+    front of it leave little to do."""
     import wordfreq
 
     wordfreq.get_frequency_dict("fr", "small")
