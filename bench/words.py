@@ -1,8 +1,8 @@
 """The word caches over months of real news: memory they keep, CPU they save.
 
-Each item of the rssTrends capture (`$MONITOR_RSSTRENDS`, or its clone where `fetch` puts it:
-a public repository's daily snapshots of French outlets, titles and summaries), day after day,
-goes through what a long-running daemon does to every item from its summary: the worker's
+Each item of the rssTrends capture (`--repo`: a clone of antoninfaure/rssTrends, by default
+where `fetch` puts it: a public repository's daily snapshots of French outlets, titles and
+summaries), day after day, goes through what a long-running daemon does to every item from its summary: the worker's
 `analysis.analyse` (text, terms, events, fingerprint) and the daemon's rule scan over the
 shipped rules. The four word caches (`text.fold_word`, `terms.term`, `terms.stem`,
 `events._telling`) are rebuilt at the sizes asked for before the modules that use them are
@@ -38,6 +38,7 @@ DAY = re.compile(r"\d\d-\d\d-\d{4}")
 
 
 def _days(repo: Path, count: int) -> list[tuple[datetime, list[dict[str, str]]]]:
+    repo = repo / ".git" if (repo / ".git").exists() else repo  # a working clone, or a bare one
     names = subprocess.run(["git", f"--git-dir={repo}", "ls-tree", "-r", "--name-only", "HEAD",
                             "data/"],
                            capture_output=True, text=True, check=True).stdout.split()
@@ -132,7 +133,7 @@ def main() -> None:
         held = sorted(run["held_mb"] for run in runs)
         print(f"{sizes:>28}: CPU {cpu[0]:.3f}–{cpu[-1]:.3f} ms/item "
               f"(×{sorted(r['cpu_ms'] for r in base)[0] / cpu[0]:.2f} the first's best), "
-              f"held {held[0]:.1f}–{held[-1]:.1f} MB")
+              f"RSS grew {held[0]:.1f}–{held[-1]:.1f} MB")
 
 
 if __name__ == "__main__":
