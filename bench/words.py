@@ -2,9 +2,9 @@
 
 Each item of the rssTrends capture (`--repo`: a clone of antoninfaure/rssTrends, by default
 where `fetch` puts it: a public repository's daily snapshots of French outlets, titles and
-summaries), day after day, goes through what a long-running daemon does to every item from its summary: the worker's
-`analysis.analyse` (text, terms, events, fingerprint) and the daemon's rule scan over the
-shipped rules. The four word caches (`text.fold_word`, `terms.term`, `terms.stem`,
+summaries), day after day, goes through what a long-running daemon does to every item from
+its summary: the worker's `analysis.analyse` (text, terms, events, fingerprint) and the
+daemon's rule scan over the shipped rules. The four word caches (`text.fold_word`, `terms.term`, `terms.stem`,
 `events._telling`) are rebuilt at the sizes asked for before the modules that use them are
 imported, and wordfreq's own cache of lookups is set; each size runs in a fresh process, in
 turn, `--rounds` times.
