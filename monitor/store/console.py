@@ -15,7 +15,7 @@ from typing import Any
 from monitor.core.spread import SUBJECT
 from monitor.core.text import title_words
 from monitor.store.database import Database
-from monitor.store.items import news_time
+from monitor.store.items import live_story_id, news_time
 from monitor.store.outbox import STATES, state_sql
 
 
@@ -78,7 +78,6 @@ class AlertRow:
     created_at: float
     delivered_at: float | None
     last_error: str | None
-
 
 
 # how the Sujets list sorts (each descending), over the period's articles (those the filters
@@ -144,9 +143,8 @@ class ConsoleQueries:
 
     def live_story(self, story_id: int) -> StoryRow | None:
         """A story, followed to the story it was merged into."""
-        row = self._db.execute("SELECT coalesce(merged_into, id) FROM stories WHERE id = ?",
-                               (story_id,)).fetchone()
-        return self.stories_by_id([row[0]])[0] if row is not None else None
+        live = live_story_id(self._db, story_id)
+        return self.stories_by_id([live])[0] if live is not None else None
 
     def story_items(self, story_id: int) -> list[ItemRow]:
         """A (live) story's articles, oldest first."""

@@ -36,6 +36,13 @@ def news_time(of: str = "") -> str:
             f"THEN {of}published ELSE {of}seen_at END")
 
 
+def live_story_id(db: Database, story_id: int) -> int | None:
+    """The story `story_id` is now: itself, or the story it was merged into; None if unknown."""
+    row = db.execute("SELECT coalesce(merged_into, id) FROM stories WHERE id = ?",
+                     (story_id,)).fetchone()
+    return row[0] if row is not None else None
+
+
 class Items:
     """The queries of items, articles and stories, over one database."""
 
@@ -97,11 +104,9 @@ class Items:
         alerts not yet sent, and not being sent now, are muted with it: dead (`outbox.MUTED`),
         kept to be seen. None when there is no such story."""
         with self._db.transaction() as db:
-            row = db.execute("SELECT coalesce(merged_into, id) FROM stories WHERE id = ?",
-                             (story_id,)).fetchone()
-            if row is None:
+            live = live_story_id(db, story_id)
+            if live is None:
                 return None
-            live = row[0]
             if muted:
                 db.execute("UPDATE stories SET muted_at = ? WHERE id = ?", (now, live))
             else:  # and the stories merged into it, which a later merge would read
