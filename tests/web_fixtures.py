@@ -97,10 +97,11 @@ def newsroom(directory: Path, **http: object) -> Newsroom:
         article = _article(entry, outlet, text if key != "a2" else "La tempête frappe Brest.")
         assignment = StoryAssignment(story, "new", 0.8) if story is None else StoryAssignment(
             story, "similar-words", 0.8, shared=("missil", "kiev"))
+        printed = fingerprint(article, NOW - 20)
         story_id, _ = store.items.complete(
-            ids[entry.link], now=NOW - 20, article=article,
-            fingerprint=fingerprint(article, NOW - 20), assignment=assignment,
-            matched=rules_matched, alerts=alerts, evidence=evidence(assignment, article))
+            ids[entry.link], now=NOW - 20, article=article, fingerprint=printed,
+            assignment=assignment, matched=rules_matched, alerts=alerts,
+            evidence=evidence(assignment, article, printed))
         return story_id
 
     alert = Alert("ukraine", "team", "Missiles pour l'Ukraine", {"title": "Missiles"})

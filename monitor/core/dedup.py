@@ -58,6 +58,10 @@ class Fingerprint:
     kind: str = evergreen.NEWS  # dossiers, lives and bulletins never join a story (`evergreen`)
     top: tuple[str, ...] = field(default=())  # heaviest terms: what the index looks it up by
     events: frozenset[str] = frozenset()  # the events its headline and lead name (`events`)
+    # each term of `vector` as the article writes it, for `evidence`: known while the article is
+    # completed (noted in the worker as it weighs the words; reading the text again for it cost
+    # the daemon's busiest thread 50 µs an article), not stored
+    written: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 TOP_TERMS = 10  # what the index looks an article up by (storyindex: two of them in common)
@@ -74,11 +78,11 @@ def fingerprint(article: Article, seen_at: float) -> Fingerprint:
     at = article.published.timestamp() if article.published else seen_at
     lead = _lead(article)
     outlet = frozenset(fold_word(word) for word in terms.words(article.outlet))
-    vector = terms.vector(title, lead, outlet)  # « - Témoins BFMTV » is no story
+    vector, written = terms.vector_as_written(title, lead, outlet)  # « - Témoins BFMTV »: no story
     return Fingerprint(vector, text_hash, signature, len(shingles), at,
                        evergreen.kind(article.url, article.title, article.summary),
                        terms.top_terms(vector, TOP_TERMS),
-                       events.event_keys(title, lead))
+                       events.event_keys(title, lead), written)
 
 
 def _lead(article: Article) -> str:
@@ -155,16 +159,15 @@ def same_story(a: Fingerprint, b: Fingerprint, texts: bool = True) -> tuple[str,
     return None
 
 
-def evidence(assignment: StoryAssignment, article: Article) -> str:
+def evidence(assignment: StoryAssignment, article: Article, fp: Fingerprint) -> str:
     """What the article shares with the story it joined, in its own words: the event as it
     names it (« Meurtre de Louise », not `mort:louis`) or the words in common (« Retailleau,
     Wauquiez »); empty for a copy, a new story or the same address. For readers of the console
-    and `monitor stories`; stems say nothing to them."""
+    and `monitor stories`; stems say nothing to them. `fp`: the article's, as `fingerprint`
+    made it (its words as written)."""
     kind, _, key = assignment.reason.partition(" ")
-    if kind not in ("same-event", SIMILAR_WORDS):
+    if kind == "same-event":  # what `fingerprint` read
+        return events.as_written(key, terms.headline(article.title), _lead(article)) or key
+    if kind != SIMILAR_WORDS:
         return ""
-    title, lead = terms.headline(article.title), _lead(article)  # what `fingerprint` read
-    if kind == "same-event":
-        return events.as_written(key, title, lead) or key
-    written = terms.as_written(assignment.shared, f"{title} {lead}")
-    return ", ".join(dict.fromkeys(written.get(stem, stem) for stem in assignment.shared))
+    return ", ".join(dict.fromkeys(fp.written.get(stem, stem) for stem in assignment.shared))

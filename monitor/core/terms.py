@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -95,24 +94,19 @@ def stem(word: str) -> str:
     return lower if lower.isdigit() else fold_word(_STEMMER.stemWord(lower))
 
 
-def as_written(stems: Iterable[str], text: str) -> dict[str, str]:
-    """term → the first word of `text` that is it, as written (`retailleau` → « Retailleau »),
-    for those of `stems` the text holds; read once, up to the last one found."""
-    wanted, found = set(stems), {}
-    for word in words(text):
-        term_ = stem(word)
-        if term_ in wanted and term_ not in found:
-            found[term_] = word
-            if len(found) == len(wanted):
-                break
-    return found
-
-
 def vector(title: str, lead: str, ignore: frozenset[str] = frozenset()) -> Vector:
     """The weighted terms of a headline and its lead, scaled to unit length (so the dot product
     of two vectors is their cosine). A term counts once per part: a long lead repeating a word
     is not more about it. `ignore`: folded words to leave out (the outlet's own name)."""
+    return vector_as_written(title, lead, ignore)[0]
+
+
+def vector_as_written(title: str, lead: str, ignore: frozenset[str] = frozenset()
+                      ) -> tuple[Vector, dict[str, str]]:
+    """`vector`, and each of its terms as written: the first word of the headline, else of the
+    lead, that gave it (`retailleau` → « Retailleau »), for a reader who has no use for stems."""
     weights: Vector = {}
+    written: dict[str, str] = {}
     for part, boost in ((lead, 1.0), (title, TITLE_BOOST)):
         seen = set()
         for word in words(part):
@@ -120,8 +114,11 @@ def vector(title: str, lead: str, ignore: frozenset[str] = frozenset()) -> Vecto
             if found and found[0] not in seen:
                 seen.add(found[0])
                 weights[found[0]] = weights.get(found[0], 0.0) + found[1] * boost
+                written[found[0]] = word  # the headline's, read last, wins
     norm = math.sqrt(sum(w * w for w in weights.values()))
-    return {t: round(w / norm, 4) for t, w in weights.items()} if norm else {}
+    if not norm:
+        return {}, {}
+    return {t: round(w / norm, 4) for t, w in weights.items()}, written
 
 
 def cosine(a: Vector, b: Vector) -> float:

@@ -279,7 +279,7 @@ class CompleteRunner:
             assignment=assignment, matched=[m.rule for m in done.matches],
             alerts=decision.alerts, max_age=ctx.config.notify.max_age,
             page_retry_at=ctx.clock() + PAGE_RETRY_AFTER if done.page_failed else None,
-            evidence=evidence(assignment, article))
+            evidence=evidence(assignment, article, fingerprint))
         return story_id, count, assignment
 
     async def _match(self, item: PendingItem, article: Article) -> list[Match]:

@@ -149,9 +149,10 @@ def _joined(first: int, then: int) -> tuple[str, str]:
     index = StoryIndex(WINDOW)
     index.add(1, fp(article(*ITEMS[first][1:])))
     joining = article(*ITEMS[then][1:])
-    assignment = index.assign(fp(joining))
+    printed = fp(joining)
+    assignment = index.assign(printed)
     assert assignment.story_id == 1, assignment
-    return assignment.reason, evidence(assignment, joining)
+    return assignment.reason, evidence(assignment, joining, printed)
 
 
 def test_a_join_is_explained_in_the_articles_own_words() -> None:
@@ -161,7 +162,7 @@ def test_a_join_is_explained_in_the_articles_own_words() -> None:
     index = StoryIndex(WINDOW)
     index.add(1, fp(article(0, "AFP", "Des Tomahawk pour Kiev", WIRE)))
     copy = article(2, "Le Monde", "Washington livre des Tomahawk à l’Ukraine", WIRE)
-    assert evidence(index.assign(fp(copy)), copy) == ""
+    assert evidence(index.assign(fp(copy)), copy, fp(copy)) == ""
 
 
 def test_words_in_common_are_named_heaviest_first_as_written() -> None:
@@ -170,7 +171,8 @@ def test_words_in_common_are_named_heaviest_first_as_written() -> None:
                             "Bruno Retailleau élu président des Républicains.")))
     joining = article(1, "Le Figaro", "Retailleau largement élu face à Wauquiez",
                       "Le ministre devient président des Républicains.")
-    assignment = index.assign(fp(joining))
+    printed = fp(joining)
+    assignment = index.assign(printed)
     assert assignment.reason == "similar-words"
     assert assignment.shared[:2] == ("retailleau", "wauqu")
-    assert evidence(assignment, joining).startswith("Retailleau, Wauquiez")
+    assert evidence(assignment, joining, printed).startswith("Retailleau, Wauquiez")
