@@ -221,7 +221,7 @@ class Patched:
 
 
 def sets() -> list[tuple[str, object]]:
-    """The tuning sets only: never HELD_OUT_5 (2026-03-18), which stays unscored."""
+    """The tuning sets only: never HELD_OUT_6 (2026-06-10), which stays unscored."""
     import stories_eval
 
     out = [("ours", stories_eval.load)]
@@ -229,10 +229,11 @@ def sets() -> list[tuple[str, object]]:
         out.append(("real week", stories_eval.load_real_day))
     for name, labels in (("rsstrends 2025-05-18", stories_eval.HELD_OUT_2),
                          ("rsstrends 2025-10-06", stories_eval.HELD_OUT_3),
-                         ("rsstrends 2026-01-14", stories_eval.HELD_OUT_4)):
+                         ("rsstrends 2026-01-14", stories_eval.HELD_OUT_4),
+                         ("rsstrends 2026-03-18", stories_eval.HELD_OUT_5)):
         if stories_eval.rsstrends_capture(labels) is not None:
             out.append((name, functools.partial(stories_eval.load_rsstrends, labels)))
-    assert all(getattr(loader, "args", ()) != (stories_eval.HELD_OUT_5,) for _, loader in out)
+    assert all(getattr(loader, "args", ()) != (stories_eval.HELD_OUT_6,) for _, loader in out)
     return out
 
 

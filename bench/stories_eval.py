@@ -18,7 +18,10 @@ Sets:
 - `held-out-4`: a third evening (2026-01-14), labelled likewise, scored once the method of
   2026-12-06 was final, then its wrong clusters studied in the next session (a tuning set since);
 - `held-out-5`: a fourth evening (2026-03-18), labelled likewise by a session that never ran the
-  method, before 2026-01-14 was studied: held out. All four are read from that repository
+  method, before 2026-01-14 was studied; scored once, then its wrong joins studied on
+  2026-12-07 (a tuning set since);
+- `held-out-6`: a fifth evening (2026-06-10), labelled likewise on 2026-12-07 by a session that
+  never ran the method: held out. All five are read from that repository
   (`$MONITOR_RSSTRENDS`: its news.json, or a clone of it), checked by their sha256;
 - `pages`: the French article pages of ../shared/data/articles, full text through our
   extraction, labelled in bench/data/real_pages.yaml by file name.
@@ -63,11 +66,13 @@ HELD_OUT = HERE / "data" / "held_out.yaml"  # another day, never used to tune
 HELD_OUT_2 = HERE / "data" / "held_out_rsstrends_2025-05-18.yaml"  # another capture: tuned on
 HELD_OUT_3 = HERE / "data" / "held_out_rsstrends_2025-10-06.yaml"  # the same capture: tuned on
 HELD_OUT_4 = HERE / "data" / "held_out_rsstrends_2026-01-14.yaml"  # studied: tuned on
-HELD_OUT_5 = HERE / "data" / "held_out_rsstrends_2026-03-18.yaml"  # never tuned on
+HELD_OUT_5 = HERE / "data" / "held_out_rsstrends_2026-03-18.yaml"  # studied: tuned on
+HELD_OUT_6 = HERE / "data" / "held_out_rsstrends_2026-06-10.yaml"  # never tuned on
 RSSTRENDS_SETS = [("rsstrends 2025-05-18 (tuned on 2026-12-06)", HELD_OUT_2),
                   ("rsstrends 2025-10-06 (tuned on 2026-12-06)", HELD_OUT_3),
                   ("rsstrends 2026-01-14 (studied 2026-12-06)", HELD_OUT_4),
-                  ("held out, rsstrends 2026-03-18", HELD_OUT_5)]
+                  ("rsstrends 2026-03-18 (studied 2026-12-07)", HELD_OUT_5),
+                  ("held out, rsstrends 2026-06-10", HELD_OUT_6)]
 RSSTRENDS_CLONES = [Path("/work/.mirror/antoninfaure+rssTrends/repo")]  # where `fetch` puts it
 SHARED = HERE.parent.parent / "shared" / "data"
 PARIS = ZoneInfo("Europe/Paris")
