@@ -55,9 +55,7 @@ EVENT_NOUNS = {noun: kind for kind, nouns in _CLASSES.items() for noun in nouns.
 # say nothing about which event (« sommet international sur l'IA ») and the kind of an election
 # or of an assault, which says what it is, not which (« élection présidentielle en Pologne » is
 # `vote:pologn`; keyed `vote:presidentiel`, Romania's and Poland's elections of one Sunday were
-# one story, and `mort:sexuel` joined two unrelated abuse cases); so too a match's round, the
-# court or stage of a trial (`proces:appel` joined two appeal hearings of one day) and the
-# weapon of an attack (`attentat:dron` joined a drone strike in Chad to a war's digest).
+# one story, and `mort:sexuel` joined two unrelated abuse cases).
 _PASSED = frozenset("""
 de du des d sur pour a au aux contre la le les l en un une entre avec dans ce cet cette ces son
 sa ses leur leurs selon apres avant lors depuis
@@ -71,18 +69,11 @@ presidentiel presidentielle presidentielles legislatif legislative legislatives 
 municipale municipales regional regionale regionales senatoriale senatoriales partielle
 partielles anticipe anticipee anticipees
 sexuel sexuelle sexuels sexuelles conjugal conjugale conjugales
-retour aller huitieme huitiemes quart quarts
-appel assises cassation
-drone drones couteau missile missiles roquette roquettes arme armes
 """.split())
 # An event noun in a phrase that names a format, not an event: every press conference is
 # « conférence de presse » (`sommet:press` joined a school-threats story, a footballer's and
 # a Kyiv briefing).
 _FORMATS = frozenset({("conference", "de", "presse"), ("conferences", "de", "presse")})
-# A competition says which tournament, not which match: the subject search stops there, as at
-# another event noun (`match:ligu` joined two Champions League ties, `match:coup` a league
-# game to a cup semi-final; « Coupe de France » is no place).
-_COMPETITIONS = frozenset("ligue coupe can champions".split())
 # After a vague word, these lead on to the subject (« sommet de Paris sur l'IA »); not « a »,
 # which is as often « avoir » (« le sommet de Paris a commencé »).
 _PREPOSITIONS = frozenset("de du des d sur pour au aux contre en entre avec dans".split())
@@ -136,7 +127,7 @@ def _named_events(text: str) -> frozenset[str]:
             for index, subject in enumerate(after):
                 if subject in _PASSED:
                     continue
-                if subject in EVENT_NOUNS or subject in _COMPETITIONS:
+                if subject in EVENT_NOUNS:
                     break
                 if _telling(subject):
                     keys.add(f"{kind}:{_STEMMER.stemWord(subject)}")
