@@ -76,11 +76,15 @@ class Feeds:
         return [_feed(row) for row in self._db.execute("SELECT * FROM feeds ORDER BY name")]
 
     def count_polls(self, counts: Sequence[tuple[str, int, int, int]]) -> None:
-        """Adds (feed URL, day, polls, failures) to each feed's days (`PollTally`'s)."""
-        self._db.executemany(
-            "INSERT INTO feed_days (feed_url, day, polls, failures) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (feed_url, day) DO UPDATE SET polls = feed_days.polls + "
-            "excluded.polls, failures = feed_days.failures + excluded.failures", counts)
+        """Adds (feed URL, day, polls, failures) to each feed's days (`PollTally`'s), all or
+        none: refused rows are counted again later, so a half-written pass would count twice.
+        (One transaction: alone, each row was its own commit, 30 µs a feed on SQLite where
+        the rows together cost 4.)"""
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT INTO feed_days (feed_url, day, polls, failures) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (feed_url, day) DO UPDATE SET polls = feed_days.polls + "
+                "excluded.polls, failures = feed_days.failures + excluded.failures", counts)
 
     def items_per_feed(self, since: float) -> dict[str, int]:
         return dict(self._db.execute("SELECT feed_url, COUNT(*) FROM items WHERE seen_at >= ? "

@@ -298,6 +298,13 @@ def test_polls_per_day_add_up_and_go_with_the_retention(store: Store) -> None:
     assert store.console.feed_days(0) == {FEED_A: {101: (4, 0)}}
 
 
+def test_polls_per_day_are_written_all_or_none(store: Store) -> None:
+    """A refused pass is counted again later (`PollTally.put_back`): none of it may stay."""
+    with pytest.raises(Exception):  # noqa: B017 (SQLite's IntegrityError, or psycopg's)
+        store.feeds.count_polls([(FEED_A, 100, 3, 1), (FEED_B, 100, None, 0)])
+    assert store.console.feed_days(0) == {}
+
+
 def test_outbox_retry_and_dead_letter(store: Store) -> None:
     store_entries(store, [entry("https://a.fr/1")])
     (item,) = store.items.pending()
