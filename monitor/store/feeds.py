@@ -78,8 +78,8 @@ class Feeds:
     def count_polls(self, counts: Sequence[tuple[str, int, int, int]]) -> None:
         """Adds (feed URL, day, polls, failures) to each feed's days (`PollTally`'s), all or
         none: refused rows are counted again later, so a half-written pass would count twice.
-        (One transaction: alone, each row was its own commit, 30 µs a feed on SQLite where
-        the rows together cost 4.)"""
+        (Outside a transaction each row was a commit of its own on SQLite: 30 µs a feed,
+        against 3.5 in one transaction.)"""
         with self._db.transaction() as db:
             db.executemany(
                 "INSERT INTO feed_days (feed_url, day, polls, failures) VALUES (?, ?, ?, ?) "
