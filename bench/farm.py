@@ -213,6 +213,9 @@ class Cycle:
     feeds: int  # polled (a sample for the home-grown loop)
     scale: float = 1.0  # feeds in the farm / feeds polled
     failed: int = 0
+    # monitor's only: CPU seconds of its event loop's thread, its other threads (the
+    # database's), and its worker processes, so a regression shows where it is
+    where: tuple[float, float, float] | None = None
 
     @property
     def total_seconds(self) -> float:
@@ -266,6 +269,20 @@ def descendants_cpu() -> float:
     return sum(map(process_cpu, process_tree(os.getpid())[1:]))
 
 
+def thread_cpu() -> tuple[float, float]:
+    """CPU seconds of this process's main thread (the event loop's) and of its other threads."""
+    main = others = 0
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+        if int(task.name) == os.getpid():
+            main += ticks
+        else:
+            others += ticks
+    tick = os.sysconf("SC_CLK_TCK")
+    return main / tick, others / tick
+
+
 def _proc_mb(pid: int, name: str, field: str) -> float:
     """A kB field (`VmHWM:`, `Pss:`…) of a /proc file, in MB."""
     for line in _proc(pid, name).splitlines():
@@ -312,6 +329,7 @@ def run_monitor(name: str, urls: list[str], directory: str, profile: str | None)
                 for url in urls:  # every feed due (the first cycle: new feeds are)
                     pipeline.store.feeds.due_now(url, 0.0)
                 profiler = _profiler() if profile else None
+                threads_started = thread_cpu()
                 started, cpu_started = time.perf_counter(), cpu()
                 if name == "monitor":
                     polls = await pipeline.polling.poll_due()
@@ -323,9 +341,11 @@ def run_monitor(name: str, urls: list[str], directory: str, profile: str | None)
                     Path(f"{profile}.{label.split()[0]}{label.partition('#')[2]}.txt").write_text(
                         profiler.output_text(unicode=True))
                 workers = descendants_cpu()
+                (loop, others), (loop_before, others_before) = thread_cpu(), threads_started
                 result.cycles.append(Cycle(
                     label, seconds, cpu() - cpu_started + workers - workers_before, len(urls),
-                    failed=sum(poll.status == "failed" for poll in polls)))
+                    failed=sum(poll.status == "failed" for poll in polls),
+                    where=(loop - loop_before, others - others_before, workers - workers_before)))
                 workers_before = workers
             result.worker_rss_mb = max(map(_process_peak_mb, pipeline.context.workers.pids()))
             result.all_pss_mb = memory_of_all_mb()
@@ -464,6 +484,10 @@ def report(results: list[Result], feeds: int, sample: int, hosts: int = HOSTS) -
             print(f"  {result.contender + ', ' + cycle.label:<36}{cycle.total_seconds:9.1f}"
                   f"{feeds / cycle.total_seconds:9.0f}{cycle.cpu_ms_per_feed:8.2f} ms"
                   f"{cycle.failed:8d}  {ratios[0]:>13}  {ratios[1]:>9}")
+            if cycle.where:
+                loop, others, workers = (seconds / cycle.feeds * 1000 for seconds in cycle.where)
+                print(f"    CPU per feed: event loop {loop:.2f} ms, database thread {others:.2f}"
+                      f" ms, workers {workers:.2f} ms")
         workers = f" + parser processes {result.worker_rss_mb:.0f} MB each" \
             if result.worker_rss_mb else ""
         print(f"  {result.contender}: peak RSS {result.peak_rss_mb:.0f} MB{workers}; "
