@@ -214,7 +214,7 @@ class Cycle:
     scale: float = 1.0  # feeds in the farm / feeds polled
     failed: int = 0
     # monitor's only: CPU seconds of its event loop's thread, its other threads (the
-    # database's), and its worker processes, so a regression shows where it is
+    # database's, mostly), and its worker processes, so a regression shows where it is
     where: tuple[float, float, float] | None = None
 
     @property
@@ -249,11 +249,15 @@ def _proc(pid: int, name: str) -> str:
     return Path(f"/proc/{pid}/{name}").read_text()
 
 
+def _cpu_seconds(stat: str, fields: slice) -> float:
+    """The sum of `fields` (utime, stime, cutime, cstime are 11 to 14) of a /proc `stat`."""
+    return sum(map(int, stat.rsplit(")", 1)[1].split()[fields])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu(pid: int) -> float:
     """CPU seconds of a live process and of its children it has waited for (the fork server
     waits for the workers it forked: those of a renewed pool count there)."""
-    fields = _proc(pid, "stat").rsplit(")", 1)[1].split()
-    return sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds(_proc(pid, "stat"), slice(11, 15))
 
 
 def process_tree(pid: int) -> list[int]:
@@ -270,17 +274,16 @@ def descendants_cpu() -> float:
 
 
 def thread_cpu() -> tuple[float, float]:
-    """CPU seconds of this process's main thread (the event loop's) and of its other threads."""
-    main = others = 0
+    """CPU seconds of this process's main thread (the event loop's) and of its other threads
+    (the database's, mostly)."""
+    main = others = 0.0
     for task in Path("/proc/self/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])
+        seconds = _cpu_seconds((task / "stat").read_text(), slice(11, 13))
         if int(task.name) == os.getpid():
-            main += ticks
+            main += seconds
         else:
-            others += ticks
-    tick = os.sysconf("SC_CLK_TCK")
-    return main / tick, others / tick
+            others += seconds
+    return main, others
 
 
 def _proc_mb(pid: int, name: str, field: str) -> float:
@@ -486,8 +489,8 @@ def report(results: list[Result], feeds: int, sample: int, hosts: int = HOSTS) -
                   f"{cycle.failed:8d}  {ratios[0]:>13}  {ratios[1]:>9}")
             if cycle.where:
                 loop, others, workers = (seconds / cycle.feeds * 1000 for seconds in cycle.where)
-                print(f"    CPU per feed: event loop {loop:.2f} ms, database thread {others:.2f}"
-                      f" ms, workers {workers:.2f} ms")
+                print(f"    CPU per feed: event loop {loop:.2f} ms, other threads (the database's)"
+                      f" {others:.2f} ms, workers {workers:.2f} ms")
         workers = f" + parser processes {result.worker_rss_mb:.0f} MB each" \
             if result.worker_rss_mb else ""
         print(f"  {result.contender}: peak RSS {result.peak_rss_mb:.0f} MB{workers}; "
